@@ -1,0 +1,41 @@
+//! The checks that open both `:initiate` and `:verify`: the challenge exists, the caller is
+//! its subject, and its step-up request context is still there to authorise.
+
+use mfa_totp_domain::{Challenge, ChallengeId, UserId};
+
+use crate::{StoreError, UseCases};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error("challenge not found")]
+    ChallengeNotFound,
+    #[error("the caller is not the challenge's subject")]
+    SubjectMismatch,
+    #[error("the step-up request context is gone")]
+    ContextNotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl UseCases {
+    /// Loads the challenge for its subject. The subject is checked before anything about the
+    /// challenge's state is revealed.
+    pub(crate) async fn load_for_subject(
+        &self,
+        id: ChallengeId,
+        caller: &UserId,
+    ) -> Result<Challenge, AccessError> {
+        let challenge = self
+            .challenges
+            .find(id)
+            .await?
+            .ok_or(AccessError::ChallengeNotFound)?;
+        if &challenge.subject != caller {
+            return Err(AccessError::SubjectMismatch);
+        }
+        match self.contexts.find(id).await? {
+            Some(context) if context.is_active() => Ok(challenge),
+            _ => Err(AccessError::ContextNotFound),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `:cancel`: the operation service withdraws a challenge (and its context) it no longer needs.
+
+use mfa_totp_domain::{ChallengeId, ChallengeStatus};
+
+use crate::{StoreError, UseCases, MAX_RACE_RETRIES};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    /// Unknown, or already locked, expired or cancelled.
+    #[error("challenge not found")]
+    ChallengeNotFound,
+    #[error("the step-up request context is gone")]
+    ContextNotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the challenge kept changing under concurrent requests")]
+    Contended,
+}
+
+impl UseCases {
+    /// Cancels a live or verified-but-unconsumed challenge; its context goes with it.
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    pub async fn cancel(&self, id: ChallengeId) -> Result<ChallengeStatus, CancelError> {
+        for _ in 0..MAX_RACE_RETRIES {
+            let challenge = self
+                .challenges
+                .find(id)
+                .await?
+                .ok_or(CancelError::ChallengeNotFound)?;
+            if !self.contexts.find(id).await?.is_some_and(|c| c.is_active()) {
+                return Err(CancelError::ContextNotFound);
+            }
+            if !challenge.can_cancel(self.clock.now()) {
+                return Err(CancelError::ChallengeNotFound);
+            }
+            if self.challenges.cancel(id, challenge.status).await? {
+                tracing::info!(was = %challenge.status, "challenge cancelled");
+                return Ok(ChallengeStatus::Cancelled);
+            }
+        }
+        Err(CancelError::Contended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::*;
+    use mfa_totp_domain::ContextState;
+
+    #[tokio::test]
+    async fn cancel_withdraws_a_live_challenge_from_the_status_it_was_read_in() {
+        let mut m = Mocks::new()
+            .with_challenge(challenge(ChallengeStatus::CodeSent))
+            .with_context(ContextState::Active);
+        m.challenges
+            .expect_cancel()
+            .withf(|_, read_as| *read_as == ChallengeStatus::CodeSent)
+            .times(1)
+            .returning(|_, _| Ok(true));
+        assert_eq!(m.build().cancel(challenge_id()).await.unwrap(), ChallengeStatus::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn cancel_of_a_locked_challenge_is_challenge_not_found() {
+        let m = Mocks::new()
+            .with_challenge(challenge(ChallengeStatus::Locked))
+            .with_context(ContextState::Active);
+        let err = m.build().cancel(challenge_id()).await.unwrap_err();
+        assert!(matches!(err, CancelError::ChallengeNotFound));
+    }
+
+    #[tokio::test]
+    async fn cancel_after_consume_is_context_not_found() {
+        let m = Mocks::new()
+            .with_challenge(challenge(ChallengeStatus::Verified))
+            .with_context(ContextState::Consumed);
+        let err = m.build().cancel(challenge_id()).await.unwrap_err();
+        assert!(matches!(err, CancelError::ContextNotFound));
+    }
+
+    #[tokio::test]
+    async fn cancel_of_an_unknown_challenge_is_challenge_not_found() {
+        let mut m = Mocks::new();
+        m.challenges.expect_find().returning(|_| Ok(None));
+        let err = m.build().cancel(challenge_id()).await.unwrap_err();
+        assert!(matches!(err, CancelError::ChallengeNotFound));
+    }
+
+    #[tokio::test]
+    async fn cancel_reports_unavailable_storage() {
+        let mut m = Mocks::new()
+            .with_challenge(challenge(ChallengeStatus::Pending))
+            .with_context(ContextState::Active);
+        m.challenges.expect_cancel().returning(|_, _| Err(unavailable()));
+        let err = m.build().cancel(challenge_id()).await.unwrap_err();
+        assert!(matches!(err, CancelError::Store(StoreError::Unavailable(_))));
+    }
+}

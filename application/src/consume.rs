@@ -1,0 +1,125 @@
+//! `:consume`: the operation service learns, once, that the challenge was verified for its
+//! context. After that the context is gone (`STEP_UP_REQUEST_CONTEXT_NOT_FOUND`).
+
+use mfa_totp_domain::{ChallengeId, ChallengeStatus, Operation, Timestamp, UserId};
+
+use crate::{StoreError, UseCases};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    #[error("challenge not found")]
+    ChallengeNotFound,
+    #[error("the step-up request context is gone")]
+    ContextNotFound,
+    #[error("the challenge is {0}, not VERIFIED")]
+    NotVerified(ChallengeStatus),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The authorised context, handed over once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consumed {
+    pub challenge_id: ChallengeId,
+    pub subject: UserId,
+    pub operation: Operation,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub verified_at: Timestamp,
+    pub consumed_at: Timestamp,
+}
+
+impl UseCases {
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    pub async fn consume(&self, id: ChallengeId) -> Result<Consumed, ConsumeError> {
+        let challenge = self
+            .challenges
+            .find(id)
+            .await?
+            .ok_or(ConsumeError::ChallengeNotFound)?;
+        let context = self
+            .contexts
+            .find(id)
+            .await?
+            .filter(|context| context.is_active())
+            .ok_or(ConsumeError::ContextNotFound)?;
+        let now = self.clock.now();
+        let (ChallengeStatus::Verified, Some(verified_at)) = (challenge.status_at(now), challenge.verified_at) else {
+            return Err(ConsumeError::NotVerified(challenge.status_at(now)));
+        };
+        if !self.contexts.consume(id, now).await? {
+            return Err(ConsumeError::ContextNotFound);
+        }
+        tracing::info!("step-up request context consumed");
+        Ok(Consumed {
+            challenge_id: id,
+            subject: challenge.subject,
+            operation: context.operation,
+            attributes: context.attributes,
+            verified_at,
+            consumed_at: now,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::*;
+    use mfa_totp_domain::{Challenge, ContextState};
+
+    fn verified() -> Challenge {
+        Challenge {
+            verified_at: Some(now()),
+            ..challenge(ChallengeStatus::Verified)
+        }
+    }
+
+    #[tokio::test]
+    async fn consume_hands_over_the_context_of_a_verified_challenge() {
+        let mut m = Mocks::new().with_challenge(verified()).with_context(ContextState::Active);
+        m.contexts.expect_consume().times(1).returning(|_, _| Ok(true));
+        let out = m.build().consume(challenge_id()).await.unwrap();
+        assert_eq!(out.operation.as_str(), "payments.transfer");
+        assert_eq!(out.subject, user());
+    }
+
+    #[tokio::test]
+    async fn consume_twice_is_context_not_found() {
+        let m = Mocks::new().with_challenge(verified()).with_context(ContextState::Consumed);
+        let err = m.build().consume(challenge_id()).await.unwrap_err();
+        assert!(matches!(err, ConsumeError::ContextNotFound));
+    }
+
+    #[tokio::test]
+    async fn consume_that_loses_the_race_is_context_not_found() {
+        let mut m = Mocks::new().with_challenge(verified()).with_context(ContextState::Active);
+        m.contexts.expect_consume().returning(|_, _| Ok(false));
+        let err = m.build().consume(challenge_id()).await.unwrap_err();
+        assert!(matches!(err, ConsumeError::ContextNotFound));
+    }
+
+    #[tokio::test]
+    async fn consume_before_verification_is_refused() {
+        let m = Mocks::new()
+            .with_challenge(challenge(ChallengeStatus::CodeSent))
+            .with_context(ContextState::Active);
+        let err = m.build().consume(challenge_id()).await.unwrap_err();
+        assert!(matches!(err, ConsumeError::NotVerified(ChallengeStatus::CodeSent)));
+    }
+
+    #[tokio::test]
+    async fn consume_of_an_unknown_challenge_is_challenge_not_found() {
+        let mut m = Mocks::new();
+        m.challenges.expect_find().returning(|_| Ok(None));
+        let err = m.build().consume(challenge_id()).await.unwrap_err();
+        assert!(matches!(err, ConsumeError::ChallengeNotFound));
+    }
+
+    #[tokio::test]
+    async fn consume_reports_unavailable_storage() {
+        let mut m = Mocks::new().with_challenge(verified());
+        m.contexts.expect_find().returning(|_| Err(unavailable()));
+        let err = m.build().consume(challenge_id()).await.unwrap_err();
+        assert!(matches!(err, ConsumeError::Store(StoreError::Unavailable(_))));
+    }
+}

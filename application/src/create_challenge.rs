@@ -1,0 +1,98 @@
+//! An operation service registers what awaits authorisation and gets a challenge for it.
+
+use mfa_totp_domain::{Challenge, ChallengeId, Operation, StepUpContext, TotpSecret, UserId};
+
+use crate::{StoreError, UseCases};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateChallengeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not create the challenge")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+/// A validated creation request.
+#[derive(Debug, Clone)]
+pub struct NewChallenge {
+    pub subject: UserId,
+    pub operation: Operation,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+impl UseCases {
+    /// Creates a `PENDING` challenge with a fresh random secret, and its active context.
+    #[tracing::instrument(skip_all, fields(operation = %request.operation.as_str()))]
+    pub async fn create_challenge(
+        &self,
+        request: NewChallenge,
+    ) -> Result<Challenge, CreateChallengeError> {
+        let mut bytes = [0u8; TotpSecret::LEN];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| CreateChallengeError::Unexpected(anyhow::anyhow!("no randomness: {e}")))?;
+        let challenge = Challenge::new(
+            ChallengeId::generate(),
+            request.subject,
+            TotpSecret::from_bytes(bytes),
+            self.clock.now(),
+            &self.policy,
+        );
+        let context = StepUpContext::new(challenge.id, request.operation, request.attributes);
+        self.challenges.insert(&challenge, &context).await?;
+        tracing::info!(challenge_id = %challenge.id, "challenge created");
+        Ok(challenge)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::*;
+    use mfa_totp_domain::ChallengeStatus;
+
+    fn request() -> NewChallenge {
+        NewChallenge {
+            subject: user(),
+            operation: Operation::parse("payments.transfer").unwrap(),
+            attributes: serde_json::Map::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_stores_a_pending_challenge_with_its_context() {
+        let mut m = Mocks::new();
+        m.challenges
+            .expect_insert()
+            .withf(|c, ctx| {
+                c.status == ChallengeStatus::Pending
+                    && c.expires_at == now() + chrono::TimeDelta::minutes(10)
+                    && ctx.challenge_id == c.id
+                    && ctx.is_active()
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let created = m.build().create_challenge(request()).await.unwrap();
+        assert_eq!(created.subject, user());
+        assert_ne!(created.secret.as_bytes(), &[0u8; 20]);
+    }
+
+    #[tokio::test]
+    async fn create_reports_unavailable_storage() {
+        let mut m = Mocks::new();
+        m.challenges
+            .expect_insert()
+            .returning(|_, _| Err(StoreError::Unavailable(anyhow::anyhow!("down"))));
+        let err = m.build().create_challenge(request()).await.unwrap_err();
+        assert!(matches!(err, CreateChallengeError::Store(StoreError::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn create_reports_unexpected_storage_failures() {
+        let mut m = Mocks::new();
+        m.challenges
+            .expect_insert()
+            .returning(|_, _| Err(StoreError::Unexpected(anyhow::anyhow!("constraint"))));
+        let err = m.build().create_challenge(request()).await.unwrap_err();
+        assert!(matches!(err, CreateChallengeError::Store(StoreError::Unexpected(_))));
+    }
+}

@@ -1,0 +1,77 @@
+//! An operation service reads a challenge's status.
+
+use mfa_totp_domain::{Challenge, ChallengeId, ChallengeStatus, StepUpContext};
+
+use crate::{StoreError, UseCases};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GetChallengeError {
+    #[error("challenge not found")]
+    ChallengeNotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A challenge as of now, with its context.
+#[derive(Debug, Clone)]
+pub struct ChallengeView {
+    pub challenge: Challenge,
+    /// The status as of the read: a live challenge past its TTL reads as `EXPIRED`.
+    pub status: ChallengeStatus,
+    pub context: Option<StepUpContext>,
+}
+
+impl UseCases {
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    pub async fn get_challenge(&self, id: ChallengeId) -> Result<ChallengeView, GetChallengeError> {
+        let challenge = self
+            .challenges
+            .find(id)
+            .await?
+            .ok_or(GetChallengeError::ChallengeNotFound)?;
+        let context = self.contexts.find(id).await?;
+        Ok(ChallengeView {
+            status: challenge.status_at(self.clock.now()),
+            challenge,
+            context,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::*;
+    use mfa_totp_domain::ContextState;
+
+    #[tokio::test]
+    async fn get_reports_a_live_challenge_past_its_ttl_as_expired() {
+        let mut old = challenge(ChallengeStatus::CodeSent);
+        old.expires_at = now();
+        let view = Mocks::new()
+            .with_challenge(old)
+            .with_context(ContextState::Active)
+            .build()
+            .get_challenge(challenge_id())
+            .await
+            .unwrap();
+        assert_eq!(view.status, ChallengeStatus::Expired);
+        assert_eq!(view.challenge.status, ChallengeStatus::CodeSent);
+    }
+
+    #[tokio::test]
+    async fn get_of_an_unknown_challenge_is_not_found() {
+        let mut m = Mocks::new();
+        m.challenges.expect_find().returning(|_| Ok(None));
+        let err = m.build().get_challenge(challenge_id()).await.unwrap_err();
+        assert!(matches!(err, GetChallengeError::ChallengeNotFound));
+    }
+
+    #[tokio::test]
+    async fn get_reports_unavailable_storage() {
+        let mut m = Mocks::new();
+        m.challenges.expect_find().returning(|_| Err(unavailable()));
+        let err = m.build().get_challenge(challenge_id()).await.unwrap_err();
+        assert!(matches!(err, GetChallengeError::Store(StoreError::Unavailable(_))));
+    }
+}

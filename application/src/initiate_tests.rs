@@ -1,0 +1,181 @@
+//! One test per outcome of `:initiate`.
+
+use mfa_totp_domain::{Challenge, ContextState, IssuedCode, PhoneNumber, TotpPolicy};
+
+use super::*;
+use crate::test_support::*;
+use crate::SentSms;
+
+fn phone() -> PhoneNumber {
+    PhoneNumber::parse("+447700900123").unwrap()
+}
+
+fn ready() -> Mocks {
+    let mut m = Mocks::new()
+        .with_challenge(challenge(ChallengeStatus::Pending))
+        .with_context(ContextState::Active);
+    m.users.expect_phone_number().returning(|_| Ok(Some(phone())));
+    m
+}
+
+fn sent_ok() -> Result<SentSms, SmsError> {
+    Ok(SentSms {
+        provider: "mock",
+        message_id: None,
+    })
+}
+
+#[tokio::test]
+async fn initiate_records_the_send_and_texts_the_current_code() {
+    let mut m = ready();
+    m.challenges
+        .expect_record_send()
+        .withf(|_, plan| plan.is_new_code && plan.expected_send_count == 0)
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let expected = TotpPolicy::default().code_at(&challenge(ChallengeStatus::Pending).secret, TotpPolicy::default().step_at(now()));
+    m.sms
+        .expect_send()
+        .withf(move |sms| sms.to == phone() && sms.body.contains(expected.expose()))
+        .times(1)
+        .returning(|_| sent_ok());
+    let out = m.build().initiate(&user(), challenge_id()).await.unwrap();
+    assert_eq!(out.status, ChallengeStatus::CodeSent);
+    assert_eq!(out.masked_phone_number, "+44*******123");
+    assert_eq!(out.sends_remaining, 4);
+    assert_eq!(out.resend_available_at, now() + chrono::TimeDelta::seconds(30));
+}
+
+#[tokio::test]
+async fn initiate_resends_the_same_code_within_its_ttl() {
+    let issued = IssuedCode { step: 42, issued_at: now() - chrono::TimeDelta::seconds(40) };
+    let c = Challenge {
+        code: Some(issued),
+        send_count: 1,
+        last_sent_at: Some(issued.issued_at),
+        ..challenge(ChallengeStatus::CodeSent)
+    };
+    let code = TotpPolicy::default().code_at(&c.secret, 42);
+    let mut m = Mocks::new().with_challenge(c).with_context(ContextState::Active);
+    m.users.expect_phone_number().returning(|_| Ok(Some(phone())));
+    m.challenges
+        .expect_record_send()
+        .withf(move |_, plan| !plan.is_new_code && plan.code == issued)
+        .returning(|_, _| Ok(true));
+    m.sms
+        .expect_send()
+        .withf(move |sms| sms.body.contains(code.expose()))
+        .times(1)
+        .returning(|_| sent_ok());
+    m.build().initiate(&user(), challenge_id()).await.unwrap();
+}
+
+#[tokio::test]
+async fn initiate_of_an_unknown_challenge_is_challenge_not_found() {
+    let mut m = Mocks::new();
+    m.challenges.expect_find().returning(|_| Ok(None));
+    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
+    assert!(matches!(err, InitiateError::Access(AccessError::ChallengeNotFound)));
+}
+
+#[tokio::test]
+async fn initiate_by_another_user_is_subject_mismatch() {
+    let m = Mocks::new().with_challenge(challenge(ChallengeStatus::Pending));
+    let other = UserId::parse("someone-else").unwrap();
+    let err = m.build().initiate(&other, challenge_id()).await.unwrap_err();
+    assert!(matches!(err, InitiateError::Access(AccessError::SubjectMismatch)));
+}
+
+#[tokio::test]
+async fn initiate_after_the_context_was_consumed_is_context_not_found() {
+    let m = Mocks::new()
+        .with_challenge(challenge(ChallengeStatus::Verified))
+        .with_context(ContextState::Consumed);
+    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
+    assert!(matches!(err, InitiateError::Access(AccessError::ContextNotFound)));
+}
+
+#[tokio::test]
+async fn initiate_of_a_verified_challenge_is_challenge_not_found() {
+    let m = Mocks::new()
+        .with_challenge(challenge(ChallengeStatus::Verified))
+        .with_context(ContextState::Active);
+    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
+    assert!(matches!(err, InitiateError::Access(AccessError::ChallengeNotFound)));
+}
+
+#[tokio::test]
+async fn initiate_past_the_ttl_marks_the_challenge_expired() {
+    let mut c = challenge(ChallengeStatus::Pending);
+    c.expires_at = now();
+    let mut m = Mocks::new().with_challenge(c).with_context(ContextState::Active);
+    m.challenges.expect_mark_expired().times(1).returning(|_, _| Ok(true));
+    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
+    assert!(matches!(err, InitiateError::Access(AccessError::ChallengeNotFound)));
+}
+
+#[tokio::test]
+async fn initiate_for_a_user_without_phone_is_user_not_found() {
+    let mut m = Mocks::new()
+        .with_challenge(challenge(ChallengeStatus::Pending))
+        .with_context(ContextState::Active);
+    m.users.expect_phone_number().returning(|_| Ok(None));
+    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
+    assert!(matches!(err, InitiateError::UserNotFound));
+}
+
+#[tokio::test]
+async fn initiate_within_the_cooldown_is_too_many_requests() {
+    let c = Challenge {
+        code: Some(IssuedCode { step: 1, issued_at: now() }),
+        send_count: 1,
+        last_sent_at: Some(now() - chrono::TimeDelta::milliseconds(10_500)),
+        ..challenge(ChallengeStatus::CodeSent)
+    };
+    let m = Mocks::new().with_challenge(c).with_context(ContextState::Active);
+    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
+    assert!(matches!(err, InitiateError::TooManyRequests { retry_after_secs: 20 }));
+}
+
+#[tokio::test]
+async fn initiate_past_the_send_cap_is_too_many_requests() {
+    let c = Challenge {
+        code: Some(IssuedCode { step: 1, issued_at: now() }),
+        send_count: 5,
+        last_sent_at: Some(now() - chrono::TimeDelta::minutes(1)),
+        ..challenge(ChallengeStatus::CodeSent)
+    };
+    let m = Mocks::new().with_challenge(c).with_context(ContextState::Active);
+    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
+    assert!(matches!(err, InitiateError::TooManyRequests { .. }));
+}
+
+#[tokio::test]
+async fn initiate_undoes_the_recorded_send_when_the_provider_is_down() {
+    let mut m = ready();
+    m.challenges.expect_record_send().returning(|_, _| Ok(true));
+    m.sms
+        .expect_send()
+        .returning(|_| Err(SmsError::Unavailable(anyhow::anyhow!("timeout"))));
+    m.challenges.expect_undo_send().times(1).returning(|_, _| Ok(true));
+    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
+    assert!(matches!(err, InitiateError::Sms(SmsError::Unavailable(_))));
+}
+
+#[tokio::test]
+async fn initiate_retries_on_fresh_state_after_losing_a_race() {
+    let mut m = ready();
+    let mut seq = mockall::Sequence::new();
+    m.challenges.expect_record_send().times(1).in_sequence(&mut seq).returning(|_, _| Ok(false));
+    m.challenges.expect_record_send().times(1).in_sequence(&mut seq).returning(|_, _| Ok(true));
+    m.sms.expect_send().times(1).returning(|_| sent_ok());
+    m.build().initiate(&user(), challenge_id()).await.unwrap();
+}
+
+#[tokio::test]
+async fn initiate_reports_unavailable_storage() {
+    let mut m = Mocks::new();
+    m.challenges.expect_find().returning(|_| Err(unavailable()));
+    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
+    assert!(matches!(err, InitiateError::Access(AccessError::Store(StoreError::Unavailable(_)))));
+}

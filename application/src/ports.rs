@@ -1,0 +1,129 @@
+//! Ports: the small traits the use cases need from the outside world. Adapters implement
+//! them; the `mocks` feature (and unit tests) get mockall mocks of each.
+
+use async_trait::async_trait;
+use mfa_totp_domain::{
+    Challenge, ChallengeId, IssuedCode, PhoneNumber, SendPlan, StepUpContext, Timestamp,
+    TotpSecret, UserId,
+};
+
+/// A storage failure. `Unavailable` means "retry later" (the database cannot be reached);
+/// anything else is `Unexpected`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("storage failed")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+/// Challenges, with every state change applied as one conditional UPDATE that returns
+/// whether it applied (`false`: the row changed since it was read; reload and decide again).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ChallengeRepository: Send + Sync + 'static {
+    /// Stores a new challenge and its context together, or neither.
+    async fn insert(&self, challenge: &Challenge, context: &StepUpContext) -> Result<(), StoreError>;
+
+    async fn find(&self, id: ChallengeId) -> Result<Option<Challenge>, StoreError>;
+
+    /// Records one send as planned, if the send count is still `plan.expected_send_count`
+    /// and the challenge is still `PENDING` or `CODE_SENT`.
+    async fn record_send(&self, id: ChallengeId, plan: &SendPlan) -> Result<bool, StoreError>;
+
+    /// Undoes a recorded send whose SMS could not go out, restoring `before`'s send fields,
+    /// if nothing else changed them since.
+    async fn undo_send(&self, before: &Challenge, plan: &SendPlan) -> Result<bool, StoreError>;
+
+    /// Counts one wrong code, locking the challenge when the count reaches `max_failed`, if
+    /// it is `CODE_SENT` with fewer than `max_failed` wrong codes.
+    async fn record_failed_attempt(&self, id: ChallengeId, max_failed: u32) -> Result<bool, StoreError>;
+
+    /// `CODE_SENT` → `VERIFIED`, if `code` is still the code in play.
+    async fn mark_verified(&self, id: ChallengeId, code: IssuedCode, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// A live challenge past its TTL → `EXPIRED`.
+    async fn mark_expired(&self, id: ChallengeId, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Challenge → `CANCELLED` and its active context → `CANCELLED`, in one transaction, if
+    /// the challenge is still in the status it was read in and the context is still active.
+    async fn cancel(&self, id: ChallengeId, read_as: mfa_totp_domain::ChallengeStatus) -> Result<bool, StoreError>;
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait StepUpContextRepository: Send + Sync + 'static {
+    async fn find(&self, id: ChallengeId) -> Result<Option<StepUpContext>, StoreError>;
+
+    /// `ACTIVE` → `CONSUMED`, if the context is active and its challenge `VERIFIED`.
+    async fn consume(&self, id: ChallengeId, now: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// Where a user's phone number comes from.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserDirectory: Send + Sync + 'static {
+    /// The user's phone, or `None` for an unknown user or one without a phone.
+    async fn phone_number(&self, user: &UserId) -> Result<Option<PhoneNumber>, StoreError>;
+}
+
+/// Writes to the directory we ship (the SQL one).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRegistry: Send + Sync + 'static {
+    /// Creates or replaces the user's phone. Returns `true` when the user is new.
+    async fn put_phone_number(&self, user: &UserId, phone: &PhoneNumber, now: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// One text to one phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundSms {
+    pub to: PhoneNumber,
+    /// Contains the code: never log it.
+    pub body: String,
+}
+
+/// What the provider said about a sent message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentSms {
+    pub provider: &'static str,
+    pub message_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SmsError {
+    /// The provider refused this message for good (for example, the number).
+    #[error("SMS provider rejected the message: {0}")]
+    Rejected(String),
+    /// The provider could not be reached or asked us to retry later.
+    #[error("SMS provider unavailable")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SmsSender: Send + Sync + 'static {
+    async fn send(&self, sms: &OutboundSms) -> Result<SentSms, SmsError>;
+}
+
+/// The time. Tests control it.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CipherError {
+    #[error("unknown key id '{0}'")]
+    UnknownKey(String),
+    #[error("ciphertext is malformed or was tampered with")]
+    Corrupt,
+}
+
+/// Encrypts TOTP secrets at rest. `aad` binds a ciphertext to its row (the challenge id).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait SecretCipher: Send + Sync + 'static {
+    /// Returns an opaque string that names the key it was sealed with.
+    fn seal(&self, secret: &TotpSecret, aad: &[u8]) -> Result<String, CipherError>;
+    fn open(&self, sealed: &str, aad: &[u8]) -> Result<TotpSecret, CipherError>;
+}

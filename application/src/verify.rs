@@ -1,0 +1,81 @@
+//! `:verify`: check the code the subject typed.
+
+use mfa_totp_domain::{ChallengeId, Timestamp, UserId, VerifyRefused};
+
+use crate::access::AccessError;
+use crate::{retry_after_secs, StoreError, UseCases, MAX_RACE_RETRIES};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// Wrong, expired, already used or malformed.
+    #[error("invalid one-time password")]
+    InvalidOtp,
+    /// Too many wrong codes: the challenge is locked.
+    #[error("too many wrong codes: the challenge is locked")]
+    Locked { retry_after_secs: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the challenge kept changing under concurrent requests")]
+    Contended,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub challenge_id: ChallengeId,
+    pub verified_at: Timestamp,
+}
+
+impl UseCases {
+    /// Accepts the code in play once, within its TTL; counts wrong codes and locks the
+    /// challenge at the limit. A malformed code is refused without being counted.
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    pub async fn verify(&self, caller: &UserId, id: ChallengeId, otp: &str) -> Result<Verified, VerifyError> {
+        for _ in 0..MAX_RACE_RETRIES {
+            let challenge = self.load_for_subject(id, caller).await?;
+            let now = self.clock.now();
+            let code = match challenge.verifiable_code(now, &self.policy) {
+                Ok(code) => code,
+                Err(VerifyRefused::Expired) => {
+                    self.challenges.mark_expired(id, now).await?;
+                    return Err(AccessError::ChallengeNotFound.into());
+                }
+                Err(VerifyRefused::Finished(_)) => return Err(AccessError::ChallengeNotFound.into()),
+                Err(VerifyRefused::Locked) => {
+                    return Err(VerifyError::Locked {
+                        retry_after_secs: retry_after_secs(challenge.expires_at - now),
+                    });
+                }
+                Err(VerifyRefused::NoCodeSent | VerifyRefused::CodeExpired) => {
+                    return Err(VerifyError::InvalidOtp);
+                }
+            };
+            let Ok(candidate) = self.totp.parse_code(otp) else {
+                return Err(VerifyError::InvalidOtp);
+            };
+            if self.totp.matches(&challenge.secret, code.step, &candidate) {
+                if self.challenges.mark_verified(id, code, now).await? {
+                    tracing::info!("challenge verified");
+                    return Ok(Verified {
+                        challenge_id: id,
+                        verified_at: now,
+                    });
+                }
+            } else if self
+                .challenges
+                .record_failed_attempt(id, self.policy.max_failed_attempts)
+                .await?
+            {
+                let locked = challenge.status_after_failed_attempt(&self.policy);
+                tracing::info!(failed_attempts = challenge.failed_attempts + 1, status = %locked, "wrong code");
+                return Err(VerifyError::InvalidOtp);
+            }
+        }
+        Err(VerifyError::Contended)
+    }
+}
+
+#[cfg(test)]
+#[path = "verify_tests.rs"]
+mod tests;

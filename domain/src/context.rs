@@ -1,0 +1,120 @@
+//! The step-up request context: what an operation service is waiting to authorise.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{ChallengeId, InvalidId, Timestamp};
+
+/// The operation awaiting authorisation (`payments.transfer`, `profile.change-phone`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation(String);
+
+impl Operation {
+    pub const MAX_LEN: usize = 64;
+
+    /// Accepts 1 to 64 characters with no control characters; surrounding blanks are trimmed.
+    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(InvalidId::Blank);
+        }
+        if trimmed.chars().count() > Self::MAX_LEN {
+            return Err(InvalidId::TooLong { max: Self::MAX_LEN });
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(InvalidId::ControlCharacter);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where a context is in its life. Only an `Active` context can be consumed or cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextState {
+    Active,
+    Consumed,
+    Cancelled,
+}
+
+impl ContextState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Consumed => "CONSUMED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+impl fmt::Display for ContextState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ContextState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Active, Self::Consumed, Self::Cancelled]
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| format!("unknown context state '{s}'"))
+    }
+}
+
+/// The context registered with a challenge, handed back once to the operation service after
+/// the challenge is verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepUpContext {
+    pub challenge_id: ChallengeId,
+    pub operation: Operation,
+    /// Free-form attributes the operation service wants back (amount, payee, ...).
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub state: ContextState,
+    pub consumed_at: Option<Timestamp>,
+}
+
+impl StepUpContext {
+    pub fn new(
+        challenge_id: ChallengeId,
+        operation: Operation,
+        attributes: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        Self {
+            challenge_id,
+            operation,
+            attributes,
+            state: ContextState::Active,
+            consumed_at: None,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.state == ContextState::Active
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_is_trimmed_and_bounded() {
+        assert_eq!(Operation::parse(" payments.transfer ").unwrap().as_str(), "payments.transfer");
+        assert_eq!(Operation::parse(" "), Err(InvalidId::Blank));
+        assert_eq!(Operation::parse(&"x".repeat(65)), Err(InvalidId::TooLong { max: 64 }));
+    }
+
+    #[test]
+    fn context_state_round_trips_through_its_stored_form() {
+        for state in [ContextState::Active, ContextState::Consumed, ContextState::Cancelled] {
+            assert_eq!(state.as_str().parse::<ContextState>(), Ok(state));
+        }
+        assert!("GONE".parse::<ContextState>().is_err());
+    }
+}

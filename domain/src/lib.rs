@@ -1,0 +1,20 @@
+//! The mfa-totp domain: identifiers, the challenge state machine, the step-up request
+//! context and the TOTP maths. Pure code: time comes in as an argument, nothing here does I/O.
+
+pub mod challenge;
+pub mod context;
+pub mod ids;
+pub mod phone;
+pub mod totp;
+
+pub use challenge::{
+    Challenge, ChallengePolicy, ChallengeStatus, IssuedCode, SendPlan, SendRefused,
+    VerifyRefused,
+};
+pub use context::{ContextState, Operation, StepUpContext};
+pub use ids::{ChallengeId, InvalidId, UserId};
+pub use phone::{InvalidPhoneNumber, PhoneNumber};
+pub use totp::{InvalidOtp, OtpAlgorithm, OtpCode, TotpPolicy, TotpSecret};
+
+/// The instant type used across the domain (UTC, millisecond precision once stored).
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
