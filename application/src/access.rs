@@ -33,7 +33,7 @@ impl UseCases {
         if &challenge.subject != caller {
             return Err(AccessError::SubjectMismatch);
         }
-        match self.contexts.find(id).await? {
+        match self.contexts.find_context(id).await? {
             Some(context) if context.is_active() => Ok(challenge),
             _ => Err(AccessError::ContextNotFound),
         }

@@ -27,7 +27,7 @@ impl UseCases {
                 .find(id)
                 .await?
                 .ok_or(CancelError::ChallengeNotFound)?;
-            if !self.contexts.find(id).await?.is_some_and(|c| c.is_active()) {
+            if !self.contexts.find_context(id).await?.is_some_and(|c| c.is_active()) {
                 return Err(CancelError::ContextNotFound);
             }
             if !challenge.can_cancel(self.clock.now()) {

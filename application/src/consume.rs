@@ -38,7 +38,7 @@ impl UseCases {
             .ok_or(ConsumeError::ChallengeNotFound)?;
         let context = self
             .contexts
-            .find(id)
+            .find_context(id)
             .await?
             .filter(|context| context.is_active())
             .ok_or(ConsumeError::ContextNotFound)?;
@@ -118,7 +118,7 @@ mod tests {
     #[tokio::test]
     async fn consume_reports_unavailable_storage() {
         let mut m = Mocks::new().with_challenge(verified());
-        m.contexts.expect_find().returning(|_| Err(unavailable()));
+        m.contexts.expect_find_context().returning(|_| Err(unavailable()));
         let err = m.build().consume(challenge_id()).await.unwrap_err();
         assert!(matches!(err, ConsumeError::Store(StoreError::Unavailable(_))));
     }

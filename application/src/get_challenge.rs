@@ -29,7 +29,7 @@ impl UseCases {
             .find(id)
             .await?
             .ok_or(GetChallengeError::ChallengeNotFound)?;
-        let context = self.contexts.find(id).await?;
+        let context = self.contexts.find_context(id).await?;
         Ok(ChallengeView {
             status: challenge.status_at(self.clock.now()),
             challenge,

@@ -53,7 +53,7 @@ pub trait ChallengeRepository: Send + Sync + 'static {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait StepUpContextRepository: Send + Sync + 'static {
-    async fn find(&self, id: ChallengeId) -> Result<Option<StepUpContext>, StoreError>;
+    async fn find_context(&self, id: ChallengeId) -> Result<Option<StepUpContext>, StoreError>;
 
     /// `ACTIVE` → `CONSUMED`, if the context is active and its challenge `VERIFIED`.
     async fn consume(&self, id: ChallengeId, now: Timestamp) -> Result<bool, StoreError>;

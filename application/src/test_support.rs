@@ -78,7 +78,7 @@ impl Mocks {
 
     pub fn with_context(mut self, state: ContextState) -> Self {
         self.contexts
-            .expect_find()
+            .expect_find_context()
             .returning(move |_| Ok(Some(context(state))));
         self
     }

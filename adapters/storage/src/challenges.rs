@@ -1,0 +1,213 @@
+//! `ChallengeRepository` on SQL. Each change is a conditional UPDATE whose WHERE clause is
+//! the snapshot the domain decided on; `rows_affected == 1` means this request won.
+
+use async_trait::async_trait;
+use mfa_totp_application::{ChallengeRepository, StoreError};
+use mfa_totp_domain::{
+    Challenge, ChallengeId, ChallengeStatus, ContextState, IssuedCode, SendPlan, StepUpContext,
+    Timestamp, UserId,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+
+use crate::entities::{challenge, step_up_context};
+use crate::errors::store_error;
+use crate::{from_millis, millis, SqlStore};
+
+const LIVE: [ChallengeStatus; 2] = [ChallengeStatus::Pending, ChallengeStatus::CodeSent];
+
+fn status_in(statuses: &[ChallengeStatus]) -> SimpleExpr {
+    challenge::Column::Status.is_in(statuses.iter().map(|s| s.as_str()))
+}
+
+fn id_is(id: ChallengeId) -> SimpleExpr {
+    challenge::Column::Id.eq(id.to_string())
+}
+
+fn unexpected(message: String) -> StoreError {
+    StoreError::Unexpected(anyhow::anyhow!(message))
+}
+
+/// Runs a conditional update and says whether it changed the row.
+async fn applied(db: &impl ConnectionTrait, update: sea_orm::UpdateMany<challenge::Entity>) -> Result<bool, StoreError> {
+    let result = update.exec(db).await.map_err(store_error)?;
+    Ok(result.rows_affected == 1)
+}
+
+impl SqlStore {
+    fn to_domain(&self, row: challenge::Model) -> Result<Challenge, StoreError> {
+        let id = ChallengeId::parse(&row.id).map_err(|_| unexpected(format!("stored id '{}' is not a UUID", row.id)))?;
+        let code = match (row.code_step, row.code_issued_at) {
+            (Some(step), Some(at)) => Some(IssuedCode {
+                step: u64::try_from(step).map_err(|_| unexpected(format!("negative code step on {id}")))?,
+                issued_at: from_millis(at)?,
+            }),
+            _ => None,
+        };
+        Ok(Challenge {
+            subject: UserId::parse(&row.subject_user_id).map_err(|e| unexpected(format!("stored subject of {id}: {e}")))?,
+            status: row.status.parse().map_err(unexpected)?,
+            secret: self
+                .cipher
+                .open(&row.secret_sealed, row.id.as_bytes())
+                .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context(format!("secret of {id}"))))?,
+            created_at: from_millis(row.created_at)?,
+            expires_at: from_millis(row.expires_at)?,
+            code,
+            send_count: u32::try_from(row.send_count).unwrap_or(0),
+            last_sent_at: row.last_sent_at.map(from_millis).transpose()?,
+            failed_attempts: u32::try_from(row.failed_attempts).unwrap_or(0),
+            verified_at: row.verified_at.map(from_millis).transpose()?,
+            id,
+        })
+    }
+}
+
+#[async_trait]
+impl ChallengeRepository for SqlStore {
+    #[tracing::instrument(skip_all, fields(challenge_id = %challenge.id))]
+    async fn insert(&self, challenge: &Challenge, context: &StepUpContext) -> Result<(), StoreError> {
+        let id = challenge.id.to_string();
+        let sealed = self
+            .cipher
+            .seal(&challenge.secret, id.as_bytes())
+            .map_err(|e| StoreError::Unexpected(e.into()))?;
+        let row = challenge::ActiveModel {
+            id: Set(id.clone()),
+            subject_user_id: Set(challenge.subject.as_str().to_owned()),
+            status: Set(challenge.status.as_str().to_owned()),
+            secret_sealed: Set(sealed),
+            created_at: Set(millis(challenge.created_at)),
+            expires_at: Set(millis(challenge.expires_at)),
+            code_step: Set(None),
+            code_issued_at: Set(None),
+            send_count: Set(0),
+            last_sent_at: Set(None),
+            failed_attempts: Set(0),
+            verified_at: Set(None),
+        };
+        let context_row = step_up_context::ActiveModel {
+            challenge_id: Set(id),
+            operation: Set(context.operation.as_str().to_owned()),
+            attributes: Set(serde_json::Value::Object(context.attributes.clone()).to_string()),
+            state: Set(context.state.as_str().to_owned()),
+            created_at: Set(millis(challenge.created_at)),
+            consumed_at: Set(None),
+        };
+        let txn = self.db.begin().await.map_err(store_error)?;
+        challenge::Entity::insert(row).exec(&txn).await.map_err(store_error)?;
+        step_up_context::Entity::insert(context_row)
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)
+    }
+
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    async fn find(&self, id: ChallengeId) -> Result<Option<Challenge>, StoreError> {
+        challenge::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map(|row| self.to_domain(row))
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    async fn record_send(&self, id: ChallengeId, plan: &SendPlan) -> Result<bool, StoreError> {
+        let update = challenge::Entity::update_many()
+            .col_expr(challenge::Column::Status, Expr::value(ChallengeStatus::CodeSent.as_str()))
+            .col_expr(challenge::Column::CodeStep, Expr::value(plan.code.step as i64))
+            .col_expr(challenge::Column::CodeIssuedAt, Expr::value(millis(plan.code.issued_at)))
+            .col_expr(challenge::Column::SendCount, Expr::col(challenge::Column::SendCount).add(1))
+            .col_expr(challenge::Column::LastSentAt, Expr::value(millis(plan.sent_at)))
+            .filter(id_is(id))
+            .filter(status_in(&LIVE))
+            .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32));
+        applied(&self.db, update).await
+    }
+
+    #[tracing::instrument(skip_all, fields(challenge_id = %before.id))]
+    async fn undo_send(&self, before: &Challenge, plan: &SendPlan) -> Result<bool, StoreError> {
+        let update = challenge::Entity::update_many()
+            .col_expr(challenge::Column::Status, Expr::value(before.status.as_str()))
+            .col_expr(challenge::Column::CodeStep, Expr::value(before.code.map(|c| c.step as i64)))
+            .col_expr(challenge::Column::CodeIssuedAt, Expr::value(before.code.map(|c| millis(c.issued_at))))
+            .col_expr(challenge::Column::SendCount, Expr::value(before.send_count as i32))
+            .col_expr(challenge::Column::LastSentAt, Expr::value(before.last_sent_at.map(millis)))
+            .filter(id_is(before.id))
+            .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
+            .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32 + 1))
+            .filter(challenge::Column::LastSentAt.eq(millis(plan.sent_at)));
+        applied(&self.db, update).await
+    }
+
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    async fn record_failed_attempt(&self, id: ChallengeId, max_failed: u32) -> Result<bool, StoreError> {
+        let max = max_failed as i32;
+        let next_status = Expr::case(
+            Expr::col(challenge::Column::FailedAttempts).add(1).gte(max),
+            ChallengeStatus::Locked.as_str(),
+        )
+        .finally(Expr::col(challenge::Column::Status));
+        let update = challenge::Entity::update_many()
+            .col_expr(challenge::Column::FailedAttempts, Expr::col(challenge::Column::FailedAttempts).add(1))
+            .col_expr(challenge::Column::Status, next_status.into())
+            .filter(id_is(id))
+            .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
+            .filter(challenge::Column::FailedAttempts.lt(max));
+        applied(&self.db, update).await
+    }
+
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    async fn mark_verified(&self, id: ChallengeId, code: IssuedCode, now: Timestamp) -> Result<bool, StoreError> {
+        let update = challenge::Entity::update_many()
+            .col_expr(challenge::Column::Status, Expr::value(ChallengeStatus::Verified.as_str()))
+            .col_expr(challenge::Column::VerifiedAt, Expr::value(millis(now)))
+            .filter(id_is(id))
+            .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
+            .filter(challenge::Column::CodeStep.eq(code.step as i64))
+            .filter(challenge::Column::CodeIssuedAt.eq(millis(code.issued_at)))
+            .filter(challenge::Column::ExpiresAt.gt(millis(now)));
+        applied(&self.db, update).await
+    }
+
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    async fn mark_expired(&self, id: ChallengeId, now: Timestamp) -> Result<bool, StoreError> {
+        let update = challenge::Entity::update_many()
+            .col_expr(challenge::Column::Status, Expr::value(ChallengeStatus::Expired.as_str()))
+            .filter(id_is(id))
+            .filter(status_in(&LIVE))
+            .filter(challenge::Column::ExpiresAt.lte(millis(now)));
+        applied(&self.db, update).await
+    }
+
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    async fn cancel(&self, id: ChallengeId, read_as: ChallengeStatus) -> Result<bool, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let challenge_cancelled = applied(
+            &txn,
+            challenge::Entity::update_many()
+                .col_expr(challenge::Column::Status, Expr::value(ChallengeStatus::Cancelled.as_str()))
+                .filter(id_is(id))
+                .filter(challenge::Column::Status.eq(read_as.as_str())),
+        )
+        .await?;
+        let context_cancelled = challenge_cancelled
+            && step_up_context::Entity::update_many()
+                .col_expr(step_up_context::Column::State, Expr::value(ContextState::Cancelled.as_str()))
+                .filter(step_up_context::Column::ChallengeId.eq(id.to_string()))
+                .filter(step_up_context::Column::State.eq(ContextState::Active.as_str()))
+                .exec(&txn)
+                .await
+                .map_err(store_error)?
+                .rows_affected
+                == 1;
+        if context_cancelled {
+            txn.commit().await.map_err(store_error)?;
+        } else {
+            txn.rollback().await.map_err(store_error)?;
+        }
+        Ok(context_cancelled)
+    }
+}

@@ -1,0 +1,25 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "challenges")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub subject_user_id: String,
+    pub status: String,
+    /// `key-id:base64(nonce || ciphertext)`, from the `SecretCipher`.
+    pub secret_sealed: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub code_step: Option<i64>,
+    pub code_issued_at: Option<i64>,
+    pub send_count: i32,
+    pub last_sent_at: Option<i64>,
+    pub failed_attempts: i32,
+    pub verified_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,5 @@
+//! Table models. Status and state columns hold the domain's upper-case names.
+
+pub mod challenge;
+pub mod step_up_context;
+pub mod user;

@@ -1,0 +1,56 @@
+//! The SQL user directory: user id → E.164 phone.
+
+use async_trait::async_trait;
+use mfa_totp_application::{StoreError, UserDirectory, UserRegistry};
+use mfa_totp_domain::{PhoneNumber, Timestamp, UserId};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{EntityTrait, Set};
+
+use crate::entities::user;
+use crate::errors::store_error;
+use crate::{millis, SqlStore};
+
+#[async_trait]
+impl UserDirectory for SqlStore {
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    async fn phone_number(&self, user_id: &UserId) -> Result<Option<PhoneNumber>, StoreError> {
+        let Some(row) = user::Entity::find_by_id(user_id.as_str())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        PhoneNumber::parse(&row.phone_number).map(Some).map_err(|_| {
+            StoreError::Unexpected(anyhow::anyhow!("stored phone of user {user_id} is not E.164"))
+        })
+    }
+}
+
+#[async_trait]
+impl UserRegistry for SqlStore {
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    async fn put_phone_number(&self, user_id: &UserId, phone: &PhoneNumber, now: Timestamp) -> Result<bool, StoreError> {
+        let existed = user::Entity::find_by_id(user_id.as_str())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .is_some();
+        let row = user::ActiveModel {
+            user_id: Set(user_id.as_str().to_owned()),
+            phone_number: Set(phone.as_e164().to_owned()),
+            created_at: Set(millis(now)),
+            updated_at: Set(millis(now)),
+        };
+        user::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(user::Column::UserId)
+                    .update_columns([user::Column::PhoneNumber, user::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(!existed)
+    }
+}
