@@ -2,7 +2,7 @@
 
 use mfa_totp_domain::{ChallengeId, ChallengeStatus};
 
-use crate::{StoreError, UseCases, MAX_RACE_RETRIES};
+use crate::{MAX_RACE_RETRIES, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CancelError {
@@ -27,7 +27,12 @@ impl UseCases {
                 .find(id)
                 .await?
                 .ok_or(CancelError::ChallengeNotFound)?;
-            if !self.contexts.find_context(id).await?.is_some_and(|c| c.is_active()) {
+            if !self
+                .contexts
+                .find_context(id)
+                .await?
+                .is_some_and(|c| c.is_active())
+            {
                 return Err(CancelError::ContextNotFound);
             }
             if !challenge.can_cancel(self.clock.now()) {
@@ -58,7 +63,10 @@ mod tests {
             .withf(|_, read_as| *read_as == ChallengeStatus::CodeSent)
             .times(1)
             .returning(|_, _| Ok(true));
-        assert_eq!(m.build().cancel(challenge_id()).await.unwrap(), ChallengeStatus::Cancelled);
+        assert_eq!(
+            m.build().cancel(challenge_id()).await.unwrap(),
+            ChallengeStatus::Cancelled
+        );
     }
 
     #[tokio::test]
@@ -92,8 +100,13 @@ mod tests {
         let mut m = Mocks::new()
             .with_challenge(challenge(ChallengeStatus::Pending))
             .with_context(ContextState::Active);
-        m.challenges.expect_cancel().returning(|_, _| Err(unavailable()));
+        m.challenges
+            .expect_cancel()
+            .returning(|_, _| Err(unavailable()));
         let err = m.build().cancel(challenge_id()).await.unwrap_err();
-        assert!(matches!(err, CancelError::Store(StoreError::Unavailable(_))));
+        assert!(matches!(
+            err,
+            CancelError::Store(StoreError::Unavailable(_))
+        ));
     }
 }

@@ -43,7 +43,9 @@ impl UseCases {
             .filter(|context| context.is_active())
             .ok_or(ConsumeError::ContextNotFound)?;
         let now = self.clock.now();
-        let (ChallengeStatus::Verified, Some(verified_at)) = (challenge.status_at(now), challenge.verified_at) else {
+        let (ChallengeStatus::Verified, Some(verified_at)) =
+            (challenge.status_at(now), challenge.verified_at)
+        else {
             return Err(ConsumeError::NotVerified(challenge.status_at(now)));
         };
         if !self.contexts.consume(id, now).await? {
@@ -76,8 +78,13 @@ mod tests {
 
     #[tokio::test]
     async fn consume_hands_over_the_context_of_a_verified_challenge() {
-        let mut m = Mocks::new().with_challenge(verified()).with_context(ContextState::Active);
-        m.contexts.expect_consume().times(1).returning(|_, _| Ok(true));
+        let mut m = Mocks::new()
+            .with_challenge(verified())
+            .with_context(ContextState::Active);
+        m.contexts
+            .expect_consume()
+            .times(1)
+            .returning(|_, _| Ok(true));
         let out = m.build().consume(challenge_id()).await.unwrap();
         assert_eq!(out.operation.as_str(), "payments.transfer");
         assert_eq!(out.subject, user());
@@ -85,14 +92,18 @@ mod tests {
 
     #[tokio::test]
     async fn consume_twice_is_context_not_found() {
-        let m = Mocks::new().with_challenge(verified()).with_context(ContextState::Consumed);
+        let m = Mocks::new()
+            .with_challenge(verified())
+            .with_context(ContextState::Consumed);
         let err = m.build().consume(challenge_id()).await.unwrap_err();
         assert!(matches!(err, ConsumeError::ContextNotFound));
     }
 
     #[tokio::test]
     async fn consume_that_loses_the_race_is_context_not_found() {
-        let mut m = Mocks::new().with_challenge(verified()).with_context(ContextState::Active);
+        let mut m = Mocks::new()
+            .with_challenge(verified())
+            .with_context(ContextState::Active);
         m.contexts.expect_consume().returning(|_, _| Ok(false));
         let err = m.build().consume(challenge_id()).await.unwrap_err();
         assert!(matches!(err, ConsumeError::ContextNotFound));
@@ -104,7 +115,10 @@ mod tests {
             .with_challenge(challenge(ChallengeStatus::CodeSent))
             .with_context(ContextState::Active);
         let err = m.build().consume(challenge_id()).await.unwrap_err();
-        assert!(matches!(err, ConsumeError::NotVerified(ChallengeStatus::CodeSent)));
+        assert!(matches!(
+            err,
+            ConsumeError::NotVerified(ChallengeStatus::CodeSent)
+        ));
     }
 
     #[tokio::test]
@@ -118,8 +132,13 @@ mod tests {
     #[tokio::test]
     async fn consume_reports_unavailable_storage() {
         let mut m = Mocks::new().with_challenge(verified());
-        m.contexts.expect_find_context().returning(|_| Err(unavailable()));
+        m.contexts
+            .expect_find_context()
+            .returning(|_| Err(unavailable()));
         let err = m.build().consume(challenge_id()).await.unwrap_err();
-        assert!(matches!(err, ConsumeError::Store(StoreError::Unavailable(_))));
+        assert!(matches!(
+            err,
+            ConsumeError::Store(StoreError::Unavailable(_))
+        ));
     }
 }

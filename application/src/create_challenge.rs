@@ -83,7 +83,10 @@ mod tests {
             .expect_insert()
             .returning(|_, _| Err(StoreError::Unavailable(anyhow::anyhow!("down"))));
         let err = m.build().create_challenge(request()).await.unwrap_err();
-        assert!(matches!(err, CreateChallengeError::Store(StoreError::Unavailable(_))));
+        assert!(matches!(
+            err,
+            CreateChallengeError::Store(StoreError::Unavailable(_))
+        ));
     }
 
     #[tokio::test]
@@ -93,6 +96,9 @@ mod tests {
             .expect_insert()
             .returning(|_, _| Err(StoreError::Unexpected(anyhow::anyhow!("constraint"))));
         let err = m.build().create_challenge(request()).await.unwrap_err();
-        assert!(matches!(err, CreateChallengeError::Store(StoreError::Unexpected(_))));
+        assert!(matches!(
+            err,
+            CreateChallengeError::Store(StoreError::Unexpected(_))
+        ));
     }
 }

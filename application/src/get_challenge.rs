@@ -72,6 +72,9 @@ mod tests {
         let mut m = Mocks::new();
         m.challenges.expect_find().returning(|_| Err(unavailable()));
         let err = m.build().get_challenge(challenge_id()).await.unwrap_err();
-        assert!(matches!(err, GetChallengeError::Store(StoreError::Unavailable(_))));
+        assert!(matches!(
+            err,
+            GetChallengeError::Store(StoreError::Unavailable(_))
+        ));
     }
 }

@@ -3,7 +3,7 @@
 use mfa_totp_domain::{ChallengeId, ChallengeStatus, PhoneNumber, SendRefused, Timestamp, UserId};
 
 use crate::access::AccessError;
-use crate::{retry_after_secs, OutboundSms, SmsError, StoreError, UseCases, MAX_RACE_RETRIES};
+use crate::{MAX_RACE_RETRIES, OutboundSms, SmsError, StoreError, UseCases, retry_after_secs};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitiateError {
@@ -39,7 +39,11 @@ impl UseCases {
     /// The send is recorded before the SMS goes out, so concurrent initiates cannot exceed
     /// the cap or the cooldown; if the provider fails, the record is undone.
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    pub async fn initiate(&self, caller: &UserId, id: ChallengeId) -> Result<Initiated, InitiateError> {
+    pub async fn initiate(
+        &self,
+        caller: &UserId,
+        id: ChallengeId,
+    ) -> Result<Initiated, InitiateError> {
         for _ in 0..MAX_RACE_RETRIES {
             let challenge = self.load_for_subject(id, caller).await?;
             let now = self.clock.now();
@@ -50,7 +54,10 @@ impl UseCases {
                     return Err(AccessError::ChallengeNotFound.into());
                 }
                 Err(SendRefused::Finished(_)) => return Err(AccessError::ChallengeNotFound.into()),
-                Err(SendRefused::Cooldown { retry_after } | SendRefused::SendCapReached { retry_after }) => {
+                Err(
+                    SendRefused::Cooldown { retry_after }
+                    | SendRefused::SendCapReached { retry_after },
+                ) => {
                     return Err(InitiateError::TooManyRequests {
                         retry_after_secs: retry_after_secs(retry_after),
                     });
@@ -101,7 +108,10 @@ impl UseCases {
             expires_at: before.expires_at,
             code_expires_at: (plan.code.issued_at + self.policy.code_ttl).min(before.expires_at),
             resend_available_at: plan.sent_at + self.policy.resend_cooldown,
-            sends_remaining: self.policy.max_sends.saturating_sub(plan.expected_send_count + 1),
+            sends_remaining: self
+                .policy
+                .max_sends
+                .saturating_sub(plan.expected_send_count + 1),
             masked_phone_number: phone.masked(),
         }
     }

@@ -3,8 +3,8 @@
 use mfa_totp_domain::{Challenge, ContextState, IssuedCode, PhoneNumber, TotpPolicy};
 
 use super::*;
-use crate::test_support::*;
 use crate::SentSms;
+use crate::test_support::*;
 
 fn phone() -> PhoneNumber {
     PhoneNumber::parse("+447700900123").unwrap()
@@ -14,7 +14,9 @@ fn ready() -> Mocks {
     let mut m = Mocks::new()
         .with_challenge(challenge(ChallengeStatus::Pending))
         .with_context(ContextState::Active);
-    m.users.expect_phone_number().returning(|_| Ok(Some(phone())));
+    m.users
+        .expect_phone_number()
+        .returning(|_| Ok(Some(phone())));
     m
 }
 
@@ -33,7 +35,10 @@ async fn initiate_records_the_send_and_texts_the_current_code() {
         .withf(|_, plan| plan.is_new_code && plan.expected_send_count == 0)
         .times(1)
         .returning(|_, _| Ok(true));
-    let expected = TotpPolicy::default().code_at(&challenge(ChallengeStatus::Pending).secret, TotpPolicy::default().step_at(now()));
+    let expected = TotpPolicy::default().code_at(
+        &challenge(ChallengeStatus::Pending).secret,
+        TotpPolicy::default().step_at(now()),
+    );
     m.sms
         .expect_send()
         .withf(move |sms| sms.to == phone() && sms.body.contains(expected.expose()))
@@ -43,12 +48,18 @@ async fn initiate_records_the_send_and_texts_the_current_code() {
     assert_eq!(out.status, ChallengeStatus::CodeSent);
     assert_eq!(out.masked_phone_number, "+44*******123");
     assert_eq!(out.sends_remaining, 4);
-    assert_eq!(out.resend_available_at, now() + chrono::TimeDelta::seconds(30));
+    assert_eq!(
+        out.resend_available_at,
+        now() + chrono::TimeDelta::seconds(30)
+    );
 }
 
 #[tokio::test]
 async fn initiate_resends_the_same_code_within_its_ttl() {
-    let issued = IssuedCode { step: 42, issued_at: now() - chrono::TimeDelta::seconds(40) };
+    let issued = IssuedCode {
+        step: 42,
+        issued_at: now() - chrono::TimeDelta::seconds(40),
+    };
     let c = Challenge {
         code: Some(issued),
         send_count: 1,
@@ -56,8 +67,12 @@ async fn initiate_resends_the_same_code_within_its_ttl() {
         ..challenge(ChallengeStatus::CodeSent)
     };
     let code = TotpPolicy::default().code_at(&c.secret, 42);
-    let mut m = Mocks::new().with_challenge(c).with_context(ContextState::Active);
-    m.users.expect_phone_number().returning(|_| Ok(Some(phone())));
+    let mut m = Mocks::new()
+        .with_challenge(c)
+        .with_context(ContextState::Active);
+    m.users
+        .expect_phone_number()
+        .returning(|_| Ok(Some(phone())));
     m.challenges
         .expect_record_send()
         .withf(move |_, plan| !plan.is_new_code && plan.code == issued)
@@ -74,16 +89,30 @@ async fn initiate_resends_the_same_code_within_its_ttl() {
 async fn initiate_of_an_unknown_challenge_is_challenge_not_found() {
     let mut m = Mocks::new();
     m.challenges.expect_find().returning(|_| Ok(None));
-    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
-    assert!(matches!(err, InitiateError::Access(AccessError::ChallengeNotFound)));
+    let err = m
+        .build()
+        .initiate(&user(), challenge_id())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        InitiateError::Access(AccessError::ChallengeNotFound)
+    ));
 }
 
 #[tokio::test]
 async fn initiate_by_another_user_is_subject_mismatch() {
     let m = Mocks::new().with_challenge(challenge(ChallengeStatus::Pending));
     let other = UserId::parse("someone-else").unwrap();
-    let err = m.build().initiate(&other, challenge_id()).await.unwrap_err();
-    assert!(matches!(err, InitiateError::Access(AccessError::SubjectMismatch)));
+    let err = m
+        .build()
+        .initiate(&other, challenge_id())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        InitiateError::Access(AccessError::SubjectMismatch)
+    ));
 }
 
 #[tokio::test]
@@ -91,8 +120,15 @@ async fn initiate_after_the_context_was_consumed_is_context_not_found() {
     let m = Mocks::new()
         .with_challenge(challenge(ChallengeStatus::Verified))
         .with_context(ContextState::Consumed);
-    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
-    assert!(matches!(err, InitiateError::Access(AccessError::ContextNotFound)));
+    let err = m
+        .build()
+        .initiate(&user(), challenge_id())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        InitiateError::Access(AccessError::ContextNotFound)
+    ));
 }
 
 #[tokio::test]
@@ -100,18 +136,37 @@ async fn initiate_of_a_verified_challenge_is_challenge_not_found() {
     let m = Mocks::new()
         .with_challenge(challenge(ChallengeStatus::Verified))
         .with_context(ContextState::Active);
-    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
-    assert!(matches!(err, InitiateError::Access(AccessError::ChallengeNotFound)));
+    let err = m
+        .build()
+        .initiate(&user(), challenge_id())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        InitiateError::Access(AccessError::ChallengeNotFound)
+    ));
 }
 
 #[tokio::test]
 async fn initiate_past_the_ttl_marks_the_challenge_expired() {
     let mut c = challenge(ChallengeStatus::Pending);
     c.expires_at = now();
-    let mut m = Mocks::new().with_challenge(c).with_context(ContextState::Active);
-    m.challenges.expect_mark_expired().times(1).returning(|_, _| Ok(true));
-    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
-    assert!(matches!(err, InitiateError::Access(AccessError::ChallengeNotFound)));
+    let mut m = Mocks::new()
+        .with_challenge(c)
+        .with_context(ContextState::Active);
+    m.challenges
+        .expect_mark_expired()
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let err = m
+        .build()
+        .initiate(&user(), challenge_id())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        InitiateError::Access(AccessError::ChallengeNotFound)
+    ));
 }
 
 #[tokio::test]
@@ -120,33 +175,60 @@ async fn initiate_for_a_user_without_phone_is_user_not_found() {
         .with_challenge(challenge(ChallengeStatus::Pending))
         .with_context(ContextState::Active);
     m.users.expect_phone_number().returning(|_| Ok(None));
-    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
+    let err = m
+        .build()
+        .initiate(&user(), challenge_id())
+        .await
+        .unwrap_err();
     assert!(matches!(err, InitiateError::UserNotFound));
 }
 
 #[tokio::test]
 async fn initiate_within_the_cooldown_is_too_many_requests() {
     let c = Challenge {
-        code: Some(IssuedCode { step: 1, issued_at: now() }),
+        code: Some(IssuedCode {
+            step: 1,
+            issued_at: now(),
+        }),
         send_count: 1,
         last_sent_at: Some(now() - chrono::TimeDelta::milliseconds(10_500)),
         ..challenge(ChallengeStatus::CodeSent)
     };
-    let m = Mocks::new().with_challenge(c).with_context(ContextState::Active);
-    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
-    assert!(matches!(err, InitiateError::TooManyRequests { retry_after_secs: 20 }));
+    let m = Mocks::new()
+        .with_challenge(c)
+        .with_context(ContextState::Active);
+    let err = m
+        .build()
+        .initiate(&user(), challenge_id())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        InitiateError::TooManyRequests {
+            retry_after_secs: 20
+        }
+    ));
 }
 
 #[tokio::test]
 async fn initiate_past_the_send_cap_is_too_many_requests() {
     let c = Challenge {
-        code: Some(IssuedCode { step: 1, issued_at: now() }),
+        code: Some(IssuedCode {
+            step: 1,
+            issued_at: now(),
+        }),
         send_count: 5,
         last_sent_at: Some(now() - chrono::TimeDelta::minutes(1)),
         ..challenge(ChallengeStatus::CodeSent)
     };
-    let m = Mocks::new().with_challenge(c).with_context(ContextState::Active);
-    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
+    let m = Mocks::new()
+        .with_challenge(c)
+        .with_context(ContextState::Active);
+    let err = m
+        .build()
+        .initiate(&user(), challenge_id())
+        .await
+        .unwrap_err();
     assert!(matches!(err, InitiateError::TooManyRequests { .. }));
 }
 
@@ -157,8 +239,15 @@ async fn initiate_undoes_the_recorded_send_when_the_provider_is_down() {
     m.sms
         .expect_send()
         .returning(|_| Err(SmsError::Unavailable(anyhow::anyhow!("timeout"))));
-    m.challenges.expect_undo_send().times(1).returning(|_, _| Ok(true));
-    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
+    m.challenges
+        .expect_undo_send()
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let err = m
+        .build()
+        .initiate(&user(), challenge_id())
+        .await
+        .unwrap_err();
     assert!(matches!(err, InitiateError::Sms(SmsError::Unavailable(_))));
 }
 
@@ -166,8 +255,16 @@ async fn initiate_undoes_the_recorded_send_when_the_provider_is_down() {
 async fn initiate_retries_on_fresh_state_after_losing_a_race() {
     let mut m = ready();
     let mut seq = mockall::Sequence::new();
-    m.challenges.expect_record_send().times(1).in_sequence(&mut seq).returning(|_, _| Ok(false));
-    m.challenges.expect_record_send().times(1).in_sequence(&mut seq).returning(|_, _| Ok(true));
+    m.challenges
+        .expect_record_send()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(false));
+    m.challenges
+        .expect_record_send()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(true));
     m.sms.expect_send().times(1).returning(|_| sent_ok());
     m.build().initiate(&user(), challenge_id()).await.unwrap();
 }
@@ -176,6 +273,13 @@ async fn initiate_retries_on_fresh_state_after_losing_a_race() {
 async fn initiate_reports_unavailable_storage() {
     let mut m = Mocks::new();
     m.challenges.expect_find().returning(|_| Err(unavailable()));
-    let err = m.build().initiate(&user(), challenge_id()).await.unwrap_err();
-    assert!(matches!(err, InitiateError::Access(AccessError::Store(StoreError::Unavailable(_)))));
+    let err = m
+        .build()
+        .initiate(&user(), challenge_id())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        InitiateError::Access(AccessError::Store(StoreError::Unavailable(_)))
+    ));
 }

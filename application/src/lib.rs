@@ -19,8 +19,8 @@ use std::sync::Arc;
 use mfa_totp_domain::{ChallengePolicy, TotpPolicy};
 
 pub use ports::{
-    CipherError, Clock, OutboundSms, SecretCipher, SentSms, SmsError, SmsSender, StoreError,
-    ChallengeRepository, StepUpContextRepository, UserDirectory, UserRegistry,
+    ChallengeRepository, CipherError, Clock, OutboundSms, SecretCipher, SentSms, SmsError,
+    SmsSender, StepUpContextRepository, StoreError, UserDirectory, UserRegistry,
 };
 
 /// How long a caller should wait before retrying when a dependency is down.

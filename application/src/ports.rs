@@ -23,7 +23,11 @@ pub enum StoreError {
 #[async_trait]
 pub trait ChallengeRepository: Send + Sync + 'static {
     /// Stores a new challenge and its context together, or neither.
-    async fn insert(&self, challenge: &Challenge, context: &StepUpContext) -> Result<(), StoreError>;
+    async fn insert(
+        &self,
+        challenge: &Challenge,
+        context: &StepUpContext,
+    ) -> Result<(), StoreError>;
 
     async fn find(&self, id: ChallengeId) -> Result<Option<Challenge>, StoreError>;
 
@@ -37,17 +41,30 @@ pub trait ChallengeRepository: Send + Sync + 'static {
 
     /// Counts one wrong code, locking the challenge when the count reaches `max_failed`, if
     /// it is `CODE_SENT` with fewer than `max_failed` wrong codes.
-    async fn record_failed_attempt(&self, id: ChallengeId, max_failed: u32) -> Result<bool, StoreError>;
+    async fn record_failed_attempt(
+        &self,
+        id: ChallengeId,
+        max_failed: u32,
+    ) -> Result<bool, StoreError>;
 
     /// `CODE_SENT` → `VERIFIED`, if `code` is still the code in play.
-    async fn mark_verified(&self, id: ChallengeId, code: IssuedCode, now: Timestamp) -> Result<bool, StoreError>;
+    async fn mark_verified(
+        &self,
+        id: ChallengeId,
+        code: IssuedCode,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// A live challenge past its TTL → `EXPIRED`.
     async fn mark_expired(&self, id: ChallengeId, now: Timestamp) -> Result<bool, StoreError>;
 
     /// Challenge → `CANCELLED` and its active context → `CANCELLED`, in one transaction, if
     /// the challenge is still in the status it was read in and the context is still active.
-    async fn cancel(&self, id: ChallengeId, read_as: mfa_totp_domain::ChallengeStatus) -> Result<bool, StoreError>;
+    async fn cancel(
+        &self,
+        id: ChallengeId,
+        read_as: mfa_totp_domain::ChallengeStatus,
+    ) -> Result<bool, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -72,7 +89,12 @@ pub trait UserDirectory: Send + Sync + 'static {
 #[async_trait]
 pub trait UserRegistry: Send + Sync + 'static {
     /// Creates or replaces the user's phone. Returns `true` when the user is new.
-    async fn put_phone_number(&self, user: &UserId, phone: &PhoneNumber, now: Timestamp) -> Result<bool, StoreError>;
+    async fn put_phone_number(
+        &self,
+        user: &UserId,
+        phone: &PhoneNumber,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 }
 
 /// One text to one phone.

@@ -14,7 +14,10 @@ impl UseCases {
     /// Creates or replaces the phone. Returns `true` when the user is new.
     #[tracing::instrument(skip_all, fields(user_id = %user, phone = %phone))]
     pub async fn put_user(&self, user: &UserId, phone: &PhoneNumber) -> Result<bool, PutUserError> {
-        let created = self.registry.put_phone_number(user, phone, self.clock.now()).await?;
+        let created = self
+            .registry
+            .put_phone_number(user, phone, self.clock.now())
+            .await?;
         tracing::info!(created, "user phone stored");
         Ok(created)
     }
@@ -43,8 +46,13 @@ mod tests {
     #[tokio::test]
     async fn put_user_reports_unavailable_storage() {
         let mut m = Mocks::new();
-        m.registry.expect_put_phone_number().returning(|_, _, _| Err(unavailable()));
+        m.registry
+            .expect_put_phone_number()
+            .returning(|_, _, _| Err(unavailable()));
         let err = m.build().put_user(&user(), &phone()).await.unwrap_err();
-        assert!(matches!(err, PutUserError::Store(StoreError::Unavailable(_))));
+        assert!(matches!(
+            err,
+            PutUserError::Store(StoreError::Unavailable(_))
+        ));
     }
 }

@@ -8,8 +8,8 @@ use mfa_totp_domain::{
     StepUpContext, Timestamp, TotpPolicy, TotpSecret, UserId,
 };
 
-use crate::ports::*;
 use crate::UseCases;
+use crate::ports::*;
 
 pub fn now() -> Timestamp {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap()
@@ -72,7 +72,9 @@ impl Mocks {
 
     /// Expects `find` of the test challenge to return `c` (any number of times).
     pub fn with_challenge(mut self, c: Challenge) -> Self {
-        self.challenges.expect_find().returning(move |_| Ok(Some(c.clone())));
+        self.challenges
+            .expect_find()
+            .returning(move |_| Ok(Some(c.clone())));
         self
     }
 

@@ -3,7 +3,7 @@
 use mfa_totp_domain::{ChallengeId, Timestamp, UserId, VerifyRefused};
 
 use crate::access::AccessError;
-use crate::{retry_after_secs, StoreError, UseCases, MAX_RACE_RETRIES};
+use crate::{MAX_RACE_RETRIES, StoreError, UseCases, retry_after_secs};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -31,7 +31,12 @@ impl UseCases {
     /// Accepts the code in play once, within its TTL; counts wrong codes and locks the
     /// challenge at the limit. A malformed code is refused without being counted.
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    pub async fn verify(&self, caller: &UserId, id: ChallengeId, otp: &str) -> Result<Verified, VerifyError> {
+    pub async fn verify(
+        &self,
+        caller: &UserId,
+        id: ChallengeId,
+        otp: &str,
+    ) -> Result<Verified, VerifyError> {
         for _ in 0..MAX_RACE_RETRIES {
             let challenge = self.load_for_subject(id, caller).await?;
             let now = self.clock.now();
@@ -41,7 +46,9 @@ impl UseCases {
                     self.challenges.mark_expired(id, now).await?;
                     return Err(AccessError::ChallengeNotFound.into());
                 }
-                Err(VerifyRefused::Finished(_)) => return Err(AccessError::ChallengeNotFound.into()),
+                Err(VerifyRefused::Finished(_)) => {
+                    return Err(AccessError::ChallengeNotFound.into());
+                }
                 Err(VerifyRefused::Locked) => {
                     return Err(VerifyError::Locked {
                         retry_after_secs: retry_after_secs(challenge.expires_at - now),

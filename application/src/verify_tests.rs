@@ -6,7 +6,10 @@ use super::*;
 use crate::test_support::*;
 
 fn issued() -> IssuedCode {
-    IssuedCode { step: 60_000_000, issued_at: now() - chrono::TimeDelta::seconds(20) }
+    IssuedCode {
+        step: 60_000_000,
+        issued_at: now() - chrono::TimeDelta::seconds(20),
+    }
 }
 
 fn code_sent() -> Challenge {
@@ -19,7 +22,10 @@ fn code_sent() -> Challenge {
 }
 
 fn right_code() -> String {
-    TotpPolicy::default().code_at(&code_sent().secret, issued().step).expose().to_owned()
+    TotpPolicy::default()
+        .code_at(&code_sent().secret, issued().step)
+        .expose()
+        .to_owned()
 }
 
 fn wrong_code() -> String {
@@ -28,7 +34,9 @@ fn wrong_code() -> String {
 }
 
 fn ready(c: Challenge) -> Mocks {
-    Mocks::new().with_challenge(c).with_context(ContextState::Active)
+    Mocks::new()
+        .with_challenge(c)
+        .with_context(ContextState::Active)
 }
 
 #[tokio::test]
@@ -39,7 +47,11 @@ async fn verify_accepts_the_code_in_play_once() {
         .withf(|_, code, at| *code == issued() && *at == now())
         .times(1)
         .returning(|_, _, _| Ok(true));
-    let out = m.build().verify(&user(), challenge_id(), &right_code()).await.unwrap();
+    let out = m
+        .build()
+        .verify(&user(), challenge_id(), &right_code())
+        .await
+        .unwrap();
     assert_eq!(out.verified_at, now());
 }
 
@@ -51,22 +63,37 @@ async fn verify_counts_a_wrong_code_as_invalid_otp() {
         .withf(|_, max| *max == 5)
         .times(1)
         .returning(|_, _| Ok(true));
-    let err = m.build().verify(&user(), challenge_id(), &wrong_code()).await.unwrap_err();
+    let err = m
+        .build()
+        .verify(&user(), challenge_id(), &wrong_code())
+        .await
+        .unwrap_err();
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
 
 #[tokio::test]
 async fn verify_refuses_a_malformed_code_without_counting_it() {
     let m = ready(code_sent());
-    let err = m.build().verify(&user(), challenge_id(), "12ab56").await.unwrap_err();
+    let err = m
+        .build()
+        .verify(&user(), challenge_id(), "12ab56")
+        .await
+        .unwrap_err();
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
 
 #[tokio::test]
 async fn verify_after_the_code_ttl_is_invalid_otp() {
     let mut c = code_sent();
-    c.code = Some(IssuedCode { step: 1, issued_at: now() - chrono::TimeDelta::minutes(5) });
-    let err = ready(c).build().verify(&user(), challenge_id(), &right_code()).await.unwrap_err();
+    c.code = Some(IssuedCode {
+        step: 1,
+        issued_at: now() - chrono::TimeDelta::minutes(5),
+    });
+    let err = ready(c)
+        .build()
+        .verify(&user(), challenge_id(), &right_code())
+        .await
+        .unwrap_err();
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
 
@@ -87,14 +114,23 @@ async fn verify_on_a_locked_challenge_is_too_many_requests() {
         .verify(&user(), challenge_id(), &right_code())
         .await
         .unwrap_err();
-    assert!(matches!(err, VerifyError::Locked { retry_after_secs: 540 }));
+    assert!(matches!(
+        err,
+        VerifyError::Locked {
+            retry_after_secs: 540
+        }
+    ));
 }
 
 #[tokio::test]
 async fn verify_that_loses_the_race_to_the_lock_reports_the_lock() {
     let mut m = Mocks::new().with_context(ContextState::Active);
     let mut seq = mockall::Sequence::new();
-    m.challenges.expect_find().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(code_sent())));
+    m.challenges
+        .expect_find()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(code_sent())));
     m.challenges
         .expect_record_failed_attempt()
         .times(1)
@@ -105,7 +141,11 @@ async fn verify_that_loses_the_race_to_the_lock_reports_the_lock() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(Some(challenge(ChallengeStatus::Locked))));
-    let err = m.build().verify(&user(), challenge_id(), &wrong_code()).await.unwrap_err();
+    let err = m
+        .build()
+        .verify(&user(), challenge_id(), &wrong_code())
+        .await
+        .unwrap_err();
     assert!(matches!(err, VerifyError::Locked { .. }));
 }
 
@@ -113,7 +153,11 @@ async fn verify_that_loses_the_race_to_the_lock_reports_the_lock() {
 async fn verify_that_loses_the_race_to_another_verify_is_challenge_not_found() {
     let mut m = Mocks::new().with_context(ContextState::Active);
     let mut seq = mockall::Sequence::new();
-    m.challenges.expect_find().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(code_sent())));
+    m.challenges
+        .expect_find()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(code_sent())));
     m.challenges
         .expect_mark_verified()
         .times(1)
@@ -124,8 +168,15 @@ async fn verify_that_loses_the_race_to_another_verify_is_challenge_not_found() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(Some(challenge(ChallengeStatus::Verified))));
-    let err = m.build().verify(&user(), challenge_id(), &right_code()).await.unwrap_err();
-    assert!(matches!(err, VerifyError::Access(AccessError::ChallengeNotFound)));
+    let err = m
+        .build()
+        .verify(&user(), challenge_id(), &right_code())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        VerifyError::Access(AccessError::ChallengeNotFound)
+    ));
 }
 
 #[tokio::test]
@@ -133,16 +184,33 @@ async fn verify_past_the_challenge_ttl_marks_it_expired() {
     let mut c = code_sent();
     c.expires_at = now();
     let mut m = ready(c);
-    m.challenges.expect_mark_expired().times(1).returning(|_, _| Ok(true));
-    let err = m.build().verify(&user(), challenge_id(), &right_code()).await.unwrap_err();
-    assert!(matches!(err, VerifyError::Access(AccessError::ChallengeNotFound)));
+    m.challenges
+        .expect_mark_expired()
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let err = m
+        .build()
+        .verify(&user(), challenge_id(), &right_code())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        VerifyError::Access(AccessError::ChallengeNotFound)
+    ));
 }
 
 #[tokio::test]
 async fn verify_by_another_user_is_subject_mismatch() {
     let other = UserId::parse("mallory").unwrap();
-    let err = ready(code_sent()).build().verify(&other, challenge_id(), &right_code()).await.unwrap_err();
-    assert!(matches!(err, VerifyError::Access(AccessError::SubjectMismatch)));
+    let err = ready(code_sent())
+        .build()
+        .verify(&other, challenge_id(), &right_code())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        VerifyError::Access(AccessError::SubjectMismatch)
+    ));
 }
 
 #[tokio::test]
@@ -150,8 +218,15 @@ async fn verify_after_cancel_is_context_not_found() {
     let m = Mocks::new()
         .with_challenge(challenge(ChallengeStatus::Cancelled))
         .with_context(ContextState::Cancelled);
-    let err = m.build().verify(&user(), challenge_id(), &right_code()).await.unwrap_err();
-    assert!(matches!(err, VerifyError::Access(AccessError::ContextNotFound)));
+    let err = m
+        .build()
+        .verify(&user(), challenge_id(), &right_code())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        VerifyError::Access(AccessError::ContextNotFound)
+    ));
 }
 
 #[tokio::test]
@@ -160,6 +235,13 @@ async fn verify_reports_unavailable_storage() {
     m.challenges
         .expect_record_failed_attempt()
         .returning(|_, _| Err(unavailable()));
-    let err = m.build().verify(&user(), challenge_id(), &wrong_code()).await.unwrap_err();
-    assert!(matches!(err, VerifyError::Store(StoreError::Unavailable(_))));
+    let err = m
+        .build()
+        .verify(&user(), challenge_id(), &wrong_code())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        VerifyError::Store(StoreError::Unavailable(_))
+    ));
 }

@@ -127,8 +127,12 @@ pub enum SendRefused {
     Finished(ChallengeStatus),
     /// The TTL has passed; the challenge should be marked `EXPIRED`.
     Expired,
-    Cooldown { retry_after: TimeDelta },
-    SendCapReached { retry_after: TimeDelta },
+    Cooldown {
+        retry_after: TimeDelta,
+    },
+    SendCapReached {
+        retry_after: TimeDelta,
+    },
 }
 
 /// Why no code can be checked now.
@@ -181,7 +185,8 @@ impl Challenge {
 
     /// Whether the code in play is still within its TTL at `now`.
     fn live_code(&self, now: Timestamp, policy: &ChallengePolicy) -> Option<IssuedCode> {
-        self.code.filter(|code| now < code.issued_at + policy.code_ttl)
+        self.code
+            .filter(|code| now < code.issued_at + policy.code_ttl)
     }
 
     /// Decides what an initiate at `now` sends: the same code while it is live (so SMS that

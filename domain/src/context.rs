@@ -105,14 +105,24 @@ mod tests {
 
     #[test]
     fn operation_is_trimmed_and_bounded() {
-        assert_eq!(Operation::parse(" payments.transfer ").unwrap().as_str(), "payments.transfer");
+        assert_eq!(
+            Operation::parse(" payments.transfer ").unwrap().as_str(),
+            "payments.transfer"
+        );
         assert_eq!(Operation::parse(" "), Err(InvalidId::Blank));
-        assert_eq!(Operation::parse(&"x".repeat(65)), Err(InvalidId::TooLong { max: 64 }));
+        assert_eq!(
+            Operation::parse(&"x".repeat(65)),
+            Err(InvalidId::TooLong { max: 64 })
+        );
     }
 
     #[test]
     fn context_state_round_trips_through_its_stored_form() {
-        for state in [ContextState::Active, ContextState::Consumed, ContextState::Cancelled] {
+        for state in [
+            ContextState::Active,
+            ContextState::Consumed,
+            ContextState::Cancelled,
+        ] {
             assert_eq!(state.as_str().parse::<ContextState>(), Ok(state));
         }
         assert!("GONE".parse::<ContextState>().is_err());

@@ -8,8 +8,7 @@ pub mod phone;
 pub mod totp;
 
 pub use challenge::{
-    Challenge, ChallengePolicy, ChallengeStatus, IssuedCode, SendPlan, SendRefused,
-    VerifyRefused,
+    Challenge, ChallengePolicy, ChallengeStatus, IssuedCode, SendPlan, SendRefused, VerifyRefused,
 };
 pub use context::{ContextState, Operation, StepUpContext};
 pub use ids::{ChallengeId, InvalidId, UserId};

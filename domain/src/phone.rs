@@ -35,7 +35,12 @@ impl PhoneNumber {
     pub fn masked(&self) -> String {
         let digits = &self.0[1..];
         let hidden = digits.len() - 5;
-        format!("+{}{}{}", &digits[..2], "*".repeat(hidden), &digits[2 + hidden..])
+        format!(
+            "+{}{}{}",
+            &digits[..2],
+            "*".repeat(hidden),
+            &digits[2 + hidden..]
+        )
     }
 }
 
@@ -61,12 +66,23 @@ mod tests {
         let phone = PhoneNumber::parse("+447700900123").unwrap();
         assert_eq!(phone.as_e164(), "+447700900123");
         assert_eq!(phone.masked(), "+44*******123");
-        assert_eq!(format!("{phone} {phone:?}"), "+44*******123 PhoneNumber(+44*******123)");
+        assert_eq!(
+            format!("{phone} {phone:?}"),
+            "+44*******123 PhoneNumber(+44*******123)"
+        );
     }
 
     #[test]
     fn refuses_numbers_that_are_not_e164() {
-        for raw in ["447700900123", "+0447700900", "+44 7700 900123", "+1234567", "+1234567890123456", "+", ""] {
+        for raw in [
+            "447700900123",
+            "+0447700900",
+            "+44 7700 900123",
+            "+1234567",
+            "+1234567890123456",
+            "+",
+            "",
+        ] {
             assert_eq!(PhoneNumber::parse(raw), Err(InvalidPhoneNumber), "{raw}");
         }
     }

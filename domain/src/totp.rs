@@ -176,7 +176,11 @@ mod tests {
     #[test]
     fn code_matches_rfc_6238_test_vectors() {
         let policy = TotpPolicy::new(8, 30, OtpAlgorithm::Sha1).unwrap();
-        for (time, code) in [(59, "94287082"), (1111111109, "07081804"), (2000000000, "69279037")] {
+        for (time, code) in [
+            (59, "94287082"),
+            (1111111109, "07081804"),
+            (2000000000, "69279037"),
+        ] {
             let step = policy.step_at(DateTime::from_timestamp(time, 0).unwrap());
             assert_eq!(policy.code_at(&rfc_secret(), step).expose(), code);
         }
@@ -197,8 +201,14 @@ mod tests {
 
     #[test]
     fn policy_refuses_unsupported_digits_and_zero_step() {
-        assert_eq!(TotpPolicy::new(5, 30, OtpAlgorithm::Sha1), Err(InvalidOtp::UnsupportedDigits));
-        assert_eq!(TotpPolicy::new(6, 0, OtpAlgorithm::Sha1), Err(InvalidOtp::ZeroStep));
+        assert_eq!(
+            TotpPolicy::new(5, 30, OtpAlgorithm::Sha1),
+            Err(InvalidOtp::UnsupportedDigits)
+        );
+        assert_eq!(
+            TotpPolicy::new(6, 0, OtpAlgorithm::Sha1),
+            Err(InvalidOtp::ZeroStep)
+        );
     }
 
     #[test]

@@ -1,0 +1,14 @@
+//! mfa-totp's server: the HTTP API (poem-openapi), auth, config, telemetry and the
+//! composition root behind the `mfa-totp` binary.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod http;
+pub mod settings;
+pub mod spec;
+pub mod startup;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use startup::{Application, Overrides, SystemClock};

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
-use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use mfa_totp_application::{CipherError, SecretCipher};
 use mfa_totp_domain::TotpSecret;
 
@@ -40,7 +40,9 @@ impl AesGcmCipher {
         let mut ring = HashMap::new();
         for (id, encoded) in keys {
             let id_ok = (1..=32).contains(&id.len())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !id_ok {
                 return Err(KeyRingError::BadKeyId(id.to_owned()));
             }
@@ -49,7 +51,10 @@ impl AesGcmCipher {
                 .ok()
                 .filter(|b| b.len() == 32)
                 .ok_or_else(|| KeyRingError::BadKey(id.to_owned()))?;
-            ring.insert(id.to_owned(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)));
+            ring.insert(
+                id.to_owned(),
+                Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
+            );
         }
         if !ring.contains_key(active) {
             return Err(KeyRingError::UnknownActiveKey(active.to_owned()));
@@ -66,7 +71,13 @@ impl SecretCipher for AesGcmCipher {
         let cipher = &self.keys[&self.active];
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let sealed = cipher
-            .encrypt(&nonce, Payload { msg: secret.as_bytes(), aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: secret.as_bytes(),
+                    aad,
+                },
+            )
             .map_err(|_| CipherError::Corrupt)?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&sealed);
@@ -85,7 +96,13 @@ impl SecretCipher for AesGcmCipher {
         }
         let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
         let plain = cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
             .map_err(|_| CipherError::Corrupt)?;
         TotpSecret::try_from_slice(&plain).ok_or(CipherError::Corrupt)
     }
@@ -115,7 +132,10 @@ mod tests {
     fn sealed_secret_does_not_open_for_another_row() {
         let ring = AesGcmCipher::from_base64_keys([("k1", K1)], "k1").unwrap();
         let sealed = ring.seal(&secret(), b"challenge-1").unwrap();
-        assert!(matches!(ring.open(&sealed, b"challenge-2"), Err(CipherError::Corrupt)));
+        assert!(matches!(
+            ring.open(&sealed, b"challenge-2"),
+            Err(CipherError::Corrupt)
+        ));
     }
 
     #[test]
@@ -126,7 +146,10 @@ mod tests {
         let mut blob = STANDARD.decode(body).unwrap();
         blob[NONCE_LEN] ^= 1;
         let tampered = format!("{id}:{}", STANDARD.encode(blob));
-        assert!(matches!(ring.open(&tampered, b"c"), Err(CipherError::Corrupt)));
+        assert!(matches!(
+            ring.open(&tampered, b"c"),
+            Err(CipherError::Corrupt)
+        ));
     }
 
     #[test]
@@ -137,7 +160,9 @@ mod tests {
         assert_eq!(rotated.open(&sealed, b"c").unwrap(), secret());
         assert!(rotated.seal(&secret(), b"c").unwrap().starts_with("k2:"));
         let only_new = AesGcmCipher::from_base64_keys([("k2", K2)], "k2").unwrap();
-        assert!(matches!(only_new.open(&sealed, b"c"), Err(CipherError::UnknownKey(id)) if id == "k1"));
+        assert!(
+            matches!(only_new.open(&sealed, b"c"), Err(CipherError::UnknownKey(id)) if id == "k1")
+        );
     }
 
     #[test]

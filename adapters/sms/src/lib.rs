@@ -26,10 +26,9 @@ impl ConsoleSms {
 #[async_trait]
 impl SmsSender for ConsoleSms {
     async fn send(&self, sms: &OutboundSms) -> Result<SentSms, SmsError> {
-        let mut out = self
-            .out
-            .lock()
-            .map_err(|_| SmsError::Unavailable(std::io::Error::other("console writer poisoned").into()))?;
+        let mut out = self.out.lock().map_err(|_| {
+            SmsError::Unavailable(std::io::Error::other("console writer poisoned").into())
+        })?;
         writeln!(out, "SMS to {}: {}", sms.to.as_e164(), sms.body)
             .and_then(|()| out.flush())
             .map_err(|e| SmsError::Unavailable(e.into()))?;

@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Trans
 
 use crate::entities::{challenge, step_up_context};
 use crate::errors::store_error;
-use crate::{from_millis, millis, SqlStore};
+use crate::{SqlStore, from_millis, millis};
 
 const LIVE: [ChallengeStatus; 2] = [ChallengeStatus::Pending, ChallengeStatus::CodeSent];
 
@@ -29,28 +29,36 @@ fn unexpected(message: String) -> StoreError {
 }
 
 /// Runs a conditional update and says whether it changed the row.
-async fn applied(db: &impl ConnectionTrait, update: sea_orm::UpdateMany<challenge::Entity>) -> Result<bool, StoreError> {
+async fn applied(
+    db: &impl ConnectionTrait,
+    update: sea_orm::UpdateMany<challenge::Entity>,
+) -> Result<bool, StoreError> {
     let result = update.exec(db).await.map_err(store_error)?;
     Ok(result.rows_affected == 1)
 }
 
 impl SqlStore {
     fn to_domain(&self, row: challenge::Model) -> Result<Challenge, StoreError> {
-        let id = ChallengeId::parse(&row.id).map_err(|_| unexpected(format!("stored id '{}' is not a UUID", row.id)))?;
+        let id = ChallengeId::parse(&row.id)
+            .map_err(|_| unexpected(format!("stored id '{}' is not a UUID", row.id)))?;
         let code = match (row.code_step, row.code_issued_at) {
             (Some(step), Some(at)) => Some(IssuedCode {
-                step: u64::try_from(step).map_err(|_| unexpected(format!("negative code step on {id}")))?,
+                step: u64::try_from(step)
+                    .map_err(|_| unexpected(format!("negative code step on {id}")))?,
                 issued_at: from_millis(at)?,
             }),
             _ => None,
         };
         Ok(Challenge {
-            subject: UserId::parse(&row.subject_user_id).map_err(|e| unexpected(format!("stored subject of {id}: {e}")))?,
+            subject: UserId::parse(&row.subject_user_id)
+                .map_err(|e| unexpected(format!("stored subject of {id}: {e}")))?,
             status: row.status.parse().map_err(unexpected)?,
             secret: self
                 .cipher
                 .open(&row.secret_sealed, row.id.as_bytes())
-                .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context(format!("secret of {id}"))))?,
+                .map_err(|e| {
+                    StoreError::Unexpected(anyhow::Error::new(e).context(format!("secret of {id}")))
+                })?,
             created_at: from_millis(row.created_at)?,
             expires_at: from_millis(row.expires_at)?,
             code,
@@ -66,7 +74,11 @@ impl SqlStore {
 #[async_trait]
 impl ChallengeRepository for SqlStore {
     #[tracing::instrument(skip_all, fields(challenge_id = %challenge.id))]
-    async fn insert(&self, challenge: &Challenge, context: &StepUpContext) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        challenge: &Challenge,
+        context: &StepUpContext,
+    ) -> Result<(), StoreError> {
         let id = challenge.id.to_string();
         let sealed = self
             .cipher
@@ -95,7 +107,10 @@ impl ChallengeRepository for SqlStore {
             consumed_at: Set(None),
         };
         let txn = self.db.begin().await.map_err(store_error)?;
-        challenge::Entity::insert(row).exec(&txn).await.map_err(store_error)?;
+        challenge::Entity::insert(row)
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
         step_up_context::Entity::insert(context_row)
             .exec(&txn)
             .await
@@ -116,11 +131,26 @@ impl ChallengeRepository for SqlStore {
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     async fn record_send(&self, id: ChallengeId, plan: &SendPlan) -> Result<bool, StoreError> {
         let update = challenge::Entity::update_many()
-            .col_expr(challenge::Column::Status, Expr::value(ChallengeStatus::CodeSent.as_str()))
-            .col_expr(challenge::Column::CodeStep, Expr::value(plan.code.step as i64))
-            .col_expr(challenge::Column::CodeIssuedAt, Expr::value(millis(plan.code.issued_at)))
-            .col_expr(challenge::Column::SendCount, Expr::col(challenge::Column::SendCount).add(1))
-            .col_expr(challenge::Column::LastSentAt, Expr::value(millis(plan.sent_at)))
+            .col_expr(
+                challenge::Column::Status,
+                Expr::value(ChallengeStatus::CodeSent.as_str()),
+            )
+            .col_expr(
+                challenge::Column::CodeStep,
+                Expr::value(plan.code.step as i64),
+            )
+            .col_expr(
+                challenge::Column::CodeIssuedAt,
+                Expr::value(millis(plan.code.issued_at)),
+            )
+            .col_expr(
+                challenge::Column::SendCount,
+                Expr::col(challenge::Column::SendCount).add(1),
+            )
+            .col_expr(
+                challenge::Column::LastSentAt,
+                Expr::value(millis(plan.sent_at)),
+            )
             .filter(id_is(id))
             .filter(status_in(&LIVE))
             .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32));
@@ -130,11 +160,26 @@ impl ChallengeRepository for SqlStore {
     #[tracing::instrument(skip_all, fields(challenge_id = %before.id))]
     async fn undo_send(&self, before: &Challenge, plan: &SendPlan) -> Result<bool, StoreError> {
         let update = challenge::Entity::update_many()
-            .col_expr(challenge::Column::Status, Expr::value(before.status.as_str()))
-            .col_expr(challenge::Column::CodeStep, Expr::value(before.code.map(|c| c.step as i64)))
-            .col_expr(challenge::Column::CodeIssuedAt, Expr::value(before.code.map(|c| millis(c.issued_at))))
-            .col_expr(challenge::Column::SendCount, Expr::value(before.send_count as i32))
-            .col_expr(challenge::Column::LastSentAt, Expr::value(before.last_sent_at.map(millis)))
+            .col_expr(
+                challenge::Column::Status,
+                Expr::value(before.status.as_str()),
+            )
+            .col_expr(
+                challenge::Column::CodeStep,
+                Expr::value(before.code.map(|c| c.step as i64)),
+            )
+            .col_expr(
+                challenge::Column::CodeIssuedAt,
+                Expr::value(before.code.map(|c| millis(c.issued_at))),
+            )
+            .col_expr(
+                challenge::Column::SendCount,
+                Expr::value(before.send_count as i32),
+            )
+            .col_expr(
+                challenge::Column::LastSentAt,
+                Expr::value(before.last_sent_at.map(millis)),
+            )
             .filter(id_is(before.id))
             .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
             .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32 + 1))
@@ -143,7 +188,11 @@ impl ChallengeRepository for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    async fn record_failed_attempt(&self, id: ChallengeId, max_failed: u32) -> Result<bool, StoreError> {
+    async fn record_failed_attempt(
+        &self,
+        id: ChallengeId,
+        max_failed: u32,
+    ) -> Result<bool, StoreError> {
         let max = max_failed as i32;
         let next_status = Expr::case(
             Expr::col(challenge::Column::FailedAttempts).add(1).gte(max),
@@ -151,7 +200,10 @@ impl ChallengeRepository for SqlStore {
         )
         .finally(Expr::col(challenge::Column::Status));
         let update = challenge::Entity::update_many()
-            .col_expr(challenge::Column::FailedAttempts, Expr::col(challenge::Column::FailedAttempts).add(1))
+            .col_expr(
+                challenge::Column::FailedAttempts,
+                Expr::col(challenge::Column::FailedAttempts).add(1),
+            )
             .col_expr(challenge::Column::Status, next_status.into())
             .filter(id_is(id))
             .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
@@ -160,9 +212,17 @@ impl ChallengeRepository for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    async fn mark_verified(&self, id: ChallengeId, code: IssuedCode, now: Timestamp) -> Result<bool, StoreError> {
+    async fn mark_verified(
+        &self,
+        id: ChallengeId,
+        code: IssuedCode,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let update = challenge::Entity::update_many()
-            .col_expr(challenge::Column::Status, Expr::value(ChallengeStatus::Verified.as_str()))
+            .col_expr(
+                challenge::Column::Status,
+                Expr::value(ChallengeStatus::Verified.as_str()),
+            )
             .col_expr(challenge::Column::VerifiedAt, Expr::value(millis(now)))
             .filter(id_is(id))
             .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
@@ -175,7 +235,10 @@ impl ChallengeRepository for SqlStore {
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     async fn mark_expired(&self, id: ChallengeId, now: Timestamp) -> Result<bool, StoreError> {
         let update = challenge::Entity::update_many()
-            .col_expr(challenge::Column::Status, Expr::value(ChallengeStatus::Expired.as_str()))
+            .col_expr(
+                challenge::Column::Status,
+                Expr::value(ChallengeStatus::Expired.as_str()),
+            )
             .filter(id_is(id))
             .filter(status_in(&LIVE))
             .filter(challenge::Column::ExpiresAt.lte(millis(now)));
@@ -188,14 +251,20 @@ impl ChallengeRepository for SqlStore {
         let challenge_cancelled = applied(
             &txn,
             challenge::Entity::update_many()
-                .col_expr(challenge::Column::Status, Expr::value(ChallengeStatus::Cancelled.as_str()))
+                .col_expr(
+                    challenge::Column::Status,
+                    Expr::value(ChallengeStatus::Cancelled.as_str()),
+                )
                 .filter(id_is(id))
                 .filter(challenge::Column::Status.eq(read_as.as_str())),
         )
         .await?;
         let context_cancelled = challenge_cancelled
             && step_up_context::Entity::update_many()
-                .col_expr(step_up_context::Column::State, Expr::value(ContextState::Cancelled.as_str()))
+                .col_expr(
+                    step_up_context::Column::State,
+                    Expr::value(ContextState::Cancelled.as_str()),
+                )
                 .filter(step_up_context::Column::ChallengeId.eq(id.to_string()))
                 .filter(step_up_context::Column::State.eq(ContextState::Active.as_str()))
                 .exec(&txn)

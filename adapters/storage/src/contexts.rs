@@ -2,16 +2,19 @@
 
 use async_trait::async_trait;
 use mfa_totp_application::{StepUpContextRepository, StoreError};
-use mfa_totp_domain::{ChallengeId, ChallengeStatus, ContextState, Operation, StepUpContext, Timestamp};
+use mfa_totp_domain::{
+    ChallengeId, ChallengeStatus, ContextState, Operation, StepUpContext, Timestamp,
+};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::entities::{challenge, step_up_context};
 use crate::errors::store_error;
-use crate::{from_millis, millis, SqlStore};
+use crate::{SqlStore, from_millis, millis};
 
 fn to_domain(id: ChallengeId, row: step_up_context::Model) -> Result<StepUpContext, StoreError> {
-    let bad = |what: String| StoreError::Unexpected(anyhow::anyhow!("stored context of {id}: {what}"));
+    let bad =
+        |what: String| StoreError::Unexpected(anyhow::anyhow!("stored context of {id}: {what}"));
     let attributes = match serde_json::from_str(&row.attributes).map_err(|e| bad(e.to_string()))? {
         serde_json::Value::Object(map) => map,
         _ => return Err(bad("attributes are not an object".into())),
@@ -46,8 +49,14 @@ impl StepUpContextRepository for SqlStore {
             .and_where(challenge::Column::Status.eq(ChallengeStatus::Verified.as_str()))
             .to_owned();
         let result = step_up_context::Entity::update_many()
-            .col_expr(step_up_context::Column::State, Expr::value(ContextState::Consumed.as_str()))
-            .col_expr(step_up_context::Column::ConsumedAt, Expr::value(millis(now)))
+            .col_expr(
+                step_up_context::Column::State,
+                Expr::value(ContextState::Consumed.as_str()),
+            )
+            .col_expr(
+                step_up_context::Column::ConsumedAt,
+                Expr::value(millis(now)),
+            )
             .filter(step_up_context::Column::ChallengeId.eq(id.to_string()))
             .filter(step_up_context::Column::State.eq(ContextState::Active.as_str()))
             .filter(step_up_context::Column::ChallengeId.in_subquery(verified))

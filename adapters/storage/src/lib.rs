@@ -18,7 +18,7 @@ use std::sync::Arc;
 use mfa_totp_application::SecretCipher;
 use sea_orm::DatabaseConnection;
 
-pub use connect::{connect, PoolSettings};
+pub use connect::{PoolSettings, connect};
 pub use migration::Migrator;
 
 /// The SQL store. It implements `ChallengeRepository`, `StepUpContextRepository`,
@@ -47,6 +47,8 @@ fn millis(ts: mfa_totp_domain::Timestamp) -> i64 {
 
 fn from_millis(ms: i64) -> Result<mfa_totp_domain::Timestamp, mfa_totp_application::StoreError> {
     chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| {
-        mfa_totp_application::StoreError::Unexpected(anyhow::anyhow!("stored timestamp {ms} is out of range"))
+        mfa_totp_application::StoreError::Unexpected(anyhow::anyhow!(
+            "stored timestamp {ms} is out of range"
+        ))
     })
 }

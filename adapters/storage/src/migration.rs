@@ -118,8 +118,14 @@ impl MigrationTrait for CreateTables {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(StepUpContexts::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(Users::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(Challenges::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(StepUpContexts::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Users::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Challenges::Table).to_owned())
+            .await
     }
 }

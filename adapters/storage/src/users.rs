@@ -8,7 +8,7 @@ use sea_orm::{EntityTrait, Set};
 
 use crate::entities::user;
 use crate::errors::store_error;
-use crate::{millis, SqlStore};
+use crate::{SqlStore, millis};
 
 #[async_trait]
 impl UserDirectory for SqlStore {
@@ -21,16 +21,25 @@ impl UserDirectory for SqlStore {
         else {
             return Ok(None);
         };
-        PhoneNumber::parse(&row.phone_number).map(Some).map_err(|_| {
-            StoreError::Unexpected(anyhow::anyhow!("stored phone of user {user_id} is not E.164"))
-        })
+        PhoneNumber::parse(&row.phone_number)
+            .map(Some)
+            .map_err(|_| {
+                StoreError::Unexpected(anyhow::anyhow!(
+                    "stored phone of user {user_id} is not E.164"
+                ))
+            })
     }
 }
 
 #[async_trait]
 impl UserRegistry for SqlStore {
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
-    async fn put_phone_number(&self, user_id: &UserId, phone: &PhoneNumber, now: Timestamp) -> Result<bool, StoreError> {
+    async fn put_phone_number(
+        &self,
+        user_id: &UserId,
+        phone: &PhoneNumber,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let existed = user::Entity::find_by_id(user_id.as_str())
             .one(&self.db)
             .await

@@ -41,12 +41,17 @@ fn new_challenge_is_pending_and_expires_after_the_ttl() {
     let c = pending();
     assert_eq!(c.status, ChallengeStatus::Pending);
     assert_eq!(c.expires_at, t0() + TimeDelta::minutes(10));
-    assert_eq!(c.status_at(t0() + TimeDelta::minutes(10)), ChallengeStatus::Expired);
+    assert_eq!(
+        c.status_at(t0() + TimeDelta::minutes(10)),
+        ChallengeStatus::Expired
+    );
 }
 
 #[test]
 fn first_send_issues_a_new_code_at_the_current_step() {
-    let plan = pending().plan_send(t0(), &policy(), &TotpPolicy::default()).unwrap();
+    let plan = pending()
+        .plan_send(t0(), &policy(), &TotpPolicy::default())
+        .unwrap();
     assert!(plan.is_new_code);
     assert_eq!(plan.code.step, 1_800_000_000 / 30);
     assert_eq!(plan.expected_send_count, 0);
@@ -75,10 +80,15 @@ fn resend_after_code_ttl_issues_a_new_code() {
 #[test]
 fn resend_within_cooldown_is_refused_with_the_time_left() {
     let totp = TotpPolicy::default();
-    let c = sent(pending(), pending().plan_send(t0(), &policy(), &totp).unwrap());
+    let c = sent(
+        pending(),
+        pending().plan_send(t0(), &policy(), &totp).unwrap(),
+    );
     assert_eq!(
         c.plan_send(t0() + secs(10), &policy(), &totp),
-        Err(SendRefused::Cooldown { retry_after: secs(20) })
+        Err(SendRefused::Cooldown {
+            retry_after: secs(20)
+        })
     );
 }
 
@@ -93,7 +103,9 @@ fn send_cap_refuses_the_sixth_send() {
     let now = t0() + secs(31 * 5);
     assert_eq!(
         c.plan_send(now, &policy(), &totp),
-        Err(SendRefused::SendCapReached { retry_after: c.expires_at - now })
+        Err(SendRefused::SendCapReached {
+            retry_after: c.expires_at - now
+        })
     );
 }
 
@@ -108,8 +120,16 @@ fn send_on_an_expired_challenge_asks_to_mark_it_expired() {
 
 #[test]
 fn send_on_a_finished_challenge_is_refused() {
-    for status in [ChallengeStatus::Verified, ChallengeStatus::Locked, ChallengeStatus::Cancelled, ChallengeStatus::Expired] {
-        let c = Challenge { status, ..pending() };
+    for status in [
+        ChallengeStatus::Verified,
+        ChallengeStatus::Locked,
+        ChallengeStatus::Cancelled,
+        ChallengeStatus::Expired,
+    ] {
+        let c = Challenge {
+            status,
+            ..pending()
+        };
         assert_eq!(
             c.plan_send(t0(), &policy(), &TotpPolicy::default()),
             Err(SendRefused::Finished(status))
@@ -119,21 +139,41 @@ fn send_on_a_finished_challenge_is_refused() {
 
 #[test]
 fn verify_before_any_send_has_no_code_to_match() {
-    assert_eq!(pending().verifiable_code(t0(), &policy()), Err(VerifyRefused::NoCodeSent));
+    assert_eq!(
+        pending().verifiable_code(t0(), &policy()),
+        Err(VerifyRefused::NoCodeSent)
+    );
 }
 
 #[test]
 fn verify_after_code_ttl_reports_the_code_expired() {
-    let c = sent(pending(), pending().plan_send(t0(), &policy(), &TotpPolicy::default()).unwrap());
+    let c = sent(
+        pending(),
+        pending()
+            .plan_send(t0(), &policy(), &TotpPolicy::default())
+            .unwrap(),
+    );
     assert!(c.verifiable_code(t0() + secs(299), &policy()).is_ok());
-    assert_eq!(c.verifiable_code(t0() + secs(300), &policy()), Err(VerifyRefused::CodeExpired));
+    assert_eq!(
+        c.verifiable_code(t0() + secs(300), &policy()),
+        Err(VerifyRefused::CodeExpired)
+    );
 }
 
 #[test]
 fn verify_on_locked_and_finished_challenges_is_refused() {
-    let locked = Challenge { status: ChallengeStatus::Locked, ..pending() };
-    assert_eq!(locked.verifiable_code(t0(), &policy()), Err(VerifyRefused::Locked));
-    let verified = Challenge { status: ChallengeStatus::Verified, ..pending() };
+    let locked = Challenge {
+        status: ChallengeStatus::Locked,
+        ..pending()
+    };
+    assert_eq!(
+        locked.verifiable_code(t0(), &policy()),
+        Err(VerifyRefused::Locked)
+    );
+    let verified = Challenge {
+        status: ChallengeStatus::Verified,
+        ..pending()
+    };
     assert_eq!(
         verified.verifiable_code(t0(), &policy()),
         Err(VerifyRefused::Finished(ChallengeStatus::Verified))
@@ -146,18 +186,41 @@ fn verify_on_locked_and_finished_challenges_is_refused() {
 
 #[test]
 fn fifth_wrong_code_locks_the_challenge() {
-    let mut c = sent(pending(), pending().plan_send(t0(), &policy(), &TotpPolicy::default()).unwrap());
+    let mut c = sent(
+        pending(),
+        pending()
+            .plan_send(t0(), &policy(), &TotpPolicy::default())
+            .unwrap(),
+    );
     c.failed_attempts = 3;
-    assert_eq!(c.status_after_failed_attempt(&policy()), ChallengeStatus::CodeSent);
+    assert_eq!(
+        c.status_after_failed_attempt(&policy()),
+        ChallengeStatus::CodeSent
+    );
     c.failed_attempts = 4;
-    assert_eq!(c.status_after_failed_attempt(&policy()), ChallengeStatus::Locked);
+    assert_eq!(
+        c.status_after_failed_attempt(&policy()),
+        ChallengeStatus::Locked
+    );
 }
 
 #[test]
 fn cancel_is_allowed_while_live_or_verified_only() {
     assert!(pending().can_cancel(t0()));
-    assert!(Challenge { status: ChallengeStatus::Verified, ..pending() }.can_cancel(t0()));
-    assert!(!Challenge { status: ChallengeStatus::Locked, ..pending() }.can_cancel(t0()));
+    assert!(
+        Challenge {
+            status: ChallengeStatus::Verified,
+            ..pending()
+        }
+        .can_cancel(t0())
+    );
+    assert!(
+        !Challenge {
+            status: ChallengeStatus::Locked,
+            ..pending()
+        }
+        .can_cancel(t0())
+    );
     assert!(!pending().can_cancel(t0() + TimeDelta::minutes(10)));
 }
 

@@ -1,0 +1,223 @@
+//! Challenges, for operation services: create one with its step-up request context, read its
+//! status, consume the verified context once, or cancel.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use mfa_totp_application::UseCases;
+use mfa_totp_application::create_challenge::NewChallenge;
+use mfa_totp_application::get_challenge::ChallengeView;
+use mfa_totp_domain::{Operation, UserId};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use crate::api::{ApiTags, ChallengeStatusDto, parse_challenge_id};
+use crate::auth::{BearerToken, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE};
+use crate::http::error::ApiError;
+use crate::http::strict_json::{Fields, StrictBody, StrictJson};
+
+pub struct ChallengesApi {
+    pub use_cases: UseCases,
+}
+
+/// What awaits authorisation.
+#[derive(Debug, Object)]
+pub struct StepUpRequestContext {
+    /// The operation to authorise, e.g. `payments.transfer` (at most 64 characters).
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub operation: String,
+    /// Free-form details the operation service wants back once the challenge is verified.
+    #[oai(default)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CreateChallengeRequest {
+    /// The user who must authorise the operation (the `sub` of their token).
+    #[oai(validator(min_length = 1, max_length = 128))]
+    pub subject_user_id: String,
+    pub step_up_request_context: StepUpRequestContext,
+}
+
+impl StrictBody for CreateChallengeRequest {
+    fn read(fields: &mut Fields) -> Option<Self> {
+        let subject_user_id = fields.string("subjectUserId");
+        let context = fields.object("stepUpRequestContext", |inner| {
+            let operation = inner.string("operation");
+            let attributes = inner.optional_map("attributes");
+            Some(StepUpRequestContext {
+                operation: operation?,
+                attributes: attributes?.into_iter().collect(),
+            })
+        });
+        Some(Self {
+            subject_user_id: subject_user_id?,
+            step_up_request_context: context?,
+        })
+    }
+}
+
+/// A challenge as the operation service sees it.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Challenge {
+    pub challenge_id: String,
+    pub status: ChallengeStatusDto,
+    pub subject_user_id: String,
+    /// The operation of the step-up request context.
+    #[oai(skip_serializing_if_is_none)]
+    pub operation: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[oai(skip_serializing_if_is_none)]
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+impl From<ChallengeView> for Challenge {
+    fn from(view: ChallengeView) -> Self {
+        Self {
+            challenge_id: view.challenge.id.to_string(),
+            status: view.status.into(),
+            subject_user_id: view.challenge.subject.to_string(),
+            operation: view.context.map(|c| c.operation.as_str().to_owned()),
+            created_at: view.challenge.created_at,
+            expires_at: view.challenge.expires_at,
+            verified_at: view.challenge.verified_at,
+        }
+    }
+}
+
+/// The verified context, handed over once.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ConsumedContext {
+    pub challenge_id: String,
+    pub subject_user_id: String,
+    pub step_up_request_context: StepUpRequestContext,
+    pub verified_at: DateTime<Utc>,
+    pub consumed_at: DateTime<Utc>,
+}
+
+#[derive(ApiResponse)]
+enum CreatedChallenge {
+    /// The challenge was created in status `PENDING`.
+    #[oai(status = 201)]
+    Created(Json<Challenge>),
+}
+
+#[OpenApi(
+    prefix_path = "/internal/v1/mfa/challenges",
+    tag = "ApiTags::Challenges"
+)]
+impl ChallengesApi {
+    /// Creates a challenge for a step-up request context.
+    ///
+    /// Registers what awaits authorisation for which user, and returns the challenge the
+    /// client then passes to `:initiate` and `:verify`. Needs scope `mfa:challenges:write`.
+    #[oai(path = "/", method = "post", operation_id = "createChallenge")]
+    async fn create(
+        &self,
+        auth: BearerToken,
+        body: StrictJson<CreateChallengeRequest>,
+    ) -> Result<CreatedChallenge, ApiError> {
+        auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
+        let request = body.0;
+        let subject = UserId::parse(&request.subject_user_id)
+            .map_err(|e| ApiError::bad_request(format!("subjectUserId {e}.")))?;
+        let operation = Operation::parse(&request.step_up_request_context.operation)
+            .map_err(|e| ApiError::bad_request(format!("stepUpRequestContext.operation {e}.")))?;
+        let created = self
+            .use_cases
+            .create_challenge(NewChallenge {
+                subject,
+                operation: operation.clone(),
+                attributes: request
+                    .step_up_request_context
+                    .attributes
+                    .into_iter()
+                    .collect(),
+            })
+            .await?;
+        Ok(CreatedChallenge::Created(Json(Challenge {
+            challenge_id: created.id.to_string(),
+            status: created.status.into(),
+            subject_user_id: created.subject.to_string(),
+            operation: Some(operation.as_str().to_owned()),
+            created_at: created.created_at,
+            expires_at: created.expires_at,
+            verified_at: None,
+        })))
+    }
+
+    /// Reads a challenge's status.
+    ///
+    /// A live challenge past its lifetime reads as `EXPIRED`. Needs scope `mfa:challenges:read`.
+    #[oai(path = "/:challengeId", method = "get", operation_id = "getChallenge")]
+    async fn get(
+        &self,
+        auth: BearerToken,
+        /// The challenge id returned by `createChallenge`.
+        #[oai(name = "challengeId")]
+        challenge_id: Path<String>,
+    ) -> Result<Json<Challenge>, ApiError> {
+        auth.0.require_scope(SCOPE_CHALLENGES_READ)?;
+        let id = parse_challenge_id(&challenge_id)?;
+        Ok(Json(self.use_cases.get_challenge(id).await?.into()))
+    }
+
+    /// Consumes the step-up request context of a verified challenge.
+    ///
+    /// Answers once with the context that the user authorised; afterwards the context is
+    /// gone (`STEP_UP_REQUEST_CONTEXT_NOT_FOUND`), so an operation cannot be authorised twice.
+    /// A challenge that is not `VERIFIED` gives `BAD_REQUEST`. Needs scope `mfa:challenges:write`.
+    #[oai(
+        path = "/:challengeId/_colon_consume",
+        method = "post",
+        operation_id = "consumeChallenge"
+    )]
+    async fn consume(
+        &self,
+        auth: BearerToken,
+        /// The challenge id returned by `createChallenge`.
+        #[oai(name = "challengeId")]
+        challenge_id: Path<String>,
+    ) -> Result<Json<ConsumedContext>, ApiError> {
+        auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
+        let id = parse_challenge_id(&challenge_id)?;
+        let out = self.use_cases.consume(id).await?;
+        Ok(Json(ConsumedContext {
+            challenge_id: out.challenge_id.to_string(),
+            subject_user_id: out.subject.to_string(),
+            step_up_request_context: StepUpRequestContext {
+                operation: out.operation.as_str().to_owned(),
+                attributes: out.attributes.into_iter().collect(),
+            },
+            verified_at: out.verified_at,
+            consumed_at: out.consumed_at,
+        }))
+    }
+
+    /// Cancels a challenge and its step-up request context.
+    ///
+    /// Works while the challenge is live, or verified but not yet consumed. Needs scope
+    /// `mfa:challenges:write`.
+    #[oai(
+        path = "/:challengeId/_colon_cancel",
+        method = "post",
+        operation_id = "cancelChallenge"
+    )]
+    async fn cancel(
+        &self,
+        auth: BearerToken,
+        /// The challenge id returned by `createChallenge`.
+        #[oai(name = "challengeId")]
+        challenge_id: Path<String>,
+    ) -> Result<Json<Challenge>, ApiError> {
+        auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
+        let id = parse_challenge_id(&challenge_id)?;
+        self.use_cases.cancel(id).await?;
+        Ok(Json(self.use_cases.get_challenge(id).await?.into()))
+    }
+}

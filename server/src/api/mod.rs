@@ -1,0 +1,60 @@
+//! The API resources, one file each, and what they share.
+
+pub mod challenges;
+pub mod health;
+pub mod totp_sms;
+pub mod users;
+
+use mfa_totp_domain::{ChallengeId, ChallengeStatus, UserId};
+use poem_openapi::{Enum, Tags};
+
+use crate::auth::Caller;
+use crate::http::error::ApiError;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Step-up MFA by TOTP over SMS: send and check the code (called for the end user).
+    TotpSms,
+    /// Challenges and their step-up request contexts (called by operation services).
+    Challenges,
+    /// The user directory's phone numbers (called by the service that owns them).
+    Users,
+    /// Liveness and readiness.
+    Health,
+}
+
+/// A challenge's state: `PENDING` → `CODE_SENT` → `VERIFIED` | `LOCKED` | `EXPIRED` | `CANCELLED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "ChallengeStatus", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ChallengeStatusDto {
+    Pending,
+    CodeSent,
+    Verified,
+    Locked,
+    Expired,
+    Cancelled,
+}
+
+impl From<ChallengeStatus> for ChallengeStatusDto {
+    fn from(status: ChallengeStatus) -> Self {
+        match status {
+            ChallengeStatus::Pending => Self::Pending,
+            ChallengeStatus::CodeSent => Self::CodeSent,
+            ChallengeStatus::Verified => Self::Verified,
+            ChallengeStatus::Locked => Self::Locked,
+            ChallengeStatus::Expired => Self::Expired,
+            ChallengeStatus::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// `400 BAD_REQUEST` for a path id that is not a UUID.
+pub fn parse_challenge_id(raw: &str) -> Result<ChallengeId, ApiError> {
+    ChallengeId::parse(raw).map_err(|_| ApiError::bad_request("challengeId must be a UUID."))
+}
+
+/// The caller's user id, from the token's `sub`.
+pub fn caller_user_id(caller: &Caller) -> Result<UserId, ApiError> {
+    UserId::parse(&caller.subject)
+        .map_err(|e| ApiError::unauthorized(format!("The token's sub {e}.")))
+}

@@ -1,0 +1,126 @@
+//! `:initiate` and `:verify`, the documented endpoints.
+
+use chrono::{DateTime, Utc};
+use mfa_totp_application::UseCases;
+use mfa_totp_application::initiate::Initiated;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use crate::api::{ApiTags, ChallengeStatusDto, caller_user_id, parse_challenge_id};
+use crate::auth::BearerToken;
+use crate::http::error::ApiError;
+use crate::http::strict_json::{Fields, StrictBody, StrictJson};
+
+pub struct TotpSmsApi {
+    pub use_cases: UseCases,
+}
+
+/// What the client learns after a code was sent.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct InitiateResponse {
+    pub challenge_id: String,
+    pub status: ChallengeStatusDto,
+    /// When the challenge itself expires.
+    pub expires_at: DateTime<Utc>,
+    /// Until when the code that was sent is accepted.
+    pub code_expires_at: DateTime<Utc>,
+    /// The earliest time another `:initiate` sends an SMS.
+    pub resend_available_at: DateTime<Utc>,
+    /// How many more SMS this challenge may send.
+    pub sends_remaining: u32,
+    /// The phone the code went to, masked (`+44*******123`).
+    pub masked_phone_number: String,
+}
+
+impl From<Initiated> for InitiateResponse {
+    fn from(out: Initiated) -> Self {
+        Self {
+            challenge_id: out.challenge_id.to_string(),
+            status: out.status.into(),
+            expires_at: out.expires_at,
+            code_expires_at: out.code_expires_at,
+            resend_available_at: out.resend_available_at,
+            sends_remaining: out.sends_remaining,
+            masked_phone_number: out.masked_phone_number,
+        }
+    }
+}
+
+/// The code the user typed.
+#[derive(Debug, Object)]
+pub struct VerifyRequest {
+    /// The one-time password from the SMS.
+    #[oai(validator(min_length = 1))]
+    pub otp: String,
+}
+
+impl StrictBody for VerifyRequest {
+    fn read(fields: &mut Fields) -> Option<Self> {
+        Some(Self {
+            otp: fields.string("otp")?,
+        })
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct VerifyResponse {
+    pub challenge_id: String,
+    pub status: ChallengeStatusDto,
+    pub verified_at: DateTime<Utc>,
+}
+
+#[OpenApi(prefix_path = "/internal/v1/mfa/totp-sms", tag = "ApiTags::TotpSms")]
+impl TotpSmsApi {
+    /// Initiates time-based one-time password SMS challenge.
+    ///
+    /// This will initiate a time-based one-time password (TOTP) sent as an SMS to the user's
+    /// phone number to authorise an operation request. Once the TOTP is verified, using the
+    /// 'Verify' endpoint, the user will be able to proceed with the operation. A repeat within
+    /// the code's lifetime sends the same code again, after the resend cooldown.
+    #[oai(
+        path = "/:challengeId/_colon_initiate",
+        method = "post",
+        operation_id = "initiateTotpSms"
+    )]
+    async fn initiate(
+        &self,
+        auth: BearerToken,
+        /// The ID is challenge id received during operation initiation which required challenge.
+        #[oai(name = "challengeId")]
+        challenge_id: Path<String>,
+    ) -> Result<Json<InitiateResponse>, ApiError> {
+        let caller = caller_user_id(&auth.0)?;
+        let id = parse_challenge_id(&challenge_id)?;
+        Ok(Json(self.use_cases.initiate(&caller, id).await?.into()))
+    }
+
+    /// Verifies the time-based one-time password of an SMS challenge.
+    ///
+    /// Checks the code sent by `:initiate`. A code is accepted once, within its lifetime.
+    /// Wrong codes are counted; at the limit the challenge is locked.
+    #[oai(
+        path = "/:challengeId/_colon_verify",
+        method = "post",
+        operation_id = "verifyTotpSms"
+    )]
+    async fn verify(
+        &self,
+        auth: BearerToken,
+        /// The challenge id received during operation initiation.
+        #[oai(name = "challengeId")]
+        challenge_id: Path<String>,
+        body: StrictJson<VerifyRequest>,
+    ) -> Result<Json<VerifyResponse>, ApiError> {
+        let caller = caller_user_id(&auth.0)?;
+        let id = parse_challenge_id(&challenge_id)?;
+        let out = self.use_cases.verify(&caller, id, &body.0.otp).await?;
+        Ok(Json(VerifyResponse {
+            challenge_id: out.challenge_id.to_string(),
+            status: ChallengeStatusDto::Verified,
+            verified_at: out.verified_at,
+        }))
+    }
+}

@@ -1,0 +1,153 @@
+//! The one middleware in front of every route: request id, colon rewrite, a log span, and
+//! the contract's error body for every error, poem's own included (unknown route, 405 with
+//! `Allow`, bad JSON, wrong content type, missing token).
+
+use std::sync::Arc;
+
+use poem::http::{HeaderValue, StatusCode, Uri, header};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use tracing::Instrument;
+
+use crate::http::error::ApiError;
+use crate::http::routes_table::RoutesTable;
+use crate::http::{custom_methods, request_id};
+
+pub struct Contract {
+    pub routes: Arc<RoutesTable>,
+}
+
+impl<E: Endpoint> Middleware<E> for Contract {
+    type Output = ContractEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ContractEndpoint {
+            inner,
+            routes: self.routes.clone(),
+        }
+    }
+}
+
+pub struct ContractEndpoint<E> {
+    inner: E,
+    routes: Arc<RoutesTable>,
+}
+
+impl<E: Endpoint> Endpoint for ContractEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let id = request_id::from_header(
+            req.headers()
+                .get(request_id::HEADER)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let span = tracing::info_span!("request", request_id = %id, %method, path = %path);
+        let mut response = request_id::scope(
+            id.clone(),
+            async {
+                let result = if custom_methods::is_internal_form(&path) {
+                    Err(poem::error::NotFoundError.into())
+                } else {
+                    if let Some(internal) = custom_methods::to_internal(&path) {
+                        rewrite_path(&mut req, &internal);
+                    }
+                    self.inner.call(req).await.map(IntoResponse::into_response)
+                };
+                let response = match result {
+                    Ok(response) => response,
+                    Err(error) => self.error_response(error, &method, &path),
+                };
+                tracing::info!(status = response.status().as_u16(), "request finished");
+                response
+            }
+            .instrument(span),
+        )
+        .await;
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(request_id::HEADER, value);
+        }
+        Ok(response)
+    }
+}
+
+fn rewrite_path(req: &mut Request, internal: &str) {
+    let path_and_query = match req.uri().query() {
+        Some(query) => format!("{internal}?{query}"),
+        None => internal.to_owned(),
+    };
+    if let Ok(uri) = path_and_query.parse::<Uri>() {
+        *req.uri_mut() = uri;
+    }
+}
+
+impl<E> ContractEndpoint<E> {
+    fn error_response(
+        &self,
+        error: poem::Error,
+        method: &poem::http::Method,
+        path: &str,
+    ) -> Response {
+        use poem::error::{MethodNotAllowedError, NotFoundError};
+        use poem_openapi::error::{
+            AuthorizationError, ContentTypeError, ParseParamError, ParseRequestPayloadError,
+        };
+
+        if error.is::<NotFoundError>() {
+            return ApiError::for_status(StatusCode::NOT_FOUND, format!("No resource at {path}."))
+                .into_response();
+        }
+        if error.is::<MethodNotAllowedError>() {
+            let allowed = self.routes.allowed_methods(path);
+            let mut response = ApiError::for_status(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "Method {method} is not allowed here; allowed: {}.",
+                    allowed.join(", ")
+                ),
+            )
+            .into_response();
+            response.set_status(StatusCode::METHOD_NOT_ALLOWED);
+            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            return response;
+        }
+        if error.is::<AuthorizationError>() {
+            return ApiError::unauthorized("A valid bearer token is required.").into_response();
+        }
+        if let Some(e) = error.downcast_ref::<ContentTypeError>() {
+            let message = match e {
+                ContentTypeError::ExpectContentType => {
+                    "Content-Type application/json is required.".to_owned()
+                }
+                ContentTypeError::NotSupported { content_type } => {
+                    format!("Content-Type {content_type} is not supported; use application/json.")
+                }
+            };
+            return ApiError::bad_request(message).into_response();
+        }
+        if error.is::<ParseRequestPayloadError>() || error.is::<ParseParamError>() {
+            return ApiError::bad_request(error.to_string()).into_response();
+        }
+        let status = error.status();
+        let detail = error.to_string();
+        let response = error.into_response();
+        if is_ours(&response) {
+            return response;
+        }
+        if status.is_server_error() {
+            tracing::error!(%status, error = %detail, "unhandled error");
+        }
+        let reason = status.canonical_reason().unwrap_or("Error");
+        ApiError::for_status(status, format!("{reason}.")).into_response()
+    }
+}
+
+/// Our errors carry a JSON body already; poem's own carry plain text.
+fn is_ours(response: &Response) -> bool {
+    response
+        .content_type()
+        .is_some_and(|ct| ct.starts_with("application/json"))
+}

@@ -1,0 +1,307 @@
+//! Configuration: built-in defaults, then an optional file (`--config` or
+//! `MFA_TOTP_CONFIG`), then `MFA_TOTP__SECTION__KEY` environment variables. A wrong value
+//! stops start-up with a message that names the key.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::TimeDelta;
+use config::{Config, Environment, File};
+use mfa_totp_domain::{ChallengePolicy, OtpAlgorithm, TotpPolicy};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The HS256 secret used when none is configured. Start-up warns loudly when it is in use.
+pub const DEVELOPMENT_HS256_SECRET: &str = "mfa-totp-development-secret-do-not-use-in-production";
+/// The secret-encryption key used when none is configured (base64 of 32 bytes).
+pub const DEVELOPMENT_CRYPTO_KEY: &str = "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtISEhISE=";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub sms: SmsSettings,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default)]
+    pub challenge: ChallengeSettings,
+    #[serde(default)]
+    pub crypto: CryptoSettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub log_format: LogFormat,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            log_format: LogFormat::Pretty,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://mfa-totp.db?mode=rwc".into(),
+            max_connections: 10,
+            acquire_timeout_ms: 3000,
+            migrate_on_start: true,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsSettings {
+    pub provider: SmsProvider,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsProvider {
+    /// Prints each SMS to stdout. A development tool.
+    #[default]
+    Console,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub hs256_secret: Option<SecretString>,
+    /// A PEM public key; when set, tokens are checked with it instead of the HS256 secret.
+    pub public_key_pem: Option<String>,
+    pub public_key_algorithm: PublicKeyAlgorithm,
+    pub issuer: String,
+    pub audience: String,
+    /// Lifetime of tokens minted by `mfa-totp token`.
+    pub token_ttl_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            hs256_secret: None,
+            public_key_pem: None,
+            public_key_algorithm: PublicKeyAlgorithm::Rs256,
+            issuer: "mfa-totp".into(),
+            audience: "mfa-totp".into(),
+            token_ttl_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum PublicKeyAlgorithm {
+    Rs256,
+    Es256,
+}
+
+impl AuthSettings {
+    /// The HS256 secret, or the development one (`true` when it is the development one).
+    pub fn hs256_secret(&self) -> (Vec<u8>, bool) {
+        match &self.hs256_secret {
+            Some(secret) => (secret.expose_secret().as_bytes().to_vec(), false),
+            None => (DEVELOPMENT_HS256_SECRET.as_bytes().to_vec(), true),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChallengeSettings {
+    pub ttl_secs: u32,
+    pub code_ttl_secs: u32,
+    pub max_failed_attempts: u32,
+    pub resend_cooldown_secs: u32,
+    pub max_sends: u32,
+    pub otp_digits: u8,
+    pub otp_step_secs: u32,
+    pub otp_algorithm: String,
+}
+
+impl Default for ChallengeSettings {
+    fn default() -> Self {
+        let policy = ChallengePolicy::default();
+        Self {
+            ttl_secs: policy.challenge_ttl.num_seconds() as u32,
+            code_ttl_secs: policy.code_ttl.num_seconds() as u32,
+            max_failed_attempts: policy.max_failed_attempts,
+            resend_cooldown_secs: policy.resend_cooldown.num_seconds() as u32,
+            max_sends: policy.max_sends,
+            otp_digits: 6,
+            otp_step_secs: 30,
+            otp_algorithm: "SHA1".into(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CryptoSettings {
+    /// The key id that seals new secrets. Key ids are lower case.
+    pub active_key_id: Option<String>,
+    /// Key id → base64 of 32 random bytes.
+    pub keys: BTreeMap<String, SecretString>,
+}
+
+impl Settings {
+    /// Loads and validates the layers. `file` is the optional config file.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut builder = Config::builder();
+        if let Some(path) = file {
+            builder = builder.add_source(File::from(path).required(true));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("MFA_TOTP")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let settings: Settings = builder
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Loads defaults only (tests start from here).
+    pub fn defaults() -> Self {
+        Self {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            sms: SmsSettings::default(),
+            auth: AuthSettings::default(),
+            challenge: ChallengeSettings::default(),
+            crypto: CryptoSettings::default(),
+        }
+    }
+
+    /// Checks what serde cannot: ranges and relations between keys.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.challenge_policy()?;
+        self.totp_policy()?;
+        if self.database.max_connections == 0 {
+            anyhow::bail!("invalid configuration: database.max_connections must be at least 1");
+        }
+        if let Some(active) = &self.crypto.active_key_id
+            && !self.crypto.keys.contains_key(active)
+        {
+            anyhow::bail!(
+                "invalid configuration: crypto.active_key_id '{active}' is not among crypto.keys"
+            );
+        }
+        if self.crypto.active_key_id.is_none() && !self.crypto.keys.is_empty() {
+            anyhow::bail!(
+                "invalid configuration: crypto.active_key_id is required when crypto.keys are set"
+            );
+        }
+        Ok(())
+    }
+
+    pub fn challenge_policy(&self) -> anyhow::Result<ChallengePolicy> {
+        let c = &self.challenge;
+        let positive = [
+            ("challenge.ttl_secs", c.ttl_secs),
+            ("challenge.code_ttl_secs", c.code_ttl_secs),
+            ("challenge.max_failed_attempts", c.max_failed_attempts),
+            ("challenge.max_sends", c.max_sends),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            anyhow::bail!("invalid configuration: {key} must be at least 1");
+        }
+        if c.code_ttl_secs > c.ttl_secs {
+            anyhow::bail!(
+                "invalid configuration: challenge.code_ttl_secs must not exceed challenge.ttl_secs"
+            );
+        }
+        Ok(ChallengePolicy {
+            challenge_ttl: TimeDelta::seconds(c.ttl_secs.into()),
+            code_ttl: TimeDelta::seconds(c.code_ttl_secs.into()),
+            max_failed_attempts: c.max_failed_attempts,
+            resend_cooldown: TimeDelta::seconds(c.resend_cooldown_secs.into()),
+            max_sends: c.max_sends,
+        })
+    }
+
+    pub fn totp_policy(&self) -> anyhow::Result<TotpPolicy> {
+        let c = &self.challenge;
+        let algorithm: OtpAlgorithm = c
+            .otp_algorithm
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: challenge.otp_algorithm: {e}"))?;
+        TotpPolicy::new(c.otp_digits, c.otp_step_secs.into(), algorithm).map_err(|e| {
+            anyhow::anyhow!("invalid configuration: challenge.otp_digits/otp_step_secs: {e}")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_follow_the_design() {
+        let s = Settings::defaults();
+        s.validate().unwrap();
+        assert_eq!(s.challenge_policy().unwrap(), ChallengePolicy::default());
+        assert_eq!(s.database.url, "sqlite://mfa-totp.db?mode=rwc");
+    }
+
+    #[test]
+    fn validation_names_the_key_at_fault() {
+        let mut s = Settings::defaults();
+        s.challenge.code_ttl_secs = 900;
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("challenge.code_ttl_secs")
+        );
+        let mut s = Settings::defaults();
+        s.challenge.otp_digits = 4;
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("challenge.otp_digits")
+        );
+        let mut s = Settings::defaults();
+        s.crypto.active_key_id = Some("k9".into());
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("crypto.active_key_id")
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! The composition root: `Application::build` wires the adapters that config picks and binds
+//! the listener, so tests can bind port 0 and read the port back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use mfa_totp_application::{Clock, SecretCipher, SmsSender, UseCases};
+use mfa_totp_crypto::AesGcmCipher;
+use mfa_totp_sms::ConsoleSms;
+use mfa_totp_storage::{Migrator, PoolSettings, SqlStore, connect};
+use poem::endpoint::make_sync;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::web::Html;
+use poem::{EndpointExt, IntoResponse, Route, Server, get};
+use poem_openapi::OpenApiService;
+use sea_orm_migration::MigratorTrait;
+use secrecy::ExposeSecret;
+
+use crate::api::challenges::ChallengesApi;
+use crate::api::health::HealthApi;
+use crate::api::totp_sms::TotpSmsApi;
+use crate::api::users::UsersApi;
+use crate::auth::{TokenVerifier, VerificationKey};
+use crate::http::middleware::Contract;
+use crate::http::routes_table::RoutesTable;
+use crate::settings::{DEVELOPMENT_CRYPTO_KEY, PublicKeyAlgorithm, Settings, SmsProvider};
+use crate::spec::Published;
+
+/// Adapters a test can put in place of the configured ones.
+#[derive(Default)]
+pub struct Overrides {
+    pub sms: Option<Arc<dyn SmsSender>>,
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+/// The real clock, truncated to milliseconds (the stored precision).
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> mfa_totp_domain::Timestamp {
+        let now = chrono::Utc::now();
+        chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+    }
+}
+
+pub struct Application {
+    acceptor: TcpAcceptor,
+    port: u16,
+    endpoint: poem::endpoint::BoxEndpoint<'static>,
+}
+
+type Apis = (TotpSmsApi, ChallengesApi, UsersApi, HealthApi);
+
+fn api_service(use_cases: UseCases, store: SqlStore) -> OpenApiService<Apis, ()> {
+    let apis = (
+        TotpSmsApi {
+            use_cases: use_cases.clone(),
+        },
+        ChallengesApi {
+            use_cases: use_cases.clone(),
+        },
+        UsersApi { use_cases },
+        HealthApi { store },
+    );
+    OpenApiService::new(apis, "mfa-totp", env!("CARGO_PKG_VERSION"))
+        .summary("Step-up MFA with a TOTP code sent by SMS")
+        .description(
+            "An operation service creates a challenge for a step-up request context; the user's \
+             client calls `:initiate` to receive a TOTP code by SMS and `:verify` to check it; the \
+             operation service then consumes the verified context once. Every error has the body \
+             `{code, message, requestId, fieldErrors}`; every response has `X-Request-Id`.",
+        )
+}
+
+/// Installs ring as the one rustls crypto provider (for sqlx and reqwest alike).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl Application {
+    pub async fn build(settings: &Settings, overrides: Overrides) -> anyhow::Result<Self> {
+        install_crypto_provider();
+        let db = connect_database(settings).await?;
+        if settings.database.migrate_on_start {
+            Migrator::up(&db, None).await.context("migrations failed")?;
+        }
+        let store = SqlStore::new(db, build_cipher(settings)?);
+        let sms = overrides
+            .sms
+            .unwrap_or_else(|| match settings.sms.provider {
+                SmsProvider::Console => Arc::new(ConsoleSms::stdout()),
+            });
+        let use_cases = UseCases {
+            challenges: Arc::new(store.clone()),
+            contexts: Arc::new(store.clone()),
+            users: Arc::new(store.clone()),
+            registry: Arc::new(store.clone()),
+            sms,
+            clock: overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            policy: settings.challenge_policy()?,
+            totp: settings.totp_policy()?,
+        };
+        let verifier = Arc::new(build_verifier(settings)?);
+        let service = api_service(use_cases, store);
+        let published = Published::of(&service);
+        let document: serde_json::Value = serde_json::from_str(&published.json)?;
+        let routes = Arc::new(RoutesTable::from_spec(
+            &document,
+            &[
+                ("/openapi.json", &["GET", "HEAD"]),
+                ("/docs", &["GET", "HEAD"]),
+            ],
+        ));
+        let spec_json = published.json;
+        let docs_html = published.swagger_ui_html;
+        let endpoint = Route::new()
+            .at(
+                "/openapi.json",
+                get(make_sync(move |_| {
+                    spec_json
+                        .clone()
+                        .with_content_type("application/json")
+                        .into_response()
+                })),
+            )
+            .at("/docs", get(make_sync(move |_| Html(docs_html.clone()))))
+            .nest("/", service)
+            .data(verifier)
+            .with(Contract { routes })
+            .boxed();
+
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let acceptor = TcpListener::bind(address.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("cannot listen on {address} (server.host, server.port)"))?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
+            .context("the listener has no socket address")?;
+        Ok(Self {
+            acceptor,
+            port,
+            endpoint,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until Ctrl-C / SIGTERM, then drains for up to 10 s.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(port = self.port, "mfa-totp listening");
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                self.endpoint,
+                shutdown_signal(),
+                Some(Duration::from_secs(10)),
+            )
+            .await
+    }
+
+    /// Serves until the task is dropped (tests).
+    pub async fn run(self) -> std::io::Result<()> {
+        Server::new_with_acceptor(self.acceptor)
+            .run(self.endpoint)
+            .await
+    }
+}
+
+/// The published spec, generated without a configured database.
+pub async fn published_spec() -> anyhow::Result<String> {
+    install_crypto_provider();
+    let db = connect("sqlite::memory:", &PoolSettings::default()).await?;
+    let cipher = Arc::new(AesGcmCipher::from_base64_keys(
+        [("dev", DEVELOPMENT_CRYPTO_KEY)],
+        "dev",
+    )?);
+    let store = SqlStore::new(db, cipher);
+    let use_cases = UseCases {
+        challenges: Arc::new(store.clone()),
+        contexts: Arc::new(store.clone()),
+        users: Arc::new(store.clone()),
+        registry: Arc::new(store.clone()),
+        sms: Arc::new(ConsoleSms::stdout()),
+        clock: Arc::new(SystemClock),
+        policy: Default::default(),
+        totp: Default::default(),
+    };
+    Ok(Published::of(&api_service(use_cases, store)).json)
+}
+
+async fn connect_database(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let pool = PoolSettings {
+        max_connections: settings.database.max_connections,
+        acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+        connect_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
+    };
+    connect(&settings.database.url, &pool)
+        .await
+        .context("cannot connect to the database (database.url)")
+}
+
+/// Runs the migrations alone (`mfa-totp migrate`).
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    install_crypto_provider();
+    let db = connect_database(settings).await?;
+    Migrator::up(&db, None).await.context("migrations failed")
+}
+
+fn build_cipher(settings: &Settings) -> anyhow::Result<Arc<dyn SecretCipher>> {
+    let crypto = &settings.crypto;
+    let cipher = match &crypto.active_key_id {
+        Some(active) => AesGcmCipher::from_base64_keys(
+            crypto
+                .keys
+                .iter()
+                .map(|(id, key)| (id.as_str(), key.expose_secret())),
+            active,
+        )
+        .context("invalid configuration: crypto.keys")?,
+        None => {
+            tracing::warn!(
+                "!!! NO crypto.keys CONFIGURED: TOTP secrets are sealed with a PUBLIC DEVELOPMENT KEY. \
+                 Set MFA_TOTP__CRYPTO__ACTIVE_KEY_ID and MFA_TOTP__CRYPTO__KEYS__<ID> in production. !!!"
+            );
+            AesGcmCipher::from_base64_keys([("dev", DEVELOPMENT_CRYPTO_KEY)], "dev")?
+        }
+    };
+    Ok(Arc::new(cipher))
+}
+
+fn build_verifier(settings: &Settings) -> anyhow::Result<TokenVerifier> {
+    let auth = &settings.auth;
+    let key = match &auth.public_key_pem {
+        Some(pem) => match auth.public_key_algorithm {
+            PublicKeyAlgorithm::Rs256 => VerificationKey::Rs256Pem(pem.clone()),
+            PublicKeyAlgorithm::Es256 => VerificationKey::Es256Pem(pem.clone()),
+        },
+        None => {
+            let (secret, development) = auth.hs256_secret();
+            if development {
+                tracing::warn!(
+                    "!!! NO auth.hs256_secret CONFIGURED: tokens are checked with a PUBLIC DEVELOPMENT SECRET. \
+                     Anyone can mint tokens. Set MFA_TOTP__AUTH__HS256_SECRET or auth.public_key_pem. !!!"
+                );
+            }
+            VerificationKey::Hs256(secret)
+        }
+    };
+    TokenVerifier::new(&key, &auth.issuer, &auth.audience)
+        .context("invalid configuration: auth.public_key_pem")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
