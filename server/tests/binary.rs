@@ -1,0 +1,141 @@
+//! The `mfa-totp` binary as a newcomer runs it: no config, SQLite file, console SMS on
+//! stdout. Walks the README's flow (token, user, challenge, initiate, verify) over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mfa-totp");
+
+struct Server {
+    child: Child,
+    port: u16,
+    stdout: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &std::path::Path) -> Server {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .env("MFA_TOTP__SERVER__PORT", "0")
+        .env("MFA_TOTP__SERVER__LOG_FORMAT", "json")
+        .env_remove("MFA_TOTP_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let (port_tx, port_rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let Ok(log) = serde_json::from_str::<Value>(&line) else { continue };
+            if log["message"] == "mfa-totp listening" {
+                let _ = port_tx.send(log["port"].as_u64().unwrap() as u16);
+            }
+        }
+    });
+    let (out_tx, out_rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_tx.send(line);
+        }
+    });
+    let port = port_rx.recv_timeout(Duration::from_secs(30)).expect("the server logs its port");
+    Server { child, port, stdout: out_rx }
+}
+
+fn token(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(BIN).current_dir(dir).arg("token").args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn readme_flow_walks_to_verified_with_no_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    assert!(dir.path().join("mfa-totp.db").exists(), "SQLite file created by default");
+    let base = format!("http://127.0.0.1:{}", server.port);
+    mfa_totp_server::startup::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let service = token(
+        dir.path(),
+        &["--sub", "payments-service", "--scope", "mfa:challenges:write", "--scope", "mfa:challenges:read", "--scope", "mfa:users:write"],
+    );
+    let alice = token(dir.path(), &["--sub", "alice"]);
+
+    let put = http
+        .put(format!("{base}/internal/v1/mfa/users/alice"))
+        .bearer_auth(&service)
+        .json(&json!({"phoneNumber": "+447700900123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+
+    let created: Value = http
+        .post(format!("{base}/internal/v1/mfa/challenges"))
+        .bearer_auth(&service)
+        .json(&json!({"subjectUserId": "alice", "stepUpRequestContext": {"operation": "payments.transfer", "attributes": {"amount": "120.00"}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["challengeId"].as_str().unwrap();
+
+    let initiated = http
+        .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:initiate"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(initiated.status(), 200);
+    let sms = server.stdout.recv_timeout(Duration::from_secs(5)).expect("one SMS line on stdout");
+    let text = sms.strip_prefix("SMS to +447700900123: ").expect("console SMS format");
+    let code = text.split(|c: char| !c.is_ascii_digit()).find(|run| run.len() == 6).unwrap();
+
+    let verified: Value = http
+        .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:verify"))
+        .bearer_auth(&alice)
+        .json(&json!({"otp": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["status"], "VERIFIED");
+}
+
+#[test]
+fn a_wrong_config_value_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("MFA_TOTP__SERVER__PORT", "not-a-port")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("server.port"), "{stderr}");
+}
+
+#[test]
+fn openapi_subcommand_prints_the_committed_spec() {
+    let out = Command::new(BIN).arg("openapi").output().unwrap();
+    assert!(out.status.success());
+    let committed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/mfa-totp.json")).unwrap();
+    assert!(out.stdout == committed, "run `mfa-totp openapi > openapi/mfa-totp.json`");
+}

@@ -1,0 +1,160 @@
+//! Checks a response against the committed OpenAPI document: the status is documented for
+//! the operation (or is one the contract adds everywhere: 404, 405), the JSON body matches
+//! the documented schema, and `X-Request-Id` is present.
+
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+pub struct SpecCheck {
+    document: Value,
+}
+
+/// Statuses the middleware can answer on any route, with the error body.
+const CONTRACT_WIDE: [u16; 2] = [404, 405];
+
+impl SpecCheck {
+    /// The committed `openapi/mfa-totp.json`, loaded once.
+    pub fn committed() -> &'static SpecCheck {
+        static SPEC: OnceLock<SpecCheck> = OnceLock::new();
+        SPEC.get_or_init(|| {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/mfa-totp.json");
+            let text = std::fs::read_to_string(path).expect("openapi/mfa-totp.json is committed");
+            SpecCheck {
+                document: serde_json::from_str(&text).expect("the committed spec is JSON"),
+            }
+        })
+    }
+
+    pub fn document(&self) -> &Value {
+        &self.document
+    }
+
+    /// The operation for `method` on the template that matches `path`.
+    fn operation(&self, method: &str, path: &str) -> Option<&Value> {
+        let paths = self.document["paths"].as_object()?;
+        let parts: Vec<&str> = path.split('/').collect();
+        paths
+            .iter()
+            .filter(|(template, _)| matches(template, &parts))
+            .max_by_key(|(template, _)| template.len())
+            .and_then(|(_, item)| item.get(method.to_ascii_lowercase()))
+    }
+
+    #[track_caller]
+    pub fn check(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+        body: &Value,
+    ) {
+        assert!(
+            headers.contains_key("x-request-id"),
+            "{method} {path} -> {status}: no X-Request-Id"
+        );
+        let schema = match self.operation(method, path) {
+            Some(operation) => match operation["responses"].get(status.to_string()) {
+                Some(response) => response_schema(response),
+                None if CONTRACT_WIDE.contains(&status) => Some(self.error_schema()),
+                None => {
+                    panic!("{method} {path} answered {status}, which the spec does not document")
+                }
+            },
+            None if path == "/openapi.json" || path == "/docs" => None,
+            None => {
+                assert!(
+                    CONTRACT_WIDE.contains(&status),
+                    "{method} {path} is not in the spec but answered {status}"
+                );
+                Some(self.error_schema())
+            }
+        };
+        if let Some(schema) = schema {
+            self.validate(&schema, body, &format!("{method} {path} -> {status}"));
+        }
+    }
+
+    fn error_schema(&self) -> Value {
+        json!({"$ref": "#/components/schemas/ErrorBody"})
+    }
+
+    #[track_caller]
+    fn validate(&self, schema: &Value, body: &Value, what: &str) {
+        let mut root = schema.clone();
+        root["components"] = self.document["components"].clone();
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft4)
+            .should_validate_formats(true)
+            .build(&root)
+            .expect("the spec's schemas compile");
+        let errors: Vec<String> = validator
+            .iter_errors(body)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{what}: body {body} does not match the spec: {errors:?}"
+        );
+    }
+}
+
+fn response_schema(response: &Value) -> Option<Value> {
+    response["content"]
+        .as_object()?
+        .values()
+        .next()
+        .map(|media| media["schema"].clone())
+}
+
+/// `/a/{id}:verify` matches `/a/42:verify`; `{id}` matches one non-empty segment.
+fn matches(template: &str, parts: &[&str]) -> bool {
+    let segments: Vec<&str> = template.split('/').collect();
+    segments.len() == parts.len()
+        && segments
+            .iter()
+            .zip(parts)
+            .all(|(segment, part)| match segment.strip_prefix('{') {
+                Some(rest) => {
+                    let suffix = rest.split_once('}').map(|(_, s)| s).unwrap_or_default();
+                    part.len() > suffix.len() && part.ends_with(suffix)
+                }
+                None => segment == part,
+            })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers() -> reqwest::header::HeaderMap {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-request-id", "r".parse().unwrap());
+        headers
+    }
+
+    #[test]
+    #[should_panic(expected = "does not match the spec")]
+    fn an_error_body_without_request_id_fails_the_check() {
+        let body = json!({"code": "urn:plmr:mfa-totp:api:BAD_REQUEST", "message": "m", "fieldErrors": []});
+        SpecCheck::committed().check("GET", "/nope", 404, &headers(), &body);
+    }
+
+    #[test]
+    #[should_panic(expected = "does not document")]
+    fn an_undocumented_status_fails_the_check() {
+        SpecCheck::committed().check("GET", "/health/live", 418, &headers(), &json!({}));
+    }
+
+    #[test]
+    #[should_panic(expected = "no X-Request-Id")]
+    fn a_response_without_request_id_fails_the_check() {
+        SpecCheck::committed().check("GET", "/health/live", 200, &Default::default(), &json!({"status": "UP"}));
+    }
+
+    #[test]
+    fn a_documented_response_passes_the_check() {
+        SpecCheck::committed().check("GET", "/health/live", 200, &headers(), &json!({"status": "UP"}));
+    }
+}
