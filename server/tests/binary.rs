@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mfa-totp");
 
@@ -37,7 +37,9 @@ fn start(dir: &std::path::Path) -> Server {
     let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let Ok(log) = serde_json::from_str::<Value>(&line) else { continue };
+            let Ok(log) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
             if log["message"] == "mfa-totp listening" {
                 let _ = port_tx.send(log["port"].as_u64().unwrap() as u16);
             }
@@ -50,13 +52,28 @@ fn start(dir: &std::path::Path) -> Server {
             let _ = out_tx.send(line);
         }
     });
-    let port = port_rx.recv_timeout(Duration::from_secs(30)).expect("the server logs its port");
-    Server { child, port, stdout: out_rx }
+    let port = port_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server logs its port");
+    Server {
+        child,
+        port,
+        stdout: out_rx,
+    }
 }
 
 fn token(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(BIN).current_dir(dir).arg("token").args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .current_dir(dir)
+        .arg("token")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -64,13 +81,25 @@ fn token(dir: &std::path::Path, args: &[&str]) -> String {
 async fn readme_flow_walks_to_verified_with_no_setup() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
-    assert!(dir.path().join("mfa-totp.db").exists(), "SQLite file created by default");
+    assert!(
+        dir.path().join("mfa-totp.db").exists(),
+        "SQLite file created by default"
+    );
     let base = format!("http://127.0.0.1:{}", server.port);
     mfa_totp_server::startup::install_crypto_provider();
     let http = reqwest::Client::new();
     let service = token(
         dir.path(),
-        &["--sub", "payments-service", "--scope", "mfa:challenges:write", "--scope", "mfa:challenges:read", "--scope", "mfa:users:write"],
+        &[
+            "--sub",
+            "payments-service",
+            "--scope",
+            "mfa:challenges:write",
+            "--scope",
+            "mfa:challenges:read",
+            "--scope",
+            "mfa:users:write",
+        ],
     );
     let alice = token(dir.path(), &["--sub", "alice"]);
 
@@ -102,9 +131,17 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
         .await
         .unwrap();
     assert_eq!(initiated.status(), 200);
-    let sms = server.stdout.recv_timeout(Duration::from_secs(5)).expect("one SMS line on stdout");
-    let text = sms.strip_prefix("SMS to +447700900123: ").expect("console SMS format");
-    let code = text.split(|c: char| !c.is_ascii_digit()).find(|run| run.len() == 6).unwrap();
+    let sms = server
+        .stdout
+        .recv_timeout(Duration::from_secs(5))
+        .expect("one SMS line on stdout");
+    let text = sms
+        .strip_prefix("SMS to +447700900123: ")
+        .expect("console SMS format");
+    let code = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .unwrap();
 
     let verified: Value = http
         .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:verify"))
@@ -136,6 +173,13 @@ fn a_wrong_config_value_stops_start_up_naming_the_key() {
 fn openapi_subcommand_prints_the_committed_spec() {
     let out = Command::new(BIN).arg("openapi").output().unwrap();
     assert!(out.status.success());
-    let committed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/mfa-totp.json")).unwrap();
-    assert!(out.stdout == committed, "run `mfa-totp openapi > openapi/mfa-totp.json`");
+    let committed = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../openapi/mfa-totp.json"
+    ))
+    .unwrap();
+    assert!(
+        out.stdout == committed,
+        "run `mfa-totp openapi > openapi/mfa-totp.json`"
+    );
 }

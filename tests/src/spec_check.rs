@@ -137,7 +137,8 @@ mod tests {
     #[test]
     #[should_panic(expected = "does not match the spec")]
     fn an_error_body_without_request_id_fails_the_check() {
-        let body = json!({"code": "urn:plmr:mfa-totp:api:BAD_REQUEST", "message": "m", "fieldErrors": []});
+        let body =
+            json!({"code": "urn:plmr:mfa-totp:api:BAD_REQUEST", "message": "m", "fieldErrors": []});
         SpecCheck::committed().check("GET", "/nope", 404, &headers(), &body);
     }
 
@@ -150,11 +151,23 @@ mod tests {
     #[test]
     #[should_panic(expected = "no X-Request-Id")]
     fn a_response_without_request_id_fails_the_check() {
-        SpecCheck::committed().check("GET", "/health/live", 200, &Default::default(), &json!({"status": "UP"}));
+        SpecCheck::committed().check(
+            "GET",
+            "/health/live",
+            200,
+            &Default::default(),
+            &json!({"status": "UP"}),
+        );
     }
 
     #[test]
     fn a_documented_response_passes_the_check() {
-        SpecCheck::committed().check("GET", "/health/live", 200, &headers(), &json!({"status": "UP"}));
+        SpecCheck::committed().check(
+            "GET",
+            "/health/live",
+            200,
+            &headers(),
+            &json!({"status": "UP"}),
+        );
     }
 }
