@@ -187,4 +187,55 @@ mod tests {
         .unwrap();
         assert!(verifier().verify(&token).is_err());
     }
+
+    fn signed(algorithm: Algorithm, private_pem: &str, iss: &str) -> String {
+        let now = chrono::Utc::now().timestamp() as u64;
+        let claims = Claims {
+            sub: "u".into(),
+            exp: now + 60,
+            iat: now,
+            iss: iss.into(),
+            aud: "aud".into(),
+            scope: String::new(),
+        };
+        let key = match algorithm {
+            Algorithm::RS256 => EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap(),
+            _ => EncodingKey::from_ec_pem(private_pem.as_bytes()).unwrap(),
+        };
+        encode(&Header::new(algorithm), &claims, &key).unwrap()
+    }
+
+    #[test]
+    fn rs256_and_es256_tokens_verify_with_their_public_keys_only() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let read = |name: &str| std::fs::read_to_string(format!("{fixtures}/{name}")).unwrap();
+        let rs = TokenVerifier::new(
+            &VerificationKey::Rs256Pem(read("rs256-test-public.pem")),
+            "iss",
+            "aud",
+        )
+        .unwrap();
+        let es = TokenVerifier::new(
+            &VerificationKey::Es256Pem(read("es256-test-public.pem")),
+            "iss",
+            "aud",
+        )
+        .unwrap();
+        let rs_token = signed(Algorithm::RS256, &read("rs256-test-private.pem"), "iss");
+        let es_token = signed(Algorithm::ES256, &read("es256-test-private.pem"), "iss");
+        assert_eq!(rs.verify(&rs_token).unwrap().subject, "u");
+        assert_eq!(es.verify(&es_token).unwrap().subject, "u");
+        assert!(rs.verify(&es_token).is_err());
+        assert!(es.verify(&rs_token).is_err());
+        assert!(
+            es.verify(&signed(
+                Algorithm::ES256,
+                &read("es256-test-private.pem"),
+                "other"
+            ))
+            .is_err()
+        );
+        let hs = mint_hs256(b"secret", "iss", "aud", "u", &[], 60).unwrap();
+        assert!(rs.verify(&hs).is_err(), "no algorithm confusion");
+    }
 }

@@ -388,3 +388,23 @@ async fn a_secret_sealed_with_a_removed_key_is_an_internal_error_without_interna
     reply.assert_error(500, "INTERNAL_SERVER_ERROR");
     assert_eq!(reply.body["message"], "An internal error occurred.");
 }
+
+#[tokio::test]
+async fn an_oversized_body_is_refused() {
+    let app = TestApp::spawn().await;
+    let big = "x".repeat(70 * 1024);
+    let reply = app
+        .post_json(
+            CHALLENGES,
+            &TestApp::service_token(),
+            json!({"subjectUserId": "a", "stepUpRequestContext": {"operation": "x", "attributes": {"blob": big}}}),
+        )
+        .await;
+    reply.assert_error(400, "BAD_REQUEST");
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("65536 bytes")
+    );
+}

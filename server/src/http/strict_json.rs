@@ -3,7 +3,7 @@
 //! the body as plain JSON and lets each request type pull its fields through `Fields`,
 //! which records `NOT_NULL` / `NOT_BLANK` per field and refuses wrong JSON types.
 
-use poem::{FromRequest, Request, RequestBody};
+use poem::{Request, RequestBody};
 use poem_openapi::impl_apirequest_for_payload;
 use poem_openapi::payload::{ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchemaRef, Registry};
@@ -11,6 +11,9 @@ use poem_openapi::types::Type;
 use serde_json::{Map, Value};
 
 use crate::http::error::{ApiError, FieldError, FieldErrorCode};
+
+/// Request bodies are small; anything larger is refused before it is parsed.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A request type that reads itself from a JSON object.
 pub trait StrictBody: Type + Sized + Send {
@@ -40,8 +43,16 @@ impl<T: Type> Payload for StrictJson<T> {
 impl<T: StrictBody> ParsePayload for StrictJson<T> {
     const IS_REQUIRED: bool = true;
 
-    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let bytes = Vec::<u8>::from_request(request, body).await?;
+    async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let bytes = body
+            .take()?
+            .into_bytes_limit(MAX_BODY_BYTES)
+            .await
+            .map_err(|e| {
+                ApiError::bad_request(format!(
+                    "The request body could not be read: {e} (at most {MAX_BODY_BYTES} bytes)."
+                ))
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request("A JSON request body is required.").into());
         }
