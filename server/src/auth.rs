@@ -128,9 +128,11 @@ pub fn mint_hs256(
 pub struct BearerToken(pub Caller);
 
 async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
-    let verifier = req
-        .data::<Arc<TokenVerifier>>()
-        .ok_or_else(|| ApiError::for_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR, ""))?;
+    let verifier = req.data::<Arc<TokenVerifier>>().ok_or_else(|| {
+        ApiError::internal(&std::io::Error::other(
+            "no TokenVerifier in the request data",
+        ))
+    })?;
     verifier.verify(&bearer.token).map_err(|e| {
         tracing::info!(reason = %e, "bearer token refused");
         ApiError::unauthorized("The bearer token is invalid or expired.").into()

@@ -73,6 +73,26 @@ fn api_service(use_cases: UseCases, store: SqlStore) -> OpenApiService<Apis, ()>
         )
 }
 
+/// The use cases on the SQL store (which serves every storage port) and the given SMS and clock.
+fn wire(
+    store: &SqlStore,
+    sms: Arc<dyn SmsSender>,
+    clock: Arc<dyn Clock>,
+    policy: mfa_totp_domain::ChallengePolicy,
+    totp: mfa_totp_domain::TotpPolicy,
+) -> UseCases {
+    UseCases {
+        challenges: Arc::new(store.clone()),
+        contexts: Arc::new(store.clone()),
+        users: Arc::new(store.clone()),
+        registry: Arc::new(store.clone()),
+        sms,
+        clock,
+        policy,
+        totp,
+    }
+}
+
 /// Installs ring as the one rustls crypto provider (for sqlx and reqwest alike).
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -91,16 +111,14 @@ impl Application {
             .unwrap_or_else(|| match settings.sms.provider {
                 SmsProvider::Console => Arc::new(ConsoleSms::stdout()),
             });
-        let use_cases = UseCases {
-            challenges: Arc::new(store.clone()),
-            contexts: Arc::new(store.clone()),
-            users: Arc::new(store.clone()),
-            registry: Arc::new(store.clone()),
+        let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let use_cases = wire(
+            &store,
             sms,
-            clock: overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-            policy: settings.challenge_policy()?,
-            totp: settings.totp_policy()?,
-        };
+            clock,
+            settings.challenge_policy()?,
+            settings.totp_policy()?,
+        );
         let verifier = Arc::new(build_verifier(settings)?);
         let service = api_service(use_cases, store);
         let published = Published::of(&service);
@@ -180,16 +198,13 @@ pub async fn published_spec() -> anyhow::Result<String> {
         "dev",
     )?);
     let store = SqlStore::new(db, cipher);
-    let use_cases = UseCases {
-        challenges: Arc::new(store.clone()),
-        contexts: Arc::new(store.clone()),
-        users: Arc::new(store.clone()),
-        registry: Arc::new(store.clone()),
-        sms: Arc::new(ConsoleSms::stdout()),
-        clock: Arc::new(SystemClock),
-        policy: Default::default(),
-        totp: Default::default(),
-    };
+    let use_cases = wire(
+        &store,
+        Arc::new(ConsoleSms::stdout()),
+        Arc::new(SystemClock),
+        Default::default(),
+        Default::default(),
+    );
     Ok(Published::of(&api_service(use_cases, store)).json)
 }
 

@@ -167,6 +167,15 @@ impl TestApp {
         Self::spawn_with(setup, Some(dir)).await
     }
 
+    /// Defaults, with a clock the test moves by hand.
+    pub async fn spawn_with_clock() -> (Self, Arc<ManualClock>) {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new();
+        let mut setup = Setup::new(&dir);
+        setup.clock = Some(clock.clone());
+        (Self::spawn_with(setup, Some(dir)).await, clock)
+    }
+
     pub async fn spawn_with(setup: Setup, dir: Option<tempfile::TempDir>) -> Self {
         let inbox = Inbox::default();
         let sms = setup.sms.unwrap_or_else(|| {
@@ -252,6 +261,24 @@ impl TestApp {
                 .post(self.url(path))
                 .bearer_auth(token)
                 .json(&body),
+        )
+        .await
+    }
+
+    /// A POST with a body sent as is, under the given content type.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &'static str,
+    ) -> Reply {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .bearer_auth(token)
+                .header("content-type", content_type)
+                .body(body),
         )
         .await
     }

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use async_trait_free::FailingSms;
-use mfa_totp_tests::{ManualClock, PHONE, Setup, TestApp, other_code};
+use down_provider::FailingSms;
+use mfa_totp_tests::{PHONE, Setup, TestApp, other_code};
 use serde_json::json;
 
-mod async_trait_free {
+mod down_provider {
     //! An SMS provider that is down, to reach `SERVICE_UNAVAILABLE`.
     use mfa_totp_application::{OutboundSms, SentSms, SmsError, SmsSender};
 
@@ -29,12 +29,11 @@ const CHALLENGES: &str = "/internal/v1/mfa/challenges";
 async fn malformed_json_is_bad_request() {
     let app = TestApp::spawn().await;
     let reply = app
-        .send(
-            app.http
-                .post(app.url(CHALLENGES))
-                .bearer_auth(TestApp::service_token())
-                .header("content-type", "application/json")
-                .body("{\"subjectUserId\": "),
+        .post_raw(
+            CHALLENGES,
+            &TestApp::service_token(),
+            "application/json",
+            "{\"subjectUserId\": ",
         )
         .await;
     reply.assert_error(400, "BAD_REQUEST");
@@ -106,13 +105,7 @@ async fn a_number_where_a_string_is_due_is_refused() {
 async fn wrong_content_type_is_bad_request() {
     let app = TestApp::spawn().await;
     let reply = app
-        .send(
-            app.http
-                .post(app.url(CHALLENGES))
-                .bearer_auth(TestApp::service_token())
-                .header("content-type", "text/plain")
-                .body("{}"),
-        )
+        .post_raw(CHALLENGES, &TestApp::service_token(), "text/plain", "{}")
         .await;
     reply.assert_error(400, "BAD_REQUEST");
 }
@@ -190,11 +183,7 @@ async fn unknown_challenge_is_challenge_not_found() {
 
 #[tokio::test]
 async fn expired_challenge_is_challenge_not_found_and_reads_expired() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new();
-    let mut setup = Setup::new(&dir);
-    setup.clock = Some(clock.clone());
-    let app = TestApp::spawn_with(setup, Some(dir)).await;
+    let (app, clock) = TestApp::spawn_with_clock().await;
     let (id, code) = app.challenge_with_code("alice").await;
     clock.advance(601);
     app.verify(&id, "alice", &code)
@@ -326,11 +315,7 @@ async fn resend_within_the_cooldown_is_too_many_requests() {
 
 #[tokio::test]
 async fn sixth_send_is_too_many_requests() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new();
-    let mut setup = Setup::new(&dir);
-    setup.clock = Some(clock.clone());
-    let app = TestApp::spawn_with(setup, Some(dir)).await;
+    let (app, clock) = TestApp::spawn_with_clock().await;
     let (id, _) = app.challenge_with_code("alice").await;
     for _ in 0..4 {
         clock.advance(31);

@@ -1,6 +1,6 @@
 //! The documented flow end to end: user, challenge, initiate, verify, status, consume.
 
-use mfa_totp_tests::{ManualClock, PHONE, Setup, TestApp};
+use mfa_totp_tests::{PHONE, TestApp};
 use serde_json::json;
 
 #[tokio::test]
@@ -78,11 +78,7 @@ async fn a_code_is_accepted_only_once() {
 
 #[tokio::test]
 async fn resend_after_the_cooldown_sends_the_same_code() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new();
-    let mut setup = Setup::new(&dir);
-    setup.clock = Some(clock.clone());
-    let app = TestApp::spawn_with(setup, Some(dir)).await;
+    let (app, clock) = TestApp::spawn_with_clock().await;
     let (id, first) = app.challenge_with_code("alice").await;
     clock.advance(31);
     let again = app.initiate(&id, "alice").await;
@@ -94,11 +90,7 @@ async fn resend_after_the_cooldown_sends_the_same_code() {
 
 #[tokio::test]
 async fn after_the_code_ttl_a_new_code_replaces_the_old_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new();
-    let mut setup = Setup::new(&dir);
-    setup.clock = Some(clock.clone());
-    let app = TestApp::spawn_with(setup, Some(dir)).await;
+    let (app, clock) = TestApp::spawn_with_clock().await;
     let (id, first) = app.challenge_with_code("alice").await;
     clock.advance(301);
     app.verify(&id, "alice", &first)
