@@ -47,7 +47,7 @@ pub struct UserId(String);
 impl UserId {
     pub const MAX_LEN: usize = 128;
 
-    /// Accepts 1 to 128 characters with no control characters and no surrounding blanks.
+    /// Accepts 1 to 128 characters with no control characters; surrounding blanks are trimmed.
     pub fn parse(raw: &str) -> Result<Self, InvalidId> {
         if raw.trim().is_empty() {
             return Err(InvalidId::Blank);

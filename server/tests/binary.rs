@@ -14,6 +14,7 @@ struct Server {
     child: Child,
     port: u16,
     stdout: mpsc::Receiver<String>,
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -35,8 +36,11 @@ fn start(dir: &std::path::Path) -> Server {
         .expect("the binary starts");
     let (port_tx, port_rx) = mpsc::channel();
     let stderr = child.stderr.take().unwrap();
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = logs.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line.clone());
             let Ok(log) = serde_json::from_str::<Value>(&line) else {
                 continue;
             };
@@ -59,6 +63,7 @@ fn start(dir: &std::path::Path) -> Server {
         child,
         port,
         stdout: out_rx,
+        logs,
     }
 }
 
@@ -154,6 +159,26 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
         .await
         .unwrap();
     assert_eq!(verified["status"], "VERIFIED");
+
+    let wrong = http
+        .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:verify"))
+        .bearer_auth(&alice)
+        .json(&json!({"otp": "000000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 404);
+    let logs = server.logs.lock().unwrap().join("\n");
+    assert!(
+        logs.contains("DEVELOPMENT SECRET"),
+        "start-up warns about the development secret"
+    );
+    assert!(logs.contains("+44*******123"), "logs name the phone masked");
+    assert!(
+        !logs.contains("+447700900123"),
+        "no full phone number in the logs"
+    );
+    assert!(!logs.contains(code), "no code in the logs");
 }
 
 #[test]
