@@ -304,4 +304,35 @@ mod tests {
                 .contains("crypto.active_key_id")
         );
     }
+
+    fn load_toml(text: &str) -> anyhow::Result<Settings> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mfa-totp.toml");
+        std::fs::write(&path, text).unwrap();
+        Settings::load(Some(&path))
+    }
+
+    #[test]
+    fn a_config_file_overrides_the_defaults() {
+        let s = load_toml("[challenge]\nmax_sends = 2\n[database]\nurl = \"sqlite::memory:\"\n")
+            .unwrap();
+        assert_eq!(s.challenge.max_sends, 2);
+        assert_eq!(s.database.url, "sqlite::memory:");
+        assert_eq!(
+            s.challenge.max_failed_attempts, 5,
+            "untouched keys keep their defaults"
+        );
+    }
+
+    #[test]
+    fn a_config_file_with_a_wrong_value_or_unknown_key_names_it() {
+        let wrong = load_toml("[server]\nport = \"eighty\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(wrong.contains("server.port"), "{wrong}");
+        let unknown = load_toml("[challenge]\nmax_sendz = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("max_sendz"), "{unknown}");
+    }
 }

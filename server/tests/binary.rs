@@ -24,9 +24,10 @@ impl Drop for Server {
     }
 }
 
-fn start(dir: &std::path::Path) -> Server {
+fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(BIN)
         .current_dir(dir)
+        .envs(env.iter().copied())
         .env("MFA_TOTP__SERVER__PORT", "0")
         .env("MFA_TOTP__SERVER__LOG_FORMAT", "json")
         .env_remove("MFA_TOTP_CONFIG")
@@ -85,7 +86,7 @@ fn token(dir: &std::path::Path, args: &[&str]) -> String {
 #[tokio::test]
 async fn readme_flow_walks_to_verified_with_no_setup() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path());
+    let server = start(dir.path(), &[]);
     assert!(
         dir.path().join("mfa-totp.db").exists(),
         "SQLite file created by default"
@@ -179,6 +180,26 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
         "no full phone number in the logs"
     );
     assert!(!logs.contains(code), "no code in the logs");
+}
+
+#[test]
+fn configured_secrets_from_the_environment_silence_the_development_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        &[
+            ("MFA_TOTP__AUTH__HS256_SECRET", "a-real-secret"),
+            ("MFA_TOTP__CRYPTO__ACTIVE_KEY_ID", "k1"),
+            (
+                "MFA_TOTP__CRYPTO__KEYS__K1",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
+            ("MFA_TOTP__DATABASE__URL", "sqlite://configured.db?mode=rwc"),
+        ],
+    );
+    assert!(dir.path().join("configured.db").exists());
+    let logs = server.logs.lock().unwrap().join("\n");
+    assert!(!logs.contains("DEVELOPMENT"), "{logs}");
 }
 
 #[test]
