@@ -178,3 +178,15 @@ async fn request_id_is_echoed_when_sane_and_generated_otherwise() {
         replaced.header("x-request-id")
     );
 }
+
+#[tokio::test]
+async fn user_ids_may_contain_colons() {
+    let app = TestApp::spawn().await;
+    let (id, code) = app.challenge_with_code("tenant-7:alice").await;
+    assert_eq!(app.verify(&id, "tenant-7:alice", &code).await.status, 200);
+    assert_eq!(
+        app.put_user("tenant-7:alice", PHONE).await.status,
+        200,
+        "replaced, not misrouted"
+    );
+}

@@ -50,7 +50,9 @@ impl<E: Endpoint> Endpoint for ContractEndpoint<E> {
                 let result = if custom_methods::is_internal_form(&path) {
                     Err(poem::error::NotFoundError.into())
                 } else {
-                    if let Some(internal) = custom_methods::to_internal(&path) {
+                    if self.routes.is_custom_method(&path)
+                        && let Some(internal) = custom_methods::to_internal(&path)
+                    {
                         rewrite_path(&mut req, &internal);
                     }
                     self.inner.call(req).await.map(IntoResponse::into_response)

@@ -43,8 +43,25 @@ impl RoutesTable {
 
     /// The methods allowed on `path` (upper case); empty when no route matches.
     pub fn allowed_methods(&self, path: &str) -> Vec<String> {
+        self.best_match(path)
+            .map(|(_, methods)| methods.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether `path` names a custom method (`/c/42:verify`, or `/c/42%3Averify`) of a
+    /// published route. A colon anywhere else (`/users/tenant:alice`) is plain data.
+    pub fn is_custom_method(&self, path: &str) -> bool {
+        let decoded = path.replace("%3A", ":").replace("%3a", ":");
+        self.best_match(&decoded).is_some_and(|(segments, _)| {
+            segments
+                .iter()
+                .any(|segment| matches!(segment, Segment::Param { suffix } if !suffix.is_empty()))
+        })
+    }
+
+    /// The most specific route for `path`: `/c/{id}:verify` over `/c/{id}` for `/c/42:verify`.
+    fn best_match(&self, path: &str) -> Option<&(Vec<Segment>, Vec<String>)> {
         let request: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-        // The most specific match wins: `/c/{id}:verify` over `/c/{id}` for `/c/42:verify`.
         self.routes
             .iter()
             .filter(|(segments, _)| {
@@ -60,8 +77,6 @@ impl RoutesTable {
                         })
             })
             .max_by_key(|(segments, _)| segments.iter().map(Segment::specificity).sum::<usize>())
-            .map(|(_, methods)| methods.clone())
-            .unwrap_or_default()
     }
 }
 
@@ -106,5 +121,18 @@ mod tests {
         assert_eq!(table.allowed_methods("/c"), ["POST"]);
         assert_eq!(table.allowed_methods("/openapi.json"), ["GET"]);
         assert!(table.allowed_methods("/nope").is_empty());
+    }
+
+    #[test]
+    fn only_published_custom_methods_count_as_custom_methods() {
+        let spec = serde_json::json!({"paths": {
+            "/c/{id}:verify": {"post": {}},
+            "/users/{userId}": {"put": {}}
+        }});
+        let table = RoutesTable::from_spec(&spec, &[]);
+        assert!(table.is_custom_method("/c/42:verify"));
+        assert!(table.is_custom_method("/c/42%3Averify"));
+        assert!(!table.is_custom_method("/c/42:cancel"));
+        assert!(!table.is_custom_method("/users/tenant:alice"));
     }
 }
