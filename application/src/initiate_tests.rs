@@ -20,6 +20,14 @@ fn ready() -> Mocks {
     m
 }
 
+/// Runs `:initiate` by the subject on the test challenge and returns its error.
+async fn initiate_err(m: Mocks) -> InitiateError {
+    m.build()
+        .initiate(&user(), challenge_id())
+        .await
+        .expect_err("initiate should fail")
+}
+
 fn sent_ok() -> Result<SentSms, SmsError> {
     Ok(SentSms {
         provider: "mock",
@@ -89,11 +97,7 @@ async fn initiate_resends_the_same_code_within_its_ttl() {
 async fn initiate_of_an_unknown_challenge_is_challenge_not_found() {
     let mut m = Mocks::new();
     m.challenges.expect_find().returning(|_| Ok(None));
-    let err = m
-        .build()
-        .initiate(&user(), challenge_id())
-        .await
-        .unwrap_err();
+    let err = initiate_err(m).await;
     assert!(matches!(
         err,
         InitiateError::Access(AccessError::ChallengeNotFound)
@@ -120,11 +124,7 @@ async fn initiate_after_the_context_was_consumed_is_context_not_found() {
     let m = Mocks::new()
         .with_challenge(challenge(ChallengeStatus::Verified))
         .with_context(ContextState::Consumed);
-    let err = m
-        .build()
-        .initiate(&user(), challenge_id())
-        .await
-        .unwrap_err();
+    let err = initiate_err(m).await;
     assert!(matches!(
         err,
         InitiateError::Access(AccessError::ContextNotFound)
@@ -136,11 +136,7 @@ async fn initiate_of_a_verified_challenge_is_challenge_not_found() {
     let m = Mocks::new()
         .with_challenge(challenge(ChallengeStatus::Verified))
         .with_context(ContextState::Active);
-    let err = m
-        .build()
-        .initiate(&user(), challenge_id())
-        .await
-        .unwrap_err();
+    let err = initiate_err(m).await;
     assert!(matches!(
         err,
         InitiateError::Access(AccessError::ChallengeNotFound)
@@ -158,11 +154,7 @@ async fn initiate_past_the_ttl_marks_the_challenge_expired() {
         .expect_mark_expired()
         .times(1)
         .returning(|_, _| Ok(true));
-    let err = m
-        .build()
-        .initiate(&user(), challenge_id())
-        .await
-        .unwrap_err();
+    let err = initiate_err(m).await;
     assert!(matches!(
         err,
         InitiateError::Access(AccessError::ChallengeNotFound)
@@ -175,11 +167,7 @@ async fn initiate_for_a_user_without_phone_is_user_not_found() {
         .with_challenge(challenge(ChallengeStatus::Pending))
         .with_context(ContextState::Active);
     m.users.expect_phone_number().returning(|_| Ok(None));
-    let err = m
-        .build()
-        .initiate(&user(), challenge_id())
-        .await
-        .unwrap_err();
+    let err = initiate_err(m).await;
     assert!(matches!(err, InitiateError::UserNotFound));
 }
 
@@ -197,11 +185,7 @@ async fn initiate_within_the_cooldown_is_too_many_requests() {
     let m = Mocks::new()
         .with_challenge(c)
         .with_context(ContextState::Active);
-    let err = m
-        .build()
-        .initiate(&user(), challenge_id())
-        .await
-        .unwrap_err();
+    let err = initiate_err(m).await;
     assert!(matches!(
         err,
         InitiateError::TooManyRequests {
@@ -224,11 +208,7 @@ async fn initiate_past_the_send_cap_is_too_many_requests() {
     let m = Mocks::new()
         .with_challenge(c)
         .with_context(ContextState::Active);
-    let err = m
-        .build()
-        .initiate(&user(), challenge_id())
-        .await
-        .unwrap_err();
+    let err = initiate_err(m).await;
     assert!(matches!(err, InitiateError::TooManyRequests { .. }));
 }
 
@@ -243,11 +223,7 @@ async fn initiate_undoes_the_recorded_send_when_the_provider_is_down() {
         .expect_undo_send()
         .times(1)
         .returning(|_, _| Ok(true));
-    let err = m
-        .build()
-        .initiate(&user(), challenge_id())
-        .await
-        .unwrap_err();
+    let err = initiate_err(m).await;
     assert!(matches!(err, InitiateError::Sms(SmsError::Unavailable(_))));
 }
 
@@ -273,11 +249,7 @@ async fn initiate_retries_on_fresh_state_after_losing_a_race() {
 async fn initiate_reports_unavailable_storage() {
     let mut m = Mocks::new();
     m.challenges.expect_find().returning(|_| Err(unavailable()));
-    let err = m
-        .build()
-        .initiate(&user(), challenge_id())
-        .await
-        .unwrap_err();
+    let err = initiate_err(m).await;
     assert!(matches!(
         err,
         InitiateError::Access(AccessError::Store(StoreError::Unavailable(_)))

@@ -33,6 +33,14 @@ fn wrong_code() -> String {
     format!("{:06}", (right + 1) % 1_000_000)
 }
 
+/// Runs `:verify` by the subject on the test challenge and returns its error.
+async fn verify_err(m: Mocks, otp: &str) -> VerifyError {
+    m.build()
+        .verify(&user(), challenge_id(), otp)
+        .await
+        .expect_err("verify should fail")
+}
+
 fn ready(c: Challenge) -> Mocks {
     Mocks::new()
         .with_challenge(c)
@@ -63,22 +71,14 @@ async fn verify_counts_a_wrong_code_as_invalid_otp() {
         .withf(|_, max| *max == 5)
         .times(1)
         .returning(|_, _| Ok(true));
-    let err = m
-        .build()
-        .verify(&user(), challenge_id(), &wrong_code())
-        .await
-        .unwrap_err();
+    let err = verify_err(m, &wrong_code()).await;
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
 
 #[tokio::test]
 async fn verify_refuses_a_malformed_code_without_counting_it() {
     let m = ready(code_sent());
-    let err = m
-        .build()
-        .verify(&user(), challenge_id(), "12ab56")
-        .await
-        .unwrap_err();
+    let err = verify_err(m, "12ab56").await;
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
 
@@ -89,31 +89,19 @@ async fn verify_after_the_code_ttl_is_invalid_otp() {
         step: 1,
         issued_at: now() - chrono::TimeDelta::minutes(5),
     });
-    let err = ready(c)
-        .build()
-        .verify(&user(), challenge_id(), &right_code())
-        .await
-        .unwrap_err();
+    let err = verify_err(ready(c), &right_code()).await;
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
 
 #[tokio::test]
 async fn verify_before_any_code_was_sent_is_invalid_otp() {
-    let err = ready(challenge(ChallengeStatus::Pending))
-        .build()
-        .verify(&user(), challenge_id(), "123456")
-        .await
-        .unwrap_err();
+    let err = verify_err(ready(challenge(ChallengeStatus::Pending)), "123456").await;
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
 
 #[tokio::test]
 async fn verify_on_a_locked_challenge_is_too_many_requests() {
-    let err = ready(challenge(ChallengeStatus::Locked))
-        .build()
-        .verify(&user(), challenge_id(), &right_code())
-        .await
-        .unwrap_err();
+    let err = verify_err(ready(challenge(ChallengeStatus::Locked)), &right_code()).await;
     assert!(matches!(
         err,
         VerifyError::Locked {
@@ -141,11 +129,7 @@ async fn verify_that_loses_the_race_to_the_lock_reports_the_lock() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(Some(challenge(ChallengeStatus::Locked))));
-    let err = m
-        .build()
-        .verify(&user(), challenge_id(), &wrong_code())
-        .await
-        .unwrap_err();
+    let err = verify_err(m, &wrong_code()).await;
     assert!(matches!(err, VerifyError::Locked { .. }));
 }
 
@@ -168,11 +152,7 @@ async fn verify_that_loses_the_race_to_another_verify_is_challenge_not_found() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(Some(challenge(ChallengeStatus::Verified))));
-    let err = m
-        .build()
-        .verify(&user(), challenge_id(), &right_code())
-        .await
-        .unwrap_err();
+    let err = verify_err(m, &right_code()).await;
     assert!(matches!(
         err,
         VerifyError::Access(AccessError::ChallengeNotFound)
@@ -188,11 +168,7 @@ async fn verify_past_the_challenge_ttl_marks_it_expired() {
         .expect_mark_expired()
         .times(1)
         .returning(|_, _| Ok(true));
-    let err = m
-        .build()
-        .verify(&user(), challenge_id(), &right_code())
-        .await
-        .unwrap_err();
+    let err = verify_err(m, &right_code()).await;
     assert!(matches!(
         err,
         VerifyError::Access(AccessError::ChallengeNotFound)
@@ -218,11 +194,7 @@ async fn verify_after_cancel_is_context_not_found() {
     let m = Mocks::new()
         .with_challenge(challenge(ChallengeStatus::Cancelled))
         .with_context(ContextState::Cancelled);
-    let err = m
-        .build()
-        .verify(&user(), challenge_id(), &right_code())
-        .await
-        .unwrap_err();
+    let err = verify_err(m, &right_code()).await;
     assert!(matches!(
         err,
         VerifyError::Access(AccessError::ContextNotFound)
@@ -235,11 +207,7 @@ async fn verify_reports_unavailable_storage() {
     m.challenges
         .expect_record_failed_attempt()
         .returning(|_, _| Err(unavailable()));
-    let err = m
-        .build()
-        .verify(&user(), challenge_id(), &wrong_code())
-        .await
-        .unwrap_err();
+    let err = verify_err(m, &wrong_code()).await;
     assert!(matches!(
         err,
         VerifyError::Store(StoreError::Unavailable(_))
