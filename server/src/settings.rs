@@ -181,10 +181,11 @@ impl Settings {
             builder = builder.add_source(File::from(path).required(true));
         }
         builder = builder.add_source(
+            // No `try_parsing`: it would turn a secret such as `007` or `1e5` into a number
+            // and back. Typed keys parse from the string when they are deserialised.
             Environment::with_prefix("MFA_TOTP")
                 .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
+                .separator("__"),
         );
         let settings: Settings = builder
             .build()

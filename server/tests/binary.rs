@@ -203,6 +203,24 @@ fn configured_secrets_from_the_environment_silence_the_development_warnings() {
 }
 
 #[test]
+fn secrets_that_look_like_numbers_are_used_verbatim() {
+    let out = Command::new(BIN)
+        .args(["token", "--sub", "x"])
+        .env("MFA_TOTP__AUTH__HS256_SECRET", "007.50")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap();
+    let verifier = mfa_totp_server::auth::TokenVerifier::new(
+        &mfa_totp_server::auth::VerificationKey::Hs256(b"007.50".to_vec()),
+        "mfa-totp",
+        "mfa-totp",
+    )
+    .unwrap();
+    assert_eq!(verifier.verify(token.trim()).unwrap().subject, "x");
+}
+
+#[test]
 fn a_wrong_config_value_stops_start_up_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
