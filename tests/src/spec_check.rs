@@ -4,10 +4,14 @@
 
 use std::sync::OnceLock;
 
+use mfa_totp_server::http::custom_methods::decode_colons;
+use mfa_totp_server::http::routes_table::RoutesTable;
 use serde_json::{Value, json};
 
 pub struct SpecCheck {
     document: Value,
+    /// Finds the template a request path falls under, as the server's middleware does.
+    routes: RoutesTable,
 }
 
 /// Statuses the middleware can answer on any route, with the error body.
@@ -20,8 +24,10 @@ impl SpecCheck {
         SPEC.get_or_init(|| {
             let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/mfa-totp.json");
             let text = std::fs::read_to_string(path).expect("openapi/mfa-totp.json is committed");
+            let document: Value = serde_json::from_str(&text).expect("the committed spec is JSON");
             SpecCheck {
-                document: serde_json::from_str(&text).expect("the committed spec is JSON"),
+                routes: RoutesTable::from_spec(&document, &[]),
+                document,
             }
         })
     }
@@ -32,13 +38,8 @@ impl SpecCheck {
 
     /// The operation for `method` on the template that matches `path`.
     fn operation(&self, method: &str, path: &str) -> Option<&Value> {
-        let paths = self.document["paths"].as_object()?;
-        let parts: Vec<&str> = path.split('/').collect();
-        paths
-            .iter()
-            .filter(|(template, _)| matches(template, &parts))
-            .max_by_key(|(template, _)| template.len())
-            .and_then(|(_, item)| item.get(method.to_ascii_lowercase()))
+        let template = self.routes.template(&decode_colons(path))?;
+        self.document["paths"][template].get(method.to_ascii_lowercase())
     }
 
     #[track_caller]
@@ -106,22 +107,6 @@ fn response_schema(response: &Value) -> Option<Value> {
         .values()
         .next()
         .map(|media| media["schema"].clone())
-}
-
-/// `/a/{id}:verify` matches `/a/42:verify`; `{id}` matches one non-empty segment.
-fn matches(template: &str, parts: &[&str]) -> bool {
-    let segments: Vec<&str> = template.split('/').collect();
-    segments.len() == parts.len()
-        && segments
-            .iter()
-            .zip(parts)
-            .all(|(segment, part)| match segment.strip_prefix('{') {
-                Some(rest) => {
-                    let suffix = rest.split_once('}').map(|(_, s)| s).unwrap_or_default();
-                    part.len() > suffix.len() && part.ends_with(suffix)
-                }
-                None => segment == part,
-            })
 }
 
 #[cfg(test)]

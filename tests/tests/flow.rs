@@ -190,3 +190,20 @@ async fn user_ids_may_contain_colons() {
         "replaced, not misrouted"
     );
 }
+
+#[tokio::test]
+async fn a_percent_encoded_colon_reaches_the_custom_method() {
+    let app = TestApp::spawn().await;
+    let (id, code) = app.challenge_with_code("alice").await;
+    let reply = app
+        .post_json(
+            &format!("/internal/v1/mfa/totp-sms/{id}%3Averify"),
+            &TestApp::token("alice", &[]),
+            serde_json::json!({ "otp": code }),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.body["status"].as_str()),
+        (200, Some("VERIFIED"))
+    );
+}

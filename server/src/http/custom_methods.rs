@@ -11,12 +11,16 @@ pub fn is_internal_form(path: &str) -> bool {
     path.contains(MARKER)
 }
 
+/// A percent-encoded colon (`%3A`), as some clients send it, made a plain colon.
+pub fn decode_colons(path: &str) -> String {
+    path.replace("%3A", ":").replace("%3a", ":")
+}
+
 /// `/a/{id}:verb` → `/a/{id}/_colon_verb`, for a last segment `x:verb` with non-empty `x` and
-/// an alphabetic `verb`. A percent-encoded colon (`%3A`) counts as a colon.
+/// an alphabetic `verb`.
 pub fn to_internal(path: &str) -> Option<String> {
     let (head, last) = path.rsplit_once('/')?;
-    let decoded = last.replace("%3A", ":").replace("%3a", ":");
-    let (resource, verb) = decoded.rsplit_once(':')?;
+    let (resource, verb) = last.rsplit_once(':')?;
     let routable =
         !resource.is_empty() && !verb.is_empty() && verb.bytes().all(|b| b.is_ascii_alphabetic());
     routable.then(|| format!("{head}/{resource}{MARKER}{verb}"))
@@ -38,7 +42,7 @@ mod tests {
             Some("/internal/v1/mfa/totp-sms/abc/_colon_initiate")
         );
         assert_eq!(
-            to_internal("/x/abc%3Averify").as_deref(),
+            to_internal(&decode_colons("/x/abc%3Averify")).as_deref(),
             Some("/x/abc/_colon_verify")
         );
     }

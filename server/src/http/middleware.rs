@@ -50,8 +50,9 @@ impl<E: Endpoint> Endpoint for ContractEndpoint<E> {
                 let result = if custom_methods::is_internal_form(&path) {
                     Err(poem::error::NotFoundError.into())
                 } else {
-                    if self.routes.is_custom_method(&path)
-                        && let Some(internal) = custom_methods::to_internal(&path)
+                    let decoded = custom_methods::decode_colons(&path);
+                    if self.routes.is_custom_method(&decoded)
+                        && let Some(internal) = custom_methods::to_internal(&decoded)
                     {
                         rewrite_path(&mut req, &internal);
                     }

@@ -1,10 +1,27 @@
-//! Which methods each published path accepts, read from the published spec, so a 405 can
-//! carry a true `Allow` header.
+//! The published paths, read from the published spec: which template a request path falls
+//! under (the most specific one), and which methods it accepts, so a 405 can carry a true
+//! `Allow` header.
 
 use serde_json::Value;
 
 pub struct RoutesTable {
-    routes: Vec<(Vec<Segment>, Vec<String>)>,
+    routes: Vec<Route>,
+}
+
+struct Route {
+    template: String,
+    segments: Vec<Segment>,
+    methods: Vec<String>,
+}
+
+impl Route {
+    fn new(template: &str, methods: Vec<String>) -> Self {
+        Self {
+            template: template.to_owned(),
+            segments: parse(template),
+            methods,
+        }
+    }
 }
 
 enum Segment {
@@ -29,12 +46,12 @@ impl RoutesTable {
                 if methods.iter().any(|m| m == "GET") {
                     methods.push("HEAD".into());
                 }
-                routes.push((parse(template), methods));
+                routes.push(Route::new(template, methods));
             }
         }
         for (template, methods) in extra {
-            routes.push((
-                parse(template),
+            routes.push(Route::new(
+                template,
                 methods.iter().map(|m| (*m).to_owned()).collect(),
             ));
         }
@@ -44,29 +61,35 @@ impl RoutesTable {
     /// The methods allowed on `path` (upper case); empty when no route matches.
     pub fn allowed_methods(&self, path: &str) -> Vec<String> {
         self.best_match(path)
-            .map(|(_, methods)| methods.clone())
+            .map(|route| route.methods.clone())
             .unwrap_or_default()
     }
 
-    /// Whether `path` names a custom method (`/c/42:verify`, or `/c/42%3Averify`) of a
-    /// published route. A colon anywhere else (`/users/tenant:alice`) is plain data.
+    /// Whether `path` names a custom method (`/c/42:verify`) of a published route. A colon
+    /// anywhere else (`/users/tenant:alice`) is plain data.
     pub fn is_custom_method(&self, path: &str) -> bool {
-        let decoded = path.replace("%3A", ":").replace("%3a", ":");
-        self.best_match(&decoded).is_some_and(|(segments, _)| {
-            segments
+        self.best_match(path).is_some_and(|route| {
+            route
+                .segments
                 .iter()
                 .any(|segment| matches!(segment, Segment::Param { suffix } if !suffix.is_empty()))
         })
     }
 
+    /// The published template `path` falls under (`/c/{id}:verify` for `/c/42:verify`).
+    pub fn template(&self, path: &str) -> Option<&str> {
+        self.best_match(path).map(|route| route.template.as_str())
+    }
+
     /// The most specific route for `path`: `/c/{id}:verify` over `/c/{id}` for `/c/42:verify`.
-    fn best_match(&self, path: &str) -> Option<&(Vec<Segment>, Vec<String>)> {
+    fn best_match(&self, path: &str) -> Option<&Route> {
         let request: Vec<&str> = path.trim_end_matches('/').split('/').collect();
         self.routes
             .iter()
-            .filter(|(segments, _)| {
-                segments.len() == request.len()
-                    && segments
+            .filter(|route| {
+                route.segments.len() == request.len()
+                    && route
+                        .segments
                         .iter()
                         .zip(&request)
                         .all(|(segment, part)| match segment {
@@ -76,7 +99,13 @@ impl RoutesTable {
                             }
                         })
             })
-            .max_by_key(|(segments, _)| segments.iter().map(Segment::specificity).sum::<usize>())
+            .max_by_key(|route| {
+                route
+                    .segments
+                    .iter()
+                    .map(Segment::specificity)
+                    .sum::<usize>()
+            })
     }
 }
 
@@ -121,6 +150,9 @@ mod tests {
         assert_eq!(table.allowed_methods("/c"), ["POST"]);
         assert_eq!(table.allowed_methods("/openapi.json"), ["GET"]);
         assert!(table.allowed_methods("/nope").is_empty());
+        assert_eq!(table.template("/c/42:verify"), Some("/c/{id}:verify"));
+        assert_eq!(table.template("/c/42"), Some("/c/{id}"));
+        assert_eq!(table.template("/nope"), None);
     }
 
     #[test]
@@ -131,7 +163,6 @@ mod tests {
         }});
         let table = RoutesTable::from_spec(&spec, &[]);
         assert!(table.is_custom_method("/c/42:verify"));
-        assert!(table.is_custom_method("/c/42%3Averify"));
         assert!(!table.is_custom_method("/c/42:cancel"));
         assert!(!table.is_custom_method("/users/tenant:alice"));
     }
