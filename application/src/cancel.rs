@@ -1,7 +1,8 @@
 //! `:cancel`: the operation service withdraws a challenge (and its context) it no longer needs.
 
-use mfa_totp_domain::{ChallengeId, ChallengeStatus};
+use mfa_totp_domain::{Challenge, ChallengeId, ChallengeStatus, ContextState, StepUpContext};
 
+use crate::get_challenge::ChallengeView;
 use crate::{MAX_RACE_RETRIES, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
@@ -18,29 +19,38 @@ pub enum CancelError {
 }
 
 impl UseCases {
-    /// Cancels a live or verified-but-unconsumed challenge; its context goes with it.
+    /// Cancels a live or verified-but-unconsumed challenge; its context goes with it. Returns
+    /// both as they now stand.
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    pub async fn cancel(&self, id: ChallengeId) -> Result<ChallengeStatus, CancelError> {
+    pub async fn cancel(&self, id: ChallengeId) -> Result<ChallengeView, CancelError> {
         for _ in 0..MAX_RACE_RETRIES {
             let challenge = self
                 .challenges
                 .find(id)
                 .await?
                 .ok_or(CancelError::ChallengeNotFound)?;
-            if !self
+            let context = self
                 .contexts
                 .find_context(id)
                 .await?
-                .is_some_and(|c| c.is_active())
-            {
-                return Err(CancelError::ContextNotFound);
-            }
+                .filter(|c| c.is_active())
+                .ok_or(CancelError::ContextNotFound)?;
             if !challenge.can_cancel(self.clock.now()) {
                 return Err(CancelError::ChallengeNotFound);
             }
             if self.challenges.cancel(id, challenge.status).await? {
                 tracing::info!(was = %challenge.status, "challenge cancelled");
-                return Ok(ChallengeStatus::Cancelled);
+                return Ok(ChallengeView {
+                    status: ChallengeStatus::Cancelled,
+                    challenge: Challenge {
+                        status: ChallengeStatus::Cancelled,
+                        ..challenge
+                    },
+                    context: Some(StepUpContext {
+                        state: ContextState::Cancelled,
+                        ..context
+                    }),
+                });
             }
         }
         Err(CancelError::Contended)
@@ -51,7 +61,6 @@ impl UseCases {
 mod tests {
     use super::*;
     use crate::test_support::*;
-    use mfa_totp_domain::ContextState;
 
     #[tokio::test]
     async fn cancel_withdraws_a_live_challenge_from_the_status_it_was_read_in() {
@@ -63,10 +72,9 @@ mod tests {
             .withf(|_, read_as| *read_as == ChallengeStatus::CodeSent)
             .times(1)
             .returning(|_, _| Ok(true));
-        assert_eq!(
-            m.build().cancel(challenge_id()).await.unwrap(),
-            ChallengeStatus::Cancelled
-        );
+        let view = m.build().cancel(challenge_id()).await.unwrap();
+        assert_eq!(view.status, ChallengeStatus::Cancelled);
+        assert_eq!(view.context.unwrap().state, ContextState::Cancelled);
     }
 
     #[tokio::test]

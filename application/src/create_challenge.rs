@@ -2,6 +2,7 @@
 
 use mfa_totp_domain::{Challenge, ChallengeId, Operation, StepUpContext, TotpSecret, UserId};
 
+use crate::get_challenge::ChallengeView;
 use crate::{StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +27,7 @@ impl UseCases {
     pub async fn create_challenge(
         &self,
         request: NewChallenge,
-    ) -> Result<Challenge, CreateChallengeError> {
+    ) -> Result<ChallengeView, CreateChallengeError> {
         let mut bytes = [0u8; TotpSecret::LEN];
         getrandom::fill(&mut bytes)
             .map_err(|e| CreateChallengeError::Unexpected(anyhow::anyhow!("no randomness: {e}")))?;
@@ -40,7 +41,11 @@ impl UseCases {
         let context = StepUpContext::new(challenge.id, request.operation, request.attributes);
         self.challenges.insert(&challenge, &context).await?;
         tracing::info!(challenge_id = %challenge.id, "challenge created");
-        Ok(challenge)
+        Ok(ChallengeView {
+            status: challenge.status,
+            challenge,
+            context: Some(context),
+        })
     }
 }
 
@@ -72,8 +77,13 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(()));
         let created = m.build().create_challenge(request()).await.unwrap();
-        assert_eq!(created.subject, user());
-        assert_ne!(created.secret.as_bytes(), &[0u8; 20]);
+        assert_eq!(created.status, ChallengeStatus::Pending);
+        assert_eq!(created.challenge.subject, user());
+        assert_ne!(created.challenge.secret.as_bytes(), &[0u8; 20]);
+        assert_eq!(
+            created.context.unwrap().operation.as_str(),
+            "payments.transfer"
+        );
     }
 
     #[tokio::test]

@@ -132,7 +132,7 @@ impl ChallengesApi {
             .use_cases
             .create_challenge(NewChallenge {
                 subject,
-                operation: operation.clone(),
+                operation,
                 attributes: request
                     .step_up_request_context
                     .attributes
@@ -140,15 +140,7 @@ impl ChallengesApi {
                     .collect(),
             })
             .await?;
-        Ok(CreatedChallenge::Created(Json(Challenge {
-            challenge_id: created.id.to_string(),
-            status: created.status.into(),
-            subject_user_id: created.subject.to_string(),
-            operation: Some(operation.as_str().to_owned()),
-            created_at: created.created_at,
-            expires_at: created.expires_at,
-            verified_at: None,
-        })))
+        Ok(CreatedChallenge::Created(Json(created.into())))
     }
 
     /// Reads a challenge's status.
@@ -217,7 +209,6 @@ impl ChallengesApi {
     ) -> Result<Json<Challenge>, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
         let id = parse_challenge_id(&challenge_id)?;
-        self.use_cases.cancel(id).await?;
-        Ok(Json(self.use_cases.get_challenge(id).await?.into()))
+        Ok(Json(self.use_cases.cancel(id).await?.into()))
     }
 }
