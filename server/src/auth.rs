@@ -21,6 +21,8 @@ pub const SCOPE_USERS_WRITE: &str = "mfa:users:write";
 pub struct Claims {
     pub sub: String,
     pub exp: u64,
+    /// Not required: identity providers usually set it, but it is not checked.
+    #[serde(default)]
     pub iat: u64,
     pub iss: String,
     pub aud: String,
@@ -239,5 +241,18 @@ mod tests {
         );
         let hs = mint_hs256(b"secret", "iss", "aud", "u", &[], 60).unwrap();
         assert!(rs.verify(&hs).is_err(), "no algorithm confusion");
+    }
+
+    #[test]
+    fn a_token_without_iat_is_accepted() {
+        let exp = chrono::Utc::now().timestamp() + 60;
+        let claims = serde_json::json!({"sub": "u", "exp": exp, "iss": "iss", "aud": "aud"});
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .unwrap();
+        assert_eq!(verifier().verify(&token).unwrap().subject, "u");
     }
 }

@@ -16,20 +16,14 @@ pub const DEVELOPMENT_HS256_SECRET: &str = "mfa-totp-development-secret-do-not-u
 /// The secret-encryption key used when none is configured (base64 of 32 bytes).
 pub const DEVELOPMENT_CRYPTO_KEY: &str = "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtISEhISE=";
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    #[serde(default)]
     pub server: ServerSettings,
-    #[serde(default)]
     pub database: DatabaseSettings,
-    #[serde(default)]
     pub sms: SmsSettings,
-    #[serde(default)]
     pub auth: AuthSettings,
-    #[serde(default)]
     pub challenge: ChallengeSettings,
-    #[serde(default)]
     pub crypto: CryptoSettings,
 }
 
@@ -195,18 +189,6 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Loads defaults only (tests start from here).
-    pub fn defaults() -> Self {
-        Self {
-            server: ServerSettings::default(),
-            database: DatabaseSettings::default(),
-            sms: SmsSettings::default(),
-            auth: AuthSettings::default(),
-            challenge: ChallengeSettings::default(),
-            crypto: CryptoSettings::default(),
-        }
-    }
-
     /// Checks what serde cannot: ranges and relations between keys.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.challenge_policy()?;
@@ -272,7 +254,7 @@ mod tests {
 
     #[test]
     fn defaults_are_valid_and_follow_the_design() {
-        let s = Settings::defaults();
+        let s = Settings::default();
         s.validate().unwrap();
         assert_eq!(s.challenge_policy().unwrap(), ChallengePolicy::default());
         assert_eq!(s.database.url, "sqlite://mfa-totp.db?mode=rwc");
@@ -280,7 +262,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_key_at_fault() {
-        let mut s = Settings::defaults();
+        let mut s = Settings::default();
         s.challenge.code_ttl_secs = 900;
         assert!(
             s.validate()
@@ -288,7 +270,7 @@ mod tests {
                 .to_string()
                 .contains("challenge.code_ttl_secs")
         );
-        let mut s = Settings::defaults();
+        let mut s = Settings::default();
         s.challenge.otp_digits = 4;
         assert!(
             s.validate()
@@ -296,7 +278,7 @@ mod tests {
                 .to_string()
                 .contains("challenge.otp_digits")
         );
-        let mut s = Settings::defaults();
+        let mut s = Settings::default();
         s.crypto.active_key_id = Some("k9".into());
         assert!(
             s.validate()

@@ -93,7 +93,7 @@ pub struct Setup {
 
 impl Setup {
     pub fn new(dir: &tempfile::TempDir) -> Self {
-        let mut settings = Settings::defaults();
+        let mut settings = Settings::default();
         settings.server.port = 0;
         settings.database.url = format!(
             "sqlite://{}?mode=rwc",
