@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{ChallengeId, InvalidId, Timestamp};
+use crate::{ChallengeId, InvalidId, Timestamp, parse_text};
 
 /// The operation awaiting authorisation (`payments.transfer`, `profile.change-phone`, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,19 +12,9 @@ pub struct Operation(String);
 impl Operation {
     pub const MAX_LEN: usize = 64;
 
-    /// Accepts 1 to 64 characters with no control characters; surrounding blanks are trimmed.
+    /// Accepts what [`parse_text`] accepts, up to 64 characters.
     pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(InvalidId::Blank);
-        }
-        if trimmed.chars().count() > Self::MAX_LEN {
-            return Err(InvalidId::TooLong { max: Self::MAX_LEN });
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(InvalidId::ControlCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
+        parse_text(raw, Self::MAX_LEN).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -113,6 +103,10 @@ mod tests {
         assert_eq!(
             Operation::parse(&"x".repeat(65)),
             Err(InvalidId::TooLong { max: 64 })
+        );
+        assert_eq!(
+            Operation::parse("payments.transfer\n"),
+            Err(InvalidId::ControlCharacter)
         );
     }
 

@@ -16,6 +16,26 @@ pub enum InvalidId {
     NotUuid,
 }
 
+/// The published form of a free-text identifier ([`parse_text`]): no control character, and
+/// at least one character that is not white space. Written so that ECMA, Python and Rust
+/// regular expressions read it alike.
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$";
+
+/// A free-text identifier as sent: 1 to `max` characters, none of them a control character,
+/// not all white space. Surrounding white space is trimmed from the value kept.
+pub fn parse_text(raw: &str, max: usize) -> Result<String, InvalidId> {
+    if raw.chars().any(char::is_control) {
+        return Err(InvalidId::ControlCharacter);
+    }
+    if raw.trim().is_empty() {
+        return Err(InvalidId::Blank);
+    }
+    if raw.chars().count() > max {
+        return Err(InvalidId::TooLong { max });
+    }
+    Ok(raw.trim().to_owned())
+}
+
 /// The id of a challenge: a UUID in its lower-case hyphenated form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChallengeId(uuid::Uuid);
@@ -26,9 +46,16 @@ impl ChallengeId {
         Self(uuid::Uuid::new_v4())
     }
 
-    /// Parses any hyphenated or simple UUID.
+    /// The published form: a hyphenated UUID, in either case.
+    pub const PATTERN: &str =
+        "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+    /// Parses a hyphenated UUID (36 characters, as [`Self::PATTERN`] says).
     pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-        uuid::Uuid::try_parse(raw.trim())
+        if raw.len() != 36 {
+            return Err(InvalidId::NotUuid);
+        }
+        uuid::Uuid::try_parse(raw)
             .map(Self)
             .map_err(|_| InvalidId::NotUuid)
     }
@@ -47,18 +74,9 @@ pub struct UserId(String);
 impl UserId {
     pub const MAX_LEN: usize = 128;
 
-    /// Accepts 1 to 128 characters with no control characters; surrounding blanks are trimmed.
+    /// Accepts what [`parse_text`] accepts, up to 128 characters.
     pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-        if raw.trim().is_empty() {
-            return Err(InvalidId::Blank);
-        }
-        if raw.chars().count() > Self::MAX_LEN {
-            return Err(InvalidId::TooLong { max: Self::MAX_LEN });
-        }
-        if raw.chars().any(char::is_control) {
-            return Err(InvalidId::ControlCharacter);
-        }
-        Ok(Self(raw.trim().to_owned()))
+        parse_text(raw, Self::MAX_LEN).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -86,6 +104,14 @@ mod tests {
     fn challenge_id_refuses_what_is_not_a_uuid() {
         assert_eq!(ChallengeId::parse("abc"), Err(InvalidId::NotUuid));
         assert_eq!(ChallengeId::parse(""), Err(InvalidId::NotUuid));
+        let simple = uuid::Uuid::new_v4().simple().to_string();
+        assert_eq!(ChallengeId::parse(&simple), Err(InvalidId::NotUuid));
+        let id = ChallengeId::generate().to_string();
+        assert_eq!(
+            ChallengeId::parse(&format!(" {id}")),
+            Err(InvalidId::NotUuid)
+        );
+        assert!(ChallengeId::parse(&id.to_uppercase()).is_ok());
     }
 
     #[test]
@@ -97,5 +123,55 @@ mod tests {
         );
         assert_eq!(UserId::parse("a\nb"), Err(InvalidId::ControlCharacter));
         assert_eq!(UserId::parse("user-42").unwrap().as_str(), "user-42");
+        assert_eq!(UserId::parse(" user-42 ").unwrap().as_str(), "user-42");
+        assert_eq!(UserId::parse(" a\t"), Err(InvalidId::ControlCharacter));
+    }
+
+    mod published_patterns {
+        use super::*;
+        use proptest::prelude::*;
+        use regex::Regex;
+
+        /// Strings built from the characters the rules care about.
+        fn tricky_text() -> impl Strategy<Value = String> {
+            let pieces = prop_oneof![
+                Just("a".to_owned()),
+                Just("é".to_owned()),
+                Just("𝄞".to_owned()),
+                Just(" ".to_owned()),
+                Just("\u{a0}".to_owned()),
+                Just("\u{3000}".to_owned()),
+                Just("\u{2007}".to_owned()),
+                Just("\u{200b}".to_owned()),
+                Just("\t".to_owned()),
+                Just("\n".to_owned()),
+                Just("\u{7f}".to_owned()),
+                Just("\u{85}".to_owned()),
+                Just("\u{9f}".to_owned()),
+                any::<char>().prop_map(String::from),
+            ];
+            proptest::collection::vec(pieces, 0..8).prop_map(|parts| parts.concat())
+        }
+
+        proptest! {
+            #[test]
+            fn text_pattern_accepts_exactly_what_parse_text_accepts(raw in tricky_text()) {
+                let pattern = Regex::new(TEXT_PATTERN).unwrap();
+                prop_assert_eq!(pattern.is_match(&raw), parse_text(&raw, usize::MAX).is_ok(), "{:?}", raw);
+            }
+
+            #[test]
+            fn challenge_id_pattern_accepts_exactly_what_parse_accepts(
+                raw in prop_oneof![
+                    any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).hyphenated().to_string()),
+                    any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).simple().to_string()),
+                    any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).braced().to_string()),
+                    "[0-9a-gA-G-]{30,40}",
+                ]
+            ) {
+                let pattern = Regex::new(ChallengeId::PATTERN).unwrap();
+                prop_assert_eq!(pattern.is_match(&raw), ChallengeId::parse(&raw).is_ok(), "{:?}", raw);
+            }
+        }
     }
 }

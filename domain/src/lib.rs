@@ -11,7 +11,7 @@ pub use challenge::{
     Challenge, ChallengePolicy, ChallengeStatus, IssuedCode, SendPlan, SendRefused, VerifyRefused,
 };
 pub use context::{ContextState, Operation, StepUpContext};
-pub use ids::{ChallengeId, InvalidId, UserId};
+pub use ids::{ChallengeId, InvalidId, TEXT_PATTERN, UserId, parse_text};
 pub use phone::{InvalidPhoneNumber, PhoneNumber};
 pub use totp::{InvalidOtp, OtpAlgorithm, OtpCode, TotpPolicy, TotpSecret};
 

@@ -14,6 +14,9 @@ pub struct InvalidPhoneNumber;
 pub struct PhoneNumber(String);
 
 impl PhoneNumber {
+    /// The published form: E.164, `+` and 8 to 15 digits, the first not `0`.
+    pub const PATTERN: &str = r"^\+[1-9][0-9]{7,14}$";
+
     pub fn parse(raw: &str) -> Result<Self, InvalidPhoneNumber> {
         let digits = raw.strip_prefix('+').ok_or(InvalidPhoneNumber)?;
         let well_formed = (8..=15).contains(&digits.len())
@@ -94,6 +97,12 @@ mod tests {
             let masked = phone.masked();
             prop_assert_eq!(masked.len(), n.len() + 1);
             prop_assert_eq!(masked.chars().filter(char::is_ascii_digit).count(), 5);
+        }
+
+        #[test]
+        fn pattern_accepts_exactly_what_parse_accepts(raw in r"\+?[0-9٣a ]{0,17}\n?") {
+            let pattern = regex::Regex::new(PhoneNumber::PATTERN).unwrap();
+            prop_assert_eq!(pattern.is_match(&raw), PhoneNumber::parse(&raw).is_ok(), "{:?}", raw);
         }
     }
 }

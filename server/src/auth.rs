@@ -43,9 +43,7 @@ impl Caller {
         if self.scopes.contains(scope) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!(
-                "The token lacks the scope {scope}."
-            )))
+            Err(ApiError::missing_scope(scope))
         }
     }
 }

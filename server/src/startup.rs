@@ -64,9 +64,8 @@ fn api_service(use_cases: UseCases, store: SqlStore) -> OpenApiService<Apis, ()>
         HealthApi { store },
     );
     OpenApiService::new(apis, "mfa-totp", env!("CARGO_PKG_VERSION"))
-        .summary("Step-up MFA with a TOTP code sent by SMS")
         .description(
-            "An operation service creates a challenge for a step-up request context; the user's \
+            "Step-up MFA with a TOTP code sent by SMS. An operation service creates a challenge for a step-up request context; the user's \
              client calls `:initiate` to receive a TOTP code by SMS and `:verify` to check it; the \
              operation service then consumes the verified context once. Every error has the body \
              `{code, message, requestId, fieldErrors}`; every response has `X-Request-Id`.",

@@ -1,6 +1,7 @@
 //! Checks a response against the committed OpenAPI document: the status is documented for
-//! the operation (or is one the contract adds everywhere: 404, 405), the JSON body matches
-//! the documented schema, and `X-Request-Id` is present.
+//! the operation (or, off the spec's routes, is the contract's 404 or 405), the JSON body
+//! matches the documented schema, and every required header (`X-Request-Id`, `Retry-After`)
+//! is present.
 
 use std::sync::OnceLock;
 
@@ -14,7 +15,7 @@ pub struct SpecCheck {
     routes: RoutesTable,
 }
 
-/// Statuses the middleware can answer on any route, with the error body.
+/// Statuses the middleware answers for a path or method that is not in the spec.
 const CONTRACT_WIDE: [u16; 2] = [404, 405];
 
 impl SpecCheck {
@@ -55,13 +56,14 @@ impl SpecCheck {
             headers.contains_key("x-request-id"),
             "{method} {path} -> {status}: no X-Request-Id"
         );
+        let what = format!("{method} {path} -> {status}");
         let schema = match self.operation(method, path) {
             Some(operation) => match operation["responses"].get(status.to_string()) {
-                Some(response) => response_schema(response),
-                None if CONTRACT_WIDE.contains(&status) => Some(self.error_schema()),
-                None => {
-                    panic!("{method} {path} answered {status}, which the spec does not document")
+                Some(response) => {
+                    check_required_headers(response, headers, &what);
+                    response_schema(response)
                 }
+                None => panic!("{what}: the spec does not document this status"),
             },
             None if path == "/openapi.json" || path == "/docs" => None,
             None => {
@@ -73,8 +75,14 @@ impl SpecCheck {
             }
         };
         if let Some(schema) = schema {
-            self.validate(&schema, body, &format!("{method} {path} -> {status}"));
+            self.validate(&schema, body, &what);
         }
+    }
+
+    /// Checks a spec example against a schema of the spec.
+    #[track_caller]
+    pub fn check_example(&self, example: &Value, schema: &Value, what: &str) {
+        self.validate(schema, example, &format!("the example of {what}"));
     }
 
     fn error_schema(&self) -> Value {
@@ -98,6 +106,27 @@ impl SpecCheck {
             errors.is_empty(),
             "{what}: body {body} does not match the spec: {errors:?}"
         );
+    }
+}
+
+/// Every header the response documents as required is present, and an integer header holds
+/// an integer.
+#[track_caller]
+fn check_required_headers(response: &Value, headers: &reqwest::header::HeaderMap, what: &str) {
+    for (name, header) in response["headers"].as_object().into_iter().flatten() {
+        if header["required"] != true {
+            continue;
+        }
+        let value = headers
+            .get(name.as_str())
+            .unwrap_or_else(|| panic!("{what}: the documented header {name} is missing"));
+        if header["schema"]["type"] == "integer" {
+            let text = value.to_str().unwrap_or_default();
+            assert!(
+                text.parse::<u64>().is_ok(),
+                "{what}: header {name} is {text:?}, not an integer"
+            );
+        }
     }
 }
 
@@ -128,7 +157,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "does not document")]
+    #[should_panic(expected = "does not document this status")]
     fn an_undocumented_status_fails_the_check() {
         SpecCheck::committed().check("GET", "/health/live", 418, &headers(), &json!({}));
     }
@@ -143,6 +172,19 @@ mod tests {
             &Default::default(),
             &json!({"status": "UP"}),
         );
+    }
+
+    #[test]
+    #[should_panic(expected = "the documented header Retry-After is missing")]
+    fn a_429_without_retry_after_fails_the_check() {
+        let body = json!({
+            "code": "urn:plmr:mfa-totp:api:TOO_MANY_REQUESTS",
+            "message": "m",
+            "requestId": "r",
+            "fieldErrors": [],
+        });
+        let path = "/internal/v1/mfa/totp-sms/0b6f1c1e-2f4d-4c43-9a51-6d1f0f7f2a10:initiate";
+        SpecCheck::committed().check("POST", path, 429, &headers(), &body);
     }
 
     #[test]

@@ -393,3 +393,26 @@ async fn an_oversized_body_is_refused() {
             .contains("65536 bytes")
     );
 }
+
+#[tokio::test]
+async fn consuming_before_verification_finds_no_verified_context() {
+    let app = TestApp::spawn().await;
+    let (id, code) = app.challenge_with_code("alice").await;
+    let consume = format!("{CHALLENGES}/{id}:consume");
+    let early = app.post(&consume, &TestApp::service_token()).await;
+    early.assert_error(404, "STEP_UP_REQUEST_CONTEXT_NOT_FOUND");
+    assert!(
+        early.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("CODE_SENT"),
+        "{}",
+        early.body
+    );
+    // Nothing was used up: the challenge still verifies and its context is consumed once.
+    assert_eq!(app.verify(&id, "alice", &code).await.status, 200);
+    assert_eq!(
+        app.post(&consume, &TestApp::service_token()).await.status,
+        200
+    );
+}

@@ -2,6 +2,7 @@
 //! documented colon paths and every error code.
 
 use mfa_totp_tests::{SpecCheck, TestApp};
+use serde_json::json;
 
 #[tokio::test]
 async fn committed_spec_matches_the_generated_one() {
@@ -78,4 +79,98 @@ async fn swagger_ui_is_served_with_the_published_paths() {
     let html = page.text().await.unwrap();
     assert!(html.contains("{challengeId}:verify"));
     assert!(!html.contains("_colon_"));
+}
+
+/// What a client generator needs from every operation.
+#[test]
+fn every_operation_is_documented_for_client_generators() {
+    let document = SpecCheck::committed().document();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let what = format!("{method} {path}");
+            for key in ["operationId", "summary", "description"] {
+                assert!(
+                    operation[key].as_str().is_some_and(|v| !v.is_empty()),
+                    "{what}: no {key}"
+                );
+            }
+            assert!(operation["security"].is_array(), "{what}: no security");
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let headers = &response["headers"];
+                assert_eq!(
+                    headers["X-Request-Id"]["required"], true,
+                    "{what} {status}: no X-Request-Id"
+                );
+                if status == "429" || status == "503" {
+                    assert_eq!(
+                        headers["Retry-After"]["required"], true,
+                        "{what} {status}: no Retry-After"
+                    );
+                }
+                if status.starts_with('4') || status.starts_with('5') {
+                    let examples =
+                        response["content"]["application/json; charset=utf-8"]["examples"]
+                            .as_object()
+                            .unwrap_or_else(|| panic!("{what} {status}: no examples"));
+                    for example in examples.values() {
+                        SpecCheck::committed().check_example(
+                            &example["value"],
+                            &json!({"$ref": "#/components/schemas/ErrorBody"}),
+                            &format!("{what} {status}"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every schema has a description and an example that its own schema accepts, and every
+/// property has a description.
+#[test]
+fn every_schema_has_descriptions_and_a_valid_example() {
+    let document = SpecCheck::committed().document();
+    for (name, schema) in document["components"]["schemas"].as_object().unwrap() {
+        assert!(schema["description"].is_string(), "{name}: no description");
+        let example = schema
+            .get("example")
+            .unwrap_or_else(|| panic!("{name}: no example"));
+        SpecCheck::committed().check_example(
+            example,
+            &json!({ "$ref": format!("#/components/schemas/{name}") }),
+            name,
+        );
+        for (field, property) in schema["properties"].as_object().into_iter().flatten() {
+            assert!(
+                property["description"].is_string(),
+                "{name}.{field}: no description"
+            );
+        }
+    }
+}
+
+/// The challenge-creation response links to every call that takes the new id.
+#[test]
+fn challenge_creation_links_to_the_flow() {
+    let document = SpecCheck::committed().document();
+    let links =
+        &document["paths"]["/internal/v1/mfa/challenges"]["post"]["responses"]["201"]["links"];
+    for operation_id in [
+        "initiateTotpSms",
+        "verifyTotpSms",
+        "getChallenge",
+        "consumeChallenge",
+        "cancelChallenge",
+    ] {
+        let link = links
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|l| l["operationId"] == operation_id)
+            .unwrap_or_else(|| panic!("no link to {operation_id}"));
+        assert_eq!(
+            link["parameters"]["challengeId"],
+            "$response.body#/challengeId"
+        );
+    }
 }

@@ -10,9 +10,11 @@ use mfa_totp_application::get_challenge::ChallengeView;
 use mfa_totp_domain::{Operation, UserId};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::api::{ApiTags, ChallengeStatusDto, parse_challenge_id};
+use crate::api::params::{ChallengeIdParam, OperationRule, Text, UserIdRule};
+use crate::api::{ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, example_time};
 use crate::auth::{BearerToken, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE};
 use crate::http::error::ApiError;
 use crate::http::strict_json::{Fields, StrictBody, StrictJson};
@@ -23,21 +25,24 @@ pub struct ChallengesApi {
 
 /// What awaits authorisation.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct StepUpRequestContext {
-    /// The operation to authorise, e.g. `payments.transfer` (at most 64 characters).
-    #[oai(validator(min_length = 1, max_length = 64))]
-    pub operation: String,
+    /// The operation to authorise, e.g. `payments.transfer`: 1 to 64 characters, not blank,
+    /// no control characters. Surrounding white space is trimmed.
+    pub operation: Text<OperationRule>,
     /// Free-form details the operation service wants back once the challenge is verified.
     #[oai(default)]
     pub attributes: BTreeMap<String, serde_json::Value>,
 }
 
+/// A new challenge: whose authorisation, for what.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct CreateChallengeRequest {
-    /// The user who must authorise the operation (the `sub` of their token).
-    #[oai(validator(min_length = 1, max_length = 128))]
-    pub subject_user_id: String,
+    /// The user who must authorise the operation (the `sub` of their token): 1 to 128
+    /// characters, not blank, no control characters.
+    pub subject_user_id: Text<UserIdRule>,
+    /// What awaits authorisation; handed back once by `:consume` after verification.
     pub step_up_request_context: StepUpRequestContext,
 }
 
@@ -48,12 +53,12 @@ impl StrictBody for CreateChallengeRequest {
             let operation = inner.string("operation");
             let attributes = inner.optional_map("attributes");
             Some(StepUpRequestContext {
-                operation: operation?,
+                operation: Text::new(operation?),
                 attributes: attributes?.into_iter().collect(),
             })
         });
         Some(Self {
-            subject_user_id: subject_user_id?,
+            subject_user_id: Text::new(subject_user_id?),
             step_up_request_context: context?,
         })
     }
@@ -61,16 +66,22 @@ impl StrictBody for CreateChallengeRequest {
 
 /// A challenge as the operation service sees it.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct Challenge {
+    /// The challenge's id, for `:initiate`, `:verify` and the calls below.
     pub challenge_id: String,
+    /// Where the challenge is in its life.
     pub status: ChallengeStatusDto,
+    /// The user who must authorise the operation.
     pub subject_user_id: String,
     /// The operation of the step-up request context.
     #[oai(skip_serializing_if_is_none)]
     pub operation: Option<String>,
+    /// When the challenge was created.
     pub created_at: DateTime<Utc>,
+    /// When the challenge expires unless verified.
     pub expires_at: DateTime<Utc>,
+    /// When the code was accepted; only on a verified challenge.
     #[oai(skip_serializing_if_is_none)]
     pub verified_at: Option<DateTime<Utc>>,
 }
@@ -91,13 +102,66 @@ impl From<ChallengeView> for Challenge {
 
 /// The verified context, handed over once.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ConsumedContext {
+    /// The challenge's id.
     pub challenge_id: String,
+    /// The user who authorised the operation.
     pub subject_user_id: String,
+    /// The context as it was registered.
     pub step_up_request_context: StepUpRequestContext,
+    /// When the user's code was accepted.
     pub verified_at: DateTime<Utc>,
+    /// Now: the context cannot be consumed again.
     pub consumed_at: DateTime<Utc>,
+}
+
+fn example_context() -> StepUpRequestContext {
+    StepUpRequestContext {
+        operation: Text::new("payments.transfer".into()),
+        attributes: BTreeMap::from([("amount".to_owned(), serde_json::json!("120.00"))]),
+    }
+}
+
+impl Example for StepUpRequestContext {
+    fn example() -> Self {
+        example_context()
+    }
+}
+
+impl Example for CreateChallengeRequest {
+    fn example() -> Self {
+        Self {
+            subject_user_id: Text::new("alice".into()),
+            step_up_request_context: example_context(),
+        }
+    }
+}
+
+impl Example for Challenge {
+    fn example() -> Self {
+        Self {
+            challenge_id: EXAMPLE_CHALLENGE_ID.into(),
+            status: ChallengeStatusDto::Pending,
+            subject_user_id: "alice".into(),
+            operation: Some("payments.transfer".into()),
+            created_at: example_time(0),
+            expires_at: example_time(600),
+            verified_at: None,
+        }
+    }
+}
+
+impl Example for ConsumedContext {
+    fn example() -> Self {
+        Self {
+            challenge_id: EXAMPLE_CHALLENGE_ID.into(),
+            subject_user_id: "alice".into(),
+            step_up_request_context: example_context(),
+            verified_at: example_time(45),
+            consumed_at: example_time(50),
+        }
+    }
 }
 
 #[derive(ApiResponse)]
@@ -124,9 +188,9 @@ impl ChallengesApi {
     ) -> Result<CreatedChallenge, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
         let request = body.0;
-        let subject = UserId::parse(&request.subject_user_id)
+        let subject = UserId::parse(&request.subject_user_id.0)
             .map_err(|e| ApiError::bad_request(format!("subjectUserId {e}.")))?;
-        let operation = Operation::parse(&request.step_up_request_context.operation)
+        let operation = Operation::parse(&request.step_up_request_context.operation.0)
             .map_err(|e| ApiError::bad_request(format!("stepUpRequestContext.operation {e}.")))?;
         let created = self
             .use_cases
@@ -152,10 +216,10 @@ impl ChallengesApi {
         auth: BearerToken,
         /// The challenge id returned by `createChallenge`.
         #[oai(name = "challengeId")]
-        challenge_id: Path<String>,
+        challenge_id: Path<ChallengeIdParam>,
     ) -> Result<Json<Challenge>, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_READ)?;
-        let id = parse_challenge_id(&challenge_id)?;
+        let id = challenge_id.0.0;
         Ok(Json(self.use_cases.get_challenge(id).await?.into()))
     }
 
@@ -163,7 +227,8 @@ impl ChallengesApi {
     ///
     /// Answers once with the context that the user authorised; afterwards the context is
     /// gone (`STEP_UP_REQUEST_CONTEXT_NOT_FOUND`), so an operation cannot be authorised twice.
-    /// A challenge that is not `VERIFIED` gives `BAD_REQUEST`. Needs scope `mfa:challenges:write`.
+    /// A challenge that is not `VERIFIED` has no context to hand over, which also gives
+    /// `STEP_UP_REQUEST_CONTEXT_NOT_FOUND`. Needs scope `mfa:challenges:write`.
     #[oai(
         path = "/:challengeId/_colon_consume",
         method = "post",
@@ -174,16 +239,16 @@ impl ChallengesApi {
         auth: BearerToken,
         /// The challenge id returned by `createChallenge`.
         #[oai(name = "challengeId")]
-        challenge_id: Path<String>,
+        challenge_id: Path<ChallengeIdParam>,
     ) -> Result<Json<ConsumedContext>, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
-        let id = parse_challenge_id(&challenge_id)?;
+        let id = challenge_id.0.0;
         let out = self.use_cases.consume(id).await?;
         Ok(Json(ConsumedContext {
             challenge_id: out.challenge_id.to_string(),
             subject_user_id: out.subject.to_string(),
             step_up_request_context: StepUpRequestContext {
-                operation: out.operation.as_str().to_owned(),
+                operation: Text::new(out.operation.as_str().to_owned()),
                 attributes: out.attributes.into_iter().collect(),
             },
             verified_at: out.verified_at,
@@ -205,10 +270,10 @@ impl ChallengesApi {
         auth: BearerToken,
         /// The challenge id returned by `createChallenge`.
         #[oai(name = "challengeId")]
-        challenge_id: Path<String>,
+        challenge_id: Path<ChallengeIdParam>,
     ) -> Result<Json<Challenge>, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
-        let id = parse_challenge_id(&challenge_id)?;
+        let id = challenge_id.0.0;
         Ok(Json(self.use_cases.cancel(id).await?.into()))
     }
 }

@@ -2,19 +2,31 @@
 
 use mfa_totp_storage::SqlStore;
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::api::ApiTags;
 use crate::http::error::ApiError;
+use crate::http::error_mapping::database_unavailable;
 
 pub struct HealthApi {
     pub store: SqlStore,
 }
 
+/// A probe's answer.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Health {
     /// `UP`.
     pub status: String,
+}
+
+impl Example for Health {
+    fn example() -> Self {
+        Self {
+            status: "UP".into(),
+        }
+    }
 }
 
 #[derive(ApiResponse)]
@@ -27,6 +39,8 @@ enum Ready {
 #[OpenApi(prefix_path = "/health", tag = "ApiTags::Health")]
 impl HealthApi {
     /// Liveness: the process answers.
+    ///
+    /// Always `200 UP` while the process serves HTTP; it does not touch the database.
     #[oai(path = "/live", method = "get", operation_id = "live")]
     async fn live(&self) -> Json<Health> {
         Json(Health {
@@ -35,6 +49,9 @@ impl HealthApi {
     }
 
     /// Readiness: the database answers.
+    ///
+    /// `200 UP` when a database round trip succeeds, `503 SERVICE_UNAVAILABLE` otherwise.
+    /// A load balancer should route traffic only to ready instances.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self) -> Result<Ready, ApiError> {
         if self.store.ping().await {
@@ -42,10 +59,7 @@ impl HealthApi {
                 status: "UP".into(),
             })))
         } else {
-            Err(ApiError::unavailable(
-                "The database is unavailable.",
-                mfa_totp_application::UNAVAILABLE_RETRY_AFTER_SECS,
-            ))
+            Err(database_unavailable())
         }
     }
 }

@@ -2,10 +2,12 @@
 
 pub mod challenges;
 pub mod health;
+pub mod params;
 pub mod totp_sms;
 pub mod users;
 
-use mfa_totp_domain::{ChallengeId, ChallengeStatus, UserId};
+use chrono::{DateTime, Utc};
+use mfa_totp_domain::{ChallengeStatus, UserId};
 use poem_openapi::{Enum, Tags};
 
 use crate::auth::Caller;
@@ -48,9 +50,12 @@ impl From<ChallengeStatus> for ChallengeStatusDto {
     }
 }
 
-/// `400 BAD_REQUEST` for a path id that is not a UUID.
-pub fn parse_challenge_id(raw: &str) -> Result<ChallengeId, ApiError> {
-    ChallengeId::parse(raw).map_err(|_| ApiError::bad_request("challengeId must be a UUID."))
+/// The challenge id the spec's examples show.
+pub const EXAMPLE_CHALLENGE_ID: &str = "0b6f1c1e-2f4d-4c43-9a51-6d1f0f7f2a10";
+
+/// A fixed instant for the spec's examples, `offset_secs` after the example challenge's birth.
+pub fn example_time(offset_secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_795_000_000 + offset_secs, 0).expect("a valid timestamp")
 }
 
 /// The caller's user id, from the token's `sub`.

@@ -5,9 +5,11 @@ use mfa_totp_application::UseCases;
 use mfa_totp_application::initiate::Initiated;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{Object, OpenApi};
 
-use crate::api::{ApiTags, ChallengeStatusDto, caller_user_id, parse_challenge_id};
+use crate::api::params::ChallengeIdParam;
+use crate::api::{ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, caller_user_id, example_time};
 use crate::auth::BearerToken;
 use crate::http::error::ApiError;
 use crate::http::strict_json::{Fields, StrictBody, StrictJson};
@@ -18,9 +20,11 @@ pub struct TotpSmsApi {
 
 /// What the client learns after a code was sent.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct InitiateResponse {
+    /// The challenge's id.
     pub challenge_id: String,
+    /// `CODE_SENT`.
     pub status: ChallengeStatusDto,
     /// When the challenge itself expires.
     pub expires_at: DateTime<Utc>,
@@ -50,6 +54,7 @@ impl From<Initiated> for InitiateResponse {
 
 /// The code the user typed.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct VerifyRequest {
     /// The one-time password from the SMS.
     #[oai(validator(min_length = 1))]
@@ -64,12 +69,48 @@ impl StrictBody for VerifyRequest {
     }
 }
 
+/// The challenge after its code was accepted.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct VerifyResponse {
+    /// The challenge's id.
     pub challenge_id: String,
+    /// `VERIFIED`.
     pub status: ChallengeStatusDto,
+    /// When the code was accepted.
     pub verified_at: DateTime<Utc>,
+}
+
+impl Example for InitiateResponse {
+    fn example() -> Self {
+        Self {
+            challenge_id: EXAMPLE_CHALLENGE_ID.into(),
+            status: ChallengeStatusDto::CodeSent,
+            expires_at: example_time(600),
+            code_expires_at: example_time(300),
+            resend_available_at: example_time(30),
+            sends_remaining: 4,
+            masked_phone_number: "+44*******123".into(),
+        }
+    }
+}
+
+impl Example for VerifyRequest {
+    fn example() -> Self {
+        Self {
+            otp: "123456".into(),
+        }
+    }
+}
+
+impl Example for VerifyResponse {
+    fn example() -> Self {
+        Self {
+            challenge_id: EXAMPLE_CHALLENGE_ID.into(),
+            status: ChallengeStatusDto::Verified,
+            verified_at: example_time(45),
+        }
+    }
 }
 
 #[OpenApi(prefix_path = "/internal/v1/mfa/totp-sms", tag = "ApiTags::TotpSms")]
@@ -90,10 +131,10 @@ impl TotpSmsApi {
         auth: BearerToken,
         /// The ID is challenge id received during operation initiation which required challenge.
         #[oai(name = "challengeId")]
-        challenge_id: Path<String>,
+        challenge_id: Path<ChallengeIdParam>,
     ) -> Result<Json<InitiateResponse>, ApiError> {
         let caller = caller_user_id(&auth.0)?;
-        let id = parse_challenge_id(&challenge_id)?;
+        let id = challenge_id.0.0;
         Ok(Json(self.use_cases.initiate(&caller, id).await?.into()))
     }
 
@@ -111,11 +152,11 @@ impl TotpSmsApi {
         auth: BearerToken,
         /// The challenge id received during operation initiation.
         #[oai(name = "challengeId")]
-        challenge_id: Path<String>,
+        challenge_id: Path<ChallengeIdParam>,
         body: StrictJson<VerifyRequest>,
     ) -> Result<Json<VerifyResponse>, ApiError> {
         let caller = caller_user_id(&auth.0)?;
-        let id = parse_challenge_id(&challenge_id)?;
+        let id = challenge_id.0.0;
         let out = self.use_cases.verify(&caller, id, &body.0.otp).await?;
         Ok(Json(VerifyResponse {
             challenge_id: out.challenge_id.to_string(),

@@ -2,6 +2,7 @@
 //! declared once here, so the generated spec enumerates them.
 
 use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Enum, Object};
 
 use crate::http::request_id;
@@ -46,9 +47,13 @@ pub enum FieldErrorCode {
     NotNull,
 }
 
+/// One refused field of a request body.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(example)]
 pub struct FieldError {
+    /// Why the field was refused.
     pub code: FieldErrorCode,
+    /// A human-readable explanation naming the field.
     pub message: String,
     /// The JSON path of the field, e.g. `stepUpRequestContext.operation`.
     pub field: String,
@@ -56,14 +61,37 @@ pub struct FieldError {
 
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct ErrorBody {
+    /// What went wrong, as a URN of the API's error codes.
     pub code: ErrorCode,
     /// A safe, human-readable explanation. Never contains internals, codes or phone numbers.
     pub message: String,
     /// The request's id, also in the `X-Request-Id` response header.
     pub request_id: String,
+    /// The refused fields of a `BAD_REQUEST`; empty for every other error.
     pub field_errors: Vec<FieldError>,
+}
+
+impl Example for FieldError {
+    fn example() -> Self {
+        Self {
+            code: FieldErrorCode::NotBlank,
+            message: "otp must not be blank.".into(),
+            field: "otp".into(),
+        }
+    }
+}
+
+impl Example for ErrorBody {
+    fn example() -> Self {
+        Self {
+            code: ErrorCode::BadRequest,
+            message: "otp must not be blank.".into(),
+            request_id: crate::spec::EXAMPLE_REQUEST_ID.into(),
+            field_errors: vec![FieldError::example()],
+        }
+    }
 }
 
 /// Every error response, one variant per status.
@@ -135,8 +163,17 @@ impl ApiError {
         Self::Unauthorized(body(ErrorCode::Unauthorized, message, Vec::new()))
     }
 
+    /// No bearer token, or one that is not a JWT we can read.
+    pub fn token_required() -> Self {
+        Self::unauthorized("A valid bearer token is required.")
+    }
+
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::Forbidden(body(ErrorCode::Forbidden, message, Vec::new()))
+    }
+
+    pub fn missing_scope(scope: &str) -> Self {
+        Self::forbidden(format!("The token lacks the scope {scope}."))
     }
 
     pub fn subject_mismatch() -> Self {
@@ -173,6 +210,19 @@ impl ApiError {
             "An internal error occurred.",
             Vec::new(),
         ))
+    }
+
+    /// The status and body, for the spec's examples.
+    pub fn parts(&self) -> (u16, &ErrorBody) {
+        match self {
+            Self::BadRequest(body) => (400, body),
+            Self::Unauthorized(body) => (401, body),
+            Self::Forbidden(body) => (403, body),
+            Self::NotFound(body) => (404, body),
+            Self::TooManyRequests(body, _) => (429, body),
+            Self::Internal(body) => (500, body),
+            Self::Unavailable(body, _) => (503, body),
+        }
     }
 
     /// A response of the given status, for errors raised outside our handlers.

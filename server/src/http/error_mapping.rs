@@ -12,14 +12,14 @@ use mfa_totp_application::{SmsError, StoreError, UNAVAILABLE_RETRY_AFTER_SECS};
 
 use crate::http::error::{ApiError, ErrorChain, ErrorCode};
 
-fn challenge_not_found() -> ApiError {
+pub fn challenge_not_found() -> ApiError {
     ApiError::not_found(
         ErrorCode::ChallengeNotFound,
         "The challenge does not exist, has expired or is finished.",
     )
 }
 
-fn context_not_found() -> ApiError {
+pub fn context_not_found() -> ApiError {
     ApiError::not_found(
         ErrorCode::StepUpRequestContextNotFound,
         "The challenge's step-up request context was consumed or cancelled.",
@@ -31,15 +31,26 @@ fn contended() -> ApiError {
     ApiError::unavailable("The challenge is busy; retry shortly.", 1)
 }
 
+pub fn database_unavailable() -> ApiError {
+    ApiError::unavailable(
+        "The database is unavailable; retry later.",
+        UNAVAILABLE_RETRY_AFTER_SECS,
+    )
+}
+
+pub fn sms_unavailable() -> ApiError {
+    ApiError::unavailable(
+        "The SMS provider is unavailable; retry later.",
+        UNAVAILABLE_RETRY_AFTER_SECS,
+    )
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match &error {
             StoreError::Unavailable(_) => {
                 tracing::warn!(error = %ErrorChain(&error), "database unavailable");
-                ApiError::unavailable(
-                    "The database is unavailable; retry later.",
-                    UNAVAILABLE_RETRY_AFTER_SECS,
-                )
+                database_unavailable()
             }
             StoreError::Unexpected(_) => ApiError::internal(&error),
         }
@@ -89,10 +100,7 @@ impl From<InitiateError> for ApiError {
             ),
             InitiateError::Sms(SmsError::Unavailable(_)) => {
                 tracing::warn!(error = %ErrorChain(&error), "SMS provider unavailable");
-                ApiError::unavailable(
-                    "The SMS provider is unavailable; retry later.",
-                    UNAVAILABLE_RETRY_AFTER_SECS,
-                )
+                sms_unavailable()
             }
             InitiateError::Sms(SmsError::Rejected(_)) => ApiError::internal(&error),
             InitiateError::Store(e) => e.into(),
@@ -121,9 +129,11 @@ impl From<ConsumeError> for ApiError {
         match error {
             ConsumeError::ChallengeNotFound => challenge_not_found(),
             ConsumeError::ContextNotFound => context_not_found(),
-            ConsumeError::NotVerified(status) => {
-                ApiError::bad_request(format!("The challenge is {status}, not VERIFIED."))
-            }
+            // The request is well formed; what it asks for, a verified context, is not there.
+            ConsumeError::NotVerified(status) => ApiError::not_found(
+                ErrorCode::StepUpRequestContextNotFound,
+                format!("The challenge is {status}: it has no verified step-up request context."),
+            ),
             ConsumeError::Store(e) => e.into(),
         }
     }

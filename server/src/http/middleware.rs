@@ -118,7 +118,7 @@ impl<E> ContractEndpoint<E> {
             return response;
         }
         if error.is::<AuthorizationError>() {
-            return ApiError::unauthorized("A valid bearer token is required.").into_response();
+            return ApiError::token_required().into_response();
         }
         if let Some(e) = error.downcast_ref::<ContentTypeError>() {
             let message = match e {

@@ -1,0 +1,178 @@
+//! The published OpenAPI document: poem-openapi's, finished for client generators. It shows
+//! the internal custom-method paths in their colon form (`/{challengeId}:verify`), lists per
+//! operation exactly the statuses it can answer (with example bodies), documents the
+//! `X-Request-Id` and `Retry-After` headers, links challenge creation to the calls that
+//! follow it, and marks the public operations as needing no token.
+
+mod errors;
+
+use poem_openapi::OpenApiService;
+use poem_openapi::types::ToJSON;
+use serde_json::{Map, Value, json};
+
+use crate::http::custom_methods;
+pub use errors::{EXAMPLE_REQUEST_ID, errors_of};
+
+const HTTP_METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
+
+/// Finishes a generated document into its published form.
+pub fn publish(generated: &str) -> String {
+    let mut document: Value =
+        serde_json::from_str(generated).expect("poem-openapi emits valid JSON");
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        let renamed: Map<String, Value> = std::mem::take(paths)
+            .into_iter()
+            .map(|(key, item)| (custom_methods::to_published(&key), item))
+            .collect();
+        *paths = renamed;
+        for item in paths.values_mut() {
+            for method in HTTP_METHODS {
+                if let Some(operation) = item.get_mut(method) {
+                    finish_operation(operation);
+                }
+            }
+        }
+    }
+    if let Some(schemas) = document.pointer_mut("/components/schemas") {
+        give_enums_an_example(schemas);
+    }
+    let mut text = serde_json::to_string_pretty(&document).expect("a JSON value serialises");
+    text.push('\n');
+    text
+}
+
+fn finish_operation(operation: &mut Value) {
+    let id = operation["operationId"]
+        .as_str()
+        .expect("every operation has an operationId")
+        .to_owned();
+    let errors = errors_of(&id)
+        .unwrap_or_else(|| panic!("operation {id} is missing from spec::errors::errors_of"));
+    if operation.get("security").is_none() {
+        operation["security"] = json!([]);
+    }
+    let responses = operation["responses"]
+        .as_object_mut()
+        .expect("every operation has responses");
+    responses.retain(|status, _| {
+        status.starts_with('2')
+            || errors
+                .iter()
+                .any(|(_, e)| e.parts().0.to_string() == *status)
+    });
+    for (status, response) in responses.iter_mut() {
+        let examples: Map<String, Value> = errors
+            .iter()
+            .filter(|(_, error)| error.parts().0.to_string() == *status)
+            .map(|(name, error)| {
+                let mut body = error.parts().1.clone();
+                body.request_id = EXAMPLE_REQUEST_ID.to_owned();
+                (
+                    (*name).to_owned(),
+                    json!({ "summary": body.message, "value": body.to_json() }),
+                )
+            })
+            .collect();
+        if !examples.is_empty() {
+            for media in response["content"].as_object_mut().into_iter().flatten() {
+                media.1["examples"] = Value::Object(examples.clone());
+            }
+        }
+        document_headers(response);
+    }
+    if id == "createChallenge" {
+        link_created_challenge(responses);
+    }
+}
+
+/// `X-Request-Id` on every response; poem's upper-case `RETRY-AFTER` in its usual spelling.
+fn document_headers(response: &mut Value) {
+    let headers = response
+        .as_object_mut()
+        .expect("a response is an object")
+        .entry("headers")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .expect("headers is an object");
+    if let Some(mut retry_after) = headers.remove("RETRY-AFTER") {
+        retry_after["example"] = json!(30);
+        headers.insert("Retry-After".into(), retry_after);
+    }
+    headers.insert(
+        "X-Request-Id".into(),
+        json!({
+            "description": "The request's id: the caller's `X-Request-Id` when it is sane \
+                            (1 to 128 of `A-Za-z0-9-_.:`), a new UUID otherwise. Also in \
+                            every error body and log line.",
+            "required": true,
+            "schema": { "type": "string", "example": EXAMPLE_REQUEST_ID },
+        }),
+    );
+}
+
+/// Links from a new challenge to every call that takes its id, so clients and stateful
+/// testers can walk the flow.
+fn link_created_challenge(responses: &mut Map<String, Value>) {
+    let targets = [
+        ("initiate", "initiateTotpSms", "Send the code by SMS."),
+        ("verify", "verifyTotpSms", "Check the code the user typed."),
+        ("status", "getChallenge", "Read the challenge's status."),
+        (
+            "consume",
+            "consumeChallenge",
+            "Take the verified context, once.",
+        ),
+        ("cancel", "cancelChallenge", "Cancel the challenge."),
+    ];
+    let links: Map<String, Value> = targets
+        .into_iter()
+        .map(|(name, operation_id, description)| {
+            (
+                name.to_owned(),
+                json!({
+                    "operationId": operation_id,
+                    "parameters": { "challengeId": "$response.body#/challengeId" },
+                    "description": description,
+                }),
+            )
+        })
+        .collect();
+    if let Some(created) = responses.get_mut("201") {
+        created["links"] = Value::Object(links);
+    }
+}
+
+/// An enum schema's example is its first value.
+fn give_enums_an_example(schemas: &mut Value) {
+    for schema in schemas
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|s| s.values_mut())
+    {
+        let first = schema.get("enum").and_then(|values| values.get(0)).cloned();
+        if let (Some(first), None) = (first, schema.get("example")) {
+            schema["example"] = first;
+        }
+    }
+}
+
+/// The published spec and the Swagger UI page that shows it.
+pub struct Published {
+    pub json: String,
+    pub swagger_ui_html: String,
+}
+
+impl Published {
+    pub fn of<T: poem_openapi::OpenApi>(service: &OpenApiService<T, ()>) -> Self {
+        let generated = service.spec();
+        let json = publish(&generated);
+        let swagger_ui_html = service.swagger_ui_html().replace(&generated, &json);
+        Self {
+            json,
+            swagger_ui_html,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

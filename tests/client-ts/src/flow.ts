@@ -1,0 +1,101 @@
+// Walks the documented flow through a client generated from the committed spec.
+// Every call below is type-checked against `src/generated/schema.d.ts`, which
+// `npm run generate` writes from `openapi/mfa-totp.json`: a path, parameter or field the
+// spec does not declare fails the build, and a wrong status fails the run.
+import { readFileSync } from "node:fs";
+import createClient from "openapi-fetch";
+import type { components, paths } from "./generated/schema.js";
+
+type ErrorBody = components["schemas"]["ErrorBody"];
+
+function env(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+function check(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`check failed: ${what}`);
+  console.log(`ok - ${what}`);
+}
+
+const client = createClient<paths>({ baseUrl: env("MFA_BASE_URL") });
+const service = { Authorization: `Bearer ${env("MFA_SERVICE_TOKEN")}` };
+const user = { Authorization: `Bearer ${env("MFA_USER_TOKEN")}` };
+const userId = "alice"; // the user token's subject
+const phoneNumber = "+447700900777";
+
+/** The code of the newest SMS the console provider printed for `phone`. */
+function lastCodeSentTo(phone: string): string {
+  const lines = readFileSync(env("MFA_SMS_LOG"), "utf8").split("\n");
+  const sent = lines.filter((line) => line.startsWith(`SMS to ${phone}:`));
+  const code = sent.at(-1)?.match(/\b(\d{6,8})\b/)?.[1];
+  if (!code) throw new Error(`no SMS to ${phone} in the log`);
+  return code;
+}
+
+function expectError(error: ErrorBody | undefined, status: number, actual: number, code: string) {
+  check(actual === status && error?.code === code, `${status} ${code}`);
+  check(typeof error?.requestId === "string" && Array.isArray(error.fieldErrors), "error body shape");
+}
+
+const put = await client.PUT("/internal/v1/mfa/users/{userId}", {
+  params: { path: { userId } },
+  headers: service,
+  body: { phoneNumber },
+});
+check(put.response.status === 200 || put.response.status === 201, "PUT user");
+
+const created = await client.POST("/internal/v1/mfa/challenges", {
+  headers: service,
+  body: {
+    subjectUserId: userId,
+    stepUpRequestContext: { operation: "payments.transfer", attributes: { amount: "120.00" } },
+  },
+});
+check(created.response.status === 201 && created.data !== undefined, "create challenge: 201");
+const challengeId = created.data!.challengeId;
+const path = { challengeId };
+
+const initiated = await client.POST("/internal/v1/mfa/totp-sms/{challengeId}:initiate", {
+  params: { path },
+  headers: user,
+});
+check(initiated.data?.status === "CODE_SENT", ":initiate sends the code");
+check(initiated.data?.maskedPhoneNumber === "+44*******777", "the phone is masked");
+check(initiated.response.headers.get("x-request-id") !== null, "X-Request-Id header");
+
+const code = lastCodeSentTo(phoneNumber);
+const wrong = String((Number(code) + 1) % 10 ** code.length).padStart(code.length, "0");
+const rejected = await client.POST("/internal/v1/mfa/totp-sms/{challengeId}:verify", {
+  params: { path },
+  headers: user,
+  body: { otp: wrong },
+});
+expectError(rejected.error, 400, rejected.response.status, "urn:plmr:mfa-totp:api:INVALID_OTP");
+
+const verified = await client.POST("/internal/v1/mfa/totp-sms/{challengeId}:verify", {
+  params: { path },
+  headers: user,
+  body: { otp: code },
+});
+check(verified.data?.status === "VERIFIED", ":verify accepts the code");
+
+const status = await client.GET("/internal/v1/mfa/challenges/{challengeId}", {
+  params: { path },
+  headers: service,
+});
+check(status.data?.status === "VERIFIED", "GET challenge says VERIFIED");
+
+const consumed = await client.POST("/internal/v1/mfa/challenges/{challengeId}:consume", {
+  params: { path },
+  headers: service,
+});
+check(consumed.data?.stepUpRequestContext.operation === "payments.transfer", ":consume returns the context");
+
+const again = await client.POST("/internal/v1/mfa/challenges/{challengeId}:consume", {
+  params: { path },
+  headers: service,
+});
+expectError(again.error, 404, again.response.status, "urn:plmr:mfa-totp:api:STEP_UP_REQUEST_CONTEXT_NOT_FOUND");
+console.log("the generated client walked the flow");
