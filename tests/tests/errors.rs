@@ -400,7 +400,7 @@ async fn consuming_before_verification_finds_no_verified_context() {
     let (id, code) = app.challenge_with_code("alice").await;
     let consume = format!("{CHALLENGES}/{id}:consume");
     let early = app.post(&consume, &TestApp::service_token()).await;
-    early.assert_error(404, "STEP_UP_REQUEST_CONTEXT_NOT_FOUND");
+    early.assert_error(409, "STEP_UP_REQUEST_CONTEXT_NOT_FOUND");
     assert!(
         early.body["message"]
             .as_str()

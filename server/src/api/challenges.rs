@@ -227,8 +227,9 @@ impl ChallengesApi {
     ///
     /// Answers once with the context that the user authorised; afterwards the context is
     /// gone (`STEP_UP_REQUEST_CONTEXT_NOT_FOUND`), so an operation cannot be authorised twice.
-    /// A challenge that is not `VERIFIED` has no context to hand over, which also gives
-    /// `STEP_UP_REQUEST_CONTEXT_NOT_FOUND`. Needs scope `mfa:challenges:write`.
+    /// A challenge that is not `VERIFIED` (yet) answers `409` with
+    /// `STEP_UP_REQUEST_CONTEXT_NOT_FOUND`; a consumed or cancelled one answers `404`. Needs
+    /// scope `mfa:challenges:write`.
     #[oai(
         path = "/:challengeId/_colon_consume",
         method = "post",

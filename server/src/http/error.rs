@@ -109,6 +109,9 @@ pub enum ApiError {
     /// Unknown challenge, context, user or route.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
+    /// The challenge is not in a state that allows the call (`:consume` before `VERIFIED`).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
     /// Resend cooldown, send cap, or too many wrong codes.
     #[oai(status = 429)]
     TooManyRequests(
@@ -184,6 +187,11 @@ impl ApiError {
         ))
     }
 
+    /// `409`: the call does not fit the challenge's state.
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Conflict(body(code, message, Vec::new()))
+    }
+
     pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::NotFound(body(code, message, Vec::new()))
     }
@@ -219,6 +227,7 @@ impl ApiError {
             Self::Unauthorized(body) => (401, body),
             Self::Forbidden(body) => (403, body),
             Self::NotFound(body) => (404, body),
+            Self::Conflict(body) => (409, body),
             Self::TooManyRequests(body, _) => (429, body),
             Self::Internal(body) => (500, body),
             Self::Unavailable(body, _) => (503, body),

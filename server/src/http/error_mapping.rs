@@ -129,8 +129,9 @@ impl From<ConsumeError> for ApiError {
         match error {
             ConsumeError::ChallengeNotFound => challenge_not_found(),
             ConsumeError::ContextNotFound => context_not_found(),
-            // The request is well formed; what it asks for, a verified context, is not there.
-            ConsumeError::NotVerified(status) => ApiError::not_found(
+            // The challenge exists and the request is well formed, but its context is not
+            // verified (yet): a state conflict, unlike the context that is gone for good (404).
+            ConsumeError::NotVerified(status) => ApiError::conflict(
                 ErrorCode::StepUpRequestContextNotFound,
                 format!("The challenge is {status}: it has no verified step-up request context."),
             ),

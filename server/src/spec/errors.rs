@@ -83,6 +83,10 @@ pub fn errors_of(operation_id: &str) -> Option<Vec<Example>> {
             ),
             (
                 "STEP_UP_REQUEST_CONTEXT_NOT_FOUND",
+                ConsumeError::ContextNotFound.into(),
+            ),
+            (
+                "NOT_VERIFIED",
                 ConsumeError::NotVerified(ChallengeStatus::CodeSent).into(),
             ),
         ],
