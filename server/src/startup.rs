@@ -8,13 +8,12 @@ use anyhow::Context;
 use mfa_totp_application::{Clock, SecretCipher, SmsSender, UseCases};
 use mfa_totp_crypto::AesGcmCipher;
 use mfa_totp_sms::ConsoleSms;
-use mfa_totp_storage::{Migrator, PoolSettings, SqlStore, connect};
+use mfa_totp_storage::{PoolSettings, SqlStore, connect, migrate as migrate_database};
 use poem::endpoint::make_sync;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::web::Html;
 use poem::{EndpointExt, IntoResponse, Route, Server, get};
 use poem_openapi::OpenApiService;
-use sea_orm_migration::MigratorTrait;
 use secrecy::ExposeSecret;
 
 use crate::api::challenges::ChallengesApi;
@@ -102,7 +101,7 @@ impl Application {
         install_crypto_provider();
         let db = connect_database(settings).await?;
         if settings.database.migrate_on_start {
-            Migrator::up(&db, None).await.context("migrations failed")?;
+            migrate_database(&db).await.context("migrations failed")?;
         }
         let store = SqlStore::new(db, build_cipher(settings)?);
         let sms = overrides
@@ -222,7 +221,7 @@ async fn connect_database(settings: &Settings) -> anyhow::Result<sea_orm::Databa
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     install_crypto_provider();
     let db = connect_database(settings).await?;
-    Migrator::up(&db, None).await.context("migrations failed")
+    migrate_database(&db).await.context("migrations failed")
 }
 
 fn build_cipher(settings: &Settings) -> anyhow::Result<Arc<dyn SecretCipher>> {

@@ -1,5 +1,8 @@
 //! Database errors become `StoreError`s here: "cannot reach the database" is `Unavailable`
-//! (the API answers 503 with `Retry-After`), everything else `Unexpected`.
+//! (the API answers 503 with `Retry-After`), everything else `Unexpected`. Each engine says
+//! "unreachable" in its own codes: SQLite's busy/locked, PostgreSQL's connection-exception
+//! class and the states of a server that is shutting down, starting, full or without the
+//! database.
 
 use mfa_totp_application::StoreError;
 use sea_orm::{DbErr, RuntimeErr};
@@ -11,8 +14,7 @@ pub(crate) fn store_error(error: DbErr) -> StoreError {
             use sea_orm::sqlx::Error as E;
             match e.as_ref() {
                 E::Io(_) | E::PoolTimedOut | E::PoolClosed | E::Tls(_) | E::WorkerCrashed => true,
-                // SQLite's "database is locked" after the busy timeout: retry later.
-                E::Database(db) => db.code().is_some_and(|code| code == "5" || code == "6"),
+                E::Database(db) => db.code().is_some_and(|code| is_unavailable_code(&code)),
                 _ => false,
             }
         }
@@ -22,5 +24,32 @@ pub(crate) fn store_error(error: DbErr) -> StoreError {
         StoreError::Unavailable(error.into())
     } else {
         StoreError::Unexpected(error.into())
+    }
+}
+
+/// SQLite: `5` busy and `6` locked (after the busy timeout). PostgreSQL: class `08`
+/// (connection exception), `57P01`-`57P03` (shutdown, crash, cannot connect now), `53300`
+/// (too many connections), `3D000` (the database does not exist, e.g. while it is re-created).
+fn is_unavailable_code(code: &str) -> bool {
+    matches!(
+        code,
+        "5" | "6" | "57P01" | "57P02" | "57P03" | "53300" | "3D000"
+    ) || code.starts_with("08")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_codes_of_both_engines_are_unavailable() {
+        for code in [
+            "5", "6", "08006", "08001", "57P01", "57P03", "53300", "3D000",
+        ] {
+            assert!(is_unavailable_code(code), "{code}");
+        }
+        for code in ["23505", "42P01", "1", "19", "40001"] {
+            assert!(!is_unavailable_code(code), "{code}");
+        }
     }
 }

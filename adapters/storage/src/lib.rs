@@ -11,6 +11,8 @@ mod contexts;
 mod entities;
 mod errors;
 pub mod migration;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod users;
 
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use mfa_totp_application::SecretCipher;
 use sea_orm::DatabaseConnection;
 
 pub use connect::{PoolSettings, connect};
-pub use migration::Migrator;
+pub use migration::{Migrator, migrate};
 
 /// The SQL store. It implements `ChallengeRepository`, `StepUpContextRepository`,
 /// `UserDirectory` and `UserRegistry`. TOTP secrets are sealed with `cipher` before they

@@ -1,8 +1,36 @@
 //! Schema migrations, the same for SQLite and PostgreSQL. Applied at start-up and by
-//! `mfa-totp migrate`.
+//! `mfa-totp migrate`, through [`migrate`].
 
+use sea_orm::{
+    DatabaseBackend, DatabaseConnection, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+
+/// The PostgreSQL advisory lock that serialises migrations ("mfa-totp" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6d66_612d_746f_7470;
+
+/// Applies pending migrations, in one transaction, so instances that start at once take
+/// turns: on PostgreSQL the transaction holds an advisory lock, on SQLite it is `BEGIN
+/// IMMEDIATE` (the file's write lock, waited for up to the busy timeout). The second instance
+/// waits for the first to commit and then finds nothing to do. Both engines' DDL is
+/// transactional, so a failed migration leaves nothing half-applied.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let options = TransactionOptions {
+        sqlite_transaction_mode: (backend == DatabaseBackend::Sqlite)
+            .then_some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    let txn = db.begin_with_options(options).await?;
+    if backend == DatabaseBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            .await?;
+    }
+    Migrator::up(&txn, None).await?;
+    txn.commit().await
+}
 
 pub struct Migrator;
 

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use mfa_totp_application::{StoreError, UserDirectory, UserRegistry};
 use mfa_totp_domain::{PhoneNumber, Timestamp, UserId};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{EntityTrait, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
 
 use crate::entities::user;
 use crate::errors::store_error;
@@ -40,26 +40,29 @@ impl UserRegistry for SqlStore {
         phone: &PhoneNumber,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let existed = user::Entity::find_by_id(user_id.as_str())
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .is_some();
+        // Insert, or learn from the conflict that the user exists and update it. Each step
+        // is one statement, so two concurrent PUTs cannot both report "created".
         let row = user::ActiveModel {
             user_id: Set(user_id.as_str().to_owned()),
             phone_number: Set(phone.as_e164().to_owned()),
             created_at: Set(millis(now)),
             updated_at: Set(millis(now)),
         };
-        user::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(user::Column::UserId)
-                    .update_columns([user::Column::PhoneNumber, user::Column::UpdatedAt])
-                    .to_owned(),
-            )
+        let inserted = user::Entity::insert(row)
+            .on_conflict_do_nothing()
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        if matches!(inserted, TryInsertResult::Inserted(1)) {
+            return Ok(true);
+        }
+        user::Entity::update_many()
+            .col_expr(user::Column::PhoneNumber, Expr::value(phone.as_e164()))
+            .col_expr(user::Column::UpdatedAt, Expr::value(millis(now)))
+            .filter(user::Column::UserId.eq(user_id.as_str()))
             .exec(&self.db)
             .await
             .map_err(store_error)?;
-        Ok(!existed)
+        Ok(false)
     }
 }

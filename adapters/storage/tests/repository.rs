@@ -1,4 +1,6 @@
-//! Repository tests on a real SQLite file (WAL mode), through the ports the use cases see.
+//! Repository tests through the ports the use cases see, written once and run on both
+//! engines: a real SQLite file (WAL mode) and a fresh PostgreSQL database per test (when
+//! `MFA_TOTP_TEST_POSTGRES_URL` is set; otherwise each PostgreSQL test says it is skipped).
 
 use std::sync::Arc;
 
@@ -11,30 +13,81 @@ use mfa_totp_domain::{
     Challenge, ChallengeId, ChallengePolicy, ChallengeStatus, ContextState, Operation, PhoneNumber,
     SendPlan, StepUpContext, Timestamp, TotpPolicy, TotpSecret, UserId,
 };
-use mfa_totp_storage::{Migrator, PoolSettings, SqlStore, connect};
+use mfa_totp_storage::testing::{Engine, TestDatabase};
+use mfa_totp_storage::{Migrator, PoolSettings, SqlStore, connect, migrate};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 struct Fixture {
+    engine: Engine,
     store: SqlStore,
     db: DatabaseConnection,
-    _dir: tempfile::TempDir,
+    _database: TestDatabase,
 }
 
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-    let db = connect(&url, &PoolSettings::default()).await.unwrap();
-    Migrator::up(&db, None).await.unwrap();
+/// A migrated store on a fresh database of `engine`, or `None` when that engine is skipped.
+async fn fixture(engine: Engine, test: &str) -> Option<Fixture> {
+    let database = TestDatabase::create(engine, test).await?;
+    let db = connect(database.url(), &PoolSettings::default())
+        .await
+        .unwrap();
+    migrate(&db).await.unwrap();
     let cipher = Arc::new(AesGcmCipher::from_base64_keys([("k1", KEY)], "k1").unwrap());
-    Fixture {
+    Some(Fixture {
+        engine,
         store: SqlStore::new(db.clone(), cipher),
         db,
-        _dir: dir,
-    }
+        _database: database,
+    })
 }
+
+/// Runs each listed `async fn(Fixture)` as one test per engine: `sqlite::name`, `postgres::name`.
+macro_rules! on_both_engines {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    let f = super::fixture(super::Engine::Sqlite, stringify!($test)).await.unwrap();
+                    super::$test(f).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    if let Some(f) = super::fixture(super::Engine::Postgres, stringify!($test)).await {
+                        super::$test(f).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_engines!(
+    inserted_challenge_and_context_read_back_equal,
+    secret_is_stored_encrypted,
+    unknown_challenge_is_none,
+    record_send_applies_once_per_snapshot,
+    undo_send_restores_the_state_before_the_send,
+    failed_attempts_lock_the_challenge_at_the_limit,
+    concurrent_failed_attempts_never_count_past_the_limit,
+    mark_verified_applies_once_and_only_for_the_code_in_play,
+    mark_expired_applies_only_past_the_ttl,
+    cancel_withdraws_challenge_and_context_together,
+    cancel_after_consume_changes_nothing,
+    consume_needs_a_verified_challenge_and_applies_once,
+    user_directory_upserts_phone_numbers,
+    concurrent_puts_of_a_new_user_report_one_creation,
+    migrations_can_run_twice,
+    concurrent_migrations_take_turns,
+    timestamps_keep_milliseconds_and_drop_finer_precision,
+    attributes_keep_unicode_and_nesting,
+);
 
 fn t0() -> Timestamp {
     DateTime::from_timestamp_millis(1_800_000_000_123).unwrap()
@@ -81,7 +134,7 @@ async fn sent(f: &Fixture) -> Challenge {
 
 #[tokio::test]
 async fn sqlite_database_runs_in_wal_mode() {
-    let f = fixture().await;
+    let f = fixture(Engine::Sqlite, "wal").await.unwrap();
     let row =
         f.db.query_one_raw(Statement::from_string(
             f.db.get_database_backend(),
@@ -94,9 +147,7 @@ async fn sqlite_database_runs_in_wal_mode() {
     assert_eq!(mode, "wal");
 }
 
-#[tokio::test]
-async fn inserted_challenge_and_context_read_back_equal() {
-    let f = fixture().await;
+async fn inserted_challenge_and_context_read_back_equal(f: Fixture) {
     let (challenge, context) = new_challenge();
     f.store.insert(&challenge, &context).await.unwrap();
     assert_eq!(
@@ -109,15 +160,12 @@ async fn inserted_challenge_and_context_read_back_equal() {
     );
 }
 
-#[tokio::test]
-async fn secret_is_stored_encrypted() {
-    let f = fixture().await;
+async fn secret_is_stored_encrypted(f: Fixture) {
     let c = stored(&f).await;
     let row =
-        f.db.query_one_raw(Statement::from_sql_and_values(
+        f.db.query_one_raw(Statement::from_string(
             f.db.get_database_backend(),
-            "SELECT secret_sealed FROM challenges WHERE id = ?",
-            [c.id.to_string().into()],
+            format!("SELECT secret_sealed FROM challenges WHERE id = '{}'", c.id),
         ))
         .await
         .unwrap()
@@ -130,15 +178,11 @@ async fn secret_is_stored_encrypted() {
     );
 }
 
-#[tokio::test]
-async fn unknown_challenge_is_none() {
-    let f = fixture().await;
+async fn unknown_challenge_is_none(f: Fixture) {
     assert_eq!(f.store.find(ChallengeId::generate()).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn record_send_applies_once_per_snapshot() {
-    let f = fixture().await;
+async fn record_send_applies_once_per_snapshot(f: Fixture) {
     let c = stored(&f).await;
     let plan = plan_at(&c, t0());
     assert!(f.store.record_send(c.id, &plan).await.unwrap());
@@ -153,9 +197,7 @@ async fn record_send_applies_once_per_snapshot() {
     assert_eq!(after.last_sent_at, Some(t0()));
 }
 
-#[tokio::test]
-async fn undo_send_restores_the_state_before_the_send() {
-    let f = fixture().await;
+async fn undo_send_restores_the_state_before_the_send(f: Fixture) {
     let c = stored(&f).await;
     let plan = plan_at(&c, t0());
     assert!(f.store.record_send(c.id, &plan).await.unwrap());
@@ -167,9 +209,7 @@ async fn undo_send_restores_the_state_before_the_send() {
     );
 }
 
-#[tokio::test]
-async fn failed_attempts_lock_the_challenge_at_the_limit() {
-    let f = fixture().await;
+async fn failed_attempts_lock_the_challenge_at_the_limit(f: Fixture) {
     let c = sent(&f).await;
     for expected in 1..=3 {
         assert!(f.store.record_failed_attempt(c.id, 3).await.unwrap());
@@ -185,9 +225,7 @@ async fn failed_attempts_lock_the_challenge_at_the_limit() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_failed_attempts_never_count_past_the_limit() {
-    let f = fixture().await;
+async fn concurrent_failed_attempts_never_count_past_the_limit(f: Fixture) {
     let c = sent(&f).await;
     let tasks: Vec<_> = (0..20)
         .map(|_| {
@@ -207,9 +245,7 @@ async fn concurrent_failed_attempts_never_count_past_the_limit() {
     );
 }
 
-#[tokio::test]
-async fn mark_verified_applies_once_and_only_for_the_code_in_play() {
-    let f = fixture().await;
+async fn mark_verified_applies_once_and_only_for_the_code_in_play(f: Fixture) {
     let c = sent(&f).await;
     let code = c.code.unwrap();
     let mut other = code;
@@ -225,9 +261,7 @@ async fn mark_verified_applies_once_and_only_for_the_code_in_play() {
     );
 }
 
-#[tokio::test]
-async fn mark_expired_applies_only_past_the_ttl() {
-    let f = fixture().await;
+async fn mark_expired_applies_only_past_the_ttl(f: Fixture) {
     let c = stored(&f).await;
     assert!(
         !f.store
@@ -242,9 +276,7 @@ async fn mark_expired_applies_only_past_the_ttl() {
     );
 }
 
-#[tokio::test]
-async fn cancel_withdraws_challenge_and_context_together() {
-    let f = fixture().await;
+async fn cancel_withdraws_challenge_and_context_together(f: Fixture) {
     let c = stored(&f).await;
     assert!(
         !f.store
@@ -267,9 +299,7 @@ async fn cancel_withdraws_challenge_and_context_together() {
     assert_eq!(context.state, ContextState::Cancelled);
 }
 
-#[tokio::test]
-async fn cancel_after_consume_changes_nothing() {
-    let f = fixture().await;
+async fn cancel_after_consume_changes_nothing(f: Fixture) {
     let c = sent(&f).await;
     assert!(
         f.store
@@ -291,9 +321,7 @@ async fn cancel_after_consume_changes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn consume_needs_a_verified_challenge_and_applies_once() {
-    let f = fixture().await;
+async fn consume_needs_a_verified_challenge_and_applies_once(f: Fixture) {
     let c = sent(&f).await;
     assert!(
         !f.store.consume(c.id, t0()).await.unwrap(),
@@ -315,9 +343,7 @@ async fn consume_needs_a_verified_challenge_and_applies_once() {
     );
 }
 
-#[tokio::test]
-async fn user_directory_upserts_phone_numbers() {
-    let f = fixture().await;
+async fn user_directory_upserts_phone_numbers(f: Fixture) {
     let user = UserId::parse("user-9").unwrap();
     assert_eq!(f.store.phone_number(&user).await.unwrap(), None);
     let first = PhoneNumber::parse("+447700900123").unwrap();
@@ -333,9 +359,7 @@ async fn user_directory_upserts_phone_numbers() {
     assert_eq!(f.store.phone_number(&user).await.unwrap(), Some(second));
 }
 
-#[tokio::test]
-async fn migrations_can_run_twice() {
-    let f = fixture().await;
+async fn migrations_can_run_twice(f: Fixture) {
     Migrator::up(&f.db, None).await.unwrap();
     assert!(
         Migrator::get_pending_migrations(&f.db)
@@ -343,4 +367,88 @@ async fn migrations_can_run_twice() {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn concurrent_puts_of_a_new_user_report_one_creation(f: Fixture) {
+    let user = UserId::parse("user-race").unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = f.store.clone();
+            let user = user.clone();
+            tokio::spawn(async move {
+                let phone = PhoneNumber::parse(&format!("+4477009001{i:02}")).unwrap();
+                store.put_phone_number(&user, &phone, t0()).await.unwrap()
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        created += usize::from(task.await.unwrap());
+    }
+    assert_eq!(created, 1);
+    assert!(f.store.phone_number(&user).await.unwrap().is_some());
+}
+
+async fn concurrent_migrations_take_turns(f: Fixture) {
+    // Four pools on another fresh database, as four instances starting at once.
+    let database = TestDatabase::create(f.engine, "concurrent_migrations_take_turns")
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let url = database.url().to_owned();
+            tokio::spawn(async move {
+                let db = connect(&url, &PoolSettings::default()).await.unwrap();
+                let result = migrate(&db).await;
+                db.close().await.unwrap();
+                result
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await
+            .unwrap()
+            .expect("every instance's migration succeeds");
+    }
+    let db = connect(database.url(), &PoolSettings::default())
+        .await
+        .unwrap();
+    assert!(
+        Migrator::get_pending_migrations(&db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        Migrator::get_applied_migrations(&db).await.unwrap().len(),
+        1
+    );
+}
+
+async fn timestamps_keep_milliseconds_and_drop_finer_precision(f: Fixture) {
+    // Both engines store UTC milliseconds; a finer instant comes back truncated, alike.
+    let fine = DateTime::from_timestamp(1_800_000_000, 123_456_789).unwrap();
+    let (mut challenge, context) = new_challenge();
+    challenge.created_at = fine;
+    f.store.insert(&challenge, &context).await.unwrap();
+    let back = f.store.find(challenge.id).await.unwrap().unwrap();
+    assert_eq!(back.created_at.timestamp_millis(), fine.timestamp_millis());
+    assert_eq!(back.created_at.timestamp_subsec_nanos(), 123_000_000);
+}
+
+async fn attributes_keep_unicode_and_nesting(f: Fixture) {
+    let (challenge, _) = new_challenge();
+    let mut attributes = serde_json::Map::new();
+    attributes.insert(
+        "payee".into(),
+        serde_json::json!({"name": "Zoë 👩‍💻 Ünïcode", "list": [1, 2.5, null, true], "empty": {}}),
+    );
+    let context = StepUpContext::new(
+        challenge.id,
+        Operation::parse("payments.transfer").unwrap(),
+        attributes.clone(),
+    );
+    f.store.insert(&challenge, &context).await.unwrap();
+    let back = f.store.find_context(challenge.id).await.unwrap().unwrap();
+    assert_eq!(back.attributes, attributes);
 }

@@ -1,0 +1,181 @@
+//! Fresh databases for tests (feature `testing`): a SQLite file in a temporary directory, or
+//! a new PostgreSQL database on the server that `MFA_TOTP_TEST_POSTGRES_URL` names, dropped
+//! again when the test is done. Each test gets its own, so tests never see each other's rows.
+
+use std::io::Write;
+
+use sea_orm::{ConnectionTrait, Database};
+
+/// The variable that enables the PostgreSQL runs: a URL of a role that may create
+/// databases, e.g. `postgres://postgres@127.0.0.1:5432/postgres`.
+pub const POSTGRES_URL_VAR: &str = "MFA_TOTP_TEST_POSTGRES_URL";
+/// The variable that picks the black-box suite's engine: `sqlite` (default) or `postgres`.
+pub const ENGINE_VAR: &str = "MFA_TOTP_TEST_ENGINE";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// The engine `MFA_TOTP_TEST_ENGINE` asks for.
+    pub fn from_env() -> Self {
+        match std::env::var(ENGINE_VAR).as_deref() {
+            Err(_) | Ok("" | "sqlite") => Self::Sqlite,
+            Ok("postgres") => Self::Postgres,
+            Ok(other) => panic!("{ENGINE_VAR}={other}: expected sqlite or postgres"),
+        }
+    }
+}
+
+/// The PostgreSQL server URL, or `None` after saying loudly that `test` is skipped.
+pub fn postgres_url_or_skip(test: &str) -> Option<String> {
+    match std::env::var(POSTGRES_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            // Straight to stderr: the test harness captures `eprintln!` of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED on PostgreSQL: {test} (set {POSTGRES_URL_VAR} to run it)"
+            );
+            None
+        }
+    }
+}
+
+/// One test's database.
+pub struct TestDatabase {
+    url: String,
+    /// The server URL and the name of the database to drop at the end.
+    postgres: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    /// A fresh, empty database on `engine`; `None` when PostgreSQL is not configured (the
+    /// skip is reported). With `MFA_TOTP_TEST_ENGINE=postgres` a missing URL is an error.
+    pub async fn create(engine: Engine, test: &str) -> Option<Self> {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                Some(Self {
+                    url,
+                    postgres: None,
+                    _dir: Some(dir),
+                })
+            }
+            Engine::Postgres => {
+                let server = postgres_url_or_skip(test)?;
+                let name = format!("mfa_totp_test_{}", uuid_like());
+                let admin = Database::connect(&server)
+                    .await
+                    .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR}={server}: {e}"));
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("CREATE DATABASE");
+                admin.close().await.ok();
+                Some(Self {
+                    url: with_database(&server, &name),
+                    postgres: Some((server, name)),
+                    _dir: None,
+                })
+            }
+        }
+    }
+
+    /// Like [`Self::create`] on the engine `MFA_TOTP_TEST_ENGINE` picks; asking for
+    /// PostgreSQL without its URL fails the test instead of skipping it.
+    pub async fn from_env(test: &str) -> Self {
+        let engine = Engine::from_env();
+        Self::create(engine, test)
+            .await
+            .unwrap_or_else(|| panic!("{ENGINE_VAR}=postgres needs {POSTGRES_URL_VAR}"))
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop is synchronous; a short-lived runtime on its own thread does the async work.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let admin = Database::connect(&server).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            let _ = writeln!(std::io::stderr(), "could not drop a test database");
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// A unique, lower-case, identifier-safe suffix.
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{}_{nanos}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_database_replaces_only_the_database_name() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "t2"),
+            "postgres://u:p@h/t2?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h:5432", "t3"),
+            "postgres://h:5432/t3"
+        );
+    }
+}
