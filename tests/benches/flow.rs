@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use mfa_totp_tests::{Setup, TestApp};
+use mfa_totp_tests::{Setup, TestApp, TestDatabase};
 use serde_json::json;
 
 /// One phone per worker, so each worker reads its own SMS.
@@ -40,9 +40,9 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 async fn main() {
     let flows = env_or("FLOWS", 400);
     let concurrency = env_or("CONCURRENCY", 16);
-    let dir = tempfile::tempdir().unwrap();
-    let setup = Setup::new(&dir);
-    let app = std::sync::Arc::new(TestApp::spawn_with(setup, Some(dir)).await);
+    let database = TestDatabase::from_env("bench").await;
+    let setup = Setup::new(&database);
+    let app = std::sync::Arc::new(TestApp::spawn_with(setup, Some(database)).await);
     let users = concurrency;
     for u in 0..users {
         assert_eq!(

@@ -1,5 +1,5 @@
-//! Support for the black-box tests: the real server on port 0 with a fresh SQLite file,
-//! an SMS inbox read from the console provider's output, tokens, and a client whose every
+//! Support for the black-box tests: the real server on port 0 with a fresh database (a
+//! SQLite file, or a PostgreSQL database with `MFA_TOTP_TEST_ENGINE=postgres`), an SMS inbox read from the console provider's output, tokens, and a client whose every
 //! response is checked against the committed OpenAPI spec.
 
 pub mod spec_check;
@@ -16,6 +16,7 @@ use mfa_totp_server::auth::{
 };
 use mfa_totp_server::{Application, Overrides, Settings};
 use mfa_totp_sms::ConsoleSms;
+pub use mfa_totp_storage::testing::{Engine, TestDatabase};
 use serde_json::{Value, json};
 
 pub use spec_check::SpecCheck;
@@ -92,13 +93,10 @@ pub struct Setup {
 }
 
 impl Setup {
-    pub fn new(dir: &tempfile::TempDir) -> Self {
+    pub fn new(database: &TestDatabase) -> Self {
         let mut settings = Settings::default();
         settings.server.port = 0;
-        settings.database.url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("mfa-totp.db").display()
-        );
+        settings.database.url = database.url().to_owned();
         settings.auth.hs256_secret = Some(TEST_SECRET.into());
         Self {
             settings,
@@ -114,7 +112,7 @@ pub struct TestApp {
     pub inbox: Inbox,
     pub spec: &'static SpecCheck,
     server: tokio::task::JoinHandle<()>,
-    _dir: Option<tempfile::TempDir>,
+    _database: Option<TestDatabase>,
 }
 
 impl Drop for TestApp {
@@ -160,23 +158,35 @@ impl Reply {
 }
 
 impl TestApp {
-    /// Defaults, a fresh SQLite file, the console provider writing to an inbox.
+    /// Defaults, a fresh database of the engine `MFA_TOTP_TEST_ENGINE` picks, the console
+    /// provider writing to an inbox.
     pub async fn spawn() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let setup = Setup::new(&dir);
-        Self::spawn_with(setup, Some(dir)).await
+        let database = TestDatabase::from_env("black-box").await;
+        let setup = Setup::new(&database);
+        Self::spawn_with(setup, Some(database)).await
+    }
+
+    /// Defaults on a fresh database of `engine`; `None` (said loudly) when PostgreSQL is
+    /// asked for and not configured.
+    pub async fn spawn_on(engine: Engine, test: &str) -> Option<(Self, Arc<ManualClock>)> {
+        let database = TestDatabase::create(engine, test).await?;
+        let clock = ManualClock::new();
+        let mut setup = Setup::new(&database);
+        setup.clock = Some(clock.clone());
+        Some((Self::spawn_with(setup, Some(database)).await, clock))
     }
 
     /// Defaults, with a clock the test moves by hand.
     pub async fn spawn_with_clock() -> (Self, Arc<ManualClock>) {
-        let dir = tempfile::tempdir().unwrap();
+        let database = TestDatabase::from_env("black-box").await;
         let clock = ManualClock::new();
-        let mut setup = Setup::new(&dir);
+        let mut setup = Setup::new(&database);
         setup.clock = Some(clock.clone());
-        (Self::spawn_with(setup, Some(dir)).await, clock)
+        (Self::spawn_with(setup, Some(database)).await, clock)
     }
 
-    pub async fn spawn_with(setup: Setup, dir: Option<tempfile::TempDir>) -> Self {
+    /// `database` is kept (and a PostgreSQL one dropped) with the app.
+    pub async fn spawn_with(setup: Setup, database: Option<TestDatabase>) -> Self {
         let inbox = Inbox::default();
         let sms = setup.sms.unwrap_or_else(|| {
             Arc::new(ConsoleSms::to_writer(Arc::new(Mutex::new(inbox.clone()))))
@@ -200,7 +210,7 @@ impl TestApp {
             inbox,
             spec: SpecCheck::committed(),
             server,
-            _dir: dir,
+            _database: database,
         }
     }
 

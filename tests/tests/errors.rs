@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use down_provider::FailingSms;
-use mfa_totp_tests::{PHONE, Setup, TestApp, other_code};
+use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase, other_code};
 use serde_json::json;
 
 mod down_provider {
@@ -330,10 +330,10 @@ async fn sixth_send_is_too_many_requests() {
 
 #[tokio::test]
 async fn sms_provider_down_is_service_unavailable_and_the_send_is_not_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut setup = Setup::new(&dir);
+    let database = TestDatabase::from_env("sms_provider_down").await;
+    let mut setup = Setup::new(&database);
     setup.sms = Some(Arc::new(FailingSms));
-    let app = TestApp::spawn_with(setup, Some(dir)).await;
+    let app = TestApp::spawn_with(setup, Some(database)).await;
     assert_eq!(app.put_user("alice", PHONE).await.status, 201);
     let id = app.create_challenge("alice").await;
     let reply = app.initiate(&id, "alice").await;
@@ -350,8 +350,8 @@ async fn sms_provider_down_is_service_unavailable_and_the_send_is_not_counted() 
 
 #[tokio::test]
 async fn a_secret_sealed_with_a_removed_key_is_an_internal_error_without_internals() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut setup = Setup::new(&dir);
+    let database = TestDatabase::from_env("removed_key").await;
+    let mut setup = Setup::new(&database);
     setup.settings.crypto.active_key_id = Some("k1".into());
     setup.settings.crypto.keys.insert(
         "k1".into(),
@@ -362,7 +362,7 @@ async fn a_secret_sealed_with_a_removed_key_is_an_internal_error_without_interna
     let id = first.create_challenge("alice").await;
     drop(first);
 
-    let mut setup = Setup::new(&dir);
+    let mut setup = Setup::new(&database);
     setup.settings.crypto.active_key_id = Some("k2".into());
     setup.settings.crypto.keys.insert(
         "k2".into(),
