@@ -1,87 +1,13 @@
 //! The `mfa-totp` binary as a newcomer runs it: no config, SQLite file, console SMS on
 //! stdout. Walks the README's flow (token, user, challenge, initiate, verify) over HTTP.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod support;
+
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_mfa-totp");
-
-struct Server {
-    child: Child,
-    port: u16,
-    stdout: mpsc::Receiver<String>,
-    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .env("MFA_TOTP__SERVER__PORT", "0")
-        .env("MFA_TOTP__SERVER__LOG_FORMAT", "json")
-        .env_remove("MFA_TOTP_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let (port_tx, port_rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = logs.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line.clone());
-            let Ok(log) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if log["message"] == "mfa-totp listening" {
-                let _ = port_tx.send(log["port"].as_u64().unwrap() as u16);
-            }
-        }
-    });
-    let (out_tx, out_rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = out_tx.send(line);
-        }
-    });
-    let port = port_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server logs its port");
-    Server {
-        child,
-        port,
-        stdout: out_rx,
-        logs,
-    }
-}
-
-fn token(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .current_dir(dir)
-        .arg("token")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
+use support::{BIN, start, token};
 
 #[tokio::test]
 async fn readme_flow_walks_to_verified_with_no_setup() {

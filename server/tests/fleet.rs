@@ -1,0 +1,164 @@
+//! A fleet: two real `mfa-totp` processes on one PostgreSQL database, started at once (their
+//! migrations take turns). A challenge created through A is initiated through B and verified
+//! through A, and every limit holds across both. Needs `MFA_TOTP_TEST_POSTGRES_URL`; without
+//! it the test says it is skipped.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use mfa_totp_storage::testing::{Engine, TestDatabase};
+use reqwest::Client;
+use serde_json::{Value, json};
+use support::{start, token};
+
+/// The callers' side: tokens and an HTTP client, shared by concurrent tasks.
+#[derive(Clone)]
+struct Callers {
+    http: Client,
+    service: String,
+    alice: String,
+}
+
+impl Callers {
+    async fn create(&self, via: &str) -> String {
+        let created: Value = self
+            .http
+            .post(format!("{via}/internal/v1/mfa/challenges"))
+            .bearer_auth(&self.service)
+            .json(&json!({"subjectUserId": "alice", "stepUpRequestContext": {"operation": "payments.transfer"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        created["challengeId"].as_str().unwrap().to_owned()
+    }
+
+    async fn call(&self, via: &str, id: &str, verb: &str, otp: Option<&str>) -> (u16, String) {
+        let mut request = self
+            .http
+            .post(format!("{via}/internal/v1/mfa/totp-sms/{id}:{verb}"))
+            .bearer_auth(&self.alice);
+        if let Some(otp) = otp {
+            request = request.json(&json!({ "otp": otp }));
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        let code = body["code"].as_str().unwrap_or_default();
+        (
+            status,
+            code.trim_start_matches("urn:plmr:mfa-totp:api:").to_owned(),
+        )
+    }
+}
+
+fn wrong(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_one_database_share_challenges_and_limits() {
+    let Some(database) = TestDatabase::create(Engine::Postgres, "fleet").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("MFA_TOTP__DATABASE__URL", database.url())];
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| start(dir.path(), &env));
+        let b = s.spawn(|| start(dir.path(), &env));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    mfa_totp_server::startup::install_crypto_provider();
+    let service = token(
+        dir.path(),
+        &[
+            "--sub",
+            "payments-service",
+            "--scope",
+            "mfa:challenges:write",
+            "--scope",
+            "mfa:users:write",
+        ],
+    );
+    let fleet = Callers {
+        alice: token(dir.path(), &["--sub", "alice"]),
+        http: Client::new(),
+        service,
+    };
+    let (base_a, base_b) = (a.base(), b.base());
+    let (via_a, via_b) = (base_a.as_str(), base_b.as_str());
+    let put = fleet
+        .http
+        .put(format!("{via_b}/internal/v1/mfa/users/alice"))
+        .bearer_auth(&fleet.service)
+        .json(&json!({"phoneNumber": "+447700900123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+
+    // Created through A, initiated through B, verified through A.
+    let id = fleet.create(via_a).await;
+    assert_eq!(fleet.call(via_b, &id, "initiate", None).await.0, 200);
+    let code = b.next_code().expect("B sent the SMS");
+    // The cooldown holds across instances: A sends nothing.
+    assert_eq!(
+        fleet.call(via_a, &id, "initiate", None).await,
+        (429, "TOO_MANY_REQUESTS".to_owned())
+    );
+    assert!(a.next_code().is_none(), "A sent no second SMS");
+    assert_eq!(fleet.call(via_a, &id, "verify", Some(&code)).await.0, 200);
+    // The code is spent everywhere.
+    assert_eq!(
+        fleet.call(via_b, &id, "verify", Some(&code)).await,
+        (404, "CHALLENGE_NOT_FOUND".to_owned())
+    );
+
+    // Wrong codes alternate between A and B and still count to one limit of 5.
+    let id = fleet.create(via_b).await;
+    assert_eq!(fleet.call(via_a, &id, "initiate", None).await.0, 200);
+    let code = a.next_code().expect("A sent the SMS");
+    for attempt in 0..5 {
+        let via = if attempt % 2 == 0 { via_a } else { via_b };
+        assert_eq!(
+            fleet.call(via, &id, "verify", Some(&wrong(&code))).await,
+            (400, "INVALID_OTP".to_owned()),
+            "attempt {attempt}"
+        );
+    }
+    assert_eq!(
+        fleet.call(via_b, &id, "verify", Some(&code)).await,
+        (429, "TOO_MANY_REQUESTS".to_owned()),
+        "locked on B by attempts made on A and B"
+    );
+
+    // 40 wrong codes at once, half through each instance: exactly 5 count.
+    let id = fleet.create(via_a).await;
+    assert_eq!(fleet.call(via_b, &id, "initiate", None).await.0, 200);
+    let code = b.next_code().expect("B sent the SMS");
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (fleet, id, otp) = (fleet.clone(), id.clone(), wrong(&code));
+            let via = if i % 2 == 0 {
+                base_a.clone()
+            } else {
+                base_b.clone()
+            };
+            tokio::spawn(async move { fleet.call(&via, &id, "verify", Some(&otp)).await })
+        })
+        .collect();
+    let mut outcomes: BTreeMap<(u16, String), usize> = BTreeMap::new();
+    for task in tasks {
+        *outcomes.entry(task.await.unwrap()).or_default() += 1;
+    }
+    assert_eq!(
+        outcomes,
+        BTreeMap::from([
+            ((400, "INVALID_OTP".to_owned()), 5),
+            ((429, "TOO_MANY_REQUESTS".to_owned()), 35),
+        ])
+    );
+}

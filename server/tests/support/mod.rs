@@ -1,0 +1,100 @@
+//! Running the real `mfa-totp` binary: start it on port 0 with JSON logs, learn its port
+//! from the log, collect its stdout (the console SMS) and stderr (the logs), mint tokens.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mfa-totp");
+
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub stdout: mpsc::Receiver<String>,
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .env("MFA_TOTP__SERVER__PORT", "0")
+        .env("MFA_TOTP__SERVER__LOG_FORMAT", "json")
+        .env_remove("MFA_TOTP_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let (port_tx, port_rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line.clone());
+            let Ok(log) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if log["message"] == "mfa-totp listening" {
+                let _ = port_tx.send(log["port"].as_u64().unwrap() as u16);
+            }
+        }
+    });
+    let (out_tx, out_rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_tx.send(line);
+        }
+    });
+    let port = port_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server logs its port");
+    Server {
+        child,
+        port,
+        stdout: out_rx,
+        logs,
+    }
+}
+
+pub fn token(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .current_dir(dir)
+        .arg("token")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+impl Server {
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The code of the next SMS this instance prints, if one comes within a second.
+    pub fn next_code(&self) -> Option<String> {
+        let line = self.stdout.recv_timeout(Duration::from_secs(1)).ok()?;
+        line.split(|c: char| !c.is_ascii_digit())
+            .find(|run| run.len() == 6)
+            .map(str::to_owned)
+    }
+}
