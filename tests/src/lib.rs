@@ -2,6 +2,7 @@
 //! SQLite file, or a PostgreSQL database with `MFA_TOTP_TEST_ENGINE=postgres`), an SMS inbox read from the console provider's output, tokens, and a client whose every
 //! response is checked against the committed OpenAPI spec.
 
+pub mod proxy;
 pub mod spec_check;
 
 pub use async_trait::async_trait;

@@ -126,6 +126,20 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The `host:port` of a URL (`postgres://user@host:port/db` → `host:port`).
+pub fn host_port(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
+}
+
+/// `url` with its `host:port` replaced by `host_port`.
+pub fn with_host_port(url: &str, host_port_value: &str) -> String {
+    url.replacen(host_port(url), host_port_value, 1)
+}
+
 /// `url` with its database name replaced by `name`.
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
