@@ -81,6 +81,7 @@ on_both_engines!(
     cancel_withdraws_challenge_and_context_together,
     cancel_after_consume_changes_nothing,
     consume_needs_a_verified_challenge_and_applies_once,
+    racing_cancels_and_consumes_let_exactly_one_win,
     user_directory_upserts_phone_numbers,
     concurrent_puts_of_a_new_user_report_one_creation,
     migrations_can_run_twice,
@@ -451,4 +452,49 @@ async fn attributes_keep_unicode_and_nesting(f: Fixture) {
     f.store.insert(&challenge, &context).await.unwrap();
     let back = f.store.find_context(challenge.id).await.unwrap().unwrap();
     assert_eq!(back.attributes, attributes);
+}
+
+async fn racing_cancels_and_consumes_let_exactly_one_win(f: Fixture) {
+    let c = sent(&f).await;
+    assert!(
+        f.store
+            .mark_verified(c.id, c.code.unwrap(), t0())
+            .await
+            .unwrap()
+    );
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = f.store.clone();
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    ("consume", store.consume(c.id, t0()).await.unwrap())
+                } else {
+                    (
+                        "cancel",
+                        store.cancel(c.id, ChallengeStatus::Verified).await.unwrap(),
+                    )
+                }
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (what, won) = task.await.unwrap();
+        if won {
+            winners.push(what);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let context = f.store.find_context(c.id).await.unwrap().unwrap();
+    let challenge = f.store.find(c.id).await.unwrap().unwrap();
+    match winners[0] {
+        "consume" => assert_eq!(
+            (context.state, challenge.status),
+            (ContextState::Consumed, ChallengeStatus::Verified)
+        ),
+        _ => assert_eq!(
+            (context.state, challenge.status),
+            (ContextState::Cancelled, ChallengeStatus::Cancelled)
+        ),
+    }
 }
