@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{BIN, start, token};
+use support::{BIN, service_token, start, token};
 
 #[tokio::test]
 async fn readme_flow_walks_to_verified_with_no_setup() {
@@ -20,19 +20,7 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
     let base = format!("http://127.0.0.1:{}", server.port);
     mfa_totp_server::startup::install_crypto_provider();
     let http = reqwest::Client::new();
-    let service = token(
-        dir.path(),
-        &[
-            "--sub",
-            "payments-service",
-            "--scope",
-            "mfa:challenges:write",
-            "--scope",
-            "mfa:challenges:read",
-            "--scope",
-            "mfa:users:write",
-        ],
-    );
+    let service = service_token(dir.path());
     let alice = token(dir.path(), &["--sub", "alice"]);
 
     let put = http

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use mfa_totp_storage::testing::{Engine, TestDatabase};
 use reqwest::Client;
 use serde_json::{Value, json};
-use support::{start, token};
+use support::{service_token, start, token};
 
 /// The callers' side: tokens and an HTTP client, shared by concurrent tasks.
 #[derive(Clone)]
@@ -72,17 +72,7 @@ async fn two_instances_on_one_database_share_challenges_and_limits() {
         (a.join().unwrap(), b.join().unwrap())
     });
     mfa_totp_server::startup::install_crypto_provider();
-    let service = token(
-        dir.path(),
-        &[
-            "--sub",
-            "payments-service",
-            "--scope",
-            "mfa:challenges:write",
-            "--scope",
-            "mfa:users:write",
-        ],
-    );
+    let service = service_token(dir.path());
     let fleet = Callers {
         alice: token(dir.path(), &["--sub", "alice"]),
         http: Client::new(),

@@ -127,6 +127,18 @@ fn plan_at(challenge: &Challenge, now: Timestamp) -> SendPlan {
         .unwrap()
 }
 
+/// A challenge whose code was sent and accepted.
+async fn verified(f: &Fixture) -> Challenge {
+    let c = sent(f).await;
+    assert!(
+        f.store
+            .mark_verified(c.id, c.code.unwrap(), t0())
+            .await
+            .unwrap()
+    );
+    c
+}
+
 async fn sent(f: &Fixture) -> Challenge {
     let c = stored(f).await;
     assert!(f.store.record_send(c.id, &plan_at(&c, t0())).await.unwrap());
@@ -301,13 +313,7 @@ async fn cancel_withdraws_challenge_and_context_together(f: Fixture) {
 }
 
 async fn cancel_after_consume_changes_nothing(f: Fixture) {
-    let c = sent(&f).await;
-    assert!(
-        f.store
-            .mark_verified(c.id, c.code.unwrap(), t0())
-            .await
-            .unwrap()
-    );
+    let c = verified(&f).await;
     assert!(f.store.consume(c.id, t0()).await.unwrap());
     assert!(
         !f.store
@@ -455,13 +461,7 @@ async fn attributes_keep_unicode_and_nesting(f: Fixture) {
 }
 
 async fn racing_cancels_and_consumes_let_exactly_one_win(f: Fixture) {
-    let c = sent(&f).await;
-    assert!(
-        f.store
-            .mark_verified(c.id, c.code.unwrap(), t0())
-            .await
-            .unwrap()
-    );
+    let c = verified(&f).await;
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let store = f.store.clone();

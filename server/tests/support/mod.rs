@@ -98,3 +98,20 @@ impl Server {
             .map(str::to_owned)
     }
 }
+
+/// A token of the operation service with every service scope.
+pub fn service_token(dir: &std::path::Path) -> String {
+    token(
+        dir,
+        &[
+            "--sub",
+            "payments-service",
+            "--scope",
+            "mfa:challenges:write",
+            "--scope",
+            "mfa:challenges:read",
+            "--scope",
+            "mfa:users:write",
+        ],
+    )
+}
