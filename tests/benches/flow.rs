@@ -110,7 +110,8 @@ async fn main() {
     let elapsed = started.elapsed();
     let done = all[0].len();
     println!(
-        "mfa-totp flow bench: {done} flows, concurrency {concurrency}, SQLite (WAL), console SMS, loopback HTTP"
+        "mfa-totp flow bench: {done} flows, concurrency {concurrency}, {:?} (MFA_TOTP_TEST_ENGINE), console SMS, loopback HTTP",
+        mfa_totp_tests::Engine::from_env()
     );
     println!(
         "{:.0} flows/s ({:.0} requests/s) in {elapsed:.2?}",
