@@ -68,7 +68,7 @@ impl TestDatabase {
             }
             Engine::Postgres => {
                 let server = postgres_url_or_skip(test)?;
-                let name = format!("mfa_totp_test_{}", uuid_like());
+                let name = format!("mfa_totp_test_{}", unique_suffix());
                 let admin = Database::connect(&server)
                     .await
                     .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR}={server}: {e}"));
@@ -159,7 +159,7 @@ pub fn with_database(url: &str, name: &str) -> String {
 }
 
 /// A unique, lower-case, identifier-safe suffix.
-fn uuid_like() -> String {
+fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
