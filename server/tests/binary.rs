@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{BIN, service_token, start, token};
+use support::{BIN, create_challenge, service_token, start, token};
 
 #[tokio::test]
 async fn readme_flow_walks_to_verified_with_no_setup() {
@@ -32,17 +32,7 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
         .unwrap();
     assert_eq!(put.status(), 201);
 
-    let created: Value = http
-        .post(format!("{base}/internal/v1/mfa/challenges"))
-        .bearer_auth(&service)
-        .json(&json!({"subjectUserId": "alice", "stepUpRequestContext": {"operation": "payments.transfer", "attributes": {"amount": "120.00"}}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["challengeId"].as_str().unwrap();
+    let id = &create_challenge(&http, &base, &service, "alice").await;
 
     let initiated = http
         .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:initiate"))

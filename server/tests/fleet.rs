@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use mfa_totp_storage::testing::{Engine, TestDatabase};
 use reqwest::Client;
 use serde_json::{Value, json};
-use support::{service_token, start, token};
+use support::{create_challenge, service_token, start, token};
 
 /// The callers' side: tokens and an HTTP client, shared by concurrent tasks.
 #[derive(Clone)]
@@ -22,18 +22,7 @@ struct Callers {
 
 impl Callers {
     async fn create(&self, via: &str) -> String {
-        let created: Value = self
-            .http
-            .post(format!("{via}/internal/v1/mfa/challenges"))
-            .bearer_auth(&self.service)
-            .json(&json!({"subjectUserId": "alice", "stepUpRequestContext": {"operation": "payments.transfer"}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        created["challengeId"].as_str().unwrap().to_owned()
+        create_challenge(&self.http, via, &self.service, "alice").await
     }
 
     async fn call(&self, via: &str, id: &str, verb: &str, otp: Option<&str>) -> (u16, String) {

@@ -31,7 +31,7 @@ fn string_schema(
     let mut schema = MetaSchema::new("string");
     schema.format = format;
     schema.pattern = Some(pattern.to_owned());
-    schema.min_length = max_length.map(|_| 1);
+    schema.min_length = Some(1);
     schema.max_length = max_length;
     schema.example = Some(Value::String(example.to_owned()));
     MetaSchemaRef::Inline(Box::new(schema))

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mfa-totp");
 
@@ -114,4 +114,30 @@ pub fn service_token(dir: &std::path::Path) -> String {
             "mfa:users:write",
         ],
     )
+}
+
+/// Creates a challenge for `subject` through the instance at `base`; returns its id.
+pub async fn create_challenge(
+    http: &reqwest::Client,
+    base: &str,
+    service_token: &str,
+    subject: &str,
+) -> String {
+    let created: Value = http
+        .post(format!("{base}/internal/v1/mfa/challenges"))
+        .bearer_auth(service_token)
+        .json(&json!({
+            "subjectUserId": subject,
+            "stepUpRequestContext": {"operation": "payments.transfer", "attributes": {"amount": "120.00"}},
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["challengeId"]
+        .as_str()
+        .expect("a created challenge")
+        .to_owned()
 }
