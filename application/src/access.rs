@@ -30,7 +30,7 @@ impl UseCases {
             .find(id)
             .await?
             .ok_or(AccessError::ChallengeNotFound)?;
-        if &challenge.subject != caller {
+        if challenge.subject() != caller {
             return Err(AccessError::SubjectMismatch);
         }
         match self.contexts.find_context(id).await? {

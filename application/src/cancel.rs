@@ -1,9 +1,8 @@
 //! `:cancel`: the operation service withdraws a challenge (and its context) it no longer needs.
 
-use mfa_totp_domain::{Challenge, ChallengeId, ChallengeStatus, ContextState, StepUpContext};
+use mfa_totp_domain::ChallengeId;
 
-use crate::get_challenge::ChallengeView;
-use crate::{MAX_RACE_RETRIES, StoreError, UseCases};
+use crate::{ChallengeView, MAX_RACE_RETRIES, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CancelError {
@@ -35,21 +34,15 @@ impl UseCases {
                 .await?
                 .filter(|c| c.is_active())
                 .ok_or(CancelError::ContextNotFound)?;
-            if !challenge.can_cancel(self.clock.now()) {
-                return Err(CancelError::ChallengeNotFound);
-            }
-            if self.challenges.cancel(id, challenge.status).await? {
-                tracing::info!(was = %challenge.status, "challenge cancelled");
+            let cancelled = challenge
+                .after_cancel(self.clock.now())
+                .map_err(|_| CancelError::ChallengeNotFound)?;
+            if self.challenges.cancel(id, challenge.status()).await? {
+                tracing::info!(was = %challenge.status(), "challenge cancelled");
                 return Ok(ChallengeView {
-                    status: ChallengeStatus::Cancelled,
-                    challenge: Challenge {
-                        status: ChallengeStatus::Cancelled,
-                        ..challenge
-                    },
-                    context: Some(StepUpContext {
-                        state: ContextState::Cancelled,
-                        ..context
-                    }),
+                    status: cancelled.status(),
+                    challenge: cancelled,
+                    context: Some(context.after_cancel()),
                 });
             }
         }
@@ -61,6 +54,7 @@ impl UseCases {
 mod tests {
     use super::*;
     use crate::test_support::*;
+    use mfa_totp_domain::{ChallengeStatus, ContextState};
 
     #[tokio::test]
     async fn cancel_withdraws_a_live_challenge_from_the_status_it_was_read_in() {

@@ -1,7 +1,7 @@
 //! `:consume`: the operation service learns, once, that the challenge was verified for its
 //! context. After that the context is gone (`STEP_UP_REQUEST_CONTEXT_NOT_FOUND`).
 
-use mfa_totp_domain::{ChallengeId, ChallengeStatus, Operation, Timestamp, UserId};
+use mfa_totp_domain::{ChallengeId, ChallengeStatus, ConsumeRefused, Operation, Timestamp, UserId};
 
 use crate::{StoreError, UseCases};
 
@@ -43,20 +43,19 @@ impl UseCases {
             .filter(|context| context.is_active())
             .ok_or(ConsumeError::ContextNotFound)?;
         let now = self.clock.now();
-        let (ChallengeStatus::Verified, Some(verified_at)) =
-            (challenge.status_at(now), challenge.verified_at)
-        else {
-            return Err(ConsumeError::NotVerified(challenge.status_at(now)));
-        };
+        let verified_at = challenge
+            .consumable(now)
+            .map_err(|ConsumeRefused(status)| ConsumeError::NotVerified(status))?;
         if !self.contexts.consume(id, now).await? {
             return Err(ConsumeError::ContextNotFound);
         }
         tracing::info!("step-up request context consumed");
+        let consumed = context.after_consume(now);
         Ok(Consumed {
             challenge_id: id,
-            subject: challenge.subject,
-            operation: context.operation,
-            attributes: context.attributes,
+            subject: challenge.subject().clone(),
+            operation: consumed.operation,
+            attributes: consumed.attributes,
             verified_at,
             consumed_at: now,
         })
@@ -70,10 +69,7 @@ mod tests {
     use mfa_totp_domain::{Challenge, ContextState};
 
     fn verified() -> Challenge {
-        Challenge {
-            verified_at: Some(now()),
-            ..challenge(ChallengeStatus::Verified)
-        }
+        challenge(ChallengeStatus::Verified)
     }
 
     #[tokio::test]

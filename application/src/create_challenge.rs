@@ -2,8 +2,7 @@
 
 use mfa_totp_domain::{Challenge, ChallengeId, Operation, StepUpContext, TotpSecret, UserId};
 
-use crate::get_challenge::ChallengeView;
-use crate::{StoreError, UseCases};
+use crate::{ChallengeView, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateChallengeError {
@@ -38,11 +37,11 @@ impl UseCases {
             self.clock.now(),
             &self.policy,
         );
-        let context = StepUpContext::new(challenge.id, request.operation, request.attributes);
+        let context = StepUpContext::new(challenge.id(), request.operation, request.attributes);
         self.challenges.insert(&challenge, &context).await?;
-        tracing::info!(challenge_id = %challenge.id, "challenge created");
+        tracing::info!(challenge_id = %challenge.id(), "challenge created");
         Ok(ChallengeView {
-            status: challenge.status,
+            status: challenge.status(),
             challenge,
             context: Some(context),
         })
@@ -69,17 +68,17 @@ mod tests {
         m.challenges
             .expect_insert()
             .withf(|c, ctx| {
-                c.status == ChallengeStatus::Pending
-                    && c.expires_at == now() + chrono::TimeDelta::minutes(10)
-                    && ctx.challenge_id == c.id
+                c.status() == ChallengeStatus::Pending
+                    && c.expires_at() == now() + chrono::TimeDelta::minutes(10)
+                    && ctx.challenge_id == c.id()
                     && ctx.is_active()
             })
             .times(1)
             .returning(|_, _| Ok(()));
         let created = m.build().create_challenge(request()).await.unwrap();
         assert_eq!(created.status, ChallengeStatus::Pending);
-        assert_eq!(created.challenge.subject, user());
-        assert_ne!(created.challenge.secret.as_bytes(), &[0u8; 20]);
+        assert_eq!(created.challenge.subject(), &user());
+        assert_ne!(created.challenge.secret().as_bytes(), &[0u8; 20]);
         assert_eq!(
             created.context.unwrap().operation.as_str(),
             "payments.transfer"

@@ -1,8 +1,8 @@
 //! An operation service reads a challenge's status.
 
-use mfa_totp_domain::{Challenge, ChallengeId, ChallengeStatus, StepUpContext};
+use mfa_totp_domain::ChallengeId;
 
-use crate::{StoreError, UseCases};
+use crate::{ChallengeView, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GetChallengeError {
@@ -10,15 +10,6 @@ pub enum GetChallengeError {
     ChallengeNotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// A challenge as of now, with its context.
-#[derive(Debug, Clone)]
-pub struct ChallengeView {
-    pub challenge: Challenge,
-    /// The status as of the read: a live challenge past its TTL reads as `EXPIRED`.
-    pub status: ChallengeStatus,
-    pub context: Option<StepUpContext>,
 }
 
 impl UseCases {
@@ -42,21 +33,20 @@ impl UseCases {
 mod tests {
     use super::*;
     use crate::test_support::*;
-    use mfa_totp_domain::ContextState;
+    use mfa_totp_domain::{ChallengeStatus, ContextState};
 
     #[tokio::test]
     async fn get_reports_a_live_challenge_past_its_ttl_as_expired() {
-        let mut old = challenge(ChallengeStatus::CodeSent);
-        old.expires_at = now();
         let view = Mocks::new()
-            .with_challenge(old)
+            .with_challenge(challenge(ChallengeStatus::CodeSent))
+            .at(now() + chrono::TimeDelta::minutes(10))
             .with_context(ContextState::Active)
             .build()
             .get_challenge(challenge_id())
             .await
             .unwrap();
         assert_eq!(view.status, ChallengeStatus::Expired);
-        assert_eq!(view.challenge.status, ChallengeStatus::CodeSent);
+        assert_eq!(view.challenge.status(), ChallengeStatus::CodeSent);
     }
 
     #[tokio::test]

@@ -1,9 +1,11 @@
 //! `:initiate`: send the challenge's code by SMS to the subject's phone.
 
-use mfa_totp_domain::{ChallengeId, ChallengeStatus, PhoneNumber, SendRefused, Timestamp, UserId};
+use mfa_totp_domain::{
+    Challenge, ChallengeId, ChallengeStatus, PhoneNumber, SendRefused, Timestamp, UserId,
+};
 
 use crate::access::AccessError;
-use crate::{MAX_RACE_RETRIES, OutboundSms, SmsError, StoreError, UseCases, retry_after_secs};
+use crate::{MAX_RACE_RETRIES, OutboundSms, SentSms, SmsError, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitiateError {
@@ -11,8 +13,10 @@ pub enum InitiateError {
     Access(#[from] AccessError),
     #[error("the subject is unknown to the user directory or has no phone")]
     UserNotFound,
-    #[error("too many sends: retry after {retry_after_secs} s")]
-    TooManyRequests { retry_after_secs: u64 },
+    #[error("a code was sent too recently; the next may go at {ready_at}")]
+    Cooldown { ready_at: Timestamp },
+    #[error("every send this challenge allows went out; it expires at {until}")]
+    SendCapReached { until: Timestamp },
     #[error(transparent)]
     Sms(SmsError),
     #[error(transparent)]
@@ -31,6 +35,8 @@ pub struct Initiated {
     pub resend_available_at: Timestamp,
     pub sends_remaining: u32,
     pub masked_phone_number: String,
+    /// What the SMS provider said about the message.
+    pub sent: SentSms,
 }
 
 impl UseCases {
@@ -54,37 +60,44 @@ impl UseCases {
                     return Err(AccessError::ChallengeNotFound.into());
                 }
                 Err(SendRefused::Finished(_)) => return Err(AccessError::ChallengeNotFound.into()),
-                Err(
-                    SendRefused::Cooldown { retry_after }
-                    | SendRefused::SendCapReached { retry_after },
-                ) => {
-                    return Err(InitiateError::TooManyRequests {
-                        retry_after_secs: retry_after_secs(retry_after),
-                    });
+                Err(SendRefused::Cooldown { ready_at }) => {
+                    return Err(InitiateError::Cooldown { ready_at });
+                }
+                Err(SendRefused::SendCapReached { until }) => {
+                    return Err(InitiateError::SendCapReached { until });
                 }
             };
             let phone = self
-                .users
-                .phone_number(&challenge.subject)
+                .user_reader
+                .phone_number(challenge.subject())
                 .await?
                 .ok_or(InitiateError::UserNotFound)?;
             if !self.challenges.record_send(id, &plan).await? {
                 continue;
             }
-            let code = self.totp.code_at(&challenge.secret, plan.code.step);
+            let code = self.totp.code_at(challenge.secret(), plan.code.step);
             let sms = OutboundSms {
                 body: self.sms_text(code.expose()),
                 to: phone.clone(),
             };
-            if let Err(error) = self.sms.send(&sms).await {
-                tracing::warn!(error = %error, to = %phone, "SMS not sent; undoing the recorded send");
-                if !self.challenges.undo_send(&challenge, &plan).await? {
-                    tracing::warn!("the recorded send changed before it could be undone");
+            let sent = match self.sms.send(&sms).await {
+                Ok(sent) => sent,
+                Err(error) => {
+                    tracing::warn!(error = %error, to = %phone, "SMS not sent; undoing the recorded send");
+                    if !self.challenges.undo_send(&challenge, &plan).await? {
+                        tracing::warn!("the recorded send changed before it could be undone");
+                    }
+                    return Err(InitiateError::Sms(error));
                 }
-                return Err(InitiateError::Sms(error));
-            }
-            tracing::info!(to = %phone, new_code = plan.is_new_code, "code sent");
-            return Ok(self.initiated(&challenge, &plan, &phone));
+            };
+            tracing::info!(
+                to = %phone,
+                new_code = plan.is_new_code,
+                provider = sent.provider,
+                message_id = sent.message_id.as_deref().unwrap_or("-"),
+                "code sent"
+            );
+            return Ok(self.initiated(&challenge.after_send(&plan), &phone, sent));
         }
         Err(InitiateError::Contended)
     }
@@ -96,23 +109,17 @@ impl UseCases {
         )
     }
 
-    fn initiated(
-        &self,
-        before: &mfa_totp_domain::Challenge,
-        plan: &mfa_totp_domain::SendPlan,
-        phone: &PhoneNumber,
-    ) -> Initiated {
+    fn initiated(&self, after: &Challenge, phone: &PhoneNumber, sent: SentSms) -> Initiated {
+        let after_a_send = "a challenge after a send has a code and a last send";
         Initiated {
-            challenge_id: before.id,
-            status: ChallengeStatus::CodeSent,
-            expires_at: before.expires_at,
-            code_expires_at: (plan.code.issued_at + self.policy.code_ttl).min(before.expires_at),
-            resend_available_at: plan.sent_at + self.policy.resend_cooldown,
-            sends_remaining: self
-                .policy
-                .max_sends
-                .saturating_sub(plan.expected_send_count + 1),
+            challenge_id: after.id(),
+            status: after.status(),
+            expires_at: after.expires_at(),
+            code_expires_at: after.code_expires_at(&self.policy).expect(after_a_send),
+            resend_available_at: after.resend_available_at(&self.policy).expect(after_a_send),
+            sends_remaining: after.sends_remaining(&self.policy),
             masked_phone_number: phone.masked(),
+            sent,
         }
     }
 }

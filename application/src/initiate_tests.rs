@@ -1,6 +1,6 @@
 //! One test per outcome of `:initiate`.
 
-use mfa_totp_domain::{Challenge, ContextState, IssuedCode, PhoneNumber, TotpPolicy};
+use mfa_totp_domain::{ChallengePolicy, ContextState, PhoneNumber, TotpPolicy};
 
 use super::*;
 use crate::SentSms;
@@ -14,7 +14,7 @@ fn ready() -> Mocks {
     let mut m = Mocks::new()
         .with_challenge(challenge(ChallengeStatus::Pending))
         .with_context(ContextState::Active);
-    m.users
+    m.user_reader
         .expect_phone_number()
         .returning(|_| Ok(Some(phone())));
     m
@@ -44,7 +44,7 @@ async fn initiate_records_the_send_and_texts_the_current_code() {
         .times(1)
         .returning(|_, _| Ok(true));
     let expected = TotpPolicy::default().code_at(
-        &challenge(ChallengeStatus::Pending).secret,
+        challenge(ChallengeStatus::Pending).secret(),
         TotpPolicy::default().step_at(now()),
     );
     m.sms
@@ -64,21 +64,13 @@ async fn initiate_records_the_send_and_texts_the_current_code() {
 
 #[tokio::test]
 async fn initiate_resends_the_same_code_within_its_ttl() {
-    let issued = IssuedCode {
-        step: 42,
-        issued_at: now() - chrono::TimeDelta::seconds(40),
-    };
-    let c = Challenge {
-        code: Some(issued),
-        send_count: 1,
-        last_sent_at: Some(issued.issued_at),
-        ..challenge(ChallengeStatus::CodeSent)
-    };
-    let code = TotpPolicy::default().code_at(&c.secret, 42);
+    let c = challenge(ChallengeStatus::CodeSent);
+    let issued = c.code().unwrap();
+    let code = TotpPolicy::default().code_at(c.secret(), issued.step);
     let mut m = Mocks::new()
         .with_challenge(c)
         .with_context(ContextState::Active);
-    m.users
+    m.user_reader
         .expect_phone_number()
         .returning(|_| Ok(Some(phone())));
     m.challenges
@@ -145,11 +137,10 @@ async fn initiate_of_a_verified_challenge_is_challenge_not_found() {
 
 #[tokio::test]
 async fn initiate_past_the_ttl_marks_the_challenge_expired() {
-    let mut c = challenge(ChallengeStatus::Pending);
-    c.expires_at = now();
     let mut m = Mocks::new()
-        .with_challenge(c)
-        .with_context(ContextState::Active);
+        .with_challenge(challenge(ChallengeStatus::Pending))
+        .with_context(ContextState::Active)
+        .at(now() + chrono::TimeDelta::minutes(10));
     m.challenges
         .expect_mark_expired()
         .times(1)
@@ -166,50 +157,40 @@ async fn initiate_for_a_user_without_phone_is_user_not_found() {
     let mut m = Mocks::new()
         .with_challenge(challenge(ChallengeStatus::Pending))
         .with_context(ContextState::Active);
-    m.users.expect_phone_number().returning(|_| Ok(None));
+    m.user_reader.expect_phone_number().returning(|_| Ok(None));
     let err = initiate_err(m).await;
     assert!(matches!(err, InitiateError::UserNotFound));
 }
 
 #[tokio::test]
-async fn initiate_within_the_cooldown_is_too_many_requests() {
-    let c = Challenge {
-        code: Some(IssuedCode {
-            step: 1,
-            issued_at: now(),
-        }),
-        send_count: 1,
-        last_sent_at: Some(now() - chrono::TimeDelta::milliseconds(10_500)),
-        ..challenge(ChallengeStatus::CodeSent)
-    };
+async fn initiate_within_the_cooldown_is_refused_until_the_cooldown_ends() {
+    let c = challenge(ChallengeStatus::CodeSent);
+    let ready_at = c.last_sent_at().unwrap() + chrono::TimeDelta::seconds(30);
     let m = Mocks::new()
         .with_challenge(c)
-        .with_context(ContextState::Active);
+        .with_context(ContextState::Active)
+        .at(ready_at - chrono::TimeDelta::milliseconds(19_500));
     let err = initiate_err(m).await;
-    assert!(matches!(
-        err,
-        InitiateError::TooManyRequests {
-            retry_after_secs: 20
-        }
-    ));
+    assert!(matches!(err, InitiateError::Cooldown { ready_at: at } if at == ready_at));
 }
 
 #[tokio::test]
-async fn initiate_past_the_send_cap_is_too_many_requests() {
-    let c = Challenge {
-        code: Some(IssuedCode {
-            step: 1,
-            issued_at: now(),
-        }),
-        send_count: 5,
-        last_sent_at: Some(now() - chrono::TimeDelta::minutes(1)),
-        ..challenge(ChallengeStatus::CodeSent)
-    };
+async fn initiate_past_the_send_cap_is_refused_until_the_challenge_expires() {
+    let policy = ChallengePolicy::default();
+    let mut c = challenge(ChallengeStatus::Pending);
+    let mut at = now();
+    for _ in 0..policy.max_sends {
+        let plan = c.plan_send(at, &policy, &TotpPolicy::default()).unwrap();
+        c = c.after_send(&plan);
+        at += policy.resend_cooldown;
+    }
+    let expiry = c.expires_at();
     let m = Mocks::new()
         .with_challenge(c)
-        .with_context(ContextState::Active);
+        .with_context(ContextState::Active)
+        .at(at);
     let err = initiate_err(m).await;
-    assert!(matches!(err, InitiateError::TooManyRequests { .. }));
+    assert!(matches!(err, InitiateError::SendCapReached { until } if until == expiry));
 }
 
 #[tokio::test]

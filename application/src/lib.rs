@@ -10,6 +10,7 @@ pub mod initiate;
 pub mod ports;
 pub mod put_user;
 pub mod verify;
+mod view;
 
 #[cfg(test)]
 mod test_support;
@@ -19,20 +20,19 @@ use std::sync::Arc;
 use mfa_totp_domain::{ChallengePolicy, TotpPolicy};
 
 pub use ports::{
-    ChallengeRepository, CipherError, Clock, OutboundSms, SecretCipher, SentSms, SmsError,
-    SmsSender, StepUpContextRepository, StoreError, UserDirectory, UserRegistry,
+    ChallengeRepository, CipherError, Clock, OutboundSms, ReadinessCheck, SecretCipher, SentSms,
+    SmsError, SmsSender, StepUpContextRepository, StoreError, UserDirectoryReader,
+    UserDirectoryWriter,
 };
-
-/// How long a caller should wait before retrying when a dependency is down.
-pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+pub use view::ChallengeView;
 
 /// The ports and policies every use case runs on. Cheap to clone.
 #[derive(Clone)]
 pub struct UseCases {
     pub challenges: Arc<dyn ChallengeRepository>,
     pub contexts: Arc<dyn StepUpContextRepository>,
-    pub users: Arc<dyn UserDirectory>,
-    pub registry: Arc<dyn UserRegistry>,
+    pub user_reader: Arc<dyn UserDirectoryReader>,
+    pub user_writer: Arc<dyn UserDirectoryWriter>,
     pub sms: Arc<dyn SmsSender>,
     pub clock: Arc<dyn Clock>,
     pub policy: ChallengePolicy,
@@ -42,9 +42,3 @@ pub struct UseCases {
 /// A conditional update that lost a race is retried on fresh state this many times. Each
 /// loss means another request changed the challenge, so a few rounds reach a settled state.
 pub(crate) const MAX_RACE_RETRIES: usize = 8;
-
-/// Seconds to put in `Retry-After`, rounded up, at least 1.
-pub(crate) fn retry_after_secs(delta: chrono::TimeDelta) -> u64 {
-    let millis = delta.num_milliseconds().max(0) as u64;
-    millis.div_ceil(1000).max(1)
-}

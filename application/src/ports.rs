@@ -1,9 +1,9 @@
 //! Ports: the small traits the use cases need from the outside world. Adapters implement
-//! them; the `mocks` feature (and unit tests) get mockall mocks of each.
+//! them; the use cases' unit tests get mockall mocks of each.
 
 use async_trait::async_trait;
 use mfa_totp_domain::{
-    Challenge, ChallengeId, IssuedCode, PhoneNumber, SendPlan, StepUpContext, Timestamp,
+    Challenge, ChallengeId, ChallengeStatus, IssuedCode, PhoneNumber, SendPlan, StepUpContext, Timestamp,
     TotpSecret, UserId,
 };
 
@@ -19,7 +19,7 @@ pub enum StoreError {
 
 /// Challenges, with every state change applied as one conditional UPDATE that returns
 /// whether it applied (`false`: the row changed since it was read; reload and decide again).
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait ChallengeRepository: Send + Sync + 'static {
     /// Stores a new challenge and its context together, or neither.
@@ -60,14 +60,10 @@ pub trait ChallengeRepository: Send + Sync + 'static {
 
     /// Challenge → `CANCELLED` and its active context → `CANCELLED`, in one transaction, if
     /// the challenge is still in the status it was read in and the context is still active.
-    async fn cancel(
-        &self,
-        id: ChallengeId,
-        read_as: mfa_totp_domain::ChallengeStatus,
-    ) -> Result<bool, StoreError>;
+    async fn cancel(&self, id: ChallengeId, read_as: ChallengeStatus) -> Result<bool, StoreError>;
 }
 
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait StepUpContextRepository: Send + Sync + 'static {
     async fn find_context(&self, id: ChallengeId) -> Result<Option<StepUpContext>, StoreError>;
@@ -76,18 +72,18 @@ pub trait StepUpContextRepository: Send + Sync + 'static {
     async fn consume(&self, id: ChallengeId, now: Timestamp) -> Result<bool, StoreError>;
 }
 
-/// Where a user's phone number comes from.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+/// The read side of the user directory: where a user's phone number comes from.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
-pub trait UserDirectory: Send + Sync + 'static {
+pub trait UserDirectoryReader: Send + Sync + 'static {
     /// The user's phone, or `None` for an unknown user or one without a phone.
     async fn phone_number(&self, user: &UserId) -> Result<Option<PhoneNumber>, StoreError>;
 }
 
-/// Writes to the directory we ship (the SQL one).
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+/// The write side of the user directory we ship (the SQL one).
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
-pub trait UserRegistry: Send + Sync + 'static {
+pub trait UserDirectoryWriter: Send + Sync + 'static {
     /// Creates or replaces the user's phone. Returns `true` when the user is new.
     async fn put_phone_number(
         &self,
@@ -122,14 +118,25 @@ pub enum SmsError {
     Unavailable(#[source] anyhow::Error),
 }
 
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait SmsSender: Send + Sync + 'static {
     async fn send(&self, sms: &OutboundSms) -> Result<SentSms, SmsError>;
 }
 
+/// A dependency the service needs before it takes traffic: the database, and later the SMS
+/// providers. The readiness probe asks each one.
+#[async_trait]
+pub trait ReadinessCheck: Send + Sync + 'static {
+    /// What is checked, as the probe names it: `database`, ...
+    fn name(&self) -> &'static str;
+
+    /// Whether the dependency answers now.
+    async fn is_ready(&self) -> bool;
+}
+
 /// The time. Tests control it.
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[cfg_attr(test, mockall::automock)]
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
 }
@@ -143,7 +150,7 @@ pub enum CipherError {
 }
 
 /// Encrypts TOTP secrets at rest. `aad` binds a ciphertext to its row (the challenge id).
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[cfg_attr(test, mockall::automock)]
 pub trait SecretCipher: Send + Sync + 'static {
     /// Returns an opaque string that names the key it was sealed with.
     fn seal(&self, secret: &TotpSecret, aad: &[u8]) -> Result<String, CipherError>;

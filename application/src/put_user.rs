@@ -15,7 +15,7 @@ impl UseCases {
     #[tracing::instrument(skip_all, fields(user_id = %user, phone = %phone))]
     pub async fn put_user(&self, user: &UserId, phone: &PhoneNumber) -> Result<bool, PutUserError> {
         let created = self
-            .registry
+            .user_writer
             .put_phone_number(user, phone, self.clock.now())
             .await?;
         tracing::info!(created, "user phone stored");
@@ -35,7 +35,7 @@ mod tests {
     #[tokio::test]
     async fn put_user_stores_the_phone_and_says_whether_it_is_new() {
         let mut m = Mocks::new();
-        m.registry
+        m.user_writer
             .expect_put_phone_number()
             .withf(|u, p, at| *u == user() && *p == phone() && *at == now())
             .times(1)
@@ -46,7 +46,7 @@ mod tests {
     #[tokio::test]
     async fn put_user_reports_unavailable_storage() {
         let mut m = Mocks::new();
-        m.registry
+        m.user_writer
             .expect_put_phone_number()
             .returning(|_, _, _| Err(unavailable()));
         let err = m.build().put_user(&user(), &phone()).await.unwrap_err();

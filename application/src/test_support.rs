@@ -23,16 +23,33 @@ pub fn challenge_id() -> ChallengeId {
     ChallengeId::parse("7b0d5c9e-8f7c-4a8e-9d4b-3f1f6a2b1c00").unwrap()
 }
 
+/// The test challenge, created a minute ago, brought to `status` through the state machine
+/// (a code sent 40 s ago; verified, locked or cancelled just now).
 pub fn challenge(status: ChallengeStatus) -> Challenge {
-    Challenge {
-        status,
-        ..Challenge::new(
-            challenge_id(),
-            user(),
-            TotpSecret::from_bytes([9; 20]),
-            now() - chrono::TimeDelta::seconds(60),
-            &ChallengePolicy::default(),
-        )
+    let policy = ChallengePolicy::default();
+    let created = now() - chrono::TimeDelta::seconds(60);
+    let pending = Challenge::new(
+        challenge_id(),
+        user(),
+        TotpSecret::from_bytes([9; 20]),
+        created,
+        &policy,
+    );
+    let sent_at = now() - chrono::TimeDelta::seconds(40);
+    let code_sent = || {
+        let plan = pending
+            .plan_send(sent_at, &policy, &TotpPolicy::default())
+            .unwrap();
+        pending.after_send(&plan)
+    };
+    match status {
+        ChallengeStatus::Pending => pending,
+        ChallengeStatus::CodeSent => code_sent(),
+        ChallengeStatus::Verified => code_sent().after_verify(now()),
+        ChallengeStatus::Locked => (0..policy.max_failed_attempts)
+            .fold(code_sent(), |c, _| c.after_failed_attempt(&policy)),
+        ChallengeStatus::Expired => pending.after_expiry(),
+        ChallengeStatus::Cancelled => pending.after_cancel(now()).unwrap(),
     }
 }
 
@@ -54,9 +71,10 @@ pub fn unavailable() -> StoreError {
 pub struct Mocks {
     pub challenges: MockChallengeRepository,
     pub contexts: MockStepUpContextRepository,
-    pub users: MockUserDirectory,
-    pub registry: MockUserRegistry,
+    pub user_reader: MockUserDirectoryReader,
+    pub user_writer: MockUserDirectoryWriter,
     pub sms: MockSmsSender,
+    pub now: Timestamp,
 }
 
 impl Mocks {
@@ -64,9 +82,10 @@ impl Mocks {
         Self {
             challenges: MockChallengeRepository::new(),
             contexts: MockStepUpContextRepository::new(),
-            users: MockUserDirectory::new(),
-            registry: MockUserRegistry::new(),
+            user_reader: MockUserDirectoryReader::new(),
+            user_writer: MockUserDirectoryWriter::new(),
             sms: MockSmsSender::new(),
+            now: now(),
         }
     }
 
@@ -85,14 +104,21 @@ impl Mocks {
         self
     }
 
+    /// Runs the use case at `at` instead of [`now`].
+    pub fn at(mut self, at: Timestamp) -> Self {
+        self.now = at;
+        self
+    }
+
     pub fn build(self) -> UseCases {
         let mut clock = MockClock::new();
-        clock.expect_now().returning(now);
+        let at = self.now;
+        clock.expect_now().returning(move || at);
         UseCases {
             challenges: Arc::new(self.challenges),
             contexts: Arc::new(self.contexts),
-            users: Arc::new(self.users),
-            registry: Arc::new(self.registry),
+            user_reader: Arc::new(self.user_reader),
+            user_writer: Arc::new(self.user_writer),
             sms: Arc::new(self.sms),
             clock: Arc::new(clock),
             policy: ChallengePolicy::default(),

@@ -3,7 +3,7 @@
 use mfa_totp_domain::{ChallengeId, Timestamp, UserId, VerifyRefused};
 
 use crate::access::AccessError;
-use crate::{MAX_RACE_RETRIES, StoreError, UseCases, retry_after_secs};
+use crate::{MAX_RACE_RETRIES, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -12,9 +12,9 @@ pub enum VerifyError {
     /// Wrong, expired, already used or malformed.
     #[error("invalid one-time password")]
     InvalidOtp,
-    /// Too many wrong codes: the challenge is locked.
-    #[error("too many wrong codes: the challenge is locked")]
-    Locked { retry_after_secs: u64 },
+    /// Too many wrong codes: the challenge is locked until it expires at `until`.
+    #[error("too many wrong codes: the challenge is locked until {until}")]
+    Locked { until: Timestamp },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the challenge kept changing under concurrent requests")]
@@ -49,10 +49,8 @@ impl UseCases {
                 Err(VerifyRefused::Finished(_)) => {
                     return Err(AccessError::ChallengeNotFound.into());
                 }
-                Err(VerifyRefused::Locked) => {
-                    return Err(VerifyError::Locked {
-                        retry_after_secs: retry_after_secs(challenge.expires_at - now),
-                    });
+                Err(VerifyRefused::Locked { until }) => {
+                    return Err(VerifyError::Locked { until });
                 }
                 Err(VerifyRefused::NoCodeSent | VerifyRefused::CodeExpired) => {
                     return Err(VerifyError::InvalidOtp);
@@ -61,7 +59,7 @@ impl UseCases {
             let Ok(candidate) = self.totp.parse_code(otp) else {
                 return Err(VerifyError::InvalidOtp);
             };
-            if self.totp.matches(&challenge.secret, code.step, &candidate) {
+            if self.totp.matches(challenge.secret(), code.step, &candidate) {
                 if self.challenges.mark_verified(id, code, now).await? {
                     tracing::info!("challenge verified");
                     return Ok(Verified {
@@ -74,8 +72,8 @@ impl UseCases {
                 .record_failed_attempt(id, self.policy.max_failed_attempts)
                 .await?
             {
-                let locked = challenge.status_after_failed_attempt(&self.policy);
-                tracing::info!(failed_attempts = challenge.failed_attempts + 1, status = %locked, "wrong code");
+                let after = challenge.after_failed_attempt(&self.policy);
+                tracing::info!(failed_attempts = after.failed_attempts(), status = %after.status(), "wrong code");
                 return Err(VerifyError::InvalidOtp);
             }
         }

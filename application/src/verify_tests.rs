@@ -5,25 +5,17 @@ use mfa_totp_domain::{Challenge, ChallengeStatus, ContextState, IssuedCode, Totp
 use super::*;
 use crate::test_support::*;
 
-fn issued() -> IssuedCode {
-    IssuedCode {
-        step: 60_000_000,
-        issued_at: now() - chrono::TimeDelta::seconds(20),
-    }
+fn code_sent() -> Challenge {
+    challenge(ChallengeStatus::CodeSent)
 }
 
-fn code_sent() -> Challenge {
-    Challenge {
-        code: Some(issued()),
-        send_count: 1,
-        last_sent_at: Some(issued().issued_at),
-        ..challenge(ChallengeStatus::CodeSent)
-    }
+fn issued() -> IssuedCode {
+    code_sent().code().unwrap()
 }
 
 fn right_code() -> String {
     TotpPolicy::default()
-        .code_at(&code_sent().secret, issued().step)
+        .code_at(code_sent().secret(), issued().step)
         .expose()
         .to_owned()
 }
@@ -84,12 +76,8 @@ async fn verify_refuses_a_malformed_code_without_counting_it() {
 
 #[tokio::test]
 async fn verify_after_the_code_ttl_is_invalid_otp() {
-    let mut c = code_sent();
-    c.code = Some(IssuedCode {
-        step: 1,
-        issued_at: now() - chrono::TimeDelta::minutes(5),
-    });
-    let err = verify_err(ready(c), &right_code()).await;
+    let code_expiry = issued().issued_at + chrono::TimeDelta::minutes(5);
+    let err = verify_err(ready(code_sent()).at(code_expiry), &right_code()).await;
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
 
@@ -102,12 +90,9 @@ async fn verify_before_any_code_was_sent_is_invalid_otp() {
 #[tokio::test]
 async fn verify_on_a_locked_challenge_is_too_many_requests() {
     let err = verify_err(ready(challenge(ChallengeStatus::Locked)), &right_code()).await;
-    assert!(matches!(
-        err,
-        VerifyError::Locked {
-            retry_after_secs: 540
-        }
-    ));
+    let expiry = challenge(ChallengeStatus::Locked).expires_at();
+    assert!(matches!(err, VerifyError::Locked { until } if until == expiry));
+    assert_eq!(expiry, now() + chrono::TimeDelta::seconds(540));
 }
 
 #[tokio::test]
@@ -161,9 +146,7 @@ async fn verify_that_loses_the_race_to_another_verify_is_challenge_not_found() {
 
 #[tokio::test]
 async fn verify_past_the_challenge_ttl_marks_it_expired() {
-    let mut c = code_sent();
-    c.expires_at = now();
-    let mut m = ready(c);
+    let mut m = ready(code_sent()).at(now() + chrono::TimeDelta::minutes(10));
     m.challenges
         .expect_mark_expired()
         .times(1)

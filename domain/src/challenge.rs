@@ -1,16 +1,17 @@
-//! The challenge and its state machine:
-//! `PENDING → CODE_SENT → VERIFIED | LOCKED | EXPIRED | CANCELLED` (the last four are terminal).
-//!
-//! The methods decide from a snapshot. The storage adapter then applies the decision with
-//! a conditional UPDATE guarded by the same snapshot, so concurrent requests on any number
-//! of instances cannot both win.
+//! The challenge: its status, its limits, and the one constructor each for a new challenge
+//! and for one restored from storage. What may happen to it, and what it becomes, is in
+//! `lifecycle`.
+
+mod lifecycle;
 
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::TimeDelta;
 
-use crate::{ChallengeId, Timestamp, TotpPolicy, TotpSecret, UserId};
+pub use lifecycle::{CancelRefused, ConsumeRefused, SendPlan, SendRefused, VerifyRefused};
+
+use crate::{ChallengeId, Timestamp, TotpSecret, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChallengeStatus {
@@ -94,9 +95,27 @@ pub struct IssuedCode {
     pub issued_at: Timestamp,
 }
 
-/// A step-up challenge for one subject.
+/// A step-up challenge for one subject. Its fields change only through the transitions in
+/// `lifecycle`, so every value of this type is one the state machine can reach.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Challenge {
+    id: ChallengeId,
+    subject: UserId,
+    status: ChallengeStatus,
+    secret: TotpSecret,
+    created_at: Timestamp,
+    expires_at: Timestamp,
+    code: Option<IssuedCode>,
+    send_count: u32,
+    last_sent_at: Option<Timestamp>,
+    failed_attempts: u32,
+    verified_at: Option<Timestamp>,
+}
+
+/// A challenge's fields as storage holds them; [`Challenge::restore`] checks that they
+/// describe a state the machine can reach.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChallengeRecord {
     pub id: ChallengeId,
     pub subject: UserId,
     pub status: ChallengeStatus,
@@ -110,44 +129,19 @@ pub struct Challenge {
     pub verified_at: Option<Timestamp>,
 }
 
-/// What an initiate will do: send `code`, and record one more send at `sent_at`.
-/// `expected_send_count` is the snapshot that guards the conditional update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SendPlan {
-    pub code: IssuedCode,
-    pub is_new_code: bool,
-    pub sent_at: Timestamp,
-    pub expected_send_count: u32,
-}
-
-/// Why no SMS may be sent now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendRefused {
-    /// The challenge is verified, locked, cancelled or expired.
-    Finished(ChallengeStatus),
-    /// The TTL has passed; the challenge should be marked `EXPIRED`.
-    Expired,
-    Cooldown {
-        retry_after: TimeDelta,
-    },
-    SendCapReached {
-        retry_after: TimeDelta,
-    },
-}
-
-/// Why no code can be checked now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VerifyRefused {
-    /// Too many wrong codes: the challenge is `LOCKED`.
-    Locked,
-    /// The challenge is verified, cancelled or expired.
-    Finished(ChallengeStatus),
-    /// The TTL has passed; the challenge should be marked `EXPIRED`.
-    Expired,
-    /// No code was sent yet, so none can match.
-    NoCodeSent,
-    /// The code's own TTL has passed; a new initiate sends a new one.
-    CodeExpired,
+/// Why a record is not a challenge the state machine can reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidChallenge {
+    #[error("it expires before it was created")]
+    ExpiresBeforeCreated,
+    #[error("its code, send count and last send disagree")]
+    SendsDisagree,
+    #[error("a {0} challenge cannot have sent a code or counted a wrong one")]
+    PendingWithHistory(ChallengeStatus),
+    #[error("a {0} challenge must have sent a code")]
+    NoCodeSent(ChallengeStatus),
+    #[error("a {0} challenge cannot carry a verification time, or lacks one")]
+    VerificationDisagrees(ChallengeStatus),
 }
 
 impl Challenge {
@@ -174,100 +168,108 @@ impl Challenge {
         }
     }
 
-    /// The status as of `now`: a live challenge past its TTL reads as `EXPIRED`.
-    pub fn status_at(&self, now: Timestamp) -> ChallengeStatus {
-        if !self.status.is_terminal() && now >= self.expires_at {
-            ChallengeStatus::Expired
-        } else {
-            self.status
+    /// A challenge read back from storage.
+    ///
+    /// Errors: [`InvalidChallenge`] when the record is no state the machine can reach (a
+    /// corrupt or hand-edited row).
+    pub fn restore(record: ChallengeRecord) -> Result<Self, InvalidChallenge> {
+        use ChallengeStatus::*;
+        let r = &record;
+        if r.expires_at <= r.created_at {
+            return Err(InvalidChallenge::ExpiresBeforeCreated);
         }
-    }
-
-    /// Whether the code in play is still within its TTL at `now`.
-    fn live_code(&self, now: Timestamp, policy: &ChallengePolicy) -> Option<IssuedCode> {
-        self.code
-            .filter(|code| now < code.issued_at + policy.code_ttl)
-    }
-
-    /// Decides what an initiate at `now` sends: the same code while it is live (so SMS that
-    /// arrive out of order still work), a new one after the code TTL.
-    pub fn plan_send(
-        &self,
-        now: Timestamp,
-        policy: &ChallengePolicy,
-        totp: &TotpPolicy,
-    ) -> Result<SendPlan, SendRefused> {
-        match self.status_at(now) {
-            ChallengeStatus::Pending | ChallengeStatus::CodeSent => {}
-            ChallengeStatus::Expired if !self.status.is_terminal() => {
-                return Err(SendRefused::Expired);
-            }
-            finished => return Err(SendRefused::Finished(finished)),
+        let sent = r.send_count > 0;
+        if r.code.is_some() != sent || r.last_sent_at.is_some() != sent {
+            return Err(InvalidChallenge::SendsDisagree);
         }
-        if self.send_count >= policy.max_sends {
-            return Err(SendRefused::SendCapReached {
-                retry_after: self.expires_at - now,
-            });
+        if r.status == Pending && (sent || r.failed_attempts > 0) {
+            return Err(InvalidChallenge::PendingWithHistory(r.status));
         }
-        if let Some(last) = self.last_sent_at {
-            let ready_at = last + policy.resend_cooldown;
-            if now < ready_at {
-                return Err(SendRefused::Cooldown {
-                    retry_after: ready_at - now,
-                });
-            }
+        if matches!(r.status, CodeSent | Verified | Locked) && !sent {
+            return Err(InvalidChallenge::NoCodeSent(r.status));
         }
-        let (code, is_new_code) = match self.live_code(now, policy) {
-            Some(code) => (code, false),
-            None => (
-                IssuedCode {
-                    step: totp.step_at(now),
-                    issued_at: now,
-                },
-                true,
-            ),
-        };
-        Ok(SendPlan {
-            code,
-            is_new_code,
-            sent_at: now,
-            expected_send_count: self.send_count,
+        let may_carry_verification = matches!(r.status, Verified | Cancelled);
+        if (r.status == Verified && r.verified_at.is_none())
+            || (!may_carry_verification && r.verified_at.is_some())
+        {
+            return Err(InvalidChallenge::VerificationDisagrees(r.status));
+        }
+        Ok(Self {
+            id: record.id,
+            subject: record.subject,
+            status: record.status,
+            secret: record.secret,
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            code: record.code,
+            send_count: record.send_count,
+            last_sent_at: record.last_sent_at,
+            failed_attempts: record.failed_attempts,
+            verified_at: record.verified_at,
         })
     }
 
-    /// Decides whether a code may be checked at `now`, and against which issued code.
-    pub fn verifiable_code(
-        &self,
-        now: Timestamp,
-        policy: &ChallengePolicy,
-    ) -> Result<IssuedCode, VerifyRefused> {
-        match self.status_at(now) {
-            ChallengeStatus::Pending => Err(VerifyRefused::NoCodeSent),
-            ChallengeStatus::CodeSent => self
-                .live_code(now, policy)
-                .ok_or(VerifyRefused::CodeExpired),
-            ChallengeStatus::Locked => Err(VerifyRefused::Locked),
-            ChallengeStatus::Expired if !self.status.is_terminal() => Err(VerifyRefused::Expired),
-            finished => Err(VerifyRefused::Finished(finished)),
+    /// The fields, for storage to write or for a test to change before [`Self::restore`].
+    pub fn to_record(&self) -> ChallengeRecord {
+        ChallengeRecord {
+            id: self.id,
+            subject: self.subject.clone(),
+            status: self.status,
+            secret: self.secret.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            code: self.code,
+            send_count: self.send_count,
+            last_sent_at: self.last_sent_at,
+            failed_attempts: self.failed_attempts,
+            verified_at: self.verified_at,
         }
     }
 
-    /// Whether an operation service may still cancel it: while it is live, and once verified
-    /// (until its context is consumed, which the context tracks).
-    pub fn can_cancel(&self, now: Timestamp) -> bool {
-        matches!(
-            self.status_at(now),
-            ChallengeStatus::Pending | ChallengeStatus::CodeSent | ChallengeStatus::Verified
-        )
+    pub fn id(&self) -> ChallengeId {
+        self.id
     }
 
-    /// The state after one more wrong code: `LOCKED` once the limit is reached.
-    pub fn status_after_failed_attempt(&self, policy: &ChallengePolicy) -> ChallengeStatus {
-        if self.failed_attempts + 1 >= policy.max_failed_attempts {
-            ChallengeStatus::Locked
-        } else {
-            self.status
-        }
+    pub fn subject(&self) -> &UserId {
+        &self.subject
+    }
+
+    /// The stored status; see [`Self::status_at`] for the status as of a time.
+    pub fn status(&self) -> ChallengeStatus {
+        self.status
+    }
+
+    pub fn secret(&self) -> &TotpSecret {
+        &self.secret
+    }
+
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+
+    /// The code in play, if one was sent.
+    pub fn code(&self) -> Option<IssuedCode> {
+        self.code
+    }
+
+    pub fn send_count(&self) -> u32 {
+        self.send_count
+    }
+
+    pub fn last_sent_at(&self) -> Option<Timestamp> {
+        self.last_sent_at
+    }
+
+    pub fn failed_attempts(&self) -> u32 {
+        self.failed_attempts
+    }
+
+    pub fn verified_at(&self) -> Option<Timestamp> {
+        self.verified_at
     }
 }
 

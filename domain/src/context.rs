@@ -87,6 +87,23 @@ impl StepUpContext {
     pub fn is_active(&self) -> bool {
         self.state == ContextState::Active
     }
+
+    /// The context once handed over to the operation service at `at`.
+    pub fn after_consume(&self, at: Timestamp) -> Self {
+        Self {
+            state: ContextState::Consumed,
+            consumed_at: Some(at),
+            ..self.clone()
+        }
+    }
+
+    /// The context once its challenge was cancelled.
+    pub fn after_cancel(&self) -> Self {
+        Self {
+            state: ContextState::Cancelled,
+            ..self.clone()
+        }
+    }
 }
 
 #[cfg(test)]

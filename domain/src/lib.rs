@@ -8,7 +8,8 @@ pub mod phone;
 pub mod totp;
 
 pub use challenge::{
-    Challenge, ChallengePolicy, ChallengeStatus, IssuedCode, SendPlan, SendRefused, VerifyRefused,
+    CancelRefused, Challenge, ChallengePolicy, ChallengeRecord, ChallengeStatus, ConsumeRefused,
+    InvalidChallenge, IssuedCode, SendPlan, SendRefused, VerifyRefused,
 };
 pub use context::{ContextState, Operation, StepUpContext};
 pub use ids::{ChallengeId, InvalidId, TEXT_PATTERN, UserId, parse_text};

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use mfa_totp_application::{ChallengeRepository, StoreError};
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengeStatus, ContextState, IssuedCode, SendPlan, StepUpContext,
-    Timestamp, UserId,
+    Challenge, ChallengeId, ChallengeRecord, ChallengeStatus, ContextState, IssuedCode, SendPlan,
+    StepUpContext, Timestamp, UserId,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
@@ -15,6 +15,12 @@ use crate::errors::store_error;
 use crate::{SqlStore, from_millis, millis};
 
 const LIVE: [ChallengeStatus; 2] = [ChallengeStatus::Pending, ChallengeStatus::CodeSent];
+/// The states `Challenge::after_cancel` allows.
+const CANCELLABLE: [ChallengeStatus; 3] = [
+    ChallengeStatus::Pending,
+    ChallengeStatus::CodeSent,
+    ChallengeStatus::Verified,
+];
 
 fn status_in(statuses: &[ChallengeStatus]) -> SimpleExpr {
     challenge::Column::Status.is_in(statuses.iter().map(|s| s.as_str()))
@@ -49,7 +55,10 @@ impl SqlStore {
             }),
             _ => None,
         };
-        Ok(Challenge {
+        let count = |value: i32, what: &str| {
+            u32::try_from(value).map_err(|_| unexpected(format!("negative {what} on {id}")))
+        };
+        let record = ChallengeRecord {
             subject: UserId::parse(&row.subject_user_id)
                 .map_err(|e| unexpected(format!("stored subject of {id}: {e}")))?,
             status: row.status.parse().map_err(unexpected)?,
@@ -62,49 +71,51 @@ impl SqlStore {
             created_at: from_millis(row.created_at)?,
             expires_at: from_millis(row.expires_at)?,
             code,
-            send_count: u32::try_from(row.send_count).unwrap_or(0),
+            send_count: count(row.send_count, "send count")?,
             last_sent_at: row.last_sent_at.map(from_millis).transpose()?,
-            failed_attempts: u32::try_from(row.failed_attempts).unwrap_or(0),
+            failed_attempts: count(row.failed_attempts, "failed attempts")?,
             verified_at: row.verified_at.map(from_millis).transpose()?,
             id,
-        })
+        };
+        Challenge::restore(record).map_err(|e| unexpected(format!("stored challenge {id}: {e}")))
     }
 }
 
 #[async_trait]
 impl ChallengeRepository for SqlStore {
-    #[tracing::instrument(skip_all, fields(challenge_id = %challenge.id))]
+    #[tracing::instrument(skip_all, fields(challenge_id = %challenge.id()))]
     async fn insert(
         &self,
         challenge: &Challenge,
         context: &StepUpContext,
     ) -> Result<(), StoreError> {
-        let id = challenge.id.to_string();
+        let id = challenge.id().to_string();
         let sealed = self
             .cipher
-            .seal(&challenge.secret, id.as_bytes())
+            .seal(challenge.secret(), id.as_bytes())
             .map_err(|e| StoreError::Unexpected(e.into()))?;
+        let code = challenge.code();
         let row = challenge::ActiveModel {
             id: Set(id.clone()),
-            subject_user_id: Set(challenge.subject.as_str().to_owned()),
-            status: Set(challenge.status.as_str().to_owned()),
+            subject_user_id: Set(challenge.subject().as_str().to_owned()),
+            status: Set(challenge.status().as_str().to_owned()),
             secret_sealed: Set(sealed),
-            created_at: Set(millis(challenge.created_at)),
-            expires_at: Set(millis(challenge.expires_at)),
-            code_step: Set(None),
-            code_issued_at: Set(None),
-            send_count: Set(0),
-            last_sent_at: Set(None),
-            failed_attempts: Set(0),
-            verified_at: Set(None),
+            created_at: Set(millis(challenge.created_at())),
+            expires_at: Set(millis(challenge.expires_at())),
+            code_step: Set(code.map(|c| c.step as i64)),
+            code_issued_at: Set(code.map(|c| millis(c.issued_at))),
+            send_count: Set(challenge.send_count() as i32),
+            last_sent_at: Set(challenge.last_sent_at().map(millis)),
+            failed_attempts: Set(challenge.failed_attempts() as i32),
+            verified_at: Set(challenge.verified_at().map(millis)),
         };
         let context_row = step_up_context::ActiveModel {
             challenge_id: Set(id),
             operation: Set(context.operation.as_str().to_owned()),
             attributes: Set(serde_json::Value::Object(context.attributes.clone()).to_string()),
             state: Set(context.state.as_str().to_owned()),
-            created_at: Set(millis(challenge.created_at)),
-            consumed_at: Set(None),
+            created_at: Set(millis(challenge.created_at())),
+            consumed_at: Set(context.consumed_at.map(millis)),
         };
         let txn = self.db.begin().await.map_err(store_error)?;
         challenge::Entity::insert(row)
@@ -157,33 +168,36 @@ impl ChallengeRepository for SqlStore {
         applied(&self.db, update).await
     }
 
-    #[tracing::instrument(skip_all, fields(challenge_id = %before.id))]
+    #[tracing::instrument(skip_all, fields(challenge_id = %before.id()))]
     async fn undo_send(&self, before: &Challenge, plan: &SendPlan) -> Result<bool, StoreError> {
         let update = challenge::Entity::update_many()
             .col_expr(
                 challenge::Column::Status,
-                Expr::value(before.status.as_str()),
+                Expr::value(before.status().as_str()),
             )
             .col_expr(
                 challenge::Column::CodeStep,
-                Expr::value(before.code.map(|c| c.step as i64)),
+                Expr::value(before.code().map(|c| c.step as i64)),
             )
             .col_expr(
                 challenge::Column::CodeIssuedAt,
-                Expr::value(before.code.map(|c| millis(c.issued_at))),
+                Expr::value(before.code().map(|c| millis(c.issued_at))),
             )
             .col_expr(
                 challenge::Column::SendCount,
-                Expr::value(before.send_count as i32),
+                Expr::value(before.send_count() as i32),
             )
             .col_expr(
                 challenge::Column::LastSentAt,
-                Expr::value(before.last_sent_at.map(millis)),
+                Expr::value(before.last_sent_at().map(millis)),
             )
-            .filter(id_is(before.id))
+            .filter(id_is(before.id()))
             .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
             .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32 + 1))
-            .filter(challenge::Column::LastSentAt.eq(millis(plan.sent_at)));
+            .filter(challenge::Column::LastSentAt.eq(millis(plan.sent_at)))
+            // A wrong code counted since the send would be lost, and the row left `PENDING`
+            // with a failed attempt; such a send stays recorded instead.
+            .filter(challenge::Column::FailedAttempts.eq(before.failed_attempts() as i32));
         applied(&self.db, update).await
     }
 
@@ -256,7 +270,8 @@ impl ChallengeRepository for SqlStore {
                     Expr::value(ChallengeStatus::Cancelled.as_str()),
                 )
                 .filter(id_is(id))
-                .filter(challenge::Column::Status.eq(read_as.as_str())),
+                .filter(challenge::Column::Status.eq(read_as.as_str()))
+                .filter(status_in(&CANCELLABLE)),
         )
         .await?;
         let context_cancelled = challenge_cancelled

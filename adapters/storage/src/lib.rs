@@ -17,15 +17,15 @@ mod users;
 
 use std::sync::Arc;
 
-use mfa_totp_application::SecretCipher;
+use mfa_totp_application::{ReadinessCheck, SecretCipher};
 use sea_orm::DatabaseConnection;
 
 pub use connect::{PoolSettings, connect};
 pub use migration::{Migrator, migrate};
 
 /// The SQL store. It implements `ChallengeRepository`, `StepUpContextRepository`,
-/// `UserDirectory` and `UserRegistry`. TOTP secrets are sealed with `cipher` before they
-/// are written.
+/// `UserDirectoryReader` and `UserDirectoryWriter`, and `ReadinessCheck` as `database`. TOTP
+/// secrets are sealed with `cipher` before they are written.
 #[derive(Clone)]
 pub struct SqlStore {
     db: DatabaseConnection,
@@ -36,9 +36,16 @@ impl SqlStore {
     pub fn new(db: DatabaseConnection, cipher: Arc<dyn SecretCipher>) -> Self {
         Self { db, cipher }
     }
+}
 
-    /// Whether the database answers a trivial query (for readiness checks).
-    pub async fn ping(&self) -> bool {
+#[async_trait::async_trait]
+impl ReadinessCheck for SqlStore {
+    fn name(&self) -> &'static str {
+        "database"
+    }
+
+    /// Whether the database answers a trivial query.
+    async fn is_ready(&self) -> bool {
         self.db.ping().await.is_ok()
     }
 }

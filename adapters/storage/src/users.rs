@@ -1,7 +1,7 @@
 //! The SQL user directory: user id → E.164 phone.
 
 use async_trait::async_trait;
-use mfa_totp_application::{StoreError, UserDirectory, UserRegistry};
+use mfa_totp_application::{StoreError, UserDirectoryReader, UserDirectoryWriter};
 use mfa_totp_domain::{PhoneNumber, Timestamp, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
@@ -11,7 +11,7 @@ use crate::errors::store_error;
 use crate::{SqlStore, millis};
 
 #[async_trait]
-impl UserDirectory for SqlStore {
+impl UserDirectoryReader for SqlStore {
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     async fn phone_number(&self, user_id: &UserId) -> Result<Option<PhoneNumber>, StoreError> {
         let Some(row) = user::Entity::find_by_id(user_id.as_str())
@@ -32,7 +32,7 @@ impl UserDirectory for SqlStore {
 }
 
 #[async_trait]
-impl UserRegistry for SqlStore {
+impl UserDirectoryWriter for SqlStore {
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     async fn put_phone_number(
         &self,

@@ -4,6 +4,7 @@ use chrono::{DateTime, TimeDelta};
 use proptest::prelude::*;
 
 use super::*;
+use crate::TotpPolicy;
 
 fn t0() -> Timestamp {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap()
@@ -23,13 +24,26 @@ fn pending() -> Challenge {
     )
 }
 
-/// Applies a plan the way the storage adapter does.
-fn sent(mut challenge: Challenge, plan: SendPlan) -> Challenge {
-    challenge.status = ChallengeStatus::CodeSent;
-    challenge.code = Some(plan.code);
-    challenge.send_count += 1;
-    challenge.last_sent_at = Some(plan.sent_at);
-    challenge
+fn sent(challenge: Challenge, plan: SendPlan) -> Challenge {
+    challenge.after_send(&plan)
+}
+
+/// A challenge that reached `status` through the state machine, at `t0()`.
+fn in_status(status: ChallengeStatus) -> Challenge {
+    let code_sent = || {
+        let c = pending();
+        let plan = c.plan_send(t0(), &policy(), &TotpPolicy::default()).unwrap();
+        c.after_send(&plan)
+    };
+    match status {
+        ChallengeStatus::Pending => pending(),
+        ChallengeStatus::CodeSent => code_sent(),
+        ChallengeStatus::Verified => code_sent().after_verify(t0()),
+        ChallengeStatus::Locked => (0..policy().max_failed_attempts)
+            .fold(code_sent(), |c, _| c.after_failed_attempt(&policy())),
+        ChallengeStatus::Expired => pending().after_expiry(),
+        ChallengeStatus::Cancelled => pending().after_cancel(t0()).unwrap(),
+    }
 }
 
 fn policy() -> ChallengePolicy {
@@ -39,8 +53,8 @@ fn policy() -> ChallengePolicy {
 #[test]
 fn new_challenge_is_pending_and_expires_after_the_ttl() {
     let c = pending();
-    assert_eq!(c.status, ChallengeStatus::Pending);
-    assert_eq!(c.expires_at, t0() + TimeDelta::minutes(10));
+    assert_eq!(c.status(), ChallengeStatus::Pending);
+    assert_eq!(c.expires_at(), t0() + TimeDelta::minutes(10));
     assert_eq!(
         c.status_at(t0() + TimeDelta::minutes(10)),
         ChallengeStatus::Expired
@@ -87,7 +101,7 @@ fn resend_within_cooldown_is_refused_with_the_time_left() {
     assert_eq!(
         c.plan_send(t0() + secs(10), &policy(), &totp),
         Err(SendRefused::Cooldown {
-            retry_after: secs(20)
+            ready_at: t0() + secs(30)
         })
     );
 }
@@ -104,7 +118,7 @@ fn send_cap_refuses_the_sixth_send() {
     assert_eq!(
         c.plan_send(now, &policy(), &totp),
         Err(SendRefused::SendCapReached {
-            retry_after: c.expires_at - now
+            until: c.expires_at()
         })
     );
 }
@@ -126,10 +140,7 @@ fn send_on_a_finished_challenge_is_refused() {
         ChallengeStatus::Cancelled,
         ChallengeStatus::Expired,
     ] {
-        let c = Challenge {
-            status,
-            ..pending()
-        };
+        let c = in_status(status);
         assert_eq!(
             c.plan_send(t0(), &policy(), &TotpPolicy::default()),
             Err(SendRefused::Finished(status))
@@ -162,18 +173,14 @@ fn verify_after_code_ttl_reports_the_code_expired() {
 
 #[test]
 fn verify_on_locked_and_finished_challenges_is_refused() {
-    let locked = Challenge {
-        status: ChallengeStatus::Locked,
-        ..pending()
-    };
+    let locked = in_status(ChallengeStatus::Locked);
     assert_eq!(
         locked.verifiable_code(t0(), &policy()),
-        Err(VerifyRefused::Locked)
+        Err(VerifyRefused::Locked {
+            until: locked.expires_at()
+        })
     );
-    let verified = Challenge {
-        status: ChallengeStatus::Verified,
-        ..pending()
-    };
+    let verified = in_status(ChallengeStatus::Verified);
     assert_eq!(
         verified.verifiable_code(t0(), &policy()),
         Err(VerifyRefused::Finished(ChallengeStatus::Verified))
@@ -186,42 +193,115 @@ fn verify_on_locked_and_finished_challenges_is_refused() {
 
 #[test]
 fn fifth_wrong_code_locks_the_challenge() {
-    let mut c = sent(
-        pending(),
-        pending()
-            .plan_send(t0(), &policy(), &TotpPolicy::default())
-            .unwrap(),
-    );
-    c.failed_attempts = 3;
+    let mut c = in_status(ChallengeStatus::CodeSent);
+    for _ in 0..4 {
+        c = c.after_failed_attempt(&policy());
+        assert_eq!(c.status(), ChallengeStatus::CodeSent);
+    }
+    let locked = c.after_failed_attempt(&policy());
     assert_eq!(
-        c.status_after_failed_attempt(&policy()),
-        ChallengeStatus::CodeSent
-    );
-    c.failed_attempts = 4;
-    assert_eq!(
-        c.status_after_failed_attempt(&policy()),
-        ChallengeStatus::Locked
+        (locked.status(), locked.failed_attempts()),
+        (ChallengeStatus::Locked, 5)
     );
 }
 
 #[test]
 fn cancel_is_allowed_while_live_or_verified_only() {
-    assert!(pending().can_cancel(t0()));
-    assert!(
-        Challenge {
-            status: ChallengeStatus::Verified,
-            ..pending()
+    for status in ChallengeStatus::ALL {
+        let cancelled = in_status(status).after_cancel(t0());
+        match status {
+            ChallengeStatus::Pending | ChallengeStatus::CodeSent | ChallengeStatus::Verified => {
+                assert_eq!(cancelled.unwrap().status(), ChallengeStatus::Cancelled);
+            }
+            finished => assert_eq!(cancelled, Err(CancelRefused(finished))),
         }
-        .can_cancel(t0())
+    }
+    assert_eq!(
+        pending().after_cancel(t0() + TimeDelta::minutes(10)),
+        Err(CancelRefused(ChallengeStatus::Expired))
     );
-    assert!(
-        !Challenge {
-            status: ChallengeStatus::Locked,
-            ..pending()
+}
+
+#[test]
+fn a_code_sent_challenge_at_the_limit_of_wrong_codes_is_locked() {
+    // Stored under a higher limit than the one configured now.
+    let mut c = in_status(ChallengeStatus::CodeSent);
+    for _ in 0..3 {
+        c = c.after_failed_attempt(&policy());
+    }
+    let stricter = ChallengePolicy {
+        max_failed_attempts: 3,
+        ..policy()
+    };
+    assert_eq!(
+        c.verifiable_code(t0(), &stricter),
+        Err(VerifyRefused::Locked {
+            until: c.expires_at()
+        })
+    );
+}
+
+#[test]
+fn only_a_verified_challenge_is_consumable() {
+    for status in ChallengeStatus::ALL {
+        let consumable = in_status(status).consumable(t0());
+        if status == ChallengeStatus::Verified {
+            assert_eq!(consumable, Ok(t0()));
+        } else {
+            assert_eq!(consumable, Err(ConsumeRefused(status)));
         }
-        .can_cancel(t0())
+    }
+}
+
+#[test]
+fn send_figures_follow_the_last_send() {
+    let c = in_status(ChallengeStatus::CodeSent);
+    assert_eq!(c.sends_remaining(&policy()), 4);
+    assert_eq!(c.resend_available_at(&policy()), Some(t0() + secs(30)));
+    assert_eq!(c.code_expires_at(&policy()), Some(t0() + secs(300)));
+    assert_eq!(pending().code_expires_at(&policy()), None);
+}
+
+#[test]
+fn restore_accepts_every_reachable_state_and_refuses_impossible_ones() {
+    for status in ChallengeStatus::ALL {
+        let c = in_status(status);
+        assert_eq!(Challenge::restore(c.to_record()), Ok(c));
+    }
+    let pending_with_a_code = ChallengeRecord {
+        failed_attempts: 1,
+        ..pending().to_record()
+    };
+    assert_eq!(
+        Challenge::restore(pending_with_a_code),
+        Err(InvalidChallenge::PendingWithHistory(ChallengeStatus::Pending))
     );
-    assert!(!pending().can_cancel(t0() + TimeDelta::minutes(10)));
+    let sent_without_count = ChallengeRecord {
+        send_count: 0,
+        ..in_status(ChallengeStatus::CodeSent).to_record()
+    };
+    assert_eq!(
+        Challenge::restore(sent_without_count),
+        Err(InvalidChallenge::SendsDisagree)
+    );
+    let verified_without_time = ChallengeRecord {
+        verified_at: None,
+        ..in_status(ChallengeStatus::Verified).to_record()
+    };
+    assert_eq!(
+        Challenge::restore(verified_without_time),
+        Err(InvalidChallenge::VerificationDisagrees(
+            ChallengeStatus::Verified
+        ))
+    );
+    let backwards = ChallengeRecord {
+        expires_at: t0(),
+        ..pending().to_record()
+    };
+    assert_eq!(
+        Challenge::restore(backwards),
+        Err(InvalidChallenge::ExpiresBeforeCreated)
+    );
 }
 
 #[test]
@@ -244,7 +324,7 @@ proptest! {
         for gap in gaps {
             now += secs(gap);
             if let Ok(plan) = c.plan_send(now, &policy, &totp) {
-                if let Some(prev) = c.code {
+                if let Some(prev) = c.code() {
                     prop_assert_eq!(plan.is_new_code, now >= prev.issued_at + policy.code_ttl);
                 }
                 c = sent(c, plan);
@@ -252,7 +332,7 @@ proptest! {
             }
         }
         prop_assert!(sent_at.len() as u32 <= policy.max_sends);
-        prop_assert!(sent_at.iter().all(|at| *at < c.expires_at));
+        prop_assert!(sent_at.iter().all(|at| *at < c.expires_at()));
         for pair in sent_at.windows(2) {
             prop_assert!(pair[1] - pair[0] >= policy.resend_cooldown);
         }
@@ -266,5 +346,46 @@ proptest! {
         let now = t0() + secs(offset);
         let ok = c.verifiable_code(now, &policy).is_ok();
         prop_assert_eq!(ok, offset < 300);
+    }
+}
+
+/// One event of a challenge's life, for the property below.
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    Send,
+    WrongCode,
+    RightCode,
+    Cancel,
+}
+
+proptest! {
+    /// Whatever happens to a challenge, and when, it stays a state `restore` accepts.
+    #[test]
+    fn every_reachable_state_restores(
+        events in proptest::collection::vec(
+            (prop_oneof![Just(Event::Send), Just(Event::WrongCode), Just(Event::RightCode), Just(Event::Cancel)], 0i64..200),
+            0..20,
+        )
+    ) {
+        let (policy, totp) = (policy(), TotpPolicy::default());
+        let mut c = pending();
+        let mut now = t0();
+        for (event, gap) in events {
+            now += secs(gap);
+            let next = match event {
+                Event::Send => match c.plan_send(now, &policy, &totp) {
+                    Ok(plan) => Some(c.after_send(&plan)),
+                    Err(SendRefused::Expired) => Some(c.after_expiry()),
+                    Err(_) => None,
+                },
+                Event::WrongCode => c.verifiable_code(now, &policy).ok().map(|_| c.after_failed_attempt(&policy)),
+                Event::RightCode => c.verifiable_code(now, &policy).ok().map(|_| c.after_verify(now)),
+                Event::Cancel => c.after_cancel(now).ok(),
+            };
+            if let Some(next) = next {
+                c = next;
+            }
+            prop_assert_eq!(Challenge::restore(c.to_record()), Ok(c.clone()));
+        }
     }
 }

@@ -6,17 +6,19 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta};
 use mfa_totp_application::{
-    ChallengeRepository, StepUpContextRepository, UserDirectory, UserRegistry,
+    ChallengeRepository, StepUpContextRepository, UserDirectoryReader, UserDirectoryWriter,
 };
 use mfa_totp_crypto::AesGcmCipher;
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengePolicy, ChallengeStatus, ContextState, Operation, PhoneNumber,
+    Challenge, ChallengeId, ChallengePolicy, ChallengeRecord, ChallengeStatus, ContextState, Operation, PhoneNumber,
     SendPlan, StepUpContext, Timestamp, TotpPolicy, TotpSecret, UserId,
 };
 use mfa_totp_storage::testing::{Engine, TestDatabase};
 use mfa_totp_storage::{Migrator, PoolSettings, SqlStore, connect, migrate};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
+
+mod transitions;
 
 const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
@@ -74,6 +76,7 @@ on_both_engines!(
     unknown_challenge_is_none,
     record_send_applies_once_per_snapshot,
     undo_send_restores_the_state_before_the_send,
+    undo_send_after_a_wrong_code_changes_nothing,
     failed_attempts_lock_the_challenge_at_the_limit,
     concurrent_failed_attempts_never_count_past_the_limit,
     mark_verified_applies_once_and_only_for_the_code_in_play,
@@ -108,7 +111,7 @@ fn new_challenge() -> (Challenge, StepUpContext) {
         serde_json::json!({"value": 120, "currency": "GBP"}),
     );
     let context = StepUpContext::new(
-        challenge.id,
+        challenge.id(),
         Operation::parse("payments.transfer").unwrap(),
         attributes,
     );
@@ -132,7 +135,7 @@ async fn verified(f: &Fixture) -> Challenge {
     let c = sent(f).await;
     assert!(
         f.store
-            .mark_verified(c.id, c.code.unwrap(), t0())
+            .mark_verified(c.id(), c.code().unwrap(), t0())
             .await
             .unwrap()
     );
@@ -141,8 +144,8 @@ async fn verified(f: &Fixture) -> Challenge {
 
 async fn sent(f: &Fixture) -> Challenge {
     let c = stored(f).await;
-    assert!(f.store.record_send(c.id, &plan_at(&c, t0())).await.unwrap());
-    f.store.find(c.id).await.unwrap().unwrap()
+    assert!(f.store.record_send(c.id(), &plan_at(&c, t0())).await.unwrap());
+    f.store.find(c.id()).await.unwrap().unwrap()
 }
 
 #[tokio::test]
@@ -164,11 +167,11 @@ async fn inserted_challenge_and_context_read_back_equal(f: Fixture) {
     let (challenge, context) = new_challenge();
     f.store.insert(&challenge, &context).await.unwrap();
     assert_eq!(
-        f.store.find(challenge.id).await.unwrap(),
+        f.store.find(challenge.id()).await.unwrap(),
         Some(challenge.clone())
     );
     assert_eq!(
-        f.store.find_context(challenge.id).await.unwrap(),
+        f.store.find_context(challenge.id()).await.unwrap(),
         Some(context)
     );
 }
@@ -178,7 +181,7 @@ async fn secret_is_stored_encrypted(f: Fixture) {
     let row =
         f.db.query_one_raw(Statement::from_string(
             f.db.get_database_backend(),
-            format!("SELECT secret_sealed FROM challenges WHERE id = '{}'", c.id),
+            format!("SELECT secret_sealed FROM challenges WHERE id = '{}'", c.id()),
         ))
         .await
         .unwrap()
@@ -198,52 +201,63 @@ async fn unknown_challenge_is_none(f: Fixture) {
 async fn record_send_applies_once_per_snapshot(f: Fixture) {
     let c = stored(&f).await;
     let plan = plan_at(&c, t0());
-    assert!(f.store.record_send(c.id, &plan).await.unwrap());
+    assert!(f.store.record_send(c.id(), &plan).await.unwrap());
     assert!(
-        !f.store.record_send(c.id, &plan).await.unwrap(),
+        !f.store.record_send(c.id(), &plan).await.unwrap(),
         "a stale snapshot must lose"
     );
-    let after = f.store.find(c.id).await.unwrap().unwrap();
-    assert_eq!(after.status, ChallengeStatus::CodeSent);
-    assert_eq!(after.send_count, 1);
-    assert_eq!(after.code, Some(plan.code));
-    assert_eq!(after.last_sent_at, Some(t0()));
+    let after = f.store.find(c.id()).await.unwrap().unwrap();
+    assert_eq!(after.status(), ChallengeStatus::CodeSent);
+    assert_eq!(after.send_count(), 1);
+    assert_eq!(after.code(), Some(plan.code));
+    assert_eq!(after.last_sent_at(), Some(t0()));
 }
 
 async fn undo_send_restores_the_state_before_the_send(f: Fixture) {
     let c = stored(&f).await;
     let plan = plan_at(&c, t0());
-    assert!(f.store.record_send(c.id, &plan).await.unwrap());
+    assert!(f.store.record_send(c.id(), &plan).await.unwrap());
     assert!(f.store.undo_send(&c, &plan).await.unwrap());
-    assert_eq!(f.store.find(c.id).await.unwrap().unwrap(), c);
+    assert_eq!(f.store.find(c.id()).await.unwrap().unwrap(), c);
     assert!(
         !f.store.undo_send(&c, &plan).await.unwrap(),
         "undo applies once"
     );
 }
 
+async fn undo_send_after_a_wrong_code_changes_nothing(f: Fixture) {
+    let c = stored(&f).await;
+    let plan = plan_at(&c, t0());
+    assert!(f.store.record_send(c.id(), &plan).await.unwrap());
+    assert!(f.store.record_failed_attempt(c.id(), 5).await.unwrap());
+    let before_undo = f.store.find(c.id()).await.unwrap().unwrap();
+    assert!(!f.store.undo_send(&c, &plan).await.unwrap());
+    assert_eq!(f.store.find(c.id()).await.unwrap().unwrap(), before_undo);
+}
+
 async fn failed_attempts_lock_the_challenge_at_the_limit(f: Fixture) {
     let c = sent(&f).await;
     for expected in 1..=3 {
-        assert!(f.store.record_failed_attempt(c.id, 3).await.unwrap());
-        let now = f.store.find(c.id).await.unwrap().unwrap();
-        assert_eq!(now.failed_attempts, expected);
+        assert!(f.store.record_failed_attempt(c.id(), 3).await.unwrap());
+        let now = f.store.find(c.id()).await.unwrap().unwrap();
+        assert_eq!(now.failed_attempts(), expected);
     }
-    let locked = f.store.find(c.id).await.unwrap().unwrap();
-    assert_eq!(locked.status, ChallengeStatus::Locked);
-    assert!(!f.store.record_failed_attempt(c.id, 3).await.unwrap());
+    let locked = f.store.find(c.id()).await.unwrap().unwrap();
+    assert_eq!(locked.status(), ChallengeStatus::Locked);
+    assert!(!f.store.record_failed_attempt(c.id(), 3).await.unwrap());
     assert_eq!(
-        f.store.find(c.id).await.unwrap().unwrap().failed_attempts,
+        f.store.find(c.id()).await.unwrap().unwrap().failed_attempts(),
         3
     );
 }
 
 async fn concurrent_failed_attempts_never_count_past_the_limit(f: Fixture) {
     let c = sent(&f).await;
+    let id = c.id();
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let store = f.store.clone();
-            tokio::spawn(async move { store.record_failed_attempt(c.id, 5).await.unwrap() })
+            tokio::spawn(async move { store.record_failed_attempt(id, 5).await.unwrap() })
         })
         .collect();
     let mut counted = 0;
@@ -251,25 +265,25 @@ async fn concurrent_failed_attempts_never_count_past_the_limit(f: Fixture) {
         counted += usize::from(task.await.unwrap());
     }
     assert_eq!(counted, 5);
-    let after = f.store.find(c.id).await.unwrap().unwrap();
+    let after = f.store.find(c.id()).await.unwrap().unwrap();
     assert_eq!(
-        (after.failed_attempts, after.status),
+        (after.failed_attempts(), after.status()),
         (5, ChallengeStatus::Locked)
     );
 }
 
 async fn mark_verified_applies_once_and_only_for_the_code_in_play(f: Fixture) {
     let c = sent(&f).await;
-    let code = c.code.unwrap();
+    let code = c.code().unwrap();
     let mut other = code;
     other.step += 1;
     let at = t0() + TimeDelta::seconds(10);
-    assert!(!f.store.mark_verified(c.id, other, at).await.unwrap());
-    assert!(f.store.mark_verified(c.id, code, at).await.unwrap());
-    assert!(!f.store.mark_verified(c.id, code, at).await.unwrap());
-    let after = f.store.find(c.id).await.unwrap().unwrap();
+    assert!(!f.store.mark_verified(c.id(), other, at).await.unwrap());
+    assert!(f.store.mark_verified(c.id(), code, at).await.unwrap());
+    assert!(!f.store.mark_verified(c.id(), code, at).await.unwrap());
+    let after = f.store.find(c.id()).await.unwrap().unwrap();
     assert_eq!(
-        (after.status, after.verified_at),
+        (after.status(), after.verified_at()),
         (ChallengeStatus::Verified, Some(at))
     );
 }
@@ -278,13 +292,13 @@ async fn mark_expired_applies_only_past_the_ttl(f: Fixture) {
     let c = stored(&f).await;
     assert!(
         !f.store
-            .mark_expired(c.id, c.expires_at - TimeDelta::milliseconds(1))
+            .mark_expired(c.id(), c.expires_at() - TimeDelta::milliseconds(1))
             .await
             .unwrap()
     );
-    assert!(f.store.mark_expired(c.id, c.expires_at).await.unwrap());
+    assert!(f.store.mark_expired(c.id(), c.expires_at()).await.unwrap());
     assert_eq!(
-        f.store.find(c.id).await.unwrap().unwrap().status,
+        f.store.find(c.id()).await.unwrap().unwrap().status(),
         ChallengeStatus::Expired
     );
 }
@@ -293,36 +307,36 @@ async fn cancel_withdraws_challenge_and_context_together(f: Fixture) {
     let c = stored(&f).await;
     assert!(
         !f.store
-            .cancel(c.id, ChallengeStatus::CodeSent)
+            .cancel(c.id(), ChallengeStatus::CodeSent)
             .await
             .unwrap(),
         "stale status loses"
     );
     assert!(
         f.store
-            .cancel(c.id, ChallengeStatus::Pending)
+            .cancel(c.id(), ChallengeStatus::Pending)
             .await
             .unwrap()
     );
     assert_eq!(
-        f.store.find(c.id).await.unwrap().unwrap().status,
+        f.store.find(c.id()).await.unwrap().unwrap().status(),
         ChallengeStatus::Cancelled
     );
-    let context = f.store.find_context(c.id).await.unwrap().unwrap();
+    let context = f.store.find_context(c.id()).await.unwrap().unwrap();
     assert_eq!(context.state, ContextState::Cancelled);
 }
 
 async fn cancel_after_consume_changes_nothing(f: Fixture) {
     let c = verified(&f).await;
-    assert!(f.store.consume(c.id, t0()).await.unwrap());
+    assert!(f.store.consume(c.id(), t0()).await.unwrap());
     assert!(
         !f.store
-            .cancel(c.id, ChallengeStatus::Verified)
+            .cancel(c.id(), ChallengeStatus::Verified)
             .await
             .unwrap()
     );
     assert_eq!(
-        f.store.find(c.id).await.unwrap().unwrap().status,
+        f.store.find(c.id()).await.unwrap().unwrap().status(),
         ChallengeStatus::Verified,
         "rolled back"
     );
@@ -331,19 +345,19 @@ async fn cancel_after_consume_changes_nothing(f: Fixture) {
 async fn consume_needs_a_verified_challenge_and_applies_once(f: Fixture) {
     let c = sent(&f).await;
     assert!(
-        !f.store.consume(c.id, t0()).await.unwrap(),
+        !f.store.consume(c.id(), t0()).await.unwrap(),
         "not verified yet"
     );
     assert!(
         f.store
-            .mark_verified(c.id, c.code.unwrap(), t0())
+            .mark_verified(c.id(), c.code().unwrap(), t0())
             .await
             .unwrap()
     );
     let at = t0() + TimeDelta::seconds(1);
-    assert!(f.store.consume(c.id, at).await.unwrap());
-    assert!(!f.store.consume(c.id, at).await.unwrap());
-    let context = f.store.find_context(c.id).await.unwrap().unwrap();
+    assert!(f.store.consume(c.id(), at).await.unwrap());
+    assert!(!f.store.consume(c.id(), at).await.unwrap());
+    let context = f.store.find_context(c.id()).await.unwrap().unwrap();
     assert_eq!(
         (context.state, context.consumed_at),
         (ContextState::Consumed, Some(at))
@@ -435,12 +449,16 @@ async fn concurrent_migrations_take_turns(f: Fixture) {
 async fn timestamps_keep_milliseconds_and_drop_finer_precision(f: Fixture) {
     // Both engines store UTC milliseconds; a finer instant comes back truncated, alike.
     let fine = DateTime::from_timestamp(1_800_000_000, 123_456_789).unwrap();
-    let (mut challenge, context) = new_challenge();
-    challenge.created_at = fine;
+    let (challenge, context) = new_challenge();
+    let challenge = Challenge::restore(ChallengeRecord {
+        created_at: fine,
+        ..challenge.to_record()
+    })
+    .unwrap();
     f.store.insert(&challenge, &context).await.unwrap();
-    let back = f.store.find(challenge.id).await.unwrap().unwrap();
-    assert_eq!(back.created_at.timestamp_millis(), fine.timestamp_millis());
-    assert_eq!(back.created_at.timestamp_subsec_nanos(), 123_000_000);
+    let back = f.store.find(challenge.id()).await.unwrap().unwrap();
+    assert_eq!(back.created_at().timestamp_millis(), fine.timestamp_millis());
+    assert_eq!(back.created_at().timestamp_subsec_nanos(), 123_000_000);
 }
 
 async fn attributes_keep_unicode_and_nesting(f: Fixture) {
@@ -451,27 +469,28 @@ async fn attributes_keep_unicode_and_nesting(f: Fixture) {
         serde_json::json!({"name": "Zoë 👩‍💻 Ünïcode", "list": [1, 2.5, null, true], "empty": {}}),
     );
     let context = StepUpContext::new(
-        challenge.id,
+        challenge.id(),
         Operation::parse("payments.transfer").unwrap(),
         attributes.clone(),
     );
     f.store.insert(&challenge, &context).await.unwrap();
-    let back = f.store.find_context(challenge.id).await.unwrap().unwrap();
+    let back = f.store.find_context(challenge.id()).await.unwrap().unwrap();
     assert_eq!(back.attributes, attributes);
 }
 
 async fn racing_cancels_and_consumes_let_exactly_one_win(f: Fixture) {
     let c = verified(&f).await;
+    let id = c.id();
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let store = f.store.clone();
             tokio::spawn(async move {
                 if i % 2 == 0 {
-                    ("consume", store.consume(c.id, t0()).await.unwrap())
+                    ("consume", store.consume(id, t0()).await.unwrap())
                 } else {
                     (
                         "cancel",
-                        store.cancel(c.id, ChallengeStatus::Verified).await.unwrap(),
+                        store.cancel(id, ChallengeStatus::Verified).await.unwrap(),
                     )
                 }
             })
@@ -485,15 +504,15 @@ async fn racing_cancels_and_consumes_let_exactly_one_win(f: Fixture) {
         }
     }
     assert_eq!(winners.len(), 1, "{winners:?}");
-    let context = f.store.find_context(c.id).await.unwrap().unwrap();
-    let challenge = f.store.find(c.id).await.unwrap().unwrap();
+    let context = f.store.find_context(c.id()).await.unwrap().unwrap();
+    let challenge = f.store.find(c.id()).await.unwrap().unwrap();
     match winners[0] {
         "consume" => assert_eq!(
-            (context.state, challenge.status),
+            (context.state, challenge.status()),
             (ContextState::Consumed, ChallengeStatus::Verified)
         ),
         _ => assert_eq!(
-            (context.state, challenge.status),
+            (context.state, challenge.status()),
             (ContextState::Cancelled, ChallengeStatus::Cancelled)
         ),
     }
