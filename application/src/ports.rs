@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengeStatus, IssuedCode, PhoneNumber, SendPlan, StepUpContext, Timestamp,
-    TotpSecret, UserId,
+    Challenge, ChallengeId, ChallengeStatus, IssuedCode, PhoneNumber, SendPlan, StepUpContext,
+    Timestamp, TotpSecret, UserId,
 };
 
 /// A storage failure. `Unavailable` means "retry later" (the database cannot be reached);

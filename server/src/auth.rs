@@ -129,13 +129,12 @@ pub struct BearerToken(pub Caller);
 
 async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
     let verifier = req.data::<Arc<TokenVerifier>>().ok_or_else(|| {
-        ApiError::internal(&std::io::Error::other(
-            "no TokenVerifier in the request data",
-        ))
+        ApiError::internal(anyhow::anyhow!("no TokenVerifier in the request data"))
     })?;
     verifier.verify(&bearer.token).map_err(|e| {
-        tracing::info!(reason = %e, "bearer token refused");
-        ApiError::unauthorized("The bearer token is invalid or expired.").into()
+        ApiError::unauthorized("The bearer token is invalid or expired.")
+            .with_cause(e)
+            .into()
     })
 }
 

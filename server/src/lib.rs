@@ -4,11 +4,14 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod http;
+pub mod keys;
 pub mod settings;
 pub mod spec;
 pub mod startup;
 pub mod telemetry;
 
+pub use clock::SystemClock;
 pub use settings::Settings;
-pub use startup::{Application, Overrides, SystemClock};
+pub use startup::{Application, Overrides};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use mfa_totp_application::{Clock, SecretCipher, SmsSender, UseCases};
+use mfa_totp_application::{Clock, SmsSender, UseCases};
 use mfa_totp_crypto::AesGcmCipher;
 use mfa_totp_sms::ConsoleSms;
 use mfa_totp_storage::{PoolSettings, SqlStore, connect, migrate as migrate_database};
@@ -14,16 +14,16 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::web::Html;
 use poem::{EndpointExt, IntoResponse, Route, Server, get};
 use poem_openapi::OpenApiService;
-use secrecy::ExposeSecret;
 
 use crate::api::challenges::ChallengesApi;
 use crate::api::health::HealthApi;
 use crate::api::totp_sms::TotpSmsApi;
 use crate::api::users::UsersApi;
-use crate::auth::{TokenVerifier, VerificationKey};
+use crate::clock::SystemClock;
 use crate::http::middleware::Contract;
 use crate::http::routes_table::RoutesTable;
-use crate::settings::{DEVELOPMENT_CRYPTO_KEY, PublicKeyAlgorithm, Settings, SmsProvider};
+use crate::keys::{build_cipher, build_verifier};
+use crate::settings::{DEVELOPMENT_CRYPTO_KEY, Settings, SmsProvider};
 use crate::spec::Published;
 
 /// Adapters a test can put in place of the configured ones.
@@ -31,16 +31,6 @@ use crate::spec::Published;
 pub struct Overrides {
     pub sms: Option<Arc<dyn SmsSender>>,
     pub clock: Option<Arc<dyn Clock>>,
-}
-
-/// The real clock, truncated to milliseconds (the stored precision).
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> mfa_totp_domain::Timestamp {
-        let now = chrono::Utc::now();
-        chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
-    }
 }
 
 pub struct Application {
@@ -60,7 +50,9 @@ fn api_service(use_cases: UseCases, store: SqlStore) -> OpenApiService<Apis, ()>
             use_cases: use_cases.clone(),
         },
         UsersApi { use_cases },
-        HealthApi { store },
+        HealthApi {
+            checks: vec![Arc::new(store)],
+        },
     );
     OpenApiService::new(apis, "mfa-totp", env!("CARGO_PKG_VERSION"))
         .description(
@@ -82,8 +74,8 @@ fn wire(
     UseCases {
         challenges: Arc::new(store.clone()),
         contexts: Arc::new(store.clone()),
-        users: Arc::new(store.clone()),
-        registry: Arc::new(store.clone()),
+        user_reader: Arc::new(store.clone()),
+        user_writer: Arc::new(store.clone()),
         sms,
         clock,
         policy,
@@ -222,50 +214,6 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     install_crypto_provider();
     let db = connect_database(settings).await?;
     migrate_database(&db).await.context("migrations failed")
-}
-
-fn build_cipher(settings: &Settings) -> anyhow::Result<Arc<dyn SecretCipher>> {
-    let crypto = &settings.crypto;
-    let cipher = match &crypto.active_key_id {
-        Some(active) => AesGcmCipher::from_base64_keys(
-            crypto
-                .keys
-                .iter()
-                .map(|(id, key)| (id.as_str(), key.expose_secret())),
-            active,
-        )
-        .context("invalid configuration: crypto.keys")?,
-        None => {
-            tracing::warn!(
-                "!!! NO crypto.keys CONFIGURED: TOTP secrets are sealed with a PUBLIC DEVELOPMENT KEY. \
-                 Set MFA_TOTP__CRYPTO__ACTIVE_KEY_ID and MFA_TOTP__CRYPTO__KEYS__<ID> in production. !!!"
-            );
-            AesGcmCipher::from_base64_keys([("dev", DEVELOPMENT_CRYPTO_KEY)], "dev")?
-        }
-    };
-    Ok(Arc::new(cipher))
-}
-
-fn build_verifier(settings: &Settings) -> anyhow::Result<TokenVerifier> {
-    let auth = &settings.auth;
-    let key = match &auth.public_key_pem {
-        Some(pem) => match auth.public_key_algorithm {
-            PublicKeyAlgorithm::Rs256 => VerificationKey::Rs256Pem(pem.clone()),
-            PublicKeyAlgorithm::Es256 => VerificationKey::Es256Pem(pem.clone()),
-        },
-        None => {
-            let (secret, development) = auth.hs256_secret();
-            if development {
-                tracing::warn!(
-                    "!!! NO auth.hs256_secret CONFIGURED: tokens are checked with a PUBLIC DEVELOPMENT SECRET. \
-                     Anyone can mint tokens. Set MFA_TOTP__AUTH__HS256_SECRET or auth.public_key_pem. !!!"
-                );
-            }
-            VerificationKey::Hs256(secret)
-        }
-    };
-    TokenVerifier::new(&key, &auth.issuer, &auth.audience)
-        .context("invalid configuration: auth.public_key_pem")
 }
 
 async fn shutdown_signal() {

@@ -32,7 +32,9 @@ fn sent(challenge: Challenge, plan: SendPlan) -> Challenge {
 fn in_status(status: ChallengeStatus) -> Challenge {
     let code_sent = || {
         let c = pending();
-        let plan = c.plan_send(t0(), &policy(), &TotpPolicy::default()).unwrap();
+        let plan = c
+            .plan_send(t0(), &policy(), &TotpPolicy::default())
+            .unwrap();
         c.after_send(&plan)
     };
     match status {
@@ -274,7 +276,9 @@ fn restore_accepts_every_reachable_state_and_refuses_impossible_ones() {
     };
     assert_eq!(
         Challenge::restore(pending_with_a_code),
-        Err(InvalidChallenge::PendingWithHistory(ChallengeStatus::Pending))
+        Err(InvalidChallenge::PendingWithHistory(
+            ChallengeStatus::Pending
+        ))
     );
     let sent_without_count = ChallengeRecord {
         send_count: 0,

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use mfa_totp_application::ChallengeView;
 use mfa_totp_application::UseCases;
 use mfa_totp_application::create_challenge::NewChallenge;
-use mfa_totp_application::get_challenge::ChallengeView;
 use mfa_totp_domain::{Operation, UserId};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -14,7 +14,7 @@ use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::api::params::{ChallengeIdParam, OperationRule, Text, UserIdRule};
-use crate::api::{ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, example_time};
+use crate::api::{ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, answer, example_time};
 use crate::auth::{BearerToken, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE};
 use crate::http::error::ApiError;
 use crate::http::strict_json::{Fields, StrictBody, StrictJson};
@@ -89,13 +89,13 @@ pub struct Challenge {
 impl From<ChallengeView> for Challenge {
     fn from(view: ChallengeView) -> Self {
         Self {
-            challenge_id: view.challenge.id.to_string(),
+            challenge_id: view.challenge.id().to_string(),
             status: view.status.into(),
-            subject_user_id: view.challenge.subject.to_string(),
+            subject_user_id: view.challenge.subject().to_string(),
             operation: view.context.map(|c| c.operation.as_str().to_owned()),
-            created_at: view.challenge.created_at,
-            expires_at: view.challenge.expires_at,
-            verified_at: view.challenge.verified_at,
+            created_at: view.challenge.created_at(),
+            expires_at: view.challenge.expires_at(),
+            verified_at: view.challenge.verified_at(),
         }
     }
 }
@@ -192,18 +192,16 @@ impl ChallengesApi {
             .map_err(|e| ApiError::bad_request(format!("subjectUserId {e}.")))?;
         let operation = Operation::parse(&request.step_up_request_context.operation.0)
             .map_err(|e| ApiError::bad_request(format!("stepUpRequestContext.operation {e}.")))?;
-        let created = self
-            .use_cases
-            .create_challenge(NewChallenge {
-                subject,
-                operation,
-                attributes: request
-                    .step_up_request_context
-                    .attributes
-                    .into_iter()
-                    .collect(),
-            })
-            .await?;
+        let new = NewChallenge {
+            subject,
+            operation,
+            attributes: request
+                .step_up_request_context
+                .attributes
+                .into_iter()
+                .collect(),
+        };
+        let created = answer(&self.use_cases, self.use_cases.create_challenge(new).await)?;
         Ok(CreatedChallenge::Created(Json(created.into())))
     }
 
@@ -220,7 +218,8 @@ impl ChallengesApi {
     ) -> Result<Json<Challenge>, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_READ)?;
         let id = challenge_id.0.0;
-        Ok(Json(self.use_cases.get_challenge(id).await?.into()))
+        let view = answer(&self.use_cases, self.use_cases.get_challenge(id).await)?;
+        Ok(Json(view.into()))
     }
 
     /// Consumes the step-up request context of a verified challenge.
@@ -244,7 +243,7 @@ impl ChallengesApi {
     ) -> Result<Json<ConsumedContext>, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
         let id = challenge_id.0.0;
-        let out = self.use_cases.consume(id).await?;
+        let out = answer(&self.use_cases, self.use_cases.consume(id).await)?;
         Ok(Json(ConsumedContext {
             challenge_id: out.challenge_id.to_string(),
             subject_user_id: out.subject.to_string(),
@@ -275,6 +274,7 @@ impl ChallengesApi {
     ) -> Result<Json<Challenge>, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
         let id = challenge_id.0.0;
-        Ok(Json(self.use_cases.cancel(id).await?.into()))
+        let view = answer(&self.use_cases, self.use_cases.cancel(id).await)?;
+        Ok(Json(view.into()))
     }
 }

@@ -1,16 +1,26 @@
 //! Liveness and readiness probes.
 
-use mfa_totp_storage::SqlStore;
+use std::sync::Arc;
+
+use mfa_totp_application::ReadinessCheck;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::api::ApiTags;
-use crate::http::error::ApiError;
-use crate::http::error_mapping::database_unavailable;
+use crate::http::error::{ApiError, UNAVAILABLE_RETRY_AFTER_SECS};
 
 pub struct HealthApi {
-    pub store: SqlStore,
+    /// Every dependency that must answer before the instance takes traffic.
+    pub checks: Vec<Arc<dyn ReadinessCheck>>,
+}
+
+/// `503`, naming the dependencies that did not answer.
+pub fn not_ready(names: &[&str]) -> ApiError {
+    ApiError::unavailable(
+        format!("Not ready: the {} did not answer.", names.join(", ")),
+        UNAVAILABLE_RETRY_AFTER_SECS,
+    )
 }
 
 /// A probe's answer.
@@ -54,12 +64,18 @@ impl HealthApi {
     /// A load balancer should route traffic only to ready instances.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self) -> Result<Ready, ApiError> {
-        if self.store.ping().await {
+        let mut failing = Vec::new();
+        for check in &self.checks {
+            if !check.is_ready().await {
+                failing.push(check.name());
+            }
+        }
+        if failing.is_empty() {
             Ok(Ready::Ready(Json(Health {
                 status: "UP".into(),
             })))
         } else {
-            Err(database_unavailable())
+            Err(not_ready(&failing))
         }
     }
 }

@@ -10,8 +10,11 @@ use chrono::{DateTime, Utc};
 use mfa_totp_domain::{ChallengeStatus, UserId};
 use poem_openapi::{Enum, Tags};
 
+use mfa_totp_application::UseCases;
+
 use crate::auth::Caller;
 use crate::http::error::ApiError;
+use crate::http::error_mapping::UseCaseError;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -62,4 +65,12 @@ pub fn example_time(offset_secs: i64) -> DateTime<Utc> {
 pub fn caller_user_id(caller: &Caller) -> Result<UserId, ApiError> {
     UserId::parse(&caller.subject)
         .map_err(|e| ApiError::unauthorized(format!("The token's sub {e}.")))
+}
+
+/// A use case's result in the contract's terms; refusals are timed from the use cases' clock.
+pub fn answer<T, E: UseCaseError>(
+    use_cases: &UseCases,
+    result: Result<T, E>,
+) -> Result<T, ApiError> {
+    result.map_err(|error| error.to_api_error(use_cases.clock.now()))
 }

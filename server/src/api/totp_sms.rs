@@ -9,7 +9,9 @@ use poem_openapi::types::Example;
 use poem_openapi::{Object, OpenApi};
 
 use crate::api::params::ChallengeIdParam;
-use crate::api::{ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, caller_user_id, example_time};
+use crate::api::{
+    ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, answer, caller_user_id, example_time,
+};
 use crate::auth::BearerToken;
 use crate::http::error::ApiError;
 use crate::http::strict_json::{Fields, StrictBody, StrictJson};
@@ -135,7 +137,8 @@ impl TotpSmsApi {
     ) -> Result<Json<InitiateResponse>, ApiError> {
         let caller = caller_user_id(&auth.0)?;
         let id = challenge_id.0.0;
-        Ok(Json(self.use_cases.initiate(&caller, id).await?.into()))
+        let out = answer(&self.use_cases, self.use_cases.initiate(&caller, id).await)?;
+        Ok(Json(out.into()))
     }
 
     /// Verifies the time-based one-time password of an SMS challenge.
@@ -157,7 +160,10 @@ impl TotpSmsApi {
     ) -> Result<Json<VerifyResponse>, ApiError> {
         let caller = caller_user_id(&auth.0)?;
         let id = challenge_id.0.0;
-        let out = self.use_cases.verify(&caller, id, &body.0.otp).await?;
+        let out = answer(
+            &self.use_cases,
+            self.use_cases.verify(&caller, id, &body.0.otp).await,
+        )?;
         Ok(Json(VerifyResponse {
             challenge_id: out.challenge_id.to_string(),
             status: ChallengeStatusDto::Verified,

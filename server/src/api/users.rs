@@ -7,8 +7,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::api::ApiTags;
 use crate::api::params::{PhoneNumberRule, Text, UserIdParam};
+use crate::api::{ApiTags, answer};
 use crate::auth::{BearerToken, SCOPE_USERS_WRITE};
 use crate::http::error::ApiError;
 use crate::http::strict_json::{Fields, StrictBody, StrictJson};
@@ -89,7 +89,10 @@ impl UsersApi {
         let user = user_id.0.0;
         let phone = PhoneNumber::parse(&body.0.phone_number.0)
             .map_err(|e| ApiError::bad_request(format!("phoneNumber {e}.")))?;
-        let created = self.use_cases.put_user(&user, &phone).await?;
+        let created = answer(
+            &self.use_cases,
+            self.use_cases.put_user(&user, &phone).await,
+        )?;
         let body = Json(User {
             user_id: user.to_string(),
             masked_phone_number: phone.masked(),

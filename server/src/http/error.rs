@@ -1,11 +1,13 @@
 //! The contract's error body and the one `ApiError` every handler returns. The URN codes are
 //! declared once here, so the generated spec enumerates them.
 
+use std::sync::Arc;
+
+use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaResponses, Registry};
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Enum, Object};
-
-use crate::http::request_id;
 
 /// Every error code of the API. The seed's codes, plus the two we add (429 and 503).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -94,9 +96,9 @@ impl Example for ErrorBody {
     }
 }
 
-/// Every error response, one variant per status.
+/// Every error response, one variant per status: what the spec shows.
 #[derive(Debug, ApiResponse)]
-pub enum ApiError {
+pub enum ErrorResponse {
     /// Malformed JSON, a missing or blank field, a bad parameter, or a wrong code (`INVALID_OTP`).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
@@ -132,6 +134,23 @@ pub enum ApiError {
     ),
 }
 
+/// What an error response carries to the middleware, which stamps the request id into the
+/// body and logs the error once.
+#[derive(Debug, Clone)]
+pub struct ErrorReport {
+    pub body: ErrorBody,
+    /// Why, for the log only: never in the body.
+    pub cause: Option<Arc<anyhow::Error>>,
+}
+
+/// The error every handler returns: a response of the contract and, for the log, its cause.
+/// Constructors are pure: they neither log nor read the request.
+#[derive(Debug)]
+pub struct ApiError {
+    response: ErrorResponse,
+    cause: Option<Arc<anyhow::Error>>,
+}
+
 fn body(
     code: ErrorCode,
     message: impl Into<String>,
@@ -140,30 +159,41 @@ fn body(
     Json(ErrorBody {
         code,
         message: message.into(),
-        request_id: request_id::current(),
+        // Stamped by the middleware, which knows the request.
+        request_id: String::new(),
         field_errors,
     })
 }
 
+impl From<ErrorResponse> for ApiError {
+    fn from(response: ErrorResponse) -> Self {
+        Self {
+            response,
+            cause: None,
+        }
+    }
+}
+
 impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::BadRequest(body(ErrorCode::BadRequest, message, Vec::new()))
+        ErrorResponse::BadRequest(body(ErrorCode::BadRequest, message, Vec::new())).into()
     }
 
     pub fn invalid_fields(message: impl Into<String>, fields: Vec<FieldError>) -> Self {
-        Self::BadRequest(body(ErrorCode::BadRequest, message, fields))
+        ErrorResponse::BadRequest(body(ErrorCode::BadRequest, message, fields)).into()
     }
 
     pub fn invalid_otp() -> Self {
-        Self::BadRequest(body(
+        ErrorResponse::BadRequest(body(
             ErrorCode::InvalidOtp,
             "The one-time password is wrong, expired or already used.",
             Vec::new(),
         ))
+        .into()
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::Unauthorized(body(ErrorCode::Unauthorized, message, Vec::new()))
+        ErrorResponse::Unauthorized(body(ErrorCode::Unauthorized, message, Vec::new())).into()
     }
 
     /// No bearer token, or one that is not a JWT we can read.
@@ -172,7 +202,7 @@ impl ApiError {
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::Forbidden(body(ErrorCode::Forbidden, message, Vec::new()))
+        ErrorResponse::Forbidden(body(ErrorCode::Forbidden, message, Vec::new())).into()
     }
 
     pub fn missing_scope(scope: &str) -> Self {
@@ -180,57 +210,76 @@ impl ApiError {
     }
 
     pub fn subject_mismatch() -> Self {
-        Self::Forbidden(body(
+        ErrorResponse::Forbidden(body(
             ErrorCode::UserIdDoesNotMatchWithChallengeSubjectUserId,
             "The caller's user id does not match the challenge's subject user id.",
             Vec::new(),
         ))
+        .into()
     }
 
     /// `409`: the call does not fit the challenge's state.
     pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Conflict(body(code, message, Vec::new()))
+        ErrorResponse::Conflict(body(code, message, Vec::new())).into()
     }
 
     pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::NotFound(body(code, message, Vec::new()))
+        ErrorResponse::NotFound(body(code, message, Vec::new())).into()
     }
 
     pub fn too_many_requests(message: impl Into<String>, retry_after_secs: u64) -> Self {
-        Self::TooManyRequests(
+        ErrorResponse::TooManyRequests(
             body(ErrorCode::TooManyRequests, message, Vec::new()),
             retry_after_secs,
         )
+        .into()
     }
 
     pub fn unavailable(message: impl Into<String>, retry_after_secs: u64) -> Self {
-        Self::Unavailable(
+        ErrorResponse::Unavailable(
             body(ErrorCode::ServiceUnavailable, message, Vec::new()),
             retry_after_secs,
         )
+        .into()
     }
 
-    /// Logs `cause` with its chain and answers 500 with a safe message.
-    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
-        tracing::error!(error = %ErrorChain(cause), "request failed");
-        Self::Internal(body(
+    /// `500` with a safe message; `cause` goes to the log only.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::from(ErrorResponse::Internal(body(
             ErrorCode::InternalServerError,
             "An internal error occurred.",
             Vec::new(),
-        ))
+        )))
+        .with_cause(cause)
+    }
+
+    /// Keeps `cause` for the log line the middleware writes.
+    pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> Self {
+        self.cause = Some(Arc::new(cause.into()));
+        self
     }
 
     /// The status and body, for the spec's examples.
     pub fn parts(&self) -> (u16, &ErrorBody) {
-        match self {
-            Self::BadRequest(body) => (400, body),
-            Self::Unauthorized(body) => (401, body),
-            Self::Forbidden(body) => (403, body),
-            Self::NotFound(body) => (404, body),
-            Self::Conflict(body) => (409, body),
-            Self::TooManyRequests(body, _) => (429, body),
-            Self::Internal(body) => (500, body),
-            Self::Unavailable(body, _) => (503, body),
+        match &self.response {
+            ErrorResponse::BadRequest(body) => (400, body),
+            ErrorResponse::Unauthorized(body) => (401, body),
+            ErrorResponse::Forbidden(body) => (403, body),
+            ErrorResponse::NotFound(body) => (404, body),
+            ErrorResponse::Conflict(body) => (409, body),
+            ErrorResponse::TooManyRequests(body, _) => (429, body),
+            ErrorResponse::Internal(body) => (500, body),
+            ErrorResponse::Unavailable(body, _) => (503, body),
+        }
+    }
+
+    /// The `Retry-After` seconds of a 429 or 503.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match &self.response {
+            ErrorResponse::TooManyRequests(_, secs) | ErrorResponse::Unavailable(_, secs) => {
+                Some(*secs)
+            }
+            _ => None,
         }
     }
 
@@ -241,28 +290,56 @@ impl ApiError {
             403 => Self::forbidden(message),
             404 => Self::not_found(ErrorCode::ResourceUnknown, message),
             429 => Self::too_many_requests(message, 1),
-            503 => Self::unavailable(message, mfa_totp_application::UNAVAILABLE_RETRY_AFTER_SECS),
+            503 => Self::unavailable(message, UNAVAILABLE_RETRY_AFTER_SECS),
             400..=499 => Self::bad_request(message),
-            _ => Self::Internal(body(
+            _ => ErrorResponse::Internal(body(
                 ErrorCode::InternalServerError,
                 "An internal error occurred.",
                 Vec::new(),
-            )),
+            ))
+            .into(),
         }
     }
 }
 
-/// Displays an error with its sources: `a: b: c`.
-pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+/// How long a caller should wait before retrying when a dependency is down.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        ErrorResponse::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorResponse::register(registry);
+    }
+}
+
+impl ApiError {
+    fn into_parts(self) -> (Response, ErrorReport) {
+        let report = ErrorReport {
+            body: self.parts().1.clone(),
+            cause: self.cause,
+        };
+        (self.response.into_response(), report)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (mut response, report) = self.into_parts();
+        response.extensions_mut().insert(report);
+        response
+    }
+}
+
+impl From<ApiError> for poem::Error {
+    /// poem hands an error's own extensions (not its response's) to the middleware, so the
+    /// report rides there.
+    fn from(error: ApiError) -> Self {
+        let (response, report) = error.into_parts();
+        let mut error = poem::Error::from_response(response);
+        error.set_data(report);
+        error
     }
 }

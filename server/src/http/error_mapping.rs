@@ -1,4 +1,7 @@
-//! Use-case errors become `ApiError`s here, and only here.
+//! Use-case errors become `ApiError`s here, and only here: each use case's error enum maps
+//! every variant to a status and code, and lists one example of every variant for the spec.
+//! Refusals come from the application as instants (`ready_at`, `until`); this is where they
+//! become `Retry-After` seconds.
 
 use mfa_totp_application::access::AccessError;
 use mfa_totp_application::cancel::CancelError;
@@ -8,9 +11,33 @@ use mfa_totp_application::get_challenge::GetChallengeError;
 use mfa_totp_application::initiate::InitiateError;
 use mfa_totp_application::put_user::PutUserError;
 use mfa_totp_application::verify::VerifyError;
-use mfa_totp_application::{SmsError, StoreError, UNAVAILABLE_RETRY_AFTER_SECS};
+use mfa_totp_application::{SmsError, StoreError};
+use mfa_totp_domain::{ChallengeStatus, Timestamp};
 
-use crate::http::error::{ApiError, ErrorChain, ErrorCode};
+use crate::api::example_time;
+use crate::http::error::{ApiError, ErrorCode, UNAVAILABLE_RETRY_AFTER_SECS};
+
+/// A use case's error as the contract answers it.
+pub trait UseCaseError: Sized {
+    /// The response for this error, as of `now` (which turns instants into `Retry-After`).
+    fn to_api_error(self, now: Timestamp) -> ApiError;
+
+    /// One value of every variant (nested errors included), under the name the spec shows.
+    /// Each implementation ends with a `match` that stops compiling when a variant is added.
+    fn examples() -> Vec<(&'static str, Self)>;
+}
+
+/// The instant the spec's examples are answered at; refusals in them end at later
+/// `example_time`s.
+pub fn example_now() -> Timestamp {
+    example_time(0)
+}
+
+/// Seconds from `now` until `at`, rounded up, at least 1: the `Retry-After` value.
+pub fn seconds_until(now: Timestamp, at: Timestamp) -> u64 {
+    let millis = (at - now).num_milliseconds().max(0) as u64;
+    millis.div_ceil(1000).max(1)
+}
 
 pub fn challenge_not_found() -> ApiError {
     ApiError::not_found(
@@ -38,7 +65,7 @@ pub fn database_unavailable() -> ApiError {
     )
 }
 
-pub fn sms_unavailable() -> ApiError {
+fn sms_unavailable() -> ApiError {
     ApiError::unavailable(
         "The SMS provider is unavailable; retry later.",
         UNAVAILABLE_RETRY_AFTER_SECS,
@@ -47,114 +74,336 @@ pub fn sms_unavailable() -> ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        match &error {
-            StoreError::Unavailable(_) => {
-                tracing::warn!(error = %ErrorChain(&error), "database unavailable");
-                database_unavailable()
+        match error {
+            StoreError::Unavailable(_) => database_unavailable().with_cause(error),
+            StoreError::Unexpected(_) => ApiError::internal(error),
+        }
+    }
+}
+
+fn store_examples() -> [(&'static str, StoreError); 2] {
+    [
+        (
+            "SERVICE_UNAVAILABLE",
+            StoreError::Unavailable(anyhow::anyhow!("connection refused")),
+        ),
+        (
+            "INTERNAL_SERVER_ERROR",
+            StoreError::Unexpected(anyhow::anyhow!("corrupt row")),
+        ),
+    ]
+}
+
+/// The examples of a nested error, wrapped in the outer variant.
+fn nested<E: UseCaseError, O>(wrap: fn(E) -> O) -> impl Iterator<Item = (&'static str, O)> {
+    E::examples()
+        .into_iter()
+        .map(move |(name, e)| (name, wrap(e)))
+}
+
+impl UseCaseError for StoreError {
+    fn to_api_error(self, _now: Timestamp) -> ApiError {
+        self.into()
+    }
+
+    fn examples() -> Vec<(&'static str, Self)> {
+        let examples = Vec::from(store_examples());
+        for (_, e) in &examples {
+            match e {
+                Self::Unavailable(_) | Self::Unexpected(_) => {}
             }
-            StoreError::Unexpected(_) => ApiError::internal(&error),
         }
+        examples
     }
 }
 
-impl From<AccessError> for ApiError {
-    fn from(error: AccessError) -> Self {
-        match error {
-            AccessError::ChallengeNotFound => challenge_not_found(),
-            AccessError::SubjectMismatch => ApiError::subject_mismatch(),
-            AccessError::ContextNotFound => context_not_found(),
-            AccessError::Store(e) => e.into(),
+impl UseCaseError for AccessError {
+    fn to_api_error(self, now: Timestamp) -> ApiError {
+        match self {
+            Self::ChallengeNotFound => challenge_not_found(),
+            Self::SubjectMismatch => ApiError::subject_mismatch(),
+            Self::ContextNotFound => context_not_found(),
+            Self::Store(e) => e.to_api_error(now),
         }
+    }
+
+    fn examples() -> Vec<(&'static str, Self)> {
+        let mut examples = vec![
+            ("CHALLENGE_NOT_FOUND", Self::ChallengeNotFound),
+            (
+                "USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID",
+                Self::SubjectMismatch,
+            ),
+            ("STEP_UP_REQUEST_CONTEXT_NOT_FOUND", Self::ContextNotFound),
+        ];
+        examples.extend(nested(Self::Store));
+        for (_, e) in &examples {
+            match e {
+                Self::ChallengeNotFound
+                | Self::SubjectMismatch
+                | Self::ContextNotFound
+                | Self::Store(_) => {}
+            }
+        }
+        examples
     }
 }
 
-impl From<CreateChallengeError> for ApiError {
-    fn from(error: CreateChallengeError) -> Self {
-        match error {
-            CreateChallengeError::Store(e) => e.into(),
-            CreateChallengeError::Unexpected(_) => ApiError::internal(&error),
+impl UseCaseError for CreateChallengeError {
+    fn to_api_error(self, now: Timestamp) -> ApiError {
+        match self {
+            Self::Store(e) => e.to_api_error(now),
+            Self::Unexpected(_) => ApiError::internal(self),
         }
+    }
+
+    fn examples() -> Vec<(&'static str, Self)> {
+        let mut examples: Vec<_> = nested(Self::Store).collect();
+        examples.push((
+            "INTERNAL_SERVER_ERROR",
+            Self::Unexpected(anyhow::anyhow!("no randomness")),
+        ));
+        for (_, e) in &examples {
+            match e {
+                Self::Store(_) | Self::Unexpected(_) => {}
+            }
+        }
+        examples
     }
 }
 
-impl From<GetChallengeError> for ApiError {
-    fn from(error: GetChallengeError) -> Self {
-        match error {
-            GetChallengeError::ChallengeNotFound => challenge_not_found(),
-            GetChallengeError::Store(e) => e.into(),
+impl UseCaseError for GetChallengeError {
+    fn to_api_error(self, now: Timestamp) -> ApiError {
+        match self {
+            Self::ChallengeNotFound => challenge_not_found(),
+            Self::Store(e) => e.to_api_error(now),
         }
+    }
+
+    fn examples() -> Vec<(&'static str, Self)> {
+        let mut examples = vec![("CHALLENGE_NOT_FOUND", Self::ChallengeNotFound)];
+        examples.extend(nested(Self::Store));
+        for (_, e) in &examples {
+            match e {
+                Self::ChallengeNotFound | Self::Store(_) => {}
+            }
+        }
+        examples
     }
 }
 
-impl From<InitiateError> for ApiError {
-    fn from(error: InitiateError) -> Self {
-        match error {
-            InitiateError::Access(e) => e.into(),
-            InitiateError::UserNotFound => ApiError::not_found(
+impl UseCaseError for InitiateError {
+    fn to_api_error(self, now: Timestamp) -> ApiError {
+        match self {
+            Self::Access(e) => e.to_api_error(now),
+            Self::UserNotFound => ApiError::not_found(
                 ErrorCode::UserNotFound,
                 "The challenge's subject is unknown to the user directory or has no phone number.",
             ),
-            InitiateError::TooManyRequests { retry_after_secs } => ApiError::too_many_requests(
-                "A code was sent too recently, or the send limit for this challenge is reached.",
-                retry_after_secs,
+            Self::Cooldown { ready_at } => ApiError::too_many_requests(
+                "A code was sent too recently; wait before asking for another.",
+                seconds_until(now, ready_at),
             ),
-            InitiateError::Sms(SmsError::Unavailable(_)) => {
-                tracing::warn!(error = %ErrorChain(&error), "SMS provider unavailable");
-                sms_unavailable()
+            Self::SendCapReached { until } => ApiError::too_many_requests(
+                "The send limit for this challenge is reached.",
+                seconds_until(now, until),
+            ),
+            Self::Sms(SmsError::Unavailable(_)) => sms_unavailable().with_cause(self),
+            Self::Sms(SmsError::Rejected(_)) => ApiError::internal(self),
+            Self::Store(e) => e.to_api_error(now),
+            Self::Contended => contended(),
+        }
+    }
+
+    fn examples() -> Vec<(&'static str, Self)> {
+        let mut examples: Vec<_> = nested(Self::Access).collect();
+        examples.extend([
+            ("USER_NOT_FOUND", Self::UserNotFound),
+            (
+                "COOLDOWN",
+                Self::Cooldown {
+                    ready_at: example_time(30),
+                },
+            ),
+            (
+                "SEND_CAP_REACHED",
+                Self::SendCapReached {
+                    until: example_time(420),
+                },
+            ),
+            (
+                "SMS_UNAVAILABLE",
+                Self::Sms(SmsError::Unavailable(anyhow::anyhow!("timeout"))),
+            ),
+            (
+                "INTERNAL_SERVER_ERROR",
+                Self::Sms(SmsError::Rejected("invalid number".into())),
+            ),
+            ("CHALLENGE_BUSY", Self::Contended),
+        ]);
+        examples.extend(nested(Self::Store));
+        for (_, e) in &examples {
+            match e {
+                Self::Access(_)
+                | Self::UserNotFound
+                | Self::Cooldown { .. }
+                | Self::SendCapReached { .. }
+                | Self::Sms(SmsError::Unavailable(_) | SmsError::Rejected(_))
+                | Self::Store(_)
+                | Self::Contended => {}
             }
-            InitiateError::Sms(SmsError::Rejected(_)) => ApiError::internal(&error),
-            InitiateError::Store(e) => e.into(),
-            InitiateError::Contended => contended(),
         }
+        examples
     }
 }
 
-impl From<VerifyError> for ApiError {
-    fn from(error: VerifyError) -> Self {
-        match error {
-            VerifyError::Access(e) => e.into(),
-            VerifyError::InvalidOtp => ApiError::invalid_otp(),
-            VerifyError::Locked { retry_after_secs } => ApiError::too_many_requests(
+impl UseCaseError for VerifyError {
+    fn to_api_error(self, now: Timestamp) -> ApiError {
+        match self {
+            Self::Access(e) => e.to_api_error(now),
+            Self::InvalidOtp => ApiError::invalid_otp(),
+            Self::Locked { until } => ApiError::too_many_requests(
                 "Too many wrong codes: this challenge is locked.",
-                retry_after_secs,
+                seconds_until(now, until),
             ),
-            VerifyError::Store(e) => e.into(),
-            VerifyError::Contended => contended(),
+            Self::Store(e) => e.to_api_error(now),
+            Self::Contended => contended(),
         }
+    }
+
+    fn examples() -> Vec<(&'static str, Self)> {
+        let mut examples: Vec<_> = nested(Self::Access).collect();
+        examples.extend([
+            ("INVALID_OTP", Self::InvalidOtp),
+            (
+                "LOCKED",
+                Self::Locked {
+                    until: example_time(420),
+                },
+            ),
+            ("CHALLENGE_BUSY", Self::Contended),
+        ]);
+        examples.extend(nested(Self::Store));
+        for (_, e) in &examples {
+            match e {
+                Self::Access(_)
+                | Self::InvalidOtp
+                | Self::Locked { .. }
+                | Self::Store(_)
+                | Self::Contended => {}
+            }
+        }
+        examples
     }
 }
 
-impl From<ConsumeError> for ApiError {
-    fn from(error: ConsumeError) -> Self {
-        match error {
-            ConsumeError::ChallengeNotFound => challenge_not_found(),
-            ConsumeError::ContextNotFound => context_not_found(),
+impl UseCaseError for ConsumeError {
+    fn to_api_error(self, now: Timestamp) -> ApiError {
+        match self {
+            Self::ChallengeNotFound => challenge_not_found(),
+            Self::ContextNotFound => context_not_found(),
             // The challenge exists and the request is well formed, but its context is not
             // verified (yet): a state conflict, unlike the context that is gone for good (404).
-            ConsumeError::NotVerified(status) => ApiError::conflict(
+            Self::NotVerified(status) => ApiError::conflict(
                 ErrorCode::StepUpRequestContextNotFound,
                 format!("The challenge is {status}: it has no verified step-up request context."),
             ),
-            ConsumeError::Store(e) => e.into(),
+            Self::Store(e) => e.to_api_error(now),
         }
+    }
+
+    fn examples() -> Vec<(&'static str, Self)> {
+        let mut examples = vec![
+            ("CHALLENGE_NOT_FOUND", Self::ChallengeNotFound),
+            ("STEP_UP_REQUEST_CONTEXT_NOT_FOUND", Self::ContextNotFound),
+            ("NOT_VERIFIED", Self::NotVerified(ChallengeStatus::CodeSent)),
+        ];
+        examples.extend(nested(Self::Store));
+        for (_, e) in &examples {
+            match e {
+                Self::ChallengeNotFound
+                | Self::ContextNotFound
+                | Self::NotVerified(_)
+                | Self::Store(_) => {}
+            }
+        }
+        examples
     }
 }
 
-impl From<CancelError> for ApiError {
-    fn from(error: CancelError) -> Self {
-        match error {
-            CancelError::ChallengeNotFound => challenge_not_found(),
-            CancelError::ContextNotFound => context_not_found(),
-            CancelError::Store(e) => e.into(),
-            CancelError::Contended => contended(),
+impl UseCaseError for CancelError {
+    fn to_api_error(self, now: Timestamp) -> ApiError {
+        match self {
+            Self::ChallengeNotFound => challenge_not_found(),
+            Self::ContextNotFound => context_not_found(),
+            Self::Store(e) => e.to_api_error(now),
+            Self::Contended => contended(),
         }
+    }
+
+    fn examples() -> Vec<(&'static str, Self)> {
+        let mut examples = vec![
+            ("CHALLENGE_NOT_FOUND", Self::ChallengeNotFound),
+            ("STEP_UP_REQUEST_CONTEXT_NOT_FOUND", Self::ContextNotFound),
+            ("CHALLENGE_BUSY", Self::Contended),
+        ];
+        examples.extend(nested(Self::Store));
+        for (_, e) in &examples {
+            match e {
+                Self::ChallengeNotFound
+                | Self::ContextNotFound
+                | Self::Store(_)
+                | Self::Contended => {}
+            }
+        }
+        examples
     }
 }
 
-impl From<PutUserError> for ApiError {
-    fn from(error: PutUserError) -> Self {
-        match error {
-            PutUserError::Store(e) => e.into(),
+impl UseCaseError for PutUserError {
+    fn to_api_error(self, now: Timestamp) -> ApiError {
+        match self {
+            Self::Store(e) => e.to_api_error(now),
         }
+    }
+
+    fn examples() -> Vec<(&'static str, Self)> {
+        let examples: Vec<_> = nested(Self::Store).collect();
+        for (_, e) in &examples {
+            match e {
+                Self::Store(_) => {}
+            }
+        }
+        examples
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_and_is_at_least_one_second() {
+        let now = example_now();
+        assert_eq!(seconds_until(now, now), 1);
+        assert_eq!(seconds_until(now, now - chrono::TimeDelta::seconds(5)), 1);
+        assert_eq!(
+            seconds_until(now, now + chrono::TimeDelta::milliseconds(19_001)),
+            20
+        );
+    }
+
+    #[test]
+    fn refusals_become_retry_after_from_now() {
+        let now = example_now();
+        let cooldown = InitiateError::Cooldown {
+            ready_at: now + chrono::TimeDelta::seconds(12),
+        };
+        let error = cooldown.to_api_error(now);
+        assert_eq!((error.parts().0, error.retry_after_secs()), (429, Some(12)));
+        let locked = VerifyError::Locked {
+            until: now + chrono::TimeDelta::seconds(540),
+        };
+        assert_eq!(locked.to_api_error(now).retry_after_secs(), Some(540));
     }
 }

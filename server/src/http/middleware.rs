@@ -1,6 +1,8 @@
 //! The one middleware in front of every route: request id, colon rewrite, a log span, and
 //! the contract's error body for every error, poem's own included (unknown route, 405 with
-//! `Allow`, bad JSON, wrong content type, missing token).
+//! `Allow`, bad JSON, wrong content type, missing token). It is the one place that stamps the
+//! request id into error bodies and the one place that logs a request's outcome: one line
+//! per request, with the cause of an error when there is one.
 
 use std::sync::Arc;
 
@@ -8,7 +10,9 @@ use poem::http::{HeaderValue, StatusCode, Uri, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use tracing::Instrument;
 
-use crate::http::error::ApiError;
+use poem_openapi::types::ToJSON;
+
+use crate::http::error::{ApiError, ErrorReport};
 use crate::http::routes_table::RoutesTable;
 use crate::http::{custom_methods, request_id};
 
@@ -44,35 +48,54 @@ impl<E: Endpoint> Endpoint for ContractEndpoint<E> {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let span = tracing::info_span!("request", request_id = %id, %method, path = %path);
-        let mut response = request_id::scope(
-            id.clone(),
-            async {
-                let result = if custom_methods::is_internal_form(&path) {
-                    Err(poem::error::NotFoundError.into())
-                } else {
-                    let decoded = custom_methods::decode_colons(&path);
-                    if self.routes.is_custom_method(&decoded)
-                        && let Some(internal) = custom_methods::to_internal(&decoded)
-                    {
-                        rewrite_path(&mut req, &internal);
-                    }
-                    self.inner.call(req).await.map(IntoResponse::into_response)
-                };
-                let response = match result {
-                    Ok(response) => response,
-                    Err(error) => self.error_response(error, &method, &path),
-                };
-                tracing::info!(status = response.status().as_u16(), "request finished");
-                response
-            }
-            .instrument(span),
-        )
+        let mut response = async {
+            let result = if custom_methods::is_internal_form(&path) {
+                Err(poem::error::NotFoundError.into())
+            } else {
+                let decoded = custom_methods::decode_colons(&path);
+                if self.routes.is_custom_method(&decoded)
+                    && let Some(internal) = custom_methods::to_internal(&decoded)
+                {
+                    rewrite_path(&mut req, &internal);
+                }
+                self.inner.call(req).await.map(IntoResponse::into_response)
+            };
+            let response = match result {
+                Ok(response) => response,
+                Err(error) => self.error_response(error, &method, &path),
+            };
+            finish(response, &id)
+        }
+        .instrument(span)
         .await;
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(request_id::HEADER, value);
         }
         Ok(response)
     }
+}
+
+/// Stamps the request id into an error body and logs the request's outcome, once.
+fn finish(mut response: Response, id: &str) -> Response {
+    let status = response.status().as_u16();
+    let Some(ErrorReport { mut body, cause }) = response.extensions_mut().remove::<ErrorReport>()
+    else {
+        tracing::info!(status, "request finished");
+        return response;
+    };
+    body.request_id = id.to_owned();
+    if let Ok(json) = serde_json::to_vec(&body.to_json()) {
+        response.set_body(json);
+    }
+    let code = body.code.to_json().unwrap_or_default();
+    let cause = cause.map(|c| format!("{c:#}"));
+    let cause = cause.as_deref().unwrap_or("-");
+    match status {
+        503 => tracing::warn!(status, %code, %cause, "request failed: a dependency is unavailable"),
+        500.. => tracing::error!(status, %code, %cause, "request failed"),
+        _ => tracing::info!(status, %code, %cause, "request refused"),
+    }
+    response
 }
 
 fn rewrite_path(req: &mut Request, internal: &str) {
@@ -137,20 +160,12 @@ impl<E> ContractEndpoint<E> {
         let status = error.status();
         let detail = error.to_string();
         let response = error.into_response();
-        if is_ours(&response) {
+        if response.extensions().get::<ErrorReport>().is_some() {
             return response;
         }
-        if status.is_server_error() {
-            tracing::error!(%status, error = %detail, "unhandled error");
-        }
         let reason = status.canonical_reason().unwrap_or("Error");
-        ApiError::for_status(status, format!("{reason}.")).into_response()
+        ApiError::for_status(status, format!("{reason}."))
+            .with_cause(anyhow::anyhow!("{detail}"))
+            .into_response()
     }
-}
-
-/// Our errors carry a JSON body already; poem's own carry plain text.
-fn is_ours(response: &Response) -> bool {
-    response
-        .content_type()
-        .is_some_and(|ct| ct.starts_with("application/json"))
 }

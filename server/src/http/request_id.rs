@@ -1,11 +1,7 @@
-//! The request id: taken from a sane `X-Request-Id`, generated otherwise, and visible to
-//! everything that runs for the request (error bodies, log spans) through a task-local.
+//! The request id: taken from a sane `X-Request-Id`, generated otherwise. The middleware
+//! puts it in the response header, in error bodies and in the request's log span.
 
 pub const HEADER: &str = "x-request-id";
-
-tokio::task_local! {
-    static CURRENT: String;
-}
 
 /// The caller's id if it is 1 to 128 characters of `[A-Za-z0-9._:-]`, otherwise a new UUID.
 pub fn from_header(value: Option<&str>) -> String {
@@ -21,16 +17,6 @@ pub fn from_header(value: Option<&str>) -> String {
     }
 }
 
-/// Runs `fut` with `id` as the current request id.
-pub async fn scope<F: std::future::Future>(id: String, fut: F) -> F::Output {
-    CURRENT.scope(id, fut).await
-}
-
-/// The current request's id (empty outside a request).
-pub fn current() -> String {
-    CURRENT.try_with(Clone::clone).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,11 +29,5 @@ mod tests {
             assert!(uuid::Uuid::parse_str(&id).is_ok(), "{bad:?} -> {id}");
         }
         assert_ne!(from_header(Some(&"a".repeat(129))), "a".repeat(129));
-    }
-
-    #[tokio::test]
-    async fn current_is_visible_inside_the_scope_only() {
-        assert_eq!(current(), "");
-        assert_eq!(scope("r-1".into(), async { current() }).await, "r-1");
     }
 }

@@ -1,16 +1,20 @@
-//! Which errors each operation can answer, built by the same constructors and use-case error
-//! mapping the handlers use. The published spec lists exactly these statuses per operation,
-//! each with its named example bodies.
+//! Which errors each operation can answer: those its handler raises itself (a bad path id
+//! or body, a missing token or scope) and every variant of the use-case error it maps, built
+//! by the same mapping the handler uses. The published spec lists exactly these statuses per
+//! operation, each with its named example bodies.
 
-use mfa_totp_application::access::AccessError;
+use mfa_totp_application::cancel::CancelError;
 use mfa_totp_application::consume::ConsumeError;
+use mfa_totp_application::create_challenge::CreateChallengeError;
+use mfa_totp_application::get_challenge::GetChallengeError;
 use mfa_totp_application::initiate::InitiateError;
+use mfa_totp_application::put_user::PutUserError;
 use mfa_totp_application::verify::VerifyError;
-use mfa_totp_domain::ChallengeStatus;
 
+use crate::api::health::not_ready;
 use crate::auth::{SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE, SCOPE_USERS_WRITE};
 use crate::http::error::{ApiError, FieldError, FieldErrorCode};
-use crate::http::error_mapping::{database_unavailable, sms_unavailable};
+use crate::http::error_mapping::{UseCaseError, example_now};
 
 /// An error body example, under the name it is published with.
 pub type Example = (&'static str, ApiError);
@@ -20,109 +24,49 @@ pub const EXAMPLE_REQUEST_ID: &str = "7d0f6c2e-3b1a-4f5e-9c8d-2a6b4e1f0c3d";
 
 /// The errors of `operation_id`, or `None` for an operation this table does not know.
 pub fn errors_of(operation_id: &str) -> Option<Vec<Example>> {
-    let bad_id = || {
-        (
-            "BAD_REQUEST",
-            ApiError::bad_request("challengeId must be a UUID"),
-        )
-    };
-    let mut errors = match operation_id {
-        "live" => return Some(Vec::new()),
-        "ready" => return Some(vec![("SERVICE_UNAVAILABLE", database_unavailable())]),
-        "initiateTotpSms" => vec![
-            bad_id(),
-            subject_mismatch(),
-            ("CHALLENGE_NOT_FOUND", AccessError::ChallengeNotFound.into()),
-            (
-                "STEP_UP_REQUEST_CONTEXT_NOT_FOUND",
-                AccessError::ContextNotFound.into(),
-            ),
-            ("USER_NOT_FOUND", InitiateError::UserNotFound.into()),
-            (
-                "TOO_MANY_REQUESTS",
-                InitiateError::TooManyRequests {
-                    retry_after_secs: 30,
-                }
-                .into(),
-            ),
-            ("SMS_UNAVAILABLE", sms_unavailable()),
-        ],
-        "verifyTotpSms" => vec![
-            bad_id(),
-            blank_field("otp"),
-            ("INVALID_OTP", VerifyError::InvalidOtp.into()),
-            subject_mismatch(),
-            ("CHALLENGE_NOT_FOUND", AccessError::ChallengeNotFound.into()),
-            (
-                "STEP_UP_REQUEST_CONTEXT_NOT_FOUND",
-                AccessError::ContextNotFound.into(),
-            ),
-            (
-                "TOO_MANY_REQUESTS",
-                VerifyError::Locked {
-                    retry_after_secs: 420,
-                }
-                .into(),
-            ),
-        ],
-        "createChallenge" => vec![
-            blank_field("stepUpRequestContext.operation"),
-            missing_scope(SCOPE_CHALLENGES_WRITE),
-        ],
-        "getChallenge" => vec![
-            bad_id(),
-            missing_scope(SCOPE_CHALLENGES_READ),
-            ("CHALLENGE_NOT_FOUND", AccessError::ChallengeNotFound.into()),
-        ],
-        "consumeChallenge" => vec![
-            bad_id(),
-            missing_scope(SCOPE_CHALLENGES_WRITE),
-            (
-                "CHALLENGE_NOT_FOUND",
-                ConsumeError::ChallengeNotFound.into(),
-            ),
-            (
-                "STEP_UP_REQUEST_CONTEXT_NOT_FOUND",
-                ConsumeError::ContextNotFound.into(),
-            ),
-            (
-                "NOT_VERIFIED",
-                ConsumeError::NotVerified(ChallengeStatus::CodeSent).into(),
-            ),
-        ],
-        "cancelChallenge" => vec![
-            bad_id(),
-            missing_scope(SCOPE_CHALLENGES_WRITE),
-            ("CHALLENGE_NOT_FOUND", AccessError::ChallengeNotFound.into()),
-            (
-                "STEP_UP_REQUEST_CONTEXT_NOT_FOUND",
-                AccessError::ContextNotFound.into(),
-            ),
-        ],
-        "putUser" => vec![blank_field("phoneNumber"), missing_scope(SCOPE_USERS_WRITE)],
+    let errors = match operation_id {
+        "live" => Vec::new(),
+        "ready" => vec![("SERVICE_UNAVAILABLE", not_ready(&["database"]))],
+        "initiateTotpSms" => user_call::<InitiateError>(vec![bad_id()]),
+        "verifyTotpSms" => user_call::<VerifyError>(vec![bad_id(), blank_field("otp")]),
+        "createChallenge" => service_call::<CreateChallengeError>(
+            SCOPE_CHALLENGES_WRITE,
+            vec![blank_field("stepUpRequestContext.operation")],
+        ),
+        "getChallenge" => service_call::<GetChallengeError>(SCOPE_CHALLENGES_READ, vec![bad_id()]),
+        "consumeChallenge" => service_call::<ConsumeError>(SCOPE_CHALLENGES_WRITE, vec![bad_id()]),
+        "cancelChallenge" => service_call::<CancelError>(SCOPE_CHALLENGES_WRITE, vec![bad_id()]),
+        "putUser" => {
+            service_call::<PutUserError>(SCOPE_USERS_WRITE, vec![blank_field("phoneNumber")])
+        }
         _ => return None,
     };
-    // Every authenticated operation: no or a bad token, a fault, the database away.
-    errors.extend([
-        ("UNAUTHORIZED", ApiError::token_required()),
-        (
-            "INTERNAL_SERVER_ERROR",
-            ApiError::for_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR, ""),
-        ),
-        ("SERVICE_UNAVAILABLE", database_unavailable()),
-    ]);
     Some(errors)
 }
 
-fn subject_mismatch() -> Example {
-    (
-        "USER_ID_DOES_NOT_MATCH_WITH_CHALLENGE_SUBJECT_USER_ID",
-        ApiError::subject_mismatch(),
-    )
+/// An operation the end user calls with their token: what its handler refuses, then every
+/// error of its use case.
+fn user_call<E: UseCaseError>(mut handler: Vec<Example>) -> Vec<Example> {
+    handler.push(("UNAUTHORIZED", ApiError::token_required()));
+    handler.extend(
+        E::examples()
+            .into_iter()
+            .map(|(name, error)| (name, error.to_api_error(example_now()))),
+    );
+    handler
 }
 
-fn missing_scope(scope: &str) -> Example {
-    ("FORBIDDEN", ApiError::missing_scope(scope))
+/// An operation service's call: as [`user_call`], and the token must carry `scope`.
+fn service_call<E: UseCaseError>(scope: &str, mut handler: Vec<Example>) -> Vec<Example> {
+    handler.push(("FORBIDDEN", ApiError::missing_scope(scope)));
+    user_call::<E>(handler)
+}
+
+fn bad_id() -> Example {
+    (
+        "BAD_REQUEST",
+        ApiError::bad_request("challengeId must be a UUID"),
+    )
 }
 
 fn blank_field(field: &str) -> Example {

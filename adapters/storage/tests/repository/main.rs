@@ -10,8 +10,8 @@ use mfa_totp_application::{
 };
 use mfa_totp_crypto::AesGcmCipher;
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengePolicy, ChallengeRecord, ChallengeStatus, ContextState, Operation, PhoneNumber,
-    SendPlan, StepUpContext, Timestamp, TotpPolicy, TotpSecret, UserId,
+    Challenge, ChallengeId, ChallengePolicy, ChallengeRecord, ChallengeStatus, ContextState,
+    Operation, PhoneNumber, SendPlan, StepUpContext, Timestamp, TotpPolicy, TotpSecret, UserId,
 };
 use mfa_totp_storage::testing::{Engine, TestDatabase};
 use mfa_totp_storage::{Migrator, PoolSettings, SqlStore, connect, migrate};
@@ -144,7 +144,12 @@ async fn verified(f: &Fixture) -> Challenge {
 
 async fn sent(f: &Fixture) -> Challenge {
     let c = stored(f).await;
-    assert!(f.store.record_send(c.id(), &plan_at(&c, t0())).await.unwrap());
+    assert!(
+        f.store
+            .record_send(c.id(), &plan_at(&c, t0()))
+            .await
+            .unwrap()
+    );
     f.store.find(c.id()).await.unwrap().unwrap()
 }
 
@@ -181,7 +186,10 @@ async fn secret_is_stored_encrypted(f: Fixture) {
     let row =
         f.db.query_one_raw(Statement::from_string(
             f.db.get_database_backend(),
-            format!("SELECT secret_sealed FROM challenges WHERE id = '{}'", c.id()),
+            format!(
+                "SELECT secret_sealed FROM challenges WHERE id = '{}'",
+                c.id()
+            ),
         ))
         .await
         .unwrap()
@@ -246,7 +254,12 @@ async fn failed_attempts_lock_the_challenge_at_the_limit(f: Fixture) {
     assert_eq!(locked.status(), ChallengeStatus::Locked);
     assert!(!f.store.record_failed_attempt(c.id(), 3).await.unwrap());
     assert_eq!(
-        f.store.find(c.id()).await.unwrap().unwrap().failed_attempts(),
+        f.store
+            .find(c.id())
+            .await
+            .unwrap()
+            .unwrap()
+            .failed_attempts(),
         3
     );
 }
@@ -457,7 +470,10 @@ async fn timestamps_keep_milliseconds_and_drop_finer_precision(f: Fixture) {
     .unwrap();
     f.store.insert(&challenge, &context).await.unwrap();
     let back = f.store.find(challenge.id()).await.unwrap().unwrap();
-    assert_eq!(back.created_at().timestamp_millis(), fine.timestamp_millis());
+    assert_eq!(
+        back.created_at().timestamp_millis(),
+        fine.timestamp_millis()
+    );
     assert_eq!(back.created_at().timestamp_subsec_nanos(), 123_000_000);
 }
 

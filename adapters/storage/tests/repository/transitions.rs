@@ -155,7 +155,9 @@ async fn apply(f: &Fixture, model: &Model, event: Event, now: Timestamp) -> Opti
             Err(VerifyRefused::Expired) => expire().await,
             Err(VerifyRefused::CodeExpired) => return None,
             Err(
-                VerifyRefused::Locked { .. } | VerifyRefused::Finished(_) | VerifyRefused::NoCodeSent,
+                VerifyRefused::Locked { .. }
+                | VerifyRefused::Finished(_)
+                | VerifyRefused::NoCodeSent,
             ) => {
                 let code = c.code().unwrap_or(IssuedCode {
                     step: totp.step_at(now),
