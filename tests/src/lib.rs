@@ -1,6 +1,7 @@
 //! Support for the black-box tests: the real server on port 0 with a fresh database (a
-//! SQLite file, or a PostgreSQL database with `MFA_TOTP_TEST_ENGINE=postgres`), an SMS inbox read from the console provider's output, tokens, and a client whose every
-//! response is checked against the committed OpenAPI spec.
+//! SQLite file, or a PostgreSQL database with `MFA_TOTP_TEST_ENGINE=postgres`), an SMS inbox
+//! read from the console provider's output, tokens, and a client whose every response is
+//! checked against the committed OpenAPI spec. `TEST_LOG=1` shows the servers' logs.
 
 pub mod proxy;
 pub mod spec_check;
@@ -15,8 +16,9 @@ use mfa_totp_application::{Clock, SmsSender};
 use mfa_totp_server::auth::{
     SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE, SCOPE_USERS_WRITE, mint_hs256,
 };
+use mfa_totp_server::settings::LogFormat;
 use mfa_totp_server::{Application, Overrides, Settings};
-use mfa_totp_sms::ConsoleSms;
+use mfa_totp_sms::{ConsoleLine, ConsoleSms};
 pub use mfa_totp_storage::testing::{Engine, TestDatabase};
 use serde_json::{Value, json};
 
@@ -73,16 +75,12 @@ impl Inbox {
 
     /// The code in the last SMS sent to `phone`.
     pub fn last_code_for(&self, phone: &str) -> Option<String> {
-        let prefix = format!("SMS to {phone}: ");
         self.lines()
             .iter()
             .rev()
-            .find_map(|line| line.strip_prefix(&prefix).map(str::to_owned))
-            .and_then(|text| {
-                text.split(|c: char| !c.is_ascii_digit())
-                    .find(|run| run.len() == 6)
-                    .map(str::to_owned)
-            })
+            .filter_map(|line| ConsoleLine::parse(line))
+            .find(|sms| sms.to == phone)
+            .and_then(|sms| sms.code().map(str::to_owned))
     }
 }
 
@@ -188,6 +186,7 @@ impl TestApp {
 
     /// `database` is kept (and a PostgreSQL one dropped) with the app.
     pub async fn spawn_with(setup: Setup, database: Option<TestDatabase>) -> Self {
+        init_test_log();
         let inbox = Inbox::default();
         let sms = setup.sms.unwrap_or_else(|| {
             Arc::new(ConsoleSms::to_writer(Arc::new(Mutex::new(inbox.clone()))))
@@ -358,6 +357,17 @@ impl TestApp {
             id,
             self.inbox.last_code_for(PHONE).expect("an SMS with a code"),
         )
+    }
+}
+
+/// The variable that shows the servers' logs: `TEST_LOG=1 cargo test -p mfa-totp-tests`.
+pub const TEST_LOG_VAR: &str = "TEST_LOG";
+
+/// With `TEST_LOG=1` (or `true`), the servers the tests start log to stderr, pretty, filtered
+/// by `RUST_LOG`. Without it the tests stay quiet.
+pub fn init_test_log() {
+    if std::env::var(TEST_LOG_VAR).is_ok_and(|v| v == "1" || v == "true") {
+        mfa_totp_server::telemetry::init(LogFormat::Pretty);
     }
 }
 

@@ -87,7 +87,8 @@ fn finish(mut response: Response, id: &str) -> Response {
     if let Ok(json) = serde_json::to_vec(&body.to_json()) {
         response.set_body(json);
     }
-    let code = body.code.to_json().unwrap_or_default();
+    let code = body.code.to_json();
+    let code = code.as_ref().and_then(|c| c.as_str()).unwrap_or_default();
     let cause = cause.map(|c| format!("{c:#}"));
     let cause = cause.as_deref().unwrap_or("-");
     match status {

@@ -1,13 +1,13 @@
 //! The `mfa-totp` binary as a newcomer runs it: no config, SQLite file, console SMS on
 //! stdout. Walks the README's flow (token, user, challenge, initiate, verify) over HTTP.
 
-mod support;
-
 use std::process::Command;
 use std::time::Duration;
 
+use mfa_totp_sms::ConsoleLine;
 use serde_json::{Value, json};
-use support::{BIN, create_challenge, service_token, start, token};
+
+use crate::support::{BIN, create_challenge, service_token, start, token};
 
 #[tokio::test]
 async fn readme_flow_walks_to_verified_with_no_setup() {
@@ -45,13 +45,9 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
         .stdout
         .recv_timeout(Duration::from_secs(5))
         .expect("one SMS line on stdout");
-    let text = sms
-        .strip_prefix("SMS to +447700900123: ")
-        .expect("console SMS format");
-    let code = text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == 6)
-        .unwrap();
+    let sms = ConsoleLine::parse(&sms).expect("console SMS format");
+    assert_eq!(sms.to, "+447700900123");
+    let code = sms.code().expect("a code in the SMS");
 
     let verified: Value = http
         .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:verify"))
@@ -84,6 +80,49 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
         "no full phone number in the logs"
     );
     assert!(!logs.contains(code), "no code in the logs");
+}
+
+#[tokio::test]
+async fn an_error_is_logged_once_with_its_request_id_and_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    mfa_totp_server::startup::install_crypto_provider();
+    let refused = reqwest::Client::new()
+        .get(format!(
+            "{}/internal/v1/mfa/challenges/0b6f1c1e-2f4d-4c43-9a51-6d1f0f7f2a10",
+            server.base()
+        ))
+        .bearer_auth("not-a-jwt")
+        .header("x-request-id", "log-once-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["requestId"], "log-once-1", "stamped into the body");
+    // The log line is written after the response; give the reader a moment.
+    let mine = || -> Vec<Value> {
+        let logs = server.logs.lock().unwrap();
+        logs.iter()
+            .filter(|line| line.contains("log-once-1"))
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    for _ in 0..50 {
+        if !mine().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let lines = mine();
+    assert_eq!(lines.len(), 1, "one line per request: {lines:?}");
+    assert_eq!(lines[0]["status"], 401);
+    assert_eq!(lines[0]["code"], "urn:plmr:mfa-totp:api:UNAUTHORIZED");
+    assert!(
+        lines[0]["cause"].as_str().unwrap().contains("InvalidToken"),
+        "the cause is logged: {}",
+        lines[0]
+    );
 }
 
 #[test]

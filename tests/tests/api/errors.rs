@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use down_provider::FailingSms;
+use mfa_totp_server::auth::SCOPE_CHALLENGES_READ;
 use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase, other_code};
 use serde_json::json;
 
@@ -147,7 +148,7 @@ async fn missing_invalid_and_foreign_tokens_are_unauthorized() {
 #[tokio::test]
 async fn a_token_without_the_scope_is_forbidden() {
     let app = TestApp::spawn().await;
-    let reader = TestApp::token("svc", &["mfa:challenges:read"]);
+    let reader = TestApp::token("svc", &[SCOPE_CHALLENGES_READ]);
     app.post_json(
         CHALLENGES,
         &reader,

@@ -3,14 +3,12 @@
 //! through A, and every limit holds across both. Needs `MFA_TOTP_TEST_POSTGRES_URL`; without
 //! it the test says it is skipped.
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::{create_challenge, service_token, start, token};
 use mfa_totp_storage::testing::{Engine, TestDatabase};
 use reqwest::Client;
 use serde_json::{Value, json};
-use support::{create_challenge, service_token, start, token};
 
 /// The callers' side: tokens and an HTTP client, shared by concurrent tasks.
 #[derive(Clone)]

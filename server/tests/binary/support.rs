@@ -1,13 +1,13 @@
 //! Running the real `mfa-totp` binary: start it on port 0 with JSON logs, learn its port
 //! from the log, collect its stdout (the console SMS) and stderr (the logs), mint tokens.
 
-#![allow(dead_code)] // each test binary uses its own part of this module
-
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use mfa_totp_server::auth::{SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE, SCOPE_USERS_WRITE};
+use mfa_totp_sms::ConsoleLine;
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mfa-totp");
@@ -93,9 +93,7 @@ impl Server {
     /// The code of the next SMS this instance prints, if one comes within a second.
     pub fn next_code(&self) -> Option<String> {
         let line = self.stdout.recv_timeout(Duration::from_secs(1)).ok()?;
-        line.split(|c: char| !c.is_ascii_digit())
-            .find(|run| run.len() == 6)
-            .map(str::to_owned)
+        ConsoleLine::parse(&line)?.code().map(str::to_owned)
     }
 }
 
@@ -107,11 +105,11 @@ pub fn service_token(dir: &std::path::Path) -> String {
             "--sub",
             "payments-service",
             "--scope",
-            "mfa:challenges:write",
+            SCOPE_CHALLENGES_WRITE,
             "--scope",
-            "mfa:challenges:read",
+            SCOPE_CHALLENGES_READ,
             "--scope",
-            "mfa:users:write",
+            SCOPE_USERS_WRITE,
         ],
     )
 }

@@ -1,0 +1,10 @@
+//! The black-box suite, one test binary (so CI links it once): the real server on port 0
+//! with a fresh database, real HTTP, every response checked against the committed spec.
+//! `TEST_LOG=1` shows the server's logs.
+
+mod concurrency;
+mod database_outage;
+mod errors;
+mod flow;
+mod spec;
+mod spec_check;
