@@ -424,11 +424,11 @@ async fn concurrent_puts_of_a_new_user_report_one_creation(f: Fixture) {
 }
 
 async fn concurrent_migrations_take_turns(f: Fixture) {
-    // Four pools on another fresh database, as four instances starting at once.
+    // Sixteen pools on another fresh database, as sixteen instances starting at once.
     let database = TestDatabase::create(f.engine, "concurrent_migrations_take_turns")
         .await
         .unwrap();
-    let tasks: Vec<_> = (0..4)
+    let tasks: Vec<_> = (0..16)
         .map(|_| {
             let url = database.url().to_owned();
             tokio::spawn(async move {
