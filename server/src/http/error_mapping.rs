@@ -81,17 +81,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
-fn store_examples() -> [(&'static str, StoreError); 2] {
-    [
-        (
-            "SERVICE_UNAVAILABLE",
-            StoreError::Unavailable(anyhow::anyhow!("connection refused")),
-        ),
-        (
-            "INTERNAL_SERVER_ERROR",
-            StoreError::Unexpected(anyhow::anyhow!("corrupt row")),
-        ),
-    ]
+/// `examples`, once `lists` (an exhaustive `match` with no wildcard) has seen each: the match
+/// stops compiling when a variant is added, until the variant gets an example.
+fn every_variant<E>(
+    examples: Vec<(&'static str, E)>,
+    lists: impl Fn(&E),
+) -> Vec<(&'static str, E)> {
+    examples.iter().for_each(|(_, e)| lists(e));
+    examples
 }
 
 /// The examples of a nested error, wrapped in the outer variant.
@@ -107,13 +104,19 @@ impl UseCaseError for StoreError {
     }
 
     fn examples() -> Vec<(&'static str, Self)> {
-        let examples = Vec::from(store_examples());
-        for (_, e) in &examples {
-            match e {
-                Self::Unavailable(_) | Self::Unexpected(_) => {}
-            }
-        }
-        examples
+        let examples = vec![
+            (
+                "SERVICE_UNAVAILABLE",
+                Self::Unavailable(anyhow::anyhow!("connection refused")),
+            ),
+            (
+                "INTERNAL_SERVER_ERROR",
+                Self::Unexpected(anyhow::anyhow!("corrupt row")),
+            ),
+        ];
+        every_variant(examples, |e| match e {
+            Self::Unavailable(_) | Self::Unexpected(_) => {}
+        })
     }
 }
 
@@ -137,15 +140,12 @@ impl UseCaseError for AccessError {
             ("STEP_UP_REQUEST_CONTEXT_NOT_FOUND", Self::ContextNotFound),
         ];
         examples.extend(nested(Self::Store));
-        for (_, e) in &examples {
-            match e {
-                Self::ChallengeNotFound
-                | Self::SubjectMismatch
-                | Self::ContextNotFound
-                | Self::Store(_) => {}
-            }
-        }
-        examples
+        every_variant(examples, |e| match e {
+            Self::ChallengeNotFound
+            | Self::SubjectMismatch
+            | Self::ContextNotFound
+            | Self::Store(_) => {}
+        })
     }
 }
 
@@ -163,12 +163,9 @@ impl UseCaseError for CreateChallengeError {
             "INTERNAL_SERVER_ERROR",
             Self::Unexpected(anyhow::anyhow!("no randomness")),
         ));
-        for (_, e) in &examples {
-            match e {
-                Self::Store(_) | Self::Unexpected(_) => {}
-            }
-        }
-        examples
+        every_variant(examples, |e| match e {
+            Self::Store(_) | Self::Unexpected(_) => {}
+        })
     }
 }
 
@@ -183,12 +180,9 @@ impl UseCaseError for GetChallengeError {
     fn examples() -> Vec<(&'static str, Self)> {
         let mut examples = vec![("CHALLENGE_NOT_FOUND", Self::ChallengeNotFound)];
         examples.extend(nested(Self::Store));
-        for (_, e) in &examples {
-            match e {
-                Self::ChallengeNotFound | Self::Store(_) => {}
-            }
-        }
-        examples
+        every_variant(examples, |e| match e {
+            Self::ChallengeNotFound | Self::Store(_) => {}
+        })
     }
 }
 
@@ -242,18 +236,15 @@ impl UseCaseError for InitiateError {
             ("CHALLENGE_BUSY", Self::Contended),
         ]);
         examples.extend(nested(Self::Store));
-        for (_, e) in &examples {
-            match e {
-                Self::Access(_)
-                | Self::UserNotFound
-                | Self::Cooldown { .. }
-                | Self::SendCapReached { .. }
-                | Self::Sms(SmsError::Unavailable(_) | SmsError::Rejected(_))
-                | Self::Store(_)
-                | Self::Contended => {}
-            }
-        }
-        examples
+        every_variant(examples, |e| match e {
+            Self::Access(_)
+            | Self::UserNotFound
+            | Self::Cooldown { .. }
+            | Self::SendCapReached { .. }
+            | Self::Sms(SmsError::Unavailable(_) | SmsError::Rejected(_))
+            | Self::Store(_)
+            | Self::Contended => {}
+        })
     }
 }
 
@@ -284,16 +275,13 @@ impl UseCaseError for VerifyError {
             ("CHALLENGE_BUSY", Self::Contended),
         ]);
         examples.extend(nested(Self::Store));
-        for (_, e) in &examples {
-            match e {
-                Self::Access(_)
-                | Self::InvalidOtp
-                | Self::Locked { .. }
-                | Self::Store(_)
-                | Self::Contended => {}
-            }
-        }
-        examples
+        every_variant(examples, |e| match e {
+            Self::Access(_)
+            | Self::InvalidOtp
+            | Self::Locked { .. }
+            | Self::Store(_)
+            | Self::Contended => {}
+        })
     }
 }
 
@@ -319,15 +307,12 @@ impl UseCaseError for ConsumeError {
             ("NOT_VERIFIED", Self::NotVerified(ChallengeStatus::CodeSent)),
         ];
         examples.extend(nested(Self::Store));
-        for (_, e) in &examples {
-            match e {
-                Self::ChallengeNotFound
-                | Self::ContextNotFound
-                | Self::NotVerified(_)
-                | Self::Store(_) => {}
-            }
-        }
-        examples
+        every_variant(examples, |e| match e {
+            Self::ChallengeNotFound
+            | Self::ContextNotFound
+            | Self::NotVerified(_)
+            | Self::Store(_) => {}
+        })
     }
 }
 
@@ -348,15 +333,9 @@ impl UseCaseError for CancelError {
             ("CHALLENGE_BUSY", Self::Contended),
         ];
         examples.extend(nested(Self::Store));
-        for (_, e) in &examples {
-            match e {
-                Self::ChallengeNotFound
-                | Self::ContextNotFound
-                | Self::Store(_)
-                | Self::Contended => {}
-            }
-        }
-        examples
+        every_variant(examples, |e| match e {
+            Self::ChallengeNotFound | Self::ContextNotFound | Self::Store(_) | Self::Contended => {}
+        })
     }
 }
 
@@ -369,12 +348,9 @@ impl UseCaseError for PutUserError {
 
     fn examples() -> Vec<(&'static str, Self)> {
         let examples: Vec<_> = nested(Self::Store).collect();
-        for (_, e) in &examples {
-            match e {
-                Self::Store(_) => {}
-            }
-        }
-        examples
+        every_variant(examples, |e| match e {
+            Self::Store(_) => {}
+        })
     }
 }
 
