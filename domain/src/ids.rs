@@ -50,6 +50,9 @@ impl ChallengeId {
     pub const PATTERN: &str =
         "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 
+    /// The length of a hyphenated UUID.
+    pub const LEN: usize = 36;
+
     /// Parses a hyphenated UUID (36 characters, as [`Self::PATTERN`] says).
     pub fn parse(raw: &str) -> Result<Self, InvalidId> {
         if raw.len() != 36 {

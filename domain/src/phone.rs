@@ -16,6 +16,8 @@ pub struct PhoneNumber(String);
 impl PhoneNumber {
     /// The published form: E.164, `+` and 8 to 15 digits, the first not `0`.
     pub const PATTERN: &str = r"^\+[1-9][0-9]{7,14}$";
+    /// The longest E.164 number: `+` and 15 digits.
+    pub const MAX_LEN: usize = 16;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidPhoneNumber> {
         let digits = raw.strip_prefix('+').ok_or(InvalidPhoneNumber)?;

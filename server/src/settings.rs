@@ -211,6 +211,7 @@ impl Settings {
         Ok(())
     }
 
+    /// The challenge limits, within the bounds the published spec states.
     pub fn challenge_policy(&self) -> anyhow::Result<ChallengePolicy> {
         let c = &self.challenge;
         let positive = [
@@ -221,6 +222,23 @@ impl Settings {
         ];
         if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
             anyhow::bail!("invalid configuration: {key} must be at least 1");
+        }
+        let bounded = [
+            ("challenge.ttl_secs", c.ttl_secs, MAX_WAIT_SECS),
+            (
+                "challenge.resend_cooldown_secs",
+                c.resend_cooldown_secs,
+                MAX_WAIT_SECS,
+            ),
+            ("challenge.max_sends", c.max_sends, MAX_SENDS),
+            (
+                "challenge.max_failed_attempts",
+                c.max_failed_attempts,
+                MAX_FAILED_ATTEMPTS,
+            ),
+        ];
+        if let Some((key, _, max)) = bounded.iter().find(|(_, v, max)| v > max) {
+            anyhow::bail!("invalid configuration: {key} must be at most {max}");
         }
         if c.code_ttl_secs > c.ttl_secs {
             anyhow::bail!(
@@ -247,6 +265,14 @@ impl Settings {
         })
     }
 }
+
+/// The longest a challenge lives, and the longest cooldown: one day. Every `Retry-After` the
+/// service sends is at most this, and the spec says so.
+pub const MAX_WAIT_SECS: u32 = 86_400;
+/// The most SMS one challenge may send; the spec's bound on `sendsRemaining`.
+pub const MAX_SENDS: u32 = 100;
+/// The most wrong codes one challenge may take before it locks.
+pub const MAX_FAILED_ATTEMPTS: u32 = 100;
 
 #[cfg(test)]
 mod tests {
@@ -286,6 +312,23 @@ mod tests {
                 .to_string()
                 .contains("crypto.active_key_id")
         );
+    }
+
+    #[test]
+    fn limits_beyond_what_the_spec_states_are_refused() {
+        let cases: [(&str, fn(&mut ChallengeSettings)); 3] = [
+            ("challenge.ttl_secs", |c| c.ttl_secs = MAX_WAIT_SECS + 1),
+            ("challenge.resend_cooldown_secs", |c| {
+                c.resend_cooldown_secs = MAX_WAIT_SECS + 1
+            }),
+            ("challenge.max_sends", |c| c.max_sends = MAX_SENDS + 1),
+        ];
+        for (key, change) in cases {
+            let mut s = Settings::default();
+            change(&mut s.challenge);
+            let error = s.validate().unwrap_err().to_string();
+            assert!(error.contains(key) && error.contains("at most"), "{error}");
+        }
     }
 
     fn load_toml(text: &str) -> anyhow::Result<Settings> {

@@ -69,13 +69,15 @@ impl StrictBody for CreateChallengeRequest {
 #[oai(rename_all = "camelCase", example)]
 pub struct Challenge {
     /// The challenge's id, for `:initiate`, `:verify` and the calls below.
+    #[oai(validator(max_length = 36))]
     pub challenge_id: String,
     /// Where the challenge is in its life.
     pub status: ChallengeStatusDto,
     /// The user who must authorise the operation.
+    #[oai(validator(max_length = 128))]
     pub subject_user_id: String,
     /// The operation of the step-up request context.
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(skip_serializing_if_is_none, validator(max_length = 64))]
     pub operation: Option<String>,
     /// When the challenge was created.
     pub created_at: DateTime<Utc>,
@@ -105,8 +107,10 @@ impl From<ChallengeView> for Challenge {
 #[oai(rename_all = "camelCase", example)]
 pub struct ConsumedContext {
     /// The challenge's id.
+    #[oai(validator(max_length = 36))]
     pub challenge_id: String,
     /// The user who authorised the operation.
+    #[oai(validator(max_length = 128))]
     pub subject_user_id: String,
     /// The context as it was registered.
     pub step_up_request_context: StepUpRequestContext,

@@ -28,6 +28,7 @@ pub fn not_ready(names: &[&str]) -> ApiError {
 #[oai(example)]
 pub struct Health {
     /// `UP`.
+    #[oai(validator(max_length = 8))]
     pub status: String,
 }
 

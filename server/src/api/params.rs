@@ -83,7 +83,7 @@ impl TextRule for OperationRule {
 impl TextRule for PhoneNumberRule {
     const NAME: &'static str = "PhoneNumberText";
     const PATTERN: &'static str = PhoneNumber::PATTERN;
-    const MAX_LEN: Option<usize> = None;
+    const MAX_LEN: Option<usize> = Some(PhoneNumber::MAX_LEN);
     const EXAMPLE: &'static str = "+447700900123";
 }
 
@@ -156,7 +156,7 @@ param_type!(
     string_schema(
         Some("uuid"),
         ChallengeId::PATTERN,
-        None,
+        Some(ChallengeId::LEN),
         crate::api::EXAMPLE_CHALLENGE_ID
     )
 );

@@ -25,6 +25,7 @@ pub struct TotpSmsApi {
 #[oai(rename_all = "camelCase", example)]
 pub struct InitiateResponse {
     /// The challenge's id.
+    #[oai(validator(max_length = 36))]
     pub challenge_id: String,
     /// `CODE_SENT`.
     pub status: ChallengeStatusDto,
@@ -35,8 +36,10 @@ pub struct InitiateResponse {
     /// The earliest time another `:initiate` sends an SMS.
     pub resend_available_at: DateTime<Utc>,
     /// How many more SMS this challenge may send.
+    #[oai(validator(minimum(value = "0"), maximum(value = "100")))]
     pub sends_remaining: u32,
     /// The phone the code went to, masked (`+44*******123`).
+    #[oai(validator(max_length = 16))]
     pub masked_phone_number: String,
 }
 
@@ -58,8 +61,9 @@ impl From<Initiated> for InitiateResponse {
 #[derive(Debug, Object)]
 #[oai(example)]
 pub struct VerifyRequest {
-    /// The one-time password from the SMS.
-    #[oai(validator(min_length = 1))]
+    /// The one-time password from the SMS: 6 to 8 digits, as configured. Any other value is
+    /// answered `INVALID_OTP` without counting as a wrong code.
+    #[oai(validator(min_length = 6, max_length = 8, pattern = "^[0-9]{6,8}$"))]
     pub otp: String,
 }
 
@@ -76,6 +80,7 @@ impl StrictBody for VerifyRequest {
 #[oai(rename_all = "camelCase", example)]
 pub struct VerifyResponse {
     /// The challenge's id.
+    #[oai(validator(max_length = 36))]
     pub challenge_id: String,
     /// `VERIFIED`.
     pub status: ChallengeStatusDto,

@@ -38,8 +38,10 @@ impl StrictBody for PutUserRequest {
 #[oai(rename_all = "camelCase", example)]
 pub struct User {
     /// The user's id.
+    #[oai(validator(max_length = 128))]
     pub user_id: String,
     /// The stored number, masked (`+44*******123`).
+    #[oai(validator(max_length = 16))]
     pub masked_phone_number: String,
 }
 

@@ -56,8 +56,10 @@ pub struct FieldError {
     /// Why the field was refused.
     pub code: FieldErrorCode,
     /// A human-readable explanation naming the field.
+    #[oai(validator(max_length = 1024))]
     pub message: String,
     /// The JSON path of the field, e.g. `stepUpRequestContext.operation`.
+    #[oai(validator(max_length = 128))]
     pub field: String,
 }
 
@@ -68,10 +70,13 @@ pub struct ErrorBody {
     /// What went wrong, as a URN of the API's error codes.
     pub code: ErrorCode,
     /// A safe, human-readable explanation. Never contains internals, codes or phone numbers.
+    #[oai(validator(max_length = 1024))]
     pub message: String,
     /// The request's id, also in the `X-Request-Id` response header.
+    #[oai(validator(max_length = 128))]
     pub request_id: String,
     /// The refused fields of a `BAD_REQUEST`; empty for every other error.
+    #[oai(validator(max_items = 16))]
     pub field_errors: Vec<FieldError>,
 }
 
@@ -151,14 +156,22 @@ pub struct ApiError {
     cause: Option<Arc<anyhow::Error>>,
 }
 
+/// The longest `message` the spec allows; longer ones (a message can quote a request path)
+/// are cut.
+const MESSAGE_MAX_CHARS: usize = 1024;
+
 fn body(
     code: ErrorCode,
     message: impl Into<String>,
     field_errors: Vec<FieldError>,
 ) -> Json<ErrorBody> {
+    let mut message: String = message.into();
+    if let Some((cut, _)) = message.char_indices().nth(MESSAGE_MAX_CHARS) {
+        message.truncate(cut);
+    }
     Json(ErrorBody {
         code,
-        message: message.into(),
+        message,
         // Stamped by the middleware, which knows the request.
         request_id: String::new(),
         field_errors,
@@ -341,5 +354,17 @@ impl From<ApiError> for poem::Error {
         let mut error = poem::Error::from_response(response);
         error.set_data(report);
         error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_cut_to_the_published_length() {
+        let long = "é".repeat(MESSAGE_MAX_CHARS + 10);
+        let error = ApiError::bad_request(long);
+        assert_eq!(error.parts().1.message.chars().count(), MESSAGE_MAX_CHARS);
     }
 }

@@ -16,6 +16,7 @@ use mfa_totp_domain::{ChallengeStatus, Timestamp};
 
 use crate::api::example_time;
 use crate::http::error::{ApiError, ErrorCode, UNAVAILABLE_RETRY_AFTER_SECS};
+use crate::settings::MAX_WAIT_SECS;
 
 /// A use case's error as the contract answers it.
 pub trait UseCaseError: Sized {
@@ -33,10 +34,11 @@ pub fn example_now() -> Timestamp {
     example_time(0)
 }
 
-/// Seconds from `now` until `at`, rounded up, at least 1: the `Retry-After` value.
+/// Seconds from `now` until `at`, rounded up, at least 1 and at most the published bound:
+/// the `Retry-After` value.
 pub fn seconds_until(now: Timestamp, at: Timestamp) -> u64 {
     let millis = (at - now).num_milliseconds().max(0) as u64;
-    millis.div_ceil(1000).max(1)
+    millis.div_ceil(1000).clamp(1, u64::from(MAX_WAIT_SECS))
 }
 
 pub fn challenge_not_found() -> ApiError {

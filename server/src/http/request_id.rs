@@ -2,12 +2,16 @@
 //! puts it in the response header, in error bodies and in the request's log span.
 
 pub const HEADER: &str = "x-request-id";
+/// The longest request id kept from the caller; a generated one (a UUID) is 36.
+pub const MAX_LEN: usize = 128;
+/// What a request id is made of, as the spec publishes it.
+pub const PATTERN: &str = "^[A-Za-z0-9._:-]{1,128}$";
 
 /// The caller's id if it is 1 to 128 characters of `[A-Za-z0-9._:-]`, otherwise a new UUID.
 pub fn from_header(value: Option<&str>) -> String {
     match value {
         Some(v)
-            if (1..=128).contains(&v.len())
+            if (1..=MAX_LEN).contains(&v.len())
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)) =>
         {

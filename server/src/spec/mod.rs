@@ -10,7 +10,8 @@ use poem_openapi::OpenApiService;
 use poem_openapi::types::ToJSON;
 use serde_json::{Map, Value, json};
 
-use crate::http::custom_methods;
+use crate::http::{custom_methods, request_id};
+use crate::settings::MAX_WAIT_SECS;
 pub use errors::{EXAMPLE_REQUEST_ID, errors_of};
 
 const HTTP_METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
@@ -36,6 +37,17 @@ pub fn publish(generated: &str) -> String {
     if let Some(schemas) = document.pointer_mut("/components/schemas") {
         give_enums_an_example(schemas);
     }
+    unwrap_described_refs(&mut document);
+    bound_date_times(&mut document);
+    if let Some(unbounded) = first_unbounded_value(&document, "#") {
+        panic!("{unbounded} has no bound: give it one in its Rust type (a validator or TextRule)");
+    }
+    document["servers"] = json!([{
+        "url": "/",
+        "description": "The instance that serves this document, local or production alike.",
+        "x-internal": true,
+    }]);
+    document["info"]["contact"] = json!({ "name": "mfa-totp maintainers" });
     let mut text = serde_json::to_string_pretty(&document).expect("a JSON value serialises");
     text.push('\n');
     text
@@ -96,6 +108,8 @@ fn document_headers(response: &mut Value) {
         .expect("headers is an object");
     if let Some(mut retry_after) = headers.remove("RETRY-AFTER") {
         retry_after["example"] = json!(30);
+        retry_after["schema"]["minimum"] = json!(1);
+        retry_after["schema"]["maximum"] = json!(MAX_WAIT_SECS);
         headers.insert("Retry-After".into(), retry_after);
     }
     headers.insert(
@@ -105,7 +119,13 @@ fn document_headers(response: &mut Value) {
                             (1 to 128 of `A-Za-z0-9-_.:`), a new UUID otherwise. Also in \
                             every error body and log line.",
             "required": true,
-            "schema": { "type": "string", "example": EXAMPLE_REQUEST_ID },
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": request_id::MAX_LEN,
+                "pattern": request_id::PATTERN,
+                "example": EXAMPLE_REQUEST_ID,
+            },
         }),
     );
 }
@@ -139,6 +159,128 @@ fn link_created_challenge(responses: &mut Map<String, Value>) {
         .collect();
     if let Some(created) = responses.get_mut("201") {
         created["links"] = Value::Object(links);
+    }
+}
+
+/// poem-openapi publishes a field that refers to a schema, with a description, as
+/// `allOf: [{"$ref": …}, {"description": …}]`. Generators such as openapi-python-client
+/// refuse that ("Cannot take allOf a non-object") and drop every model that has one, and in
+/// OpenAPI 3.0 a `$ref` takes no siblings. Such a field becomes the plain `$ref`, and its
+/// description moves into its object's description, as "`field`: description".
+fn unwrap_described_refs(document: &mut Value) {
+    let schemas = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut);
+    for schema in schemas.into_iter().flat_map(|s| s.values_mut()) {
+        let mut moved = Vec::new();
+        for (field, property) in schema
+            .get_mut("properties")
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flatten()
+        {
+            let description = property.get("description").cloned();
+            if let Some(reference) = plain_reference(property) {
+                *property = reference;
+                if let Some(Value::String(text)) = description {
+                    moved.push(format!("- `{field}`: {text}"));
+                }
+            }
+        }
+        if !moved.is_empty() {
+            let own = schema["description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            schema["description"] = json!(format!("{own}\n\n{}", moved.join("\n")));
+        }
+    }
+    unwrap_remaining_refs(document);
+}
+
+/// The `$ref` of a described reference, if `value` is one.
+fn plain_reference(value: &Value) -> Option<Value> {
+    match value
+        .get("allOf")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        Some([only_ref, rest @ ..])
+            if only_ref.get("$ref").is_some()
+                && rest
+                    .iter()
+                    .all(|r| r.get("$ref").is_none() && r.get("type").is_none()) =>
+        {
+            Some(only_ref.clone())
+        }
+        _ => None,
+    }
+}
+
+/// Described references outside object properties (none today) become plain ones too.
+fn unwrap_remaining_refs(value: &mut Value) {
+    match value {
+        Value::Object(_) => {
+            if let Some(reference) = plain_reference(value) {
+                *value = reference;
+                return;
+            }
+            if let Value::Object(map) = value {
+                map.values_mut().for_each(unwrap_remaining_refs);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(unwrap_remaining_refs),
+        _ => {}
+    }
+}
+
+/// The longest RFC 3339 instant the service writes: `2026-11-29T23:37:14.123456789+00:00`.
+const DATE_TIME_MAX_LEN: usize = 35;
+
+/// Instants are strings too; they get the length of the longest one.
+fn bound_date_times(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("type") == Some(&json!("string"))
+                && map.get("format") == Some(&json!("date-time"))
+            {
+                map.entry("maxLength").or_insert(json!(DATE_TIME_MAX_LEN));
+            }
+            map.values_mut().for_each(bound_date_times);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_date_times),
+        _ => {}
+    }
+}
+
+/// The JSON pointer of the first string without `maxLength` (or `enum`), integer without
+/// `minimum` and `maximum`, or array without `maxItems`: every value the API takes or gives
+/// is bounded, so that neither side can be made to hold an unbounded one.
+pub fn first_unbounded_value(value: &Value, at: &str) -> Option<String> {
+    match value {
+        Value::Object(map) => {
+            let has = |key: &str| map.contains_key(key);
+            let unbounded = match map.get("type").and_then(Value::as_str) {
+                Some("string") => !has("maxLength") && !has("enum"),
+                Some("integer") | Some("number") => !has("minimum") || !has("maximum"),
+                Some("array") => !has("maxItems"),
+                _ => false,
+            };
+            // Examples are data, not schemas.
+            if unbounded && !at.contains("/example") {
+                return Some(at.to_owned());
+            }
+            map.iter()
+                .filter(|(key, _)| !key.starts_with("example"))
+                .find_map(|(key, v)| {
+                    first_unbounded_value(v, &format!("{at}/{}", key.replace('/', "~1")))
+                })
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| first_unbounded_value(v, &format!("{at}/{i}"))),
+        _ => None,
     }
 }
 

@@ -67,3 +67,61 @@ fn every_example_status_is_an_error_status() {
         }
     }
 }
+
+#[test]
+fn a_described_reference_is_published_as_the_plain_reference() {
+    let generated = json!({
+        "paths": {},
+        "components": { "schemas": { "Body": { "type": "object", "description": "A body.", "properties": {
+            "status": {
+                "allOf": [{ "$ref": "#/components/schemas/Status" }, { "description": "d" }],
+                "description": "d",
+            },
+        } } } },
+    });
+    let published: Value = serde_json::from_str(&publish(&generated.to_string())).unwrap();
+    let body = &published["components"]["schemas"]["Body"];
+    assert_eq!(
+        body["properties"]["status"],
+        json!({ "$ref": "#/components/schemas/Status" })
+    );
+    assert_eq!(body["description"], "A body.\n\n- `status`: d");
+}
+
+#[test]
+fn instants_get_the_length_of_the_longest_one() {
+    let generated = json!({ "paths": {}, "components": { "schemas": { "T": {
+        "type": "object",
+        "properties": { "at": { "type": "string", "format": "date-time" } },
+    } } } });
+    let published: Value = serde_json::from_str(&publish(&generated.to_string())).unwrap();
+    let at = &published["components"]["schemas"]["T"]["properties"]["at"];
+    assert_eq!(at["maxLength"], 35);
+    assert!(
+        chrono::DateTime::<chrono::Utc>::MAX_UTC.to_rfc3339().len() > 35,
+        "years past 9999 are not written"
+    );
+    let longest = chrono::DateTime::from_timestamp(253_402_300_799, 999_999_999)
+        .unwrap()
+        .to_rfc3339();
+    assert_eq!(longest.len(), 35, "{longest}");
+}
+
+#[test]
+#[should_panic(expected = "/components/schemas/T/properties/name has no bound")]
+fn an_unbounded_string_stops_publishing() {
+    let generated = json!({ "paths": {}, "components": { "schemas": { "T": {
+        "type": "object",
+        "properties": { "name": { "type": "string" } },
+    } } } });
+    publish(&generated.to_string());
+}
+
+#[test]
+fn integers_need_both_limits_and_arrays_a_maximum() {
+    let schema = |s: Value| first_unbounded_value(&s, "#");
+    assert!(schema(json!({ "type": "integer", "minimum": 0 })).is_some());
+    assert!(schema(json!({ "type": "integer", "minimum": 0, "maximum": 9 })).is_none());
+    assert!(schema(json!({ "type": "array", "items": {} })).is_some());
+    assert!(schema(json!({ "type": "string", "enum": ["UP"] })).is_none());
+}
