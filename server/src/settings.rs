@@ -316,7 +316,8 @@ mod tests {
 
     #[test]
     fn limits_beyond_what_the_spec_states_are_refused() {
-        let cases: [(&str, fn(&mut ChallengeSettings)); 3] = [
+        type Change = fn(&mut ChallengeSettings);
+        let cases: [(&str, Change); 3] = [
             ("challenge.ttl_secs", |c| c.ttl_secs = MAX_WAIT_SECS + 1),
             ("challenge.resend_cooldown_secs", |c| {
                 c.resend_cooldown_secs = MAX_WAIT_SECS + 1
