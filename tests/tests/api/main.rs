@@ -2,6 +2,7 @@
 //! with a fresh database, real HTTP, every response checked against the committed spec.
 //! `TEST_LOG=1` shows the server's logs.
 
+mod client_rust;
 mod concurrency;
 mod database_outage;
 mod errors;
