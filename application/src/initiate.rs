@@ -79,6 +79,8 @@ impl UseCases {
             let sms = OutboundSms {
                 body: self.sms_text(code.expose()),
                 to: phone.clone(),
+                challenge_id: id,
+                locale: None,
             };
             let sent = match self.sms.send(&sms).await {
                 Ok(sent) => sent,

@@ -29,10 +29,7 @@ async fn initiate_err(m: Mocks) -> InitiateError {
 }
 
 fn sent_ok() -> Result<SentSms, SmsError> {
-    Ok(SentSms {
-        provider: "mock",
-        message_id: None,
-    })
+    Ok(SentSms::by("mock", None))
 }
 
 #[tokio::test]

@@ -99,13 +99,33 @@ pub struct OutboundSms {
     pub to: PhoneNumber,
     /// Contains the code: never log it.
     pub body: String,
+    /// The challenge the code belongs to (webhook gateways receive it).
+    pub challenge_id: ChallengeId,
+    /// The recipient's language (BCP 47), when known.
+    pub locale: Option<String>,
 }
 
-/// What the provider said about a sent message.
+/// What the provider that carried a message said about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentSms {
     pub provider: &'static str,
     pub message_id: Option<String>,
+    /// Requests made to that provider for this message (retries included).
+    pub attempts: u32,
+    /// Its place in the configured chain, from 0.
+    pub chain_position: usize,
+}
+
+impl SentSms {
+    /// A message `provider` accepted at the first attempt, as the only provider.
+    pub fn by(provider: &'static str, message_id: Option<String>) -> Self {
+        Self {
+            provider,
+            message_id,
+            attempts: 1,
+            chain_position: 0,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

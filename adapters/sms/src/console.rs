@@ -36,10 +36,7 @@ impl SmsSender for ConsoleSms {
         writeln!(out, "{PREFIX}{}: {}", sms.to.as_e164(), sms.body)
             .and_then(|()| out.flush())
             .map_err(|e| SmsError::Unavailable(e.into()))?;
-        Ok(SentSms {
-            provider: "console",
-            message_id: None,
-        })
+        Ok(SentSms::by("console", None))
     }
 }
 
@@ -79,6 +76,8 @@ mod tests {
         let message = OutboundSms {
             to: PhoneNumber::parse("+447700900123").unwrap(),
             body: "Your code is 123456.".into(),
+            challenge_id: mfa_totp_domain::ChallengeId::generate(),
+            locale: None,
         };
         let sent = sms.send(&message).await.unwrap();
         assert_eq!(sent.provider, "console");

@@ -1,0 +1,160 @@
+//! The providers of `sms.chain`, in order, each behind a bounded retry with jittered backoff
+//! (backon) and a circuit breaker (failsafe). A transient failure (timeout, connect error,
+//! 5xx, 429, a provider-side failure) is retried, then gives way to the next provider. A
+//! permanent rejection of the number stops the chain, since another provider would not
+//! help. A provider whose breaker is open is skipped without a request, so a dead provider
+//! costs one fast failover instead of its timeout on every send.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
+use failsafe::backoff::{self, Constant};
+use failsafe::failure_policy::{self, ConsecutiveFailures};
+use failsafe::futures::CircuitBreaker;
+use failsafe::{Config, StateMachine};
+use mfa_totp_application::{OutboundSms, SentSms, SmsError, SmsSender};
+
+/// How hard each provider is tried before the chain moves on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resilience {
+    /// Requests per message to one provider, the first included.
+    pub attempts: u32,
+    /// The first backoff between them; it doubles, with jitter, up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Consecutive failed sends that open a provider's breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker skips its provider before one send may try it again.
+    pub breaker_cool_off: Duration,
+}
+
+impl Default for Resilience {
+    fn default() -> Self {
+        Self {
+            attempts: 2,
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            breaker_failures: 3,
+            breaker_cool_off: Duration::from_secs(30),
+        }
+    }
+}
+
+type Breaker = StateMachine<ConsecutiveFailures<Constant>, ()>;
+
+/// One provider of the chain, with its breaker.
+pub struct ChainLink {
+    name: &'static str,
+    provider: Arc<dyn SmsSender>,
+    breaker: Breaker,
+}
+
+impl ChainLink {
+    pub fn new(name: &'static str, provider: Arc<dyn SmsSender>, resilience: &Resilience) -> Self {
+        let policy = failure_policy::consecutive_failures(
+            resilience.breaker_failures.max(1),
+            backoff::constant(resilience.breaker_cool_off),
+        );
+        Self {
+            name,
+            provider,
+            breaker: Config::new().failure_policy(policy).build(),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Whether the breaker lets a send through now.
+    pub fn is_available(&self) -> bool {
+        self.breaker.is_call_permitted()
+    }
+}
+
+pub struct SmsChain {
+    links: Vec<ChainLink>,
+    retry: ExponentialBuilder,
+}
+
+impl SmsChain {
+    pub fn new(links: Vec<ChainLink>, resilience: &Resilience) -> Self {
+        let retry = ExponentialBuilder::new()
+            .with_jitter()
+            .with_min_delay(resilience.min_backoff)
+            .with_max_delay(resilience.max_backoff)
+            .with_max_times(resilience.attempts.saturating_sub(1) as usize);
+        Self { links, retry }
+    }
+
+    pub fn links(&self) -> &[ChainLink] {
+        &self.links
+    }
+
+    /// One provider, retried on transient failures, behind its breaker.
+    async fn try_link(&self, link: &ChainLink, sms: &OutboundSms) -> (Result<SentSms, Failure>, u32) {
+        let attempts = AtomicU32::new(0);
+        let send = || async {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            link.provider.send(sms).await
+        };
+        let retried = send
+            .retry(self.retry)
+            .when(|e| matches!(e, SmsError::Unavailable(_)));
+        // Only transient failures count against the provider; a rejected number is not its fault.
+        let guarded = link
+            .breaker
+            .call_with(|e: &SmsError| matches!(e, SmsError::Unavailable(_)), retried);
+        let result = match guarded.await {
+            Ok(sent) => Ok(sent),
+            Err(failsafe::Error::Rejected) => Err(Failure::CircuitOpen),
+            Err(failsafe::Error::Inner(error)) => Err(Failure::Sms(error)),
+        };
+        (result, attempts.load(Ordering::Relaxed))
+    }
+}
+
+enum Failure {
+    CircuitOpen,
+    Sms(SmsError),
+}
+
+#[async_trait]
+impl SmsSender for SmsChain {
+    async fn send(&self, sms: &OutboundSms) -> Result<SentSms, SmsError> {
+        let to = sms.to.masked();
+        let mut failures = Vec::new();
+        for (position, link) in self.links.iter().enumerate() {
+            let started = Instant::now();
+            let (result, attempts) = self.try_link(link, sms).await;
+            let latency_ms = started.elapsed().as_millis() as u64;
+            match result {
+                Ok(mut sent) => {
+                    sent.attempts = attempts;
+                    sent.chain_position = position;
+                    tracing::info!(provider = link.name, %to, latency_ms, attempts, position, "SMS accepted");
+                    return Ok(sent);
+                }
+                Err(Failure::CircuitOpen) => {
+                    tracing::warn!(provider = link.name, %to, "SMS provider skipped: its circuit is open");
+                    failures.push(format!("{}: circuit open", link.name));
+                }
+                Err(Failure::Sms(SmsError::Rejected(why))) => {
+                    tracing::warn!(provider = link.name, %to, latency_ms, attempts, reason = %why, "SMS rejected for good");
+                    return Err(SmsError::Rejected(why));
+                }
+                Err(Failure::Sms(SmsError::Unavailable(error))) => {
+                    tracing::warn!(provider = link.name, %to, latency_ms, attempts, error = %format!("{error:#}"), "SMS provider failed; trying the next");
+                    failures.push(format!("{}: {error:#}", link.name));
+                }
+            }
+        }
+        Err(SmsError::Unavailable(anyhow::anyhow!(
+            "every SMS provider failed: {}",
+            failures.join("; ")
+        )))
+    }
+}
