@@ -95,7 +95,11 @@ impl SmsChain {
     }
 
     /// One provider, retried on transient failures, behind its breaker.
-    async fn try_link(&self, link: &ChainLink, sms: &OutboundSms) -> (Result<SentSms, Failure>, u32) {
+    async fn try_link(
+        &self,
+        link: &ChainLink,
+        sms: &OutboundSms,
+    ) -> (Result<SentSms, Failure>, u32) {
         let attempts = AtomicU32::new(0);
         let send = || async {
             attempts.fetch_add(1, Ordering::Relaxed);
@@ -105,9 +109,10 @@ impl SmsChain {
             .retry(self.retry)
             .when(|e| matches!(e, SmsError::Unavailable(_)));
         // Only transient failures count against the provider; a rejected number is not its fault.
-        let guarded = link
-            .breaker
-            .call_with(|e: &SmsError| matches!(e, SmsError::Unavailable(_)), retried);
+        let guarded = link.breaker.call_with(
+            |e: &SmsError| matches!(e, SmsError::Unavailable(_)),
+            retried,
+        );
         let result = match guarded.await {
             Ok(sent) => Ok(sent),
             Err(failsafe::Error::Rejected) => Err(Failure::CircuitOpen),

@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use mfa_totp_application::SmsError;
 
-/// A client for one provider: `timeout` bounds each request, connect included.
+/// A client for one provider: `timeout` bounds each request, connect included. TLS runs on
+/// ring, installed here if the process has no rustls provider yet (the server installs the
+/// same one at start-up).
 pub(crate) fn client(timeout: Duration) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)

@@ -74,15 +74,14 @@ struct Refused {
 impl TwilioSms {
     /// Errors name the missing key, e.g. `sms.twilio.account_sid`.
     pub fn new(config: &TwilioConfig) -> Result<Self, String> {
-        let account_sid = config
-            .account_sid
-            .clone()
-            .ok_or("sms.twilio.account_sid")?;
+        let account_sid = config.account_sid.clone().ok_or("sms.twilio.account_sid")?;
         let auth_token = config.auth_token.clone().ok_or("sms.twilio.auth_token")?;
         let sender = match (&config.from, &config.messaging_service_sid) {
             (_, Some(service)) => Sender::MessagingService(service.clone()),
             (Some(from), None) => Sender::From(from.clone()),
-            (None, None) => return Err("sms.twilio.from (or sms.twilio.messaging_service_sid)".into()),
+            (None, None) => {
+                return Err("sms.twilio.from (or sms.twilio.messaging_service_sid)".into());
+            }
         };
         Ok(Self {
             http: http::client(Duration::from_millis(config.timeout_ms)),

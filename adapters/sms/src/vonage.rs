@@ -95,14 +95,18 @@ impl SmsSender for VonageSms {
             .map_err(|e| http::transport("vonage", e))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(SmsError::Unavailable(anyhow::anyhow!("vonage: HTTP {status}")));
+            return Err(SmsError::Unavailable(anyhow::anyhow!(
+                "vonage: HTTP {status}"
+            )));
         }
         let reply: Reply = response
             .json()
             .await
             .map_err(|e| http::transport("vonage", e))?;
         let Some(message) = reply.messages.into_iter().next() else {
-            return Err(SmsError::Unavailable(anyhow::anyhow!("vonage: no message in the reply")));
+            return Err(SmsError::Unavailable(anyhow::anyhow!(
+                "vonage: no message in the reply"
+            )));
         };
         if message.status == "0" {
             return Ok(SentSms::by("vonage", message.message_id));

@@ -1,0 +1,246 @@
+//! The chain over real HTTP: Twilio first, Vonage second, each against its own fake.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mfa_totp_application::{SmsError, SmsSender};
+use mfa_totp_sms::{ChainLink, Resilience, SmsChain, TwilioConfig, TwilioSms, VonageSms};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::message;
+use crate::{twilio, vonage};
+
+fn quick() -> Resilience {
+    Resilience {
+        attempts: 2,
+        min_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        breaker_failures: 2,
+        breaker_cool_off: Duration::from_millis(300),
+    }
+}
+
+fn chain(twilio_config: TwilioConfig, vonage_uri: &str, resilience: Resilience) -> SmsChain {
+    let links = vec![
+        ChainLink::new(
+            "twilio",
+            Arc::new(TwilioSms::new(&twilio_config).unwrap()),
+            &resilience,
+        ),
+        ChainLink::new(
+            "vonage",
+            Arc::new(VonageSms::new(&vonage::config(vonage_uri)).unwrap()),
+            &resilience,
+        ),
+    ];
+    SmsChain::new(links, &resilience)
+}
+
+async fn twilio_answering(reply: ResponseTemplate) -> MockServer {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(reply)
+        .mount(&fake)
+        .await;
+    fake
+}
+
+fn twilio_down() -> ResponseTemplate {
+    ResponseTemplate::new(503).set_body_json(twilio::refused(20500, 503, "Service unavailable"))
+}
+
+async fn vonage_ok() -> MockServer {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(vonage::reply("0", None)))
+        .mount(&fake)
+        .await;
+    fake
+}
+
+#[tokio::test]
+async fn a_dead_primary_gives_way_to_the_next_provider_after_its_retries() {
+    let (primary, secondary) = (twilio_answering(twilio_down()).await, vonage_ok().await);
+    let chain = chain(twilio::config(&primary.uri()), &secondary.uri(), quick());
+    let sent = chain.send(&message()).await.unwrap();
+    assert_eq!(
+        (sent.provider, sent.chain_position, sent.attempts),
+        ("vonage", 1, 1)
+    );
+    assert_eq!(
+        primary.received_requests().await.unwrap().len(),
+        2,
+        "tried twice"
+    );
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_on_the_same_provider() {
+    let primary = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(twilio_down())
+        .up_to_n_times(1)
+        .mount(&primary)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(twilio::accepted("queued")))
+        .mount(&primary)
+        .await;
+    let secondary = vonage_ok().await;
+    let chain = chain(twilio::config(&primary.uri()), &secondary.uri(), quick());
+    let sent = chain.send(&message()).await.unwrap();
+    assert_eq!(
+        (sent.provider, sent.chain_position, sent.attempts),
+        ("twilio", 0, 2)
+    );
+    assert!(secondary.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_permanent_rejection_of_the_number_stops_the_chain() {
+    let primary = twilio_answering(ResponseTemplate::new(400).set_body_json(twilio::refused(
+        21211,
+        400,
+        "Invalid 'To'",
+    )))
+    .await;
+    let secondary = vonage_ok().await;
+    let chain = chain(twilio::config(&primary.uri()), &secondary.uri(), quick());
+    let error = chain.send(&message()).await.unwrap_err();
+    assert!(matches!(error, SmsError::Rejected(_)), "{error:?}");
+    assert_eq!(
+        primary.received_requests().await.unwrap().len(),
+        1,
+        "not retried"
+    );
+    assert!(
+        secondary.received_requests().await.unwrap().is_empty(),
+        "not tried"
+    );
+}
+
+#[tokio::test]
+async fn a_provider_that_times_out_gives_way_to_the_next() {
+    let primary = twilio_answering(
+        ResponseTemplate::new(201)
+            .set_body_json(twilio::accepted("queued"))
+            .set_delay(Duration::from_secs(5)),
+    )
+    .await;
+    let secondary = vonage_ok().await;
+    let config = TwilioConfig {
+        timeout_ms: 100,
+        ..twilio::config(&primary.uri())
+    };
+    let sent = chain(config, &secondary.uri(), quick())
+        .send(&message())
+        .await
+        .unwrap();
+    assert_eq!(sent.provider, "vonage");
+}
+
+#[tokio::test]
+async fn the_breaker_skips_a_dead_provider_then_lets_it_back_after_the_cool_off() {
+    let primary = twilio_answering(twilio_down()).await;
+    let secondary = vonage_ok().await;
+    let resilience = Resilience {
+        attempts: 1,
+        ..quick()
+    };
+    let chain = chain(twilio::config(&primary.uri()), &secondary.uri(), resilience);
+    for _ in 0..2 {
+        assert_eq!(chain.send(&message()).await.unwrap().provider, "vonage");
+    }
+    assert!(
+        !chain.links()[0].is_available(),
+        "two failures open the breaker"
+    );
+    assert_eq!(chain.send(&message()).await.unwrap().provider, "vonage");
+    assert_eq!(
+        primary.received_requests().await.unwrap().len(),
+        2,
+        "an open breaker sends nothing"
+    );
+
+    primary.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(twilio::accepted("queued")))
+        .mount(&primary)
+        .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        chain.links()[0].is_available(),
+        "half-open after the cool-off"
+    );
+    for _ in 0..2 {
+        assert_eq!(chain.send(&message()).await.unwrap().provider, "twilio");
+    }
+}
+
+#[tokio::test]
+async fn every_provider_down_is_unavailable_naming_each() {
+    let primary = twilio_answering(twilio_down()).await;
+    let secondary = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(vonage::reply("5", Some("Internal Error"))),
+        )
+        .mount(&secondary)
+        .await;
+    let error = chain(twilio::config(&primary.uri()), &secondary.uri(), quick())
+        .send(&message())
+        .await
+        .unwrap_err();
+    let SmsError::Unavailable(cause) = error else {
+        panic!("{error:?}");
+    };
+    let text = format!("{cause:#}");
+    assert!(text.contains("twilio") && text.contains("vonage"), "{text}");
+}
+
+/// Everything the chain logs, captured.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_name_provider_outcome_and_masked_number_but_no_secret_code_or_number() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let primary = twilio_answering(twilio_down()).await;
+    let secondary = vonage_ok().await;
+    chain(twilio::config(&primary.uri()), &secondary.uri(), quick())
+        .send(&message())
+        .await
+        .unwrap();
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("twilio") && logs.contains("vonage"), "{logs}");
+    assert!(logs.contains("+44*******123"), "the masked number: {logs}");
+    for secret in [
+        "twilio-auth-token-not-for-logs",
+        vonage::SECRET,
+        "482913",
+        "+447700900123",
+        "447700900123",
+    ] {
+        assert!(!logs.contains(secret), "{secret} in {logs}");
+    }
+}
