@@ -8,6 +8,7 @@ pub mod clock;
 pub mod http;
 pub mod keys;
 pub mod settings;
+pub mod sms;
 pub mod spec;
 pub mod startup;
 pub mod telemetry;

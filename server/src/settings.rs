@@ -72,10 +72,30 @@ impl Default for DatabaseSettings {
     }
 }
 
+/// `sms.*`: one provider (`sms.provider`), or a failover chain (`sms.chain`), and each
+/// provider's own keys.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmsSettings {
     pub provider: SmsProvider,
+    /// Takes precedence over `provider`; tried in order. `twilio,vonage` in the environment,
+    /// a list in TOML.
+    #[serde(deserialize_with = "comma_list")]
+    pub chain: Vec<SmsProvider>,
+    pub twilio: mfa_totp_sms::TwilioConfig,
+    pub vonage: mfa_totp_sms::VonageConfig,
+    pub webhook: mfa_totp_sms::WebhookConfig,
+}
+
+impl SmsSettings {
+    /// The providers to try, in order.
+    pub fn providers(&self) -> Vec<SmsProvider> {
+        if self.chain.is_empty() {
+            vec![self.provider]
+        } else {
+            self.chain.clone()
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -84,6 +104,49 @@ pub enum SmsProvider {
     /// Prints each SMS to stdout. A development tool.
     #[default]
     Console,
+    Twilio,
+    Vonage,
+    Webhook,
+}
+
+impl SmsProvider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Console => "console",
+            Self::Twilio => "twilio",
+            Self::Vonage => "vonage",
+            Self::Webhook => "webhook",
+        }
+    }
+}
+
+/// A list from TOML, or `a,b` from an environment variable.
+fn comma_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<SmsProvider>, D::Error> {
+    use serde::de::{Error, IntoDeserializer};
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    let names = match Raw::deserialize(deserializer)? {
+        Raw::List(names) => names,
+        Raw::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    names
+        .into_iter()
+        .map(|name| {
+            SmsProvider::deserialize(name.as_str().into_deserializer())
+                .map_err(|e: serde::de::value::Error| D::Error::custom(e))
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -192,6 +255,7 @@ impl Settings {
     /// Checks what serde cannot: ranges and relations between keys.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.challenge_policy()?;
+        crate::sms::build_sender(&self.sms)?;
         self.totp_policy()?;
         if self.database.max_connections == 0 {
             anyhow::bail!("invalid configuration: database.max_connections must be at least 1");
@@ -330,6 +394,49 @@ mod tests {
             let error = s.validate().unwrap_err().to_string();
             assert!(error.contains(key) && error.contains("at most"), "{error}");
         }
+    }
+
+    #[test]
+    fn an_sms_chain_comes_from_a_toml_list_and_the_provider_keys_are_read() {
+        let s = load_toml(
+            "[sms]\nchain = [\"twilio\", \"vonage\"]\n\
+             [sms.twilio]\naccount_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+15005550006\"\n\
+             [sms.vonage]\napi_key = \"k\"\napi_secret = \"s\"\nfrom = \"MFA\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.sms.providers(),
+            [SmsProvider::Twilio, SmsProvider::Vonage]
+        );
+        assert_eq!(s.sms.twilio.account_sid.as_deref(), Some("AC1"));
+    }
+
+    #[test]
+    fn an_sms_chain_comes_from_a_comma_list_in_the_environment() {
+        let chain: SmsSettings = serde_json::from_value(serde_json::json!({
+            "chain": "webhook, console",
+        }))
+        .unwrap();
+        assert_eq!(
+            chain.providers(),
+            [SmsProvider::Webhook, SmsProvider::Console]
+        );
+        let wrong =
+            serde_json::from_value::<SmsSettings>(serde_json::json!({"chain": "twilio,sinch"}));
+        assert!(wrong.unwrap_err().to_string().contains("sinch"));
+    }
+
+    #[test]
+    fn a_chosen_sms_provider_without_its_keys_stops_start_up_naming_the_key() {
+        let error =
+            load_toml("[sms]\nprovider = \"twilio\"\n[sms.twilio]\naccount_sid = \"AC1\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("sms.twilio.auth_token"), "{error}");
+        let error = load_toml("[sms]\nchain = [\"vonage\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("sms.vonage.api_key"), "{error}");
     }
 
     fn load_toml(text: &str) -> anyhow::Result<Settings> {

@@ -23,7 +23,8 @@ use crate::clock::SystemClock;
 use crate::http::middleware::Contract;
 use crate::http::routes_table::RoutesTable;
 use crate::keys::{build_cipher, build_verifier};
-use crate::settings::{DEVELOPMENT_CRYPTO_KEY, Settings, SmsProvider};
+use crate::settings::{DEVELOPMENT_CRYPTO_KEY, Settings};
+use crate::sms::build_sender;
 use crate::spec::Published;
 
 /// Adapters a test can put in place of the configured ones.
@@ -98,9 +99,7 @@ impl Application {
         let store = SqlStore::new(db, build_cipher(settings)?);
         let sms = overrides
             .sms
-            .unwrap_or_else(|| match settings.sms.provider {
-                SmsProvider::Console => Arc::new(ConsoleSms::stdout()),
-            });
+            .map_or_else(|| build_sender(&settings.sms), Ok)?;
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let use_cases = wire(
             &store,

@@ -89,6 +89,8 @@ pub struct Setup {
     pub settings: Settings,
     pub clock: Option<Arc<dyn Clock>>,
     pub sms: Option<Arc<dyn SmsSender>>,
+    /// Use the SMS providers `settings` configure instead of the console inbox.
+    pub real_sms: bool,
 }
 
 impl Setup {
@@ -101,6 +103,7 @@ impl Setup {
             settings,
             clock: None,
             sms: None,
+            real_sms: false,
         }
     }
 }
@@ -188,13 +191,17 @@ impl TestApp {
     pub async fn spawn_with(setup: Setup, database: Option<TestDatabase>) -> Self {
         init_test_log();
         let inbox = Inbox::default();
-        let sms = setup.sms.unwrap_or_else(|| {
-            Arc::new(ConsoleSms::to_writer(Arc::new(Mutex::new(inbox.clone()))))
-        });
+        let sms = match (setup.sms, setup.real_sms) {
+            (Some(sms), _) => Some(sms),
+            (None, true) => None,
+            (None, false) => Some(Arc::new(ConsoleSms::to_writer(Arc::new(Mutex::new(
+                inbox.clone(),
+            )))) as Arc<dyn SmsSender>),
+        };
         let app = Application::build(
             &setup.settings,
             Overrides {
-                sms: Some(sms),
+                sms,
                 clock: setup.clock,
             },
         )

@@ -205,7 +205,13 @@ impl UseCaseError for InitiateError {
                 seconds_until(now, until),
             ),
             Self::Sms(SmsError::Unavailable(_)) => sms_unavailable().with_cause(self),
-            Self::Sms(SmsError::Rejected(_)) => ApiError::internal(self),
+            // The provider refused the number for good: the directory holds a phone that
+            // cannot receive SMS, which for the caller is a user without a usable phone.
+            Self::Sms(SmsError::Rejected(_)) => ApiError::not_found(
+                ErrorCode::UserNotFound,
+                "The subject's phone number cannot receive SMS.",
+            )
+            .with_cause(self),
             Self::Store(e) => e.to_api_error(now),
             Self::Contended => contended(),
         }
@@ -232,8 +238,8 @@ impl UseCaseError for InitiateError {
                 Self::Sms(SmsError::Unavailable(anyhow::anyhow!("timeout"))),
             ),
             (
-                "INTERNAL_SERVER_ERROR",
-                Self::Sms(SmsError::Rejected("invalid number".into())),
+                "PHONE_CANNOT_RECEIVE_SMS",
+                Self::Sms(SmsError::Rejected("twilio: code 21211".into())),
             ),
             ("CHALLENGE_BUSY", Self::Contended),
         ]);

@@ -7,5 +7,6 @@ mod concurrency;
 mod database_outage;
 mod errors;
 mod flow;
+mod sms_providers;
 mod spec;
 mod spec_check;

@@ -1,0 +1,151 @@
+//! Switching SMS providers is a config change: the real server, configured for `twilio`, or
+//! for a `twilio,vonage` chain, delivers the code through fakes of those providers on
+//! loopback, and the user verifies with the code read from the fake's captured request.
+
+use std::collections::BTreeMap;
+
+use mfa_totp_server::settings::SmsProvider;
+use mfa_totp_sms::{TwilioConfig, VonageConfig};
+use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase};
+use serde_json::json;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn twilio_config(base_url: &str) -> TwilioConfig {
+    TwilioConfig {
+        base_url: base_url.into(),
+        account_sid: Some("AC0123".into()),
+        auth_token: Some("token".into()),
+        from: Some("+15005550006".into()),
+        ..TwilioConfig::default()
+    }
+}
+
+fn vonage_config(base_url: &str) -> VonageConfig {
+    VonageConfig {
+        base_url: base_url.into(),
+        api_key: Some("key".into()),
+        api_secret: Some("secret".into()),
+        from: Some("MFA".into()),
+        ..VonageConfig::default()
+    }
+}
+
+/// The text field of the last form a fake received.
+async fn last_text(fake: &MockServer, field: &str) -> String {
+    let requests = fake.received_requests().await.unwrap();
+    let last = requests.last().expect("the fake received the SMS");
+    let form: BTreeMap<String, String> = serde_urlencoded::from_bytes(&last.body).unwrap();
+    form[field].clone()
+}
+
+fn code_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .expect("a code in the text")
+        .to_owned()
+}
+
+async fn app_with(providers: &[SmsProvider], twilio: &str, vonage: &str) -> TestApp {
+    let database = TestDatabase::from_env("sms_providers").await;
+    let mut setup = Setup::new(&database);
+    setup.settings.sms.chain = providers.to_vec();
+    setup.settings.sms.twilio = twilio_config(twilio);
+    setup.settings.sms.vonage = vonage_config(vonage);
+    setup.real_sms = true;
+    TestApp::spawn_with(setup, Some(database)).await
+}
+
+async fn twilio_accepting() -> MockServer {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1", "status": "queued"})),
+        )
+        .mount(&fake)
+        .await;
+    fake
+}
+
+#[tokio::test]
+async fn configured_for_twilio_the_code_goes_through_twilio() {
+    let twilio = twilio_accepting().await;
+    let app = app_with(&[SmsProvider::Twilio], &twilio.uri(), "http://127.0.0.1:9").await;
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    let id = app.create_challenge("alice").await;
+    assert_eq!(app.initiate(&id, "alice").await.status, 200);
+    let code = code_in(&last_text(&twilio, "Body").await);
+    let verified = app.verify(&id, "alice", &code).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+}
+
+#[tokio::test]
+async fn with_twilio_down_a_twilio_vonage_chain_delivers_through_vonage() {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&twilio)
+        .await;
+    let vonage = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "message-count": "1",
+            "messages": [{"to": "447700900123", "message-id": "V1", "status": "0"}],
+        })))
+        .mount(&vonage)
+        .await;
+    let app = app_with(
+        &[SmsProvider::Twilio, SmsProvider::Vonage],
+        &twilio.uri(),
+        &vonage.uri(),
+    )
+    .await;
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    let id = app.create_challenge("alice").await;
+    assert_eq!(app.initiate(&id, "alice").await.status, 200);
+    let code = code_in(&last_text(&vonage, "text").await);
+    assert_eq!(app.verify(&id, "alice", &code).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_number_the_provider_refuses_for_good_is_user_not_found_and_costs_no_send() {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "code": 21211, "message": "The 'To' number is not a valid phone number.",
+            "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400,
+        })))
+        .mount(&twilio)
+        .await;
+    let app = app_with(&[SmsProvider::Twilio], &twilio.uri(), "http://127.0.0.1:9").await;
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    let id = app.create_challenge("alice").await;
+    app.initiate(&id, "alice")
+        .await
+        .assert_error(404, "USER_NOT_FOUND");
+    let status = app
+        .get(
+            &format!("/internal/v1/mfa/challenges/{id}"),
+            &TestApp::service_token(),
+        )
+        .await;
+    assert_eq!(
+        status.body["status"], "PENDING",
+        "the failed send was undone"
+    );
+}
+
+#[tokio::test]
+async fn every_provider_down_is_service_unavailable_with_retry_after() {
+    let app = app_with(
+        &[SmsProvider::Twilio, SmsProvider::Vonage],
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9",
+    )
+    .await;
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    let id = app.create_challenge("alice").await;
+    let reply = app.initiate(&id, "alice").await;
+    reply.assert_error(503, "SERVICE_UNAVAILABLE");
+    assert!(reply.header("retry-after").is_some());
+}
