@@ -30,6 +30,12 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// SMS tools: `sms test --to +447700900123` sends one test message through the
+    /// configured chain and prints what happened at each provider.
+    Sms {
+        #[command(subcommand)]
+        command: SmsCommand,
+    },
     /// Mint a bearer token with the configured HS256 secret, for local use.
     Token {
         /// The token's subject (the user id).
@@ -41,6 +47,16 @@ pub enum Command {
         /// Lifetime in seconds (default: auth.token_ttl_secs).
         #[arg(long)]
         ttl_secs: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SmsCommand {
+    /// Send one test message through the configured chain.
+    Test {
+        /// The E.164 number to send to.
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -77,6 +93,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ttl_secs.unwrap_or(auth.token_ttl_secs),
             )?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Sms {
+            command: SmsCommand::Test { to },
+        } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            crate::startup::install_crypto_provider();
+            for line in crate::sms::send_test(&settings.sms, &to).await? {
+                println!("{line}");
+            }
             Ok(())
         }
         Command::Migrate => {

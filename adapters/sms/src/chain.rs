@@ -127,39 +127,76 @@ enum Failure {
     Sms(SmsError),
 }
 
-#[async_trait]
-impl SmsSender for SmsChain {
-    async fn send(&self, sms: &OutboundSms) -> Result<SentSms, SmsError> {
+/// What happened at one provider during one send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderReport {
+    pub provider: &'static str,
+    /// `accepted (message …)`, `rejected: …`, `failed: …` or `skipped: circuit open`.
+    pub outcome: String,
+    pub attempts: u32,
+    pub latency_ms: u64,
+}
+
+impl SmsChain {
+    /// Sends `sms` down the chain and reports what happened at each provider it reached.
+    pub async fn send_reporting(
+        &self,
+        sms: &OutboundSms,
+    ) -> (Result<SentSms, SmsError>, Vec<ProviderReport>) {
         let to = sms.to.masked();
-        let mut failures = Vec::new();
+        let mut reports = Vec::new();
         for (position, link) in self.links.iter().enumerate() {
             let started = Instant::now();
             let (result, attempts) = self.try_link(link, sms).await;
             let latency_ms = started.elapsed().as_millis() as u64;
+            let report = |outcome: String| ProviderReport {
+                provider: link.name,
+                outcome,
+                attempts,
+                latency_ms,
+            };
             match result {
                 Ok(mut sent) => {
                     sent.attempts = attempts;
                     sent.chain_position = position;
                     tracing::info!(provider = link.name, %to, latency_ms, attempts, position, "SMS accepted");
-                    return Ok(sent);
+                    let id = sent.message_id.as_deref().unwrap_or("-");
+                    reports.push(report(format!("accepted (message {id})")));
+                    return (Ok(sent), reports);
                 }
                 Err(Failure::CircuitOpen) => {
                     tracing::warn!(provider = link.name, %to, "SMS provider skipped: its circuit is open");
-                    failures.push(format!("{}: circuit open", link.name));
+                    reports.push(report("skipped: circuit open".into()));
                 }
                 Err(Failure::Sms(SmsError::Rejected(why))) => {
                     tracing::warn!(provider = link.name, %to, latency_ms, attempts, reason = %why, "SMS rejected for good");
-                    return Err(SmsError::Rejected(why));
+                    reports.push(report(format!("rejected: {why}")));
+                    return (Err(SmsError::Rejected(why)), reports);
                 }
                 Err(Failure::Sms(SmsError::Unavailable(error))) => {
-                    tracing::warn!(provider = link.name, %to, latency_ms, attempts, error = %format!("{error:#}"), "SMS provider failed; trying the next");
-                    failures.push(format!("{}: {error:#}", link.name));
+                    let error = format!("{error:#}");
+                    tracing::warn!(provider = link.name, %to, latency_ms, attempts, %error, "SMS provider failed; trying the next");
+                    reports.push(report(format!("failed: {error}")));
                 }
             }
         }
-        Err(SmsError::Unavailable(anyhow::anyhow!(
-            "every SMS provider failed: {}",
-            failures.join("; ")
-        )))
+        let summary = reports
+            .iter()
+            .map(|r| format!("{}: {}", r.provider, r.outcome))
+            .collect::<Vec<_>>()
+            .join("; ");
+        (
+            Err(SmsError::Unavailable(anyhow::anyhow!(
+                "every SMS provider failed: {summary}"
+            ))),
+            reports,
+        )
+    }
+}
+
+#[async_trait]
+impl SmsSender for SmsChain {
+    async fn send(&self, sms: &OutboundSms) -> Result<SentSms, SmsError> {
+        self.send_reporting(sms).await.0
     }
 }

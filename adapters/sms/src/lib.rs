@@ -9,7 +9,7 @@ pub mod twilio;
 pub mod vonage;
 pub mod webhook;
 
-pub use chain::{ChainLink, Resilience, SmsChain};
+pub use chain::{ChainLink, ProviderReport, Resilience, SmsChain};
 pub use console::{ConsoleLine, ConsoleSms};
 pub use twilio::{TwilioConfig, TwilioSms};
 pub use vonage::{VonageConfig, VonageSms};

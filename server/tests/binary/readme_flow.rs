@@ -190,3 +190,43 @@ fn openapi_subcommand_prints_the_committed_spec() {
         "run `mfa-totp openapi > openapi/mfa-totp.json`"
     );
 }
+
+#[test]
+fn sms_test_reports_each_provider_of_the_chain_configured_by_environment() {
+    let out = Command::new(BIN)
+        .args(["sms", "test", "--to", "+447700900123"])
+        .env("MFA_TOTP__SMS__CHAIN", "twilio,console")
+        .env("MFA_TOTP__SMS__TWILIO__ACCOUNT_SID", "AC0123")
+        .env(
+            "MFA_TOTP__SMS__TWILIO__AUTH_TOKEN",
+            "twilio-token-not-for-output",
+        )
+        .env("MFA_TOTP__SMS__TWILIO__FROM", "+15005550006")
+        // Nothing listens on port 9: the first provider fails, the second carries it.
+        .env("MFA_TOTP__SMS__TWILIO__BASE_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("twilio: failed"), "{stdout}");
+    assert!(stdout.contains("console: accepted"), "{stdout}");
+    assert!(stdout.contains("delivered through console"), "{stdout}");
+    assert!(!stdout.contains("twilio-token-not-for-output"));
+}
+
+#[test]
+fn a_chosen_sms_provider_without_its_keys_stops_the_binary_naming_the_key() {
+    let out = Command::new(BIN)
+        .args(["sms", "test", "--to", "+447700900123"])
+        .env("MFA_TOTP__SMS__PROVIDER", "vonage")
+        .env("MFA_TOTP__SMS__VONAGE__API_KEY", "k")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sms.vonage.api_secret"), "{stderr}");
+}
