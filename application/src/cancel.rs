@@ -43,6 +43,7 @@ impl UseCases {
                     status: cancelled.status(),
                     challenge: cancelled,
                     context: Some(context.after_cancel()),
+                    last_send: None,
                 });
             }
         }

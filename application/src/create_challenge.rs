@@ -44,6 +44,7 @@ impl UseCases {
             status: challenge.status(),
             challenge,
             context: Some(context),
+            last_send: None,
         })
     }
 }

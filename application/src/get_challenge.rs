@@ -21,10 +21,12 @@ impl UseCases {
             .await?
             .ok_or(GetChallengeError::ChallengeNotFound)?;
         let context = self.contexts.find_context(id).await?;
+        let last_send = self.sends.last_send(id).await?;
         Ok(ChallengeView {
             status: challenge.status_at(self.clock.now()),
             challenge,
             context,
+            last_send,
         })
     }
 }

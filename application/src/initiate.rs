@@ -1,7 +1,8 @@
 //! `:initiate`: send the challenge's code by SMS to the subject's phone.
 
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengeStatus, PhoneNumber, SendRefused, Timestamp, UserId,
+    Challenge, ChallengeId, ChallengeStatus, PhoneNumber, SendOutcome, SendRefused, SmsSend,
+    Timestamp, UserId,
 };
 
 use crate::access::AccessError;
@@ -82,7 +83,10 @@ impl UseCases {
                 challenge_id: id,
                 locale: None,
             };
-            let sent = match self.sms.send(&sms).await {
+            let started = std::time::Instant::now();
+            let result = self.sms.send(&sms).await;
+            self.record_send(id, &result, started.elapsed(), now).await;
+            let sent = match result {
                 Ok(sent) => sent,
                 Err(error) => {
                     tracing::warn!(error = %error, to = %phone, "SMS not sent; undoing the recorded send");
@@ -102,6 +106,36 @@ impl UseCases {
             return Ok(self.initiated(&challenge.after_send(&plan), &phone, sent));
         }
         Err(InitiateError::Contended)
+    }
+
+    /// Keeps the send's record. The SMS has gone out (or not) already, so a failure to
+    /// record it is logged, not returned.
+    async fn record_send(
+        &self,
+        id: ChallengeId,
+        result: &Result<SentSms, SmsError>,
+        latency: std::time::Duration,
+        at: Timestamp,
+    ) {
+        let (outcome, sent) = match result {
+            Ok(sent) => (SendOutcome::Accepted, Some(sent)),
+            Err(SmsError::Rejected(_)) => (SendOutcome::Rejected, None),
+            Err(SmsError::Unavailable(_)) => (SendOutcome::Unavailable, None),
+        };
+        let send = SmsSend {
+            challenge_id: id,
+            outcome,
+            provider: sent.map(|s| s.provider.to_owned()),
+            message_id: sent.and_then(|s| s.message_id.clone()),
+            chain_position: sent.map(|s| s.chain_position as u32),
+            attempts: sent.map_or(0, |s| s.attempts),
+            latency_ms: latency.as_millis() as u64,
+            delivery: None,
+            sent_at: at,
+        };
+        if let Err(error) = self.sends.log_send(&send).await {
+            tracing::warn!(error = %error, "the SMS send could not be recorded");
+        }
     }
 
     fn sms_text(&self, code: &str) -> String {

@@ -233,3 +233,48 @@ async fn initiate_reports_unavailable_storage() {
         InitiateError::Access(AccessError::Store(StoreError::Unavailable(_)))
     ));
 }
+
+#[tokio::test]
+async fn initiate_records_who_carried_the_send() {
+    let mut m = ready();
+    m.challenges.expect_record_send().returning(|_, _| Ok(true));
+    m.sms.expect_send().returning(|_| {
+        Ok(SentSms {
+            attempts: 2,
+            chain_position: 1,
+            ..SentSms::by("vonage", Some("V-1".into()))
+        })
+    });
+    let mut sends = crate::ports::MockSmsSendLog::new();
+    sends
+        .expect_log_send()
+        .withf(|s| {
+            s.outcome == mfa_totp_domain::SendOutcome::Accepted
+                && s.provider.as_deref() == Some("vonage")
+                && s.message_id.as_deref() == Some("V-1")
+                && (s.chain_position, s.attempts) == (Some(1), 2)
+                && s.sent_at == now()
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    m.sends = sends;
+    m.build().initiate(&user(), challenge_id()).await.unwrap();
+}
+
+#[tokio::test]
+async fn initiate_records_a_send_no_provider_could_take() {
+    let mut m = ready();
+    m.challenges.expect_record_send().returning(|_, _| Ok(true));
+    m.challenges.expect_undo_send().returning(|_, _| Ok(true));
+    m.sms
+        .expect_send()
+        .returning(|_| Err(SmsError::Unavailable(anyhow::anyhow!("all down"))));
+    let mut sends = crate::ports::MockSmsSendLog::new();
+    sends
+        .expect_log_send()
+        .withf(|s| s.outcome == mfa_totp_domain::SendOutcome::Unavailable && s.provider.is_none())
+        .times(1)
+        .returning(|_| Ok(()));
+    m.sends = sends;
+    initiate_err(m).await;
+}

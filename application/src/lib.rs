@@ -21,7 +21,7 @@ use mfa_totp_domain::{ChallengePolicy, TotpPolicy};
 
 pub use ports::{
     ChallengeRepository, CipherError, Clock, OutboundSms, ReadinessCheck, SecretCipher, SentSms,
-    SmsError, SmsSender, StepUpContextRepository, StoreError, UserDirectoryReader,
+    SmsError, SmsSendLog, SmsSender, StepUpContextRepository, StoreError, UserDirectoryReader,
     UserDirectoryWriter,
 };
 pub use view::ChallengeView;
@@ -34,6 +34,7 @@ pub struct UseCases {
     pub user_reader: Arc<dyn UserDirectoryReader>,
     pub user_writer: Arc<dyn UserDirectoryWriter>,
     pub sms: Arc<dyn SmsSender>,
+    pub sends: Arc<dyn SmsSendLog>,
     pub clock: Arc<dyn Clock>,
     pub policy: ChallengePolicy,
     pub totp: TotpPolicy,

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengeStatus, IssuedCode, PhoneNumber, SendPlan, StepUpContext,
-    Timestamp, TotpSecret, UserId,
+    Challenge, ChallengeId, ChallengeStatus, DeliveryStatus, IssuedCode, PhoneNumber, SendPlan,
+    SmsSend, StepUpContext, Timestamp, TotpSecret, UserId,
 };
 
 /// A storage failure. `Unavailable` means "retry later" (the database cannot be reached);
@@ -142,6 +142,26 @@ pub enum SmsError {
 #[async_trait]
 pub trait SmsSender: Send + Sync + 'static {
     async fn send(&self, sms: &OutboundSms) -> Result<SentSms, SmsError>;
+}
+
+/// The record of every SMS send, and the delivery reports providers send back later.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait SmsSendLog: Send + Sync + 'static {
+    async fn log_send(&self, send: &SmsSend) -> Result<(), StoreError>;
+
+    /// The latest send of the challenge, if any.
+    async fn last_send(&self, id: ChallengeId) -> Result<Option<SmsSend>, StoreError>;
+
+    /// Sets the delivery status of the message `provider` knows as `message_id`. Returns
+    /// whether such a send exists.
+    async fn update_delivery(
+        &self,
+        provider: &str,
+        message_id: &str,
+        status: DeliveryStatus,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A dependency the service needs before it takes traffic: the database, and later the SMS

@@ -74,6 +74,7 @@ pub struct Mocks {
     pub user_reader: MockUserDirectoryReader,
     pub user_writer: MockUserDirectoryWriter,
     pub sms: MockSmsSender,
+    pub sends: MockSmsSendLog,
     pub now: Timestamp,
 }
 
@@ -85,6 +86,14 @@ impl Mocks {
             user_reader: MockUserDirectoryReader::new(),
             user_writer: MockUserDirectoryWriter::new(),
             sms: MockSmsSender::new(),
+            sends: {
+                // Recording a send is a side effect every use case may have; tests that
+                // check it replace this mock.
+                let mut sends = MockSmsSendLog::new();
+                sends.expect_log_send().returning(|_| Ok(()));
+                sends.expect_last_send().returning(|_| Ok(None));
+                sends
+            },
             now: now(),
         }
     }
@@ -120,6 +129,7 @@ impl Mocks {
             user_reader: Arc::new(self.user_reader),
             user_writer: Arc::new(self.user_writer),
             sms: Arc::new(self.sms),
+            sends: Arc::new(self.sends),
             clock: Arc::new(clock),
             policy: ChallengePolicy::default(),
             totp: TotpPolicy::default(),

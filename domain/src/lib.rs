@@ -5,6 +5,7 @@ pub mod challenge;
 pub mod context;
 pub mod ids;
 pub mod phone;
+pub mod sms;
 pub mod totp;
 
 pub use challenge::{
@@ -14,6 +15,7 @@ pub use challenge::{
 pub use context::{ContextState, Operation, StepUpContext};
 pub use ids::{ChallengeId, InvalidId, TEXT_PATTERN, UserId, parse_text};
 pub use phone::{InvalidPhoneNumber, PhoneNumber};
+pub use sms::{DeliveryStatus, SendOutcome, SmsSend};
 pub use totp::{InvalidOtp, OtpAlgorithm, OtpCode, TotpPolicy, TotpSecret};
 
 /// The instant type used across the domain (UTC, millisecond precision once stored).

@@ -78,6 +78,7 @@ fn wire(
         user_reader: Arc::new(store.clone()),
         user_writer: Arc::new(store.clone()),
         sms,
+        sends: Arc::new(store.clone()),
         clock,
         policy,
         totp,

@@ -11,6 +11,7 @@ mod contexts;
 mod entities;
 mod errors;
 pub mod migration;
+mod sends;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;

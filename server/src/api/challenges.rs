@@ -14,6 +14,7 @@ use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::api::params::{ChallengeIdParam, OperationRule, Text, UserIdRule};
+use crate::api::sms_send::SmsSendDto;
 use crate::api::{ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, answer, example_time};
 use crate::auth::{BearerToken, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE};
 use crate::http::error::ApiError;
@@ -86,6 +87,10 @@ pub struct Challenge {
     /// When the code was accepted; only on a verified challenge.
     #[oai(skip_serializing_if_is_none)]
     pub verified_at: Option<DateTime<Utc>>,
+    /// The latest SMS send: who carried it and its delivery status. Shown by
+    /// `getChallenge` once a send was made.
+    #[oai(skip_serializing_if_is_none)]
+    pub last_sms: Option<SmsSendDto>,
 }
 
 impl From<ChallengeView> for Challenge {
@@ -98,6 +103,7 @@ impl From<ChallengeView> for Challenge {
             created_at: view.challenge.created_at(),
             expires_at: view.challenge.expires_at(),
             verified_at: view.challenge.verified_at(),
+            last_sms: view.last_send.map(Into::into),
         }
     }
 }
@@ -152,6 +158,7 @@ impl Example for Challenge {
             created_at: example_time(0),
             expires_at: example_time(600),
             verified_at: None,
+            last_sms: Some(SmsSendDto::example()),
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod challenges;
 pub mod health;
 pub mod params;
+pub mod sms_send;
 pub mod totp_sms;
 pub mod users;
 

@@ -1,5 +1,6 @@
 //! Table models. Status and state columns hold the domain's upper-case names.
 
 pub mod challenge;
+pub mod sms_send;
 pub mod step_up_context;
 pub mod user;

@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta};
 use mfa_totp_application::{
-    ChallengeRepository, StepUpContextRepository, UserDirectoryReader, UserDirectoryWriter,
+    ChallengeRepository, SmsSendLog, StepUpContextRepository, UserDirectoryReader,
+    UserDirectoryWriter,
 };
 use mfa_totp_crypto::AesGcmCipher;
 use mfa_totp_domain::{
     Challenge, ChallengeId, ChallengePolicy, ChallengeRecord, ChallengeStatus, ContextState,
-    Operation, PhoneNumber, SendPlan, StepUpContext, Timestamp, TotpPolicy, TotpSecret, UserId,
+    DeliveryStatus, Operation, PhoneNumber, SendOutcome, SendPlan, SmsSend, StepUpContext,
+    Timestamp, TotpPolicy, TotpSecret, UserId,
 };
 use mfa_totp_storage::testing::{Engine, TestDatabase};
 use mfa_totp_storage::{Migrator, PoolSettings, SqlStore, connect, migrate};
@@ -91,6 +93,7 @@ on_both_engines!(
     concurrent_migrations_take_turns,
     timestamps_keep_milliseconds_and_drop_finer_precision,
     attributes_keep_unicode_and_nesting,
+    sms_sends_are_recorded_and_take_delivery_reports,
 );
 
 fn t0() -> Timestamp {
@@ -455,7 +458,7 @@ async fn concurrent_migrations_take_turns(f: Fixture) {
     );
     assert_eq!(
         Migrator::get_applied_migrations(&db).await.unwrap().len(),
-        1
+        Migrator::migrations().len()
     );
 }
 
@@ -532,4 +535,60 @@ async fn racing_cancels_and_consumes_let_exactly_one_win(f: Fixture) {
             (ContextState::Cancelled, ChallengeStatus::Cancelled)
         ),
     }
+}
+
+async fn sms_sends_are_recorded_and_take_delivery_reports(f: Fixture) {
+    let c = stored(&f).await;
+    assert_eq!(f.store.last_send(c.id()).await.unwrap(), None);
+    let failed = SmsSend {
+        challenge_id: c.id(),
+        outcome: SendOutcome::Unavailable,
+        provider: None,
+        message_id: None,
+        chain_position: None,
+        attempts: 0,
+        latency_ms: 1_500,
+        delivery: None,
+        sent_at: t0(),
+    };
+    let carried = SmsSend {
+        outcome: SendOutcome::Accepted,
+        provider: Some("twilio".into()),
+        message_id: Some("SM1".into()),
+        chain_position: Some(0),
+        attempts: 2,
+        latency_ms: 120,
+        sent_at: t0() + TimeDelta::seconds(31),
+        ..failed.clone()
+    };
+    f.store.log_send(&failed).await.unwrap();
+    f.store.log_send(&carried).await.unwrap();
+    assert_eq!(
+        f.store.last_send(c.id()).await.unwrap(),
+        Some(carried.clone())
+    );
+    let at = t0() + TimeDelta::seconds(40);
+    assert!(
+        f.store
+            .update_delivery("twilio", "SM1", DeliveryStatus::Delivered, at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .update_delivery("vonage", "SM1", DeliveryStatus::Failed, at)
+            .await
+            .unwrap(),
+        "another provider's id"
+    );
+    assert!(
+        !f.store
+            .update_delivery("twilio", "SM2", DeliveryStatus::Failed, at)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        f.store.last_send(c.id()).await.unwrap().unwrap().delivery,
+        Some(DeliveryStatus::Delivered)
+    );
 }

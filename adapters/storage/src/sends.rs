@@ -1,0 +1,98 @@
+//! `SmsSendLog` on SQL: one row per send, and delivery reports matched by provider and
+//! message id.
+
+use async_trait::async_trait;
+use mfa_totp_application::{SmsSendLog, StoreError};
+use mfa_totp_domain::{ChallengeId, DeliveryStatus, SmsSend, Timestamp};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use crate::entities::sms_send;
+use crate::errors::store_error;
+use crate::{SqlStore, from_millis, millis};
+
+fn to_domain(row: sms_send::Model) -> Result<SmsSend, StoreError> {
+    let bad = |what: String| {
+        StoreError::Unexpected(anyhow::anyhow!("stored SMS send {}: {what}", row.id))
+    };
+    Ok(SmsSend {
+        challenge_id: ChallengeId::parse(&row.challenge_id).map_err(|e| bad(e.to_string()))?,
+        outcome: row.outcome.parse().map_err(bad)?,
+        provider: row.provider.clone(),
+        message_id: row.message_id.clone(),
+        chain_position: row.chain_position.map(|p| p.max(0) as u32),
+        attempts: row.attempts.max(0) as u32,
+        latency_ms: row.latency_ms.max(0) as u64,
+        delivery: row
+            .delivery_status
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(bad)?,
+        sent_at: from_millis(row.sent_at)?,
+    })
+}
+
+#[async_trait]
+impl SmsSendLog for SqlStore {
+    #[tracing::instrument(skip_all, fields(challenge_id = %send.challenge_id))]
+    async fn log_send(&self, send: &SmsSend) -> Result<(), StoreError> {
+        let row = sms_send::ActiveModel {
+            id: Set(uuid_v4()),
+            challenge_id: Set(send.challenge_id.to_string()),
+            outcome: Set(send.outcome.as_str().to_owned()),
+            provider: Set(send.provider.clone()),
+            message_id: Set(send.message_id.clone()),
+            chain_position: Set(send.chain_position.map(|p| p as i32)),
+            attempts: Set(send.attempts as i32),
+            latency_ms: Set(send.latency_ms as i64),
+            delivery_status: Set(send.delivery.map(|d| d.as_str().to_owned())),
+            sent_at: Set(millis(send.sent_at)),
+            updated_at: Set(millis(send.sent_at)),
+        };
+        sms_send::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    async fn last_send(&self, id: ChallengeId) -> Result<Option<SmsSend>, StoreError> {
+        sms_send::Entity::find()
+            .filter(sms_send::Column::ChallengeId.eq(id.to_string()))
+            .order_by_desc(sms_send::Column::SentAt)
+            .order_by_desc(sms_send::Column::Id)
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map(to_domain)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(provider, status = %status))]
+    async fn update_delivery(
+        &self,
+        provider: &str,
+        message_id: &str,
+        status: DeliveryStatus,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = sms_send::Entity::update_many()
+            .col_expr(
+                sms_send::Column::DeliveryStatus,
+                Expr::value(status.as_str()),
+            )
+            .col_expr(sms_send::Column::UpdatedAt, Expr::value(millis(at)))
+            .filter(sms_send::Column::Provider.eq(provider))
+            .filter(sms_send::Column::MessageId.eq(message_id))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        Ok(result.rows_affected > 0)
+    }
+}
+
+fn uuid_v4() -> String {
+    ChallengeId::generate().to_string()
+}
