@@ -77,6 +77,20 @@ async fn configured_for_twilio_the_code_goes_through_twilio() {
     let code = code_in(&last_text(&twilio, "Body").await);
     let verified = app.verify(&id, "alice", &code).await;
     assert_eq!(verified.status, 200, "{}", verified.body);
+    let last = last_sms(&app, &id).await;
+    assert_eq!(last["provider"], "twilio");
+    assert_eq!(last["outcome"], "ACCEPTED");
+}
+
+/// `lastSms` of the challenge, as `getChallenge` shows it.
+async fn last_sms(app: &TestApp, id: &str) -> serde_json::Value {
+    let challenge = app
+        .get(
+            &format!("/internal/v1/mfa/challenges/{id}"),
+            &TestApp::service_token(),
+        )
+        .await;
+    challenge.body["lastSms"].clone()
 }
 
 #[tokio::test]
@@ -105,6 +119,11 @@ async fn with_twilio_down_a_twilio_vonage_chain_delivers_through_vonage() {
     assert_eq!(app.initiate(&id, "alice").await.status, 200);
     let code = code_in(&last_text(&vonage, "text").await);
     assert_eq!(app.verify(&id, "alice", &code).await.status, 200);
+    assert_eq!(
+        last_sms(&app, &id).await["provider"],
+        "vonage",
+        "the second carried it"
+    );
 }
 
 #[tokio::test]
@@ -133,6 +152,7 @@ async fn a_number_the_provider_refuses_for_good_is_user_not_found_and_costs_no_s
         status.body["status"], "PENDING",
         "the failed send was undone"
     );
+    assert_eq!(status.body["lastSms"]["outcome"], "REJECTED");
 }
 
 #[tokio::test]
