@@ -5,6 +5,7 @@ pub mod access;
 pub mod cancel;
 pub mod consume;
 pub mod create_challenge;
+pub mod delivery;
 pub mod get_challenge;
 pub mod initiate;
 pub mod ports;

@@ -17,6 +17,7 @@ use poem_openapi::OpenApiService;
 
 use crate::api::challenges::ChallengesApi;
 use crate::api::health::HealthApi;
+use crate::api::sms_status::{SmsStatusApi, TwilioCallback};
 use crate::api::totp_sms::TotpSmsApi;
 use crate::api::users::UsersApi;
 use crate::clock::SystemClock;
@@ -40,9 +41,13 @@ pub struct Application {
     endpoint: poem::endpoint::BoxEndpoint<'static>,
 }
 
-type Apis = (TotpSmsApi, ChallengesApi, UsersApi, HealthApi);
+type Apis = (TotpSmsApi, ChallengesApi, UsersApi, SmsStatusApi, HealthApi);
 
-fn api_service(use_cases: UseCases, store: SqlStore) -> OpenApiService<Apis, ()> {
+fn api_service(
+    use_cases: UseCases,
+    store: SqlStore,
+    twilio: Option<TwilioCallback>,
+) -> OpenApiService<Apis, ()> {
     let apis = (
         TotpSmsApi {
             use_cases: use_cases.clone(),
@@ -50,7 +55,10 @@ fn api_service(use_cases: UseCases, store: SqlStore) -> OpenApiService<Apis, ()>
         ChallengesApi {
             use_cases: use_cases.clone(),
         },
-        UsersApi { use_cases },
+        UsersApi {
+            use_cases: use_cases.clone(),
+        },
+        SmsStatusApi { use_cases, twilio },
         HealthApi {
             checks: vec![Arc::new(store)],
         },
@@ -85,6 +93,15 @@ fn wire(
     }
 }
 
+/// Twilio's callbacks are checked when Twilio is configured with a status callback URL.
+fn twilio_callback(settings: &Settings) -> Option<TwilioCallback> {
+    let twilio = &settings.sms.twilio;
+    Some(TwilioCallback {
+        auth_token: twilio.auth_token.clone()?,
+        url: twilio.status_callback.clone()?,
+    })
+}
+
 /// Installs ring as the one rustls crypto provider (for sqlx and reqwest alike).
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -110,7 +127,7 @@ impl Application {
             settings.totp_policy()?,
         );
         let verifier = Arc::new(build_verifier(settings)?);
-        let service = api_service(use_cases, store);
+        let service = api_service(use_cases, store, twilio_callback(settings));
         let published = Published::of(&service);
         let document: serde_json::Value = serde_json::from_str(&published.json)?;
         let routes = Arc::new(RoutesTable::from_spec(
@@ -195,7 +212,7 @@ pub async fn published_spec() -> anyhow::Result<String> {
         Default::default(),
         Default::default(),
     );
-    Ok(Published::of(&api_service(use_cases, store)).json)
+    Ok(Published::of(&api_service(use_cases, store, None)).json)
 }
 
 async fn connect_database(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {

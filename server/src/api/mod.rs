@@ -4,6 +4,7 @@ pub mod challenges;
 pub mod health;
 pub mod params;
 pub mod sms_send;
+pub mod sms_status;
 pub mod totp_sms;
 pub mod users;
 
@@ -25,6 +26,8 @@ pub enum ApiTags {
     Challenges,
     /// The user directory's phone numbers (called by the service that owns them).
     Users,
+    /// Delivery reports from SMS providers (called by the provider, signed).
+    Sms,
     /// Liveness and readiness.
     Health,
 }

@@ -211,7 +211,9 @@ impl ApiError {
 
     /// No bearer token, or one that is not a JWT we can read.
     pub fn token_required() -> Self {
-        Self::unauthorized("A valid bearer token is required.")
+        Self::unauthorized(
+            "Valid credentials are required: a bearer token, or a provider's signature.",
+        )
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {

@@ -7,6 +7,7 @@ use mfa_totp_application::access::AccessError;
 use mfa_totp_application::cancel::CancelError;
 use mfa_totp_application::consume::ConsumeError;
 use mfa_totp_application::create_challenge::CreateChallengeError;
+use mfa_totp_application::delivery::DeliveryError;
 use mfa_totp_application::get_challenge::GetChallengeError;
 use mfa_totp_application::initiate::InitiateError;
 use mfa_totp_application::put_user::PutUserError;
@@ -343,6 +344,21 @@ impl UseCaseError for CancelError {
         examples.extend(nested(Self::Store));
         every_variant(examples, |e| match e {
             Self::ChallengeNotFound | Self::ContextNotFound | Self::Store(_) | Self::Contended => {}
+        })
+    }
+}
+
+impl UseCaseError for DeliveryError {
+    fn to_api_error(self, now: Timestamp) -> ApiError {
+        match self {
+            Self::Store(e) => e.to_api_error(now),
+        }
+    }
+
+    fn examples() -> Vec<(&'static str, Self)> {
+        let examples: Vec<_> = nested(Self::Store).collect();
+        every_variant(examples, |e| match e {
+            Self::Store(_) => {}
         })
     }
 }

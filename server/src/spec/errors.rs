@@ -6,12 +6,14 @@
 use mfa_totp_application::cancel::CancelError;
 use mfa_totp_application::consume::ConsumeError;
 use mfa_totp_application::create_challenge::CreateChallengeError;
+use mfa_totp_application::delivery::DeliveryError;
 use mfa_totp_application::get_challenge::GetChallengeError;
 use mfa_totp_application::initiate::InitiateError;
 use mfa_totp_application::put_user::PutUserError;
 use mfa_totp_application::verify::VerifyError;
 
 use crate::api::health::not_ready;
+use crate::api::sms_status::bad_signature;
 use crate::auth::{SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE, SCOPE_USERS_WRITE};
 use crate::http::error::{ApiError, FieldError, FieldErrorCode};
 use crate::http::error_mapping::{UseCaseError, example_now};
@@ -39,13 +41,20 @@ pub fn errors_of(operation_id: &str) -> Option<Vec<Example>> {
         "putUser" => {
             service_call::<PutUserError>(SCOPE_USERS_WRITE, vec![blank_field("phoneNumber")])
         }
+        "twilioStatusCallback" => user_call::<DeliveryError>(vec![
+            (
+                "BAD_REQUEST",
+                ApiError::bad_request("MessageSid and MessageStatus are required."),
+            ),
+            ("FORBIDDEN", bad_signature()),
+        ]),
         _ => return None,
     };
     Some(errors)
 }
 
-/// An operation the end user calls with their token: what its handler refuses, then every
-/// error of its use case.
+/// An operation called with credentials (the end user's token, or a provider's signature):
+/// what its handler refuses, then every error of its use case.
 fn user_call<E: UseCaseError>(mut handler: Vec<Example>) -> Vec<Example> {
     handler.push(("UNAUTHORIZED", ApiError::token_required()));
     handler.extend(

@@ -169,3 +169,78 @@ async fn every_provider_down_is_service_unavailable_with_retry_after() {
     reply.assert_error(503, "SERVICE_UNAVAILABLE");
     assert!(reply.header("retry-after").is_some());
 }
+
+const CALLBACK: &str = "https://mfa.example/internal/v1/mfa/sms/twilio/status";
+
+/// A Twilio status callback for `sid`, signed with `token` (or not at all).
+async fn report(
+    app: &TestApp,
+    sid: &str,
+    status: &str,
+    token: Option<&str>,
+) -> mfa_totp_tests::Reply {
+    let params: Vec<(String, String)> = [
+        ("AccountSid", "AC0123"),
+        ("MessageSid", sid),
+        ("MessageStatus", status),
+        ("To", "+447700900123"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let mut request = app
+        .http
+        .post(app.url("/internal/v1/mfa/sms/twilio/status"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(&params).unwrap());
+    if let Some(token) = token {
+        let signature = mfa_totp_sms::twilio::twilio_signature(&token.into(), CALLBACK, &params);
+        request = request.header("x-twilio-signature", signature);
+    }
+    app.send(request).await
+}
+
+#[tokio::test]
+async fn a_signed_twilio_status_callback_sets_the_delivery_status_and_a_bad_one_is_forbidden() {
+    let twilio = twilio_accepting().await;
+    let database = TestDatabase::from_env("twilio_callback").await;
+    let mut setup = Setup::new(&database);
+    setup.settings.sms.chain = vec![SmsProvider::Twilio];
+    setup.settings.sms.twilio = TwilioConfig {
+        status_callback: Some(CALLBACK.into()),
+        ..twilio_config(&twilio.uri())
+    };
+    setup.real_sms = true;
+    let app = TestApp::spawn_with(setup, Some(database)).await;
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    let id = app.create_challenge("alice").await;
+    assert_eq!(app.initiate(&id, "alice").await.status, 200);
+    assert_eq!(last_text(&twilio, "StatusCallback").await, CALLBACK);
+    assert_eq!(last_sms(&app, &id).await.get("deliveryStatus"), None);
+
+    report(&app, "SM1", "delivered", Some("wrong-token"))
+        .await
+        .assert_error(403, "FORBIDDEN");
+    report(&app, "SM1", "delivered", None)
+        .await
+        .assert_error(401, "UNAUTHORIZED");
+    assert_eq!(
+        last_sms(&app, &id).await.get("deliveryStatus"),
+        None,
+        "nothing changed"
+    );
+
+    assert_eq!(
+        report(&app, "SM1", "delivered", Some("token")).await.status,
+        204
+    );
+    assert_eq!(last_sms(&app, &id).await["deliveryStatus"], "DELIVERED");
+}
+
+#[tokio::test]
+async fn without_twilio_configured_every_status_callback_is_forbidden() {
+    let app = TestApp::spawn().await;
+    report(&app, "SM1", "delivered", Some("token"))
+        .await
+        .assert_error(403, "FORBIDDEN");
+}

@@ -1,0 +1,159 @@
+//! Delivery reports from SMS providers: Twilio's `StatusCallback`, authenticated by its
+//! `X-Twilio-Signature` (no bearer token: Twilio cannot hold one).
+
+use mfa_totp_application::UseCases;
+use mfa_totp_domain::DeliveryStatus;
+use mfa_totp_sms::twilio::is_twilio_signature;
+use poem_openapi::auth::ApiKey;
+use poem_openapi::types::Example;
+use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
+use secrecy::SecretString;
+
+use crate::api::{ApiTags, answer};
+use crate::http::error::ApiError;
+use crate::http::form::FormPairs;
+
+/// What checks Twilio's callbacks: the auth token, and the callback URL exactly as Twilio was
+/// given it (`sms.twilio.status_callback`), which the signature covers.
+pub struct TwilioCallback {
+    pub auth_token: SecretString,
+    pub url: String,
+}
+
+pub struct SmsStatusApi {
+    pub use_cases: UseCases,
+    /// `None` when Twilio or its status callback is not configured: every callback is refused.
+    pub twilio: Option<TwilioCallback>,
+}
+
+/// Twilio's status callback, form-encoded. Twilio sends more parameters (`AccountSid`,
+/// `From`, `To`, `ErrorCode`, ...); all of them are covered by the signature.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct TwilioStatus {
+    /// The message's id, as Twilio answered the send.
+    #[oai(
+        rename = "MessageSid",
+        validator(max_length = 64, pattern = "^[A-Za-z0-9]+$")
+    )]
+    pub message_sid: String,
+    /// `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed`, ...
+    #[oai(
+        rename = "MessageStatus",
+        validator(max_length = 32, pattern = "^[a-z_]+$")
+    )]
+    pub message_status: String,
+}
+
+impl Example for TwilioStatus {
+    fn example() -> Self {
+        Self {
+            message_sid: "SM0123456789abcdef0123456789abcdef".into(),
+            message_status: "delivered".into(),
+        }
+    }
+}
+
+/// `X-Twilio-Signature`: Twilio's HMAC-SHA1 signature of the callback URL and its sorted
+/// form parameters, under the account's auth token. Checked against the body by the handler.
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "twilioSignature",
+    ty = "api_key",
+    key_name = "X-Twilio-Signature",
+    key_in = "header"
+)]
+pub struct TwilioSignature(ApiKey);
+
+#[derive(ApiResponse)]
+enum Recorded {
+    /// The report was taken (a report about an unknown message changes nothing).
+    #[oai(status = 204)]
+    Recorded,
+}
+
+/// Twilio's message statuses, in the service's terms.
+fn delivery_status(twilio: &str) -> Option<DeliveryStatus> {
+    Some(match twilio {
+        "accepted" | "scheduled" | "queued" | "sending" => DeliveryStatus::Queued,
+        "sent" => DeliveryStatus::Sent,
+        "delivered" | "read" => DeliveryStatus::Delivered,
+        "undelivered" => DeliveryStatus::Undelivered,
+        "failed" | "canceled" => DeliveryStatus::Failed,
+        _ => return None,
+    })
+}
+
+#[OpenApi(prefix_path = "/internal/v1/mfa/sms", tag = "ApiTags::Sms")]
+impl SmsStatusApi {
+    /// Receives Twilio's delivery report for a message.
+    ///
+    /// Twilio posts here when `sms.twilio.status_callback` names this URL. The request must
+    /// carry a valid `X-Twilio-Signature` (HMAC-SHA1 of the URL and the sorted parameters
+    /// under the auth token); otherwise it is refused with 403.
+    #[oai(
+        path = "/twilio/status",
+        method = "post",
+        operation_id = "twilioStatusCallback"
+    )]
+    async fn twilio_status(
+        &self,
+        signature: TwilioSignature,
+        body: FormPairs<TwilioStatus>,
+    ) -> Result<Recorded, ApiError> {
+        let signed = self.twilio.as_ref().is_some_and(|twilio| {
+            is_twilio_signature(
+                &twilio.auth_token,
+                &twilio.url,
+                &body.pairs,
+                &signature.0.key,
+            )
+        });
+        if !signed {
+            return Err(bad_signature());
+        }
+        let (Some(message_id), Some(status)) = (body.get("MessageSid"), body.get("MessageStatus"))
+        else {
+            return Err(ApiError::bad_request(
+                "MessageSid and MessageStatus are required.",
+            ));
+        };
+        let status = delivery_status(status)
+            .ok_or_else(|| ApiError::bad_request(format!("Unknown MessageStatus {status}.")))?;
+        answer(
+            &self.use_cases,
+            self.use_cases
+                .record_delivery("twilio", message_id, status)
+                .await,
+        )?;
+        Ok(Recorded::Recorded)
+    }
+}
+
+pub fn bad_signature() -> ApiError {
+    ApiError::forbidden("The X-Twilio-Signature is missing or does not match the request.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_twilio_status_has_a_delivery_status() {
+        for status in [
+            "queued",
+            "sending",
+            "sent",
+            "delivered",
+            "undelivered",
+            "failed",
+        ] {
+            assert!(delivery_status(status).is_some(), "{status}");
+        }
+        assert_eq!(
+            delivery_status("delivered"),
+            Some(DeliveryStatus::Delivered)
+        );
+        assert_eq!(delivery_status("bogus"), None);
+    }
+}
