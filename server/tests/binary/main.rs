@@ -3,4 +3,5 @@
 
 mod fleet;
 mod readme_flow;
+mod sms_providers;
 mod support;
