@@ -11,7 +11,7 @@ use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
 
 use crate::http::error::ApiError;
-use crate::http::strict_json::MAX_BODY_BYTES;
+use crate::http::strict_json::read_body;
 
 pub struct FormPairs<T> {
     pub pairs: Vec<(String, String)>,
@@ -49,15 +49,7 @@ impl<T: Type> ParsePayload for FormPairs<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let bytes = body
-            .take()?
-            .into_bytes_limit(MAX_BODY_BYTES)
-            .await
-            .map_err(|e| {
-                ApiError::bad_request(format!(
-                    "The request body could not be read: {e} (at most {MAX_BODY_BYTES} bytes)."
-                ))
-            })?;
+        let bytes = read_body(body).await?;
         let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).map_err(|e| {
             ApiError::bad_request(format!("The request body is not a valid form: {e}."))
         })?;

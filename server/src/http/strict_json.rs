@@ -15,6 +15,20 @@ use crate::http::error::{ApiError, FieldError, FieldErrorCode};
 /// Request bodies are small; anything larger is refused before it is parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The request body, refused as `BAD_REQUEST` beyond [`MAX_BODY_BYTES`].
+pub async fn read_body(body: &mut RequestBody) -> poem::Result<Vec<u8>> {
+    let bytes = body
+        .take()?
+        .into_bytes_limit(MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "The request body could not be read: {e} (at most {MAX_BODY_BYTES} bytes)."
+            ))
+        })?;
+    Ok(bytes.to_vec())
+}
+
 /// A request type that reads itself from a JSON object.
 pub trait StrictBody: Type + Sized + Send {
     /// Reads the fields. Return `None` when any field was refused (the refusals are in `fields`).
@@ -44,15 +58,7 @@ impl<T: StrictBody> ParsePayload for StrictJson<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let bytes = body
-            .take()?
-            .into_bytes_limit(MAX_BODY_BYTES)
-            .await
-            .map_err(|e| {
-                ApiError::bad_request(format!(
-                    "The request body could not be read: {e} (at most {MAX_BODY_BYTES} bytes)."
-                ))
-            })?;
+        let bytes = read_body(body).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request("A JSON request body is required.").into());
         }
