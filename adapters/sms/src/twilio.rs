@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mfa_totp_application::{OutboundSms, SentSms, SmsError, SmsSender};
+use mfa_totp_domain::DeliveryStatus;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -195,9 +196,40 @@ fn signing_mac(
     mac
 }
 
+/// Twilio's message statuses, in the service's terms.
+pub fn delivery_status(twilio: &str) -> Option<DeliveryStatus> {
+    Some(match twilio {
+        "accepted" | "scheduled" | "queued" | "sending" => DeliveryStatus::Queued,
+        "sent" => DeliveryStatus::Sent,
+        "delivered" | "read" => DeliveryStatus::Delivered,
+        "undelivered" => DeliveryStatus::Undelivered,
+        "failed" | "canceled" => DeliveryStatus::Failed,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_twilio_status_has_a_delivery_status() {
+        for status in [
+            "queued",
+            "sending",
+            "sent",
+            "delivered",
+            "undelivered",
+            "failed",
+        ] {
+            assert!(delivery_status(status).is_some(), "{status}");
+        }
+        assert_eq!(
+            delivery_status("delivered"),
+            Some(DeliveryStatus::Delivered)
+        );
+        assert_eq!(delivery_status("bogus"), None);
+    }
 
     /// Twilio's own example from its security documentation.
     #[test]

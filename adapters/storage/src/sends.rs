@@ -38,7 +38,7 @@ impl SmsSendLog for SqlStore {
     #[tracing::instrument(skip_all, fields(challenge_id = %send.challenge_id))]
     async fn log_send(&self, send: &SmsSend) -> Result<(), StoreError> {
         let row = sms_send::ActiveModel {
-            id: Set(uuid_v4()),
+            id: Set(uuid::Uuid::new_v4().to_string()),
             challenge_id: Set(send.challenge_id.to_string()),
             outcome: Set(send.outcome.as_str().to_owned()),
             provider: Set(send.provider.clone()),
@@ -91,8 +91,4 @@ impl SmsSendLog for SqlStore {
             .map_err(store_error)?;
         Ok(result.rows_affected > 0)
     }
-}
-
-fn uuid_v4() -> String {
-    ChallengeId::generate().to_string()
 }

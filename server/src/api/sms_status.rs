@@ -2,8 +2,7 @@
 //! `X-Twilio-Signature` (no bearer token: Twilio cannot hold one).
 
 use mfa_totp_application::UseCases;
-use mfa_totp_domain::DeliveryStatus;
-use mfa_totp_sms::twilio::is_twilio_signature;
+use mfa_totp_sms::twilio::{delivery_status, is_twilio_signature};
 use poem_openapi::auth::ApiKey;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
@@ -72,18 +71,6 @@ enum Recorded {
     Recorded,
 }
 
-/// Twilio's message statuses, in the service's terms.
-fn delivery_status(twilio: &str) -> Option<DeliveryStatus> {
-    Some(match twilio {
-        "accepted" | "scheduled" | "queued" | "sending" => DeliveryStatus::Queued,
-        "sent" => DeliveryStatus::Sent,
-        "delivered" | "read" => DeliveryStatus::Delivered,
-        "undelivered" => DeliveryStatus::Undelivered,
-        "failed" | "canceled" => DeliveryStatus::Failed,
-        _ => return None,
-    })
-}
-
 #[OpenApi(prefix_path = "/internal/v1/mfa/sms", tag = "ApiTags::Sms")]
 impl SmsStatusApi {
     /// Receives Twilio's delivery report for a message.
@@ -132,28 +119,4 @@ impl SmsStatusApi {
 
 pub fn bad_signature() -> ApiError {
     ApiError::forbidden("The X-Twilio-Signature is missing or does not match the request.")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_twilio_status_has_a_delivery_status() {
-        for status in [
-            "queued",
-            "sending",
-            "sent",
-            "delivered",
-            "undelivered",
-            "failed",
-        ] {
-            assert!(delivery_status(status).is_some(), "{status}");
-        }
-        assert_eq!(
-            delivery_status("delivered"),
-            Some(DeliveryStatus::Delivered)
-        );
-        assert_eq!(delivery_status("bogus"), None);
-    }
 }
