@@ -36,8 +36,6 @@ pub struct Initiated {
     pub resend_available_at: Timestamp,
     pub sends_remaining: u32,
     pub masked_phone_number: String,
-    /// What the SMS provider said about the message.
-    pub sent: SentSms,
 }
 
 impl UseCases {
@@ -85,7 +83,7 @@ impl UseCases {
             };
             let started = std::time::Instant::now();
             let result = self.sms.send(&sms).await;
-            self.record_send(id, &result, started.elapsed(), now).await;
+            self.log_send(id, &result, started.elapsed(), now).await;
             let sent = match result {
                 Ok(sent) => sent,
                 Err(error) => {
@@ -103,14 +101,14 @@ impl UseCases {
                 message_id = sent.message_id.as_deref().unwrap_or("-"),
                 "code sent"
             );
-            return Ok(self.initiated(&challenge.after_send(&plan), &phone, sent));
+            return Ok(self.initiated(&challenge.after_send(&plan), &phone));
         }
         Err(InitiateError::Contended)
     }
 
     /// Keeps the send's record. The SMS has gone out (or not) already, so a failure to
     /// record it is logged, not returned.
-    async fn record_send(
+    async fn log_send(
         &self,
         id: ChallengeId,
         result: &Result<SentSms, SmsError>,
@@ -145,7 +143,7 @@ impl UseCases {
         )
     }
 
-    fn initiated(&self, after: &Challenge, phone: &PhoneNumber, sent: SentSms) -> Initiated {
+    fn initiated(&self, after: &Challenge, phone: &PhoneNumber) -> Initiated {
         let after_a_send = "a challenge after a send has a code and a last send";
         Initiated {
             challenge_id: after.id(),
@@ -155,7 +153,6 @@ impl UseCases {
             resend_available_at: after.resend_available_at(&self.policy).expect(after_a_send),
             sends_remaining: after.sends_remaining(&self.policy),
             masked_phone_number: phone.masked(),
-            sent,
         }
     }
 }

@@ -65,10 +65,6 @@ impl ChainLink {
         }
     }
 
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
     /// Whether the breaker lets a send through now.
     pub fn is_available(&self) -> bool {
         self.breaker.is_call_permitted()

@@ -55,13 +55,17 @@ impl<'a> ConsoleLine<'a> {
         Some(Self { to, text })
     }
 
-    /// The one-time code in the text: its first run of 6 to 8 digits (the code lengths the
-    /// service can be configured to send).
+    /// The one-time code in the text (see [`code_in`]).
     pub fn code(&self) -> Option<&'a str> {
-        self.text
-            .split(|c: char| !c.is_ascii_digit())
-            .find(|run| (6..=8).contains(&run.len()))
+        code_in(self.text)
     }
+}
+
+/// The one-time code in an SMS text, whichever provider carried it: its first run of 6 to 8
+/// digits (the code lengths the service can be configured to send).
+pub fn code_in(text: &str) -> Option<&str> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|run| (6..=8).contains(&run.len()))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub mod vonage;
 pub mod webhook;
 
 pub use chain::{ChainLink, ProviderReport, Resilience, SmsChain};
-pub use console::{ConsoleLine, ConsoleSms};
+pub use console::{ConsoleLine, ConsoleSms, code_in};
 pub use twilio::{TwilioConfig, TwilioSms};
 pub use vonage::{VonageConfig, VonageSms};
 pub use webhook::{WebhookConfig, WebhookSms};

@@ -6,7 +6,7 @@ use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{CODE_TEXT, FormIs, message};
+use crate::support::{CODE_TEXT, FormIs, fake_answering, message};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "twilio-auth-token-not-for-logs";
@@ -111,15 +111,12 @@ async fn twilio_sends_through_a_messaging_service_instead_of_a_number() {
 #[tokio::test]
 async fn twilio_invalid_or_non_mobile_numbers_are_rejected_for_good() {
     for code in [21211, 21614] {
-        let fake = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(400).set_body_json(refused(
-                code,
-                400,
-                "The 'To' number is not a valid phone number.",
-            )))
-            .mount(&fake)
-            .await;
+        let fake = fake_answering(ResponseTemplate::new(400).set_body_json(refused(
+            code,
+            400,
+            "The 'To' number is not a valid phone number.",
+        )))
+        .await;
         let error = TwilioSms::new(&config(&fake.uri()))
             .unwrap()
             .send(&message())
@@ -141,11 +138,7 @@ async fn twilio_server_errors_throttling_and_failed_messages_are_transient() {
         ResponseTemplate::new(201).set_body_json(accepted("failed")),
     ];
     for reply in replies {
-        let fake = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(reply)
-            .mount(&fake)
-            .await;
+        let fake = fake_answering(reply).await;
         let error = TwilioSms::new(&config(&fake.uri()))
             .unwrap()
             .send(&message())

@@ -6,7 +6,7 @@ use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{CODE_TEXT, FormIs, message};
+use crate::support::{CODE_TEXT, FormIs, fake_answering, message};
 
 pub const SECRET: &str = "vonage-api-secret-not-for-logs";
 
@@ -66,11 +66,9 @@ async fn vonage_unroutable_and_barred_numbers_are_rejected_for_good() {
         ("6", "Unroutable message - rejected"),
         ("7", "Number barred."),
     ] {
-        let fake = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(reply(status, Some(text))))
-            .mount(&fake)
-            .await;
+        let fake =
+            fake_answering(ResponseTemplate::new(200).set_body_json(reply(status, Some(text))))
+                .await;
         let error = VonageSms::new(&config(&fake.uri()))
             .unwrap()
             .send(&message())
@@ -91,11 +89,7 @@ async fn vonage_throttling_internal_errors_and_5xx_are_transient() {
         ResponseTemplate::new(502),
     ];
     for reply in replies {
-        let fake = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(reply)
-            .mount(&fake)
-            .await;
+        let fake = fake_answering(reply).await;
         let error = VonageSms::new(&config(&fake.uri()))
             .unwrap()
             .send(&message())

@@ -9,7 +9,7 @@ use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::support::{CODE_TEXT, message};
+use crate::support::{CODE_TEXT, fake_answering, message};
 
 pub const SECRET: &str = "webhook-secret-not-for-logs";
 
@@ -86,11 +86,7 @@ async fn webhook_answers_are_classified() {
         (429, false),
         (401, false),
     ] {
-        let fake = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(status))
-            .mount(&fake)
-            .await;
+        let fake = fake_answering(ResponseTemplate::new(status)).await;
         let error = WebhookSms::new(&config(&fake.uri()))
             .unwrap()
             .send(&message())
