@@ -7,7 +7,9 @@ use std::time::Duration;
 use mfa_totp_sms::ConsoleLine;
 use serde_json::{Value, json};
 
-use crate::support::{BIN, create_challenge, service_token, start, token};
+use crate::support::{
+    BIN, create_challenge, initiate, put_user, service_token, start, token, verify,
+};
 
 #[tokio::test]
 async fn readme_flow_walks_to_verified_with_no_setup() {
@@ -23,24 +25,14 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
     let service = service_token(dir.path());
     let alice = token(dir.path(), &["--sub", "alice"]);
 
-    let put = http
-        .put(format!("{base}/internal/v1/mfa/users/alice"))
-        .bearer_auth(&service)
-        .json(&json!({"phoneNumber": "+447700900123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 201);
+    assert_eq!(
+        put_user(&http, &base, &service, "alice", "+447700900123").await,
+        201
+    );
 
     let id = &create_challenge(&http, &base, &service, "alice").await;
 
-    let initiated = http
-        .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:initiate"))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(initiated.status(), 200);
+    assert_eq!(initiate(&http, &base, &alice, id).await, 200);
     let sms = server
         .stdout
         .recv_timeout(Duration::from_secs(5))
@@ -49,17 +41,10 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
     assert_eq!(sms.to, "+447700900123");
     let code = sms.code().expect("a code in the SMS");
 
-    let verified: Value = http
-        .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:verify"))
-        .bearer_auth(&alice)
-        .json(&json!({"otp": code}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(verified["status"], "VERIFIED");
+    assert_eq!(
+        verify(&http, &base, &alice, id, code).await["status"],
+        "VERIFIED"
+    );
 
     let wrong = http
         .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:verify"))

@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use mfa_totp_sms::code_in;
+use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{create_challenge, service_token, start, token};
+use crate::support::{create_challenge, initiate, put_user, service_token, start, token, verify};
 
 /// A field of the last form `fake` received.
 async fn last_field(fake: &MockServer, field: &str) -> String {
@@ -17,13 +18,6 @@ async fn last_field(fake: &MockServer, field: &str) -> String {
         serde_urlencoded::from_bytes(&requests.last().expect("an SMS reached the fake").body)
             .unwrap();
     form[field].clone()
-}
-
-fn code_in(text: &str) -> String {
-    text.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == 6)
-        .expect("a code")
-        .to_owned()
 }
 
 #[tokio::test]
@@ -65,54 +59,34 @@ async fn configured_by_environment_the_binary_sends_through_twilio_and_fails_ove
     let (base, http) = (server.base(), reqwest::Client::new());
     let service = service_token(dir.path());
     let alice = token(dir.path(), &["--sub", "alice"]);
-    let put = http
-        .put(format!("{base}/internal/v1/mfa/users/alice"))
-        .bearer_auth(&service)
-        .json(&json!({"phoneNumber": "+447700900123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 201);
+    assert_eq!(
+        put_user(&http, &base, &service, "alice", "+447700900123").await,
+        201
+    );
 
-    let walk = |code_from: &'static str| {
-        let (http, base, service, alice) =
-            (http.clone(), base.clone(), service.clone(), alice.clone());
-        async move {
-            let id = create_challenge(&http, &base, &service, "alice").await;
-            let initiated = http
-                .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:initiate"))
-                .bearer_auth(&alice)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(initiated.status(), 200, "{code_from}");
-            (id, code_from)
-        }
-    };
-    let verify = |id: String, code: String| {
-        let (http, base, alice) = (http.clone(), base.clone(), alice.clone());
-        async move {
-            let verified: Value = http
-                .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:verify"))
-                .bearer_auth(&alice)
-                .json(&json!({"otp": code}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            assert_eq!(verified["status"], "VERIFIED", "{verified}");
-        }
-    };
-
-    let (id, _) = walk("twilio").await;
-    verify(id, code_in(&last_field(&twilio, "Body").await)).await;
+    // Through Twilio, the first of the chain.
+    let id = create_challenge(&http, &base, &service, "alice").await;
+    assert_eq!(initiate(&http, &base, &alice, &id).await, 200);
+    let code = code_in(&last_field(&twilio, "Body").await)
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        verify(&http, &base, &alice, &id, &code).await["status"],
+        "VERIFIED"
+    );
     assert!(vonage.received_requests().await.unwrap().is_empty());
 
-    drop(twilio); // the fake Twilio goes away: nothing listens on its port now
-    let (id, _) = walk("vonage").await;
-    verify(id, code_in(&last_field(&vonage, "text").await)).await;
+    // The fake Twilio goes away: nothing listens on its port now. Vonage carries the next.
+    drop(twilio);
+    let id = create_challenge(&http, &base, &service, "alice").await;
+    assert_eq!(initiate(&http, &base, &alice, &id).await, 200);
+    let code = code_in(&last_field(&vonage, "text").await)
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        verify(&http, &base, &alice, &id, &code).await["status"],
+        "VERIFIED"
+    );
 
     let logs = server.logs.lock().unwrap().join("\n");
     for secret in ["twilio-token", "vonage-secret", "+447700900123"] {

@@ -139,3 +139,51 @@ pub async fn create_challenge(
         .expect("a created challenge")
         .to_owned()
 }
+
+/// `PUT` a user's phone through the instance at `base`; returns the status.
+pub async fn put_user(
+    http: &reqwest::Client,
+    base: &str,
+    service_token: &str,
+    user: &str,
+    phone: &str,
+) -> u16 {
+    http.put(format!("{base}/internal/v1/mfa/users/{user}"))
+        .bearer_auth(service_token)
+        .json(&json!({ "phoneNumber": phone }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// `:initiate` as the user; returns the status.
+pub async fn initiate(http: &reqwest::Client, base: &str, user_token: &str, id: &str) -> u16 {
+    http.post(format!("{base}/internal/v1/mfa/totp-sms/{id}:initiate"))
+        .bearer_auth(user_token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// `:verify` as the user; returns the body.
+pub async fn verify(
+    http: &reqwest::Client,
+    base: &str,
+    user_token: &str,
+    id: &str,
+    code: &str,
+) -> Value {
+    http.post(format!("{base}/internal/v1/mfa/totp-sms/{id}:verify"))
+        .bearer_auth(user_token)
+        .json(&json!({ "otp": code }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

@@ -40,8 +40,7 @@ async fn last_text(fake: &MockServer, field: &str) -> String {
 }
 
 fn code_in(text: &str) -> String {
-    text.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == 6)
+    mfa_totp_sms::code_in(text)
         .expect("a code in the text")
         .to_owned()
 }
