@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::settings::Settings;
+use secrecy::ExposeSecret;
+
+use crate::settings::{DEVELOPMENT_HS256_SECRET, Mode, Settings};
 use crate::startup::{Application, Overrides};
 
 #[derive(Debug, Parser)]
@@ -24,8 +26,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the API (the default).
-    Serve,
+    /// Serve the API (the default). Production mode unless `--dev`: start-up refuses a
+    /// missing or development token key or encryption key, and console SMS.
+    Serve {
+        /// Development mode: fill in what is not configured with PUBLIC development keys
+        /// and console SMS. Never in production.
+        #[arg(long)]
+        dev: bool,
+    },
     /// Apply the database migrations and exit.
     Migrate,
     /// Print the OpenAPI document.
@@ -38,6 +46,10 @@ pub enum Command {
     },
     /// Mint a bearer token with the configured HS256 secret, for local use.
     Token {
+        /// Sign with the public development secret when no auth.hs256_secret is configured
+        /// (for a server started with `serve --dev`).
+        #[arg(long)]
+        dev: bool,
         /// The token's subject (the user id).
         #[arg(long)]
         sub: String,
@@ -61,12 +73,13 @@ pub enum SmsCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command.unwrap_or(Command::Serve) {
+    match cli.command.unwrap_or(Command::Serve { dev: false }) {
         Command::Openapi => {
             print!("{}", crate::startup::published_spec().await?);
             Ok(())
         }
         Command::Token {
+            dev,
             sub,
             scopes,
             ttl_secs,
@@ -78,12 +91,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "auth.public_key_pem is set: tokens come from your identity provider, not from mfa-totp token"
                 );
             }
-            let (secret, development) = auth.hs256_secret();
-            if development {
-                eprintln!(
-                    "warning: minting with the PUBLIC DEVELOPMENT SECRET (no auth.hs256_secret configured)"
-                );
-            }
+            let secret = match (&auth.hs256_secret, dev) {
+                (Some(secret), _) => secret.expose_secret().as_bytes().to_vec(),
+                (None, true) => {
+                    eprintln!(
+                        "warning: minting with the PUBLIC DEVELOPMENT SECRET (no auth.hs256_secret configured)"
+                    );
+                    DEVELOPMENT_HS256_SECRET.as_bytes().to_vec()
+                }
+                (None, false) => anyhow::bail!(
+                    "no auth.hs256_secret configured (MFA_TOTP__AUTH__HS256_SECRET); \
+                     pass --dev to sign with the public development secret of `serve --dev`"
+                ),
+            };
             let token = crate::auth::mint_hs256(
                 &secret,
                 &auth.issuer,
@@ -112,11 +132,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Serve => {
-            let settings = Settings::load(cli.config.as_deref())?;
+        Command::Serve { dev } => {
+            let mode = if dev {
+                Mode::Development
+            } else {
+                Mode::Production
+            };
+            let (settings, filled) = Settings::load(cli.config.as_deref())?.for_mode(mode)?;
             crate::telemetry::init(settings.server.log_format);
+            if mode == Mode::Development {
+                development_banner(&filled);
+            }
             let app = Application::build(&settings, Overrides::default()).await?;
             app.run_until_stopped().await.context("server failed")
         }
     }
+}
+
+/// The banner of `serve --dev`: on stderr, whatever the log format, and as one log line.
+fn development_banner(filled: &[&str]) {
+    let public = if filled.is_empty() {
+        "nothing: every key is configured".to_owned()
+    } else {
+        filled.join(", ")
+    };
+    let rule = "!".repeat(78);
+    eprintln!(
+        "{rule}\n!!! DEVELOPMENT MODE (serve --dev): NOT FOR PRODUCTION\n\
+         !!! Filled in with PUBLIC development values: {public}\n\
+         !!! Anyone who reads this project's source can mint tokens for this instance.\n{rule}"
+    );
+    tracing::warn!(
+        filled = %public,
+        "development mode: public development keys and console SMS fill in what is not configured"
+    );
 }

@@ -11,10 +11,18 @@ use mfa_totp_domain::{ChallengePolicy, OtpAlgorithm, TotpPolicy};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-/// The HS256 secret used when none is configured. Start-up warns loudly when it is in use.
+/// The public HS256 secret that `serve --dev` and `token --dev` use when none is configured.
+/// A production start refuses it.
 pub const DEVELOPMENT_HS256_SECRET: &str = "mfa-totp-development-secret-do-not-use-in-production";
-/// The secret-encryption key used when none is configured (base64 of 32 bytes).
+/// The public secret-encryption key (base64 of 32 bytes) that `serve --dev` uses when none is
+/// configured. A production start refuses it.
 pub const DEVELOPMENT_CRYPTO_KEY: &str = "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtISEhISE=";
+/// The key id of [`DEVELOPMENT_CRYPTO_KEY`].
+pub const DEVELOPMENT_CRYPTO_KEY_ID: &str = "dev";
+/// The shortest HS256 secret accepted: 256 bits, as RFC 7518 §3.2 asks.
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+/// The environment variables that configure the service start with this.
+const ENV_PREFIX: &str = "MFA_TOTP__";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -183,12 +191,9 @@ pub enum PublicKeyAlgorithm {
 }
 
 impl AuthSettings {
-    /// The HS256 secret, or the development one (`true` when it is the development one).
-    pub fn hs256_secret(&self) -> (Vec<u8>, bool) {
-        match &self.hs256_secret {
-            Some(secret) => (secret.expose_secret().as_bytes().to_vec(), false),
-            None => (DEVELOPMENT_HS256_SECRET.as_bytes().to_vec(), true),
-        }
+    /// Whether any way of checking tokens is configured.
+    fn has_token_key(&self) -> bool {
+        self.hs256_secret.is_some() || self.public_key_pem.is_some()
     }
 }
 
@@ -233,6 +238,7 @@ pub struct CryptoSettings {
 impl Settings {
     /// Loads and validates the layers. `file` is the optional config file.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        refuse_empty_environment_values(std::env::vars_os())?;
         let mut builder = Config::builder();
         if let Some(path) = file {
             builder = builder.add_source(File::from(path).required(true));
@@ -272,7 +278,102 @@ impl Settings {
                 "invalid configuration: crypto.active_key_id is required when crypto.keys are set"
             );
         }
+        if let Some(secret) = &self.auth.hs256_secret
+            && secret.expose_secret().len() < MIN_HS256_SECRET_BYTES
+        {
+            anyhow::bail!(
+                "invalid configuration: auth.hs256_secret must be at least {MIN_HS256_SECRET_BYTES} bytes \
+                 (it has {}); generate one with `openssl rand -base64 48`",
+                secret.expose_secret().len()
+            );
+        }
         Ok(())
+    }
+
+    /// What stops a production start, one line per key: a missing or public development
+    /// token key or encryption key, and console SMS.
+    pub fn production_gaps(&self) -> Vec<String> {
+        let mut gaps = Vec::new();
+        let auth = &self.auth;
+        if !auth.has_token_key() {
+            gaps.push(
+                "auth.hs256_secret or auth.public_key_pem: no key to check bearer tokens with"
+                    .to_owned(),
+            );
+        } else if auth
+            .hs256_secret
+            .as_ref()
+            .is_some_and(|s| s.expose_secret() == DEVELOPMENT_HS256_SECRET)
+        {
+            gaps.push("auth.hs256_secret: this is the public development secret".to_owned());
+        }
+        if self.crypto.active_key_id.is_none() {
+            gaps.push(
+                "crypto.active_key_id and crypto.keys: no key to seal TOTP secrets with".to_owned(),
+            );
+        }
+        if let Some((id, _)) = self
+            .crypto
+            .keys
+            .iter()
+            .find(|(_, key)| key.expose_secret() == DEVELOPMENT_CRYPTO_KEY)
+        {
+            gaps.push(format!(
+                "crypto.keys.{id}: this is the public development key"
+            ));
+        }
+        if self.sms.providers().contains(&SmsProvider::Console) {
+            gaps.push(
+                "sms.provider (or sms.chain): console prints codes to stdout; configure twilio, vonage or webhook"
+                    .to_owned(),
+            );
+        }
+        gaps
+    }
+
+    /// Fills in what is not configured with the public development keys and console SMS
+    /// (`serve --dev`); what is configured stays. Returns the keys it filled in.
+    pub fn fill_development_defaults(&mut self) -> Vec<&'static str> {
+        let mut filled = Vec::new();
+        if !self.auth.has_token_key() {
+            self.auth.hs256_secret = Some(DEVELOPMENT_HS256_SECRET.into());
+            filled.push("auth.hs256_secret");
+        }
+        if self.crypto.active_key_id.is_none() {
+            self.crypto.active_key_id = Some(DEVELOPMENT_CRYPTO_KEY_ID.into());
+            self.crypto.keys.insert(
+                DEVELOPMENT_CRYPTO_KEY_ID.into(),
+                DEVELOPMENT_CRYPTO_KEY.into(),
+            );
+            filled.push("crypto.keys");
+        }
+        if self.sms.providers() == [SmsProvider::Console] {
+            filled.push("sms.provider");
+        }
+        filled
+    }
+
+    /// The settings `serve` runs with: in production, every gap is refused in one message;
+    /// in development the gaps are filled (and named in the returned list).
+    pub fn for_mode(mut self, mode: Mode) -> anyhow::Result<(Self, Vec<&'static str>)> {
+        match mode {
+            Mode::Production => {
+                let gaps = self.production_gaps();
+                if !gaps.is_empty() {
+                    anyhow::bail!(
+                        "refusing to start in production mode:\n  - {}\n\
+                         Configure these keys (see SECURITY.md), or run `mfa-totp serve --dev` \
+                         for local development with public keys and console SMS.",
+                        gaps.join("\n  - ")
+                    );
+                }
+                Ok((self, Vec::new()))
+            }
+            Mode::Development => {
+                let filled = self.fill_development_defaults();
+                Ok((self, filled))
+            }
+        }
     }
 
     /// The challenge limits, within the bounds the published spec states.
@@ -327,6 +428,39 @@ impl Settings {
         TotpPolicy::new(c.otp_digits, c.otp_step_secs.into(), algorithm).map_err(|e| {
             anyhow::anyhow!("invalid configuration: challenge.otp_digits/otp_step_secs: {e}")
         })
+    }
+}
+
+/// Production (the default) refuses development keys and console SMS; development
+/// (`serve --dev`) fills them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Production,
+    Development,
+}
+
+/// An empty `MFA_TOTP__…` variable is an error naming it: it must never count as a
+/// configured value (an empty secret would sign tokens anyone can forge).
+fn refuse_empty_environment_values(
+    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> anyhow::Result<()> {
+    let empty: Vec<String> = vars
+        .into_iter()
+        .filter(|(_, value)| value.is_empty())
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with(ENV_PREFIX))
+        .map(|name| {
+            let key = name[ENV_PREFIX.len()..].replace("__", ".").to_lowercase();
+            format!("{name} ({key})")
+        })
+        .collect();
+    if empty.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "invalid configuration: {} set but empty; give it a value or unset it",
+            empty.join(", ")
+        )
     }
 }
 

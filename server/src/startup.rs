@@ -24,7 +24,7 @@ use crate::clock::SystemClock;
 use crate::http::middleware::Contract;
 use crate::http::routes_table::RoutesTable;
 use crate::keys::{build_cipher, build_verifier};
-use crate::settings::{DEVELOPMENT_CRYPTO_KEY, Settings};
+use crate::settings::{DEVELOPMENT_CRYPTO_KEY, DEVELOPMENT_CRYPTO_KEY_ID, Settings};
 use crate::sms::build_sender;
 use crate::spec::Published;
 
@@ -201,8 +201,8 @@ pub async fn published_spec() -> anyhow::Result<String> {
     install_crypto_provider();
     let db = connect("sqlite::memory:", &PoolSettings::default()).await?;
     let cipher = Arc::new(AesGcmCipher::from_base64_keys(
-        [("dev", DEVELOPMENT_CRYPTO_KEY)],
-        "dev",
+        [(DEVELOPMENT_CRYPTO_KEY_ID, DEVELOPMENT_CRYPTO_KEY)],
+        DEVELOPMENT_CRYPTO_KEY_ID,
     )?);
     let store = SqlStore::new(db, cipher);
     let use_cases = wire(

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 pub use spec_check::SpecCheck;
 
 pub const PHONE: &str = "+447700900123";
-const TEST_SECRET: &str = "black-box-test-secret";
+const TEST_SECRET: &str = "black-box-test-secret-of-at-least-32-bytes";
 
 /// A clock the test moves by hand.
 pub struct ManualClock(Mutex<DateTime<Utc>>);
@@ -99,6 +99,8 @@ impl Setup {
         settings.server.port = 0;
         settings.database.url = database.url().to_owned();
         settings.auth.hs256_secret = Some(TEST_SECRET.into());
+        // The development encryption key; the console SMS is replaced by the inbox.
+        settings.fill_development_defaults();
         Self {
             settings,
             clock: None,

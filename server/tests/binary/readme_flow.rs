@@ -56,8 +56,8 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
     assert_eq!(wrong.status(), 404);
     let logs = server.logs.lock().unwrap().join("\n");
     assert!(
-        logs.contains("DEVELOPMENT SECRET"),
-        "start-up warns about the development secret"
+        logs.contains("DEVELOPMENT MODE") && logs.contains("auth.hs256_secret, crypto.keys"),
+        "serve --dev says loudly what it filled in"
     );
     assert!(logs.contains("+44*******123"), "logs name the phone masked");
     assert!(
@@ -111,36 +111,17 @@ async fn an_error_is_logged_once_with_its_request_id_and_cause() {
 }
 
 #[test]
-fn configured_secrets_from_the_environment_silence_the_development_warnings() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(
-        dir.path(),
-        &[
-            ("MFA_TOTP__AUTH__HS256_SECRET", "a-real-secret"),
-            ("MFA_TOTP__CRYPTO__ACTIVE_KEY_ID", "k1"),
-            (
-                "MFA_TOTP__CRYPTO__KEYS__K1",
-                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-            ),
-            ("MFA_TOTP__DATABASE__URL", "sqlite://configured.db?mode=rwc"),
-        ],
-    );
-    assert!(dir.path().join("configured.db").exists());
-    let logs = server.logs.lock().unwrap().join("\n");
-    assert!(!logs.contains("DEVELOPMENT"), "{logs}");
-}
-
-#[test]
 fn secrets_that_look_like_numbers_are_used_verbatim() {
+    let secret = "0070000000000000000000000000000000.50";
     let out = Command::new(BIN)
         .args(["token", "--sub", "x"])
-        .env("MFA_TOTP__AUTH__HS256_SECRET", "007.50")
+        .env("MFA_TOTP__AUTH__HS256_SECRET", secret)
         .output()
         .unwrap();
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap();
     let verifier = mfa_totp_server::auth::TokenVerifier::new(
-        &mfa_totp_server::auth::VerificationKey::Hs256(b"007.50".to_vec()),
+        &mfa_totp_server::auth::VerificationKey::Hs256(secret.as_bytes().to_vec()),
         "mfa-totp",
         "mfa-totp",
     )
@@ -153,6 +134,7 @@ fn a_wrong_config_value_stops_start_up_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .current_dir(dir.path())
+        .args(["serve", "--dev"])
         .env("MFA_TOTP__SERVER__PORT", "not-a-port")
         .output()
         .unwrap();

@@ -26,9 +26,16 @@ impl Drop for Server {
     }
 }
 
+/// `mfa-totp serve --dev`, as the README runs it.
 pub fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
+    start_with(dir, &["serve", "--dev"], env)
+}
+
+/// The binary with `args`, on port 0 with JSON logs, once it logs its port.
+pub fn start_with(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(BIN)
         .current_dir(dir)
+        .args(args)
         .envs(env.iter().copied())
         .env("MFA_TOTP__SERVER__PORT", "0")
         .env("MFA_TOTP__SERVER__LOG_FORMAT", "json")
@@ -70,10 +77,11 @@ pub fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     }
 }
 
+/// `mfa-totp token --dev …`: signed with the secret of `serve --dev`.
 pub fn token(dir: &std::path::Path, args: &[&str]) -> String {
     let out = Command::new(BIN)
         .current_dir(dir)
-        .arg("token")
+        .args(["token", "--dev"])
         .args(args)
         .output()
         .unwrap();
