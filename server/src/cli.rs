@@ -86,9 +86,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let settings = Settings::load(cli.config.as_deref())?;
             let auth = &settings.auth;
-            if auth.public_key_pem.is_some() {
+            if auth.public_key_pem.is_some() || auth.jwks_url.is_some() {
                 anyhow::bail!(
-                    "auth.public_key_pem is set: tokens come from your identity provider, not from mfa-totp token"
+                    "auth.public_key_pem or auth.jwks_url is set: tokens come from your identity provider, not from mfa-totp token"
+                );
+            }
+            let ttl_secs = ttl_secs.unwrap_or(auth.token_ttl_secs);
+            if ttl_secs > auth.max_token_lifetime_secs {
+                anyhow::bail!(
+                    "--ttl-secs {ttl_secs} exceeds auth.max_token_lifetime_secs ({}): the service would refuse the token",
+                    auth.max_token_lifetime_secs
                 );
             }
             let secret = match (&auth.hs256_secret, dev) {
@@ -110,7 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 &auth.audience,
                 &sub,
                 &scopes,
-                ttl_secs.unwrap_or(auth.token_ttl_secs),
+                ttl_secs,
             )?;
             println!("{token}");
             Ok(())

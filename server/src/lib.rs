@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod http;
+pub mod jwks;
 pub mod keys;
 pub mod settings;
 pub mod sms;

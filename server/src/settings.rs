@@ -164,8 +164,17 @@ pub struct AuthSettings {
     /// A PEM public key; when set, tokens are checked with it instead of the HS256 secret.
     pub public_key_pem: Option<String>,
     pub public_key_algorithm: PublicKeyAlgorithm,
+    /// The identity provider's JWKS (RS256 and ES256 keys picked by `kid`); when set,
+    /// tokens are checked with its keys.
+    pub jwks_url: Option<String>,
+    /// How long a fetched JWKS is used before it is fetched again.
+    pub jwks_cache_secs: u64,
+    /// The shortest time between two fetches of the JWKS (an unknown `kid` refetches it).
+    pub jwks_min_refresh_secs: u64,
     pub issuer: String,
     pub audience: String,
+    /// Tokens whose `exp` lies further ahead than this (from `iat`, or from now) are refused.
+    pub max_token_lifetime_secs: u64,
     /// Lifetime of tokens minted by `mfa-totp token`.
     pub token_ttl_secs: u64,
 }
@@ -176,6 +185,10 @@ impl Default for AuthSettings {
             hs256_secret: None,
             public_key_pem: None,
             public_key_algorithm: PublicKeyAlgorithm::Rs256,
+            jwks_url: None,
+            jwks_cache_secs: 300,
+            jwks_min_refresh_secs: 10,
+            max_token_lifetime_secs: crate::auth::DEFAULT_MAX_TOKEN_LIFETIME_SECS,
             issuer: "mfa-totp".into(),
             audience: "mfa-totp".into(),
             token_ttl_secs: 3600,
@@ -193,7 +206,19 @@ pub enum PublicKeyAlgorithm {
 impl AuthSettings {
     /// Whether any way of checking tokens is configured.
     fn has_token_key(&self) -> bool {
-        self.hs256_secret.is_some() || self.public_key_pem.is_some()
+        !self.token_keys().is_empty()
+    }
+
+    /// The token keys configured, by their key names.
+    fn token_keys(&self) -> Vec<&'static str> {
+        [
+            ("auth.hs256_secret", self.hs256_secret.is_some()),
+            ("auth.public_key_pem", self.public_key_pem.is_some()),
+            ("auth.jwks_url", self.jwks_url.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
     }
 }
 
@@ -278,6 +303,16 @@ impl Settings {
                 "invalid configuration: crypto.active_key_id is required when crypto.keys are set"
             );
         }
+        let token_keys = self.auth.token_keys();
+        if token_keys.len() > 1 {
+            anyhow::bail!(
+                "invalid configuration: {} are all set; tokens are checked with one of them",
+                token_keys.join(", ")
+            );
+        }
+        if self.auth.max_token_lifetime_secs == 0 {
+            anyhow::bail!("invalid configuration: auth.max_token_lifetime_secs must be at least 1");
+        }
         if let Some(secret) = &self.auth.hs256_secret
             && secret.expose_secret().len() < MIN_HS256_SECRET_BYTES
         {
@@ -297,7 +332,7 @@ impl Settings {
         let auth = &self.auth;
         if !auth.has_token_key() {
             gaps.push(
-                "auth.hs256_secret or auth.public_key_pem: no key to check bearer tokens with"
+                "auth.hs256_secret, auth.public_key_pem or auth.jwks_url: no key to check bearer tokens with"
                     .to_owned(),
             );
         } else if auth

@@ -126,7 +126,7 @@ impl Application {
             settings.challenge_policy()?,
             settings.totp_policy()?,
         );
-        let verifier = Arc::new(build_verifier(settings)?);
+        let verifier = Arc::new(build_verifier(settings).await?);
         let service = api_service(use_cases, store, twilio_callback(settings));
         let published = Published::of(&service);
         let document: serde_json::Value = serde_json::from_str(&published.json)?;

@@ -93,8 +93,8 @@ fn an_empty_or_short_secret_is_refused_in_every_mode() {
     }
 }
 
-#[test]
-fn token_falls_back_to_the_development_secret_only_with_dev() {
+#[tokio::test]
+async fn token_falls_back_to_the_development_secret_only_with_dev() {
     refused(&run(&["token", "--sub", "x"], &[]), &["--dev"]);
     let out = run(&["token", "--dev", "--sub", "x"], &[]);
     assert!(out.status.success());
@@ -109,7 +109,7 @@ fn token_falls_back_to_the_development_secret_only_with_dev() {
         "mfa-totp",
     )
     .unwrap();
-    assert_eq!(verifier.verify(token.trim()).unwrap().subject, "x");
+    assert_eq!(verifier.verify(token.trim()).await.unwrap().subject, "x");
 }
 
 async fn status_of_users_put(port: u16, token: &str) -> u16 {

@@ -110,8 +110,8 @@ async fn an_error_is_logged_once_with_its_request_id_and_cause() {
     );
 }
 
-#[test]
-fn secrets_that_look_like_numbers_are_used_verbatim() {
+#[tokio::test]
+async fn secrets_that_look_like_numbers_are_used_verbatim() {
     let secret = "0070000000000000000000000000000000.50";
     let out = Command::new(BIN)
         .args(["token", "--sub", "x"])
@@ -126,7 +126,7 @@ fn secrets_that_look_like_numbers_are_used_verbatim() {
         "mfa-totp",
     )
     .unwrap();
-    assert_eq!(verifier.verify(token.trim()).unwrap().subject, "x");
+    assert_eq!(verifier.verify(token.trim()).await.unwrap().subject, "x");
 }
 
 #[test]

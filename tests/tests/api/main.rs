@@ -10,3 +10,4 @@ mod flow;
 mod sms_providers;
 mod spec;
 mod spec_check;
+mod tokens;
