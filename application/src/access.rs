@@ -1,7 +1,7 @@
 //! The checks that open both `:initiate` and `:verify`: the challenge exists, the caller is
 //! its subject, and its step-up request context is still there to authorise.
 
-use mfa_totp_domain::{Challenge, ChallengeId, UserId};
+use mfa_totp_domain::{Challenge, ChallengeId, TotpSecret, UserId};
 
 use crate::{StoreError, UseCases};
 
@@ -37,5 +37,16 @@ impl UseCases {
             Some(context) if context.is_active() => Ok(challenge),
             _ => Err(AccessError::ContextNotFound),
         }
+    }
+
+    /// Opens the challenge's sealed secret. Only `:initiate` and `:verify` need it; reads,
+    /// consumes and cancels never open it, so they work after its key was retired.
+    pub(crate) fn open_secret(&self, challenge: &Challenge) -> Result<TotpSecret, StoreError> {
+        let id = challenge.id().to_string();
+        self.cipher
+            .open(challenge.secret().as_str(), id.as_bytes())
+            .map_err(|e| {
+                StoreError::Unexpected(anyhow::Error::new(e).context(format!("secret of {id}")))
+            })
     }
 }

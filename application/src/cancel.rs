@@ -1,6 +1,6 @@
 //! `:cancel`: the operation service withdraws a challenge (and its context) it no longer needs.
 
-use mfa_totp_domain::ChallengeId;
+use mfa_totp_domain::{ChallengeId, ClientId};
 
 use crate::{ChallengeView, MAX_RACE_RETRIES, StoreError, UseCases};
 
@@ -9,6 +9,8 @@ pub enum CancelError {
     /// Unknown, or already locked, expired or cancelled.
     #[error("challenge not found")]
     ChallengeNotFound,
+    #[error("the challenge belongs to another client")]
+    NotOwner,
     #[error("the step-up request context is gone")]
     ContextNotFound,
     #[error(transparent)]
@@ -21,13 +23,20 @@ impl UseCases {
     /// Cancels a live or verified-but-unconsumed challenge; its context goes with it. Returns
     /// both as they now stand.
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    pub async fn cancel(&self, id: ChallengeId) -> Result<ChallengeView, CancelError> {
+    pub async fn cancel(
+        &self,
+        client: &ClientId,
+        id: ChallengeId,
+    ) -> Result<ChallengeView, CancelError> {
         for _ in 0..MAX_RACE_RETRIES {
             let challenge = self
                 .challenges
                 .find(id)
                 .await?
                 .ok_or(CancelError::ChallengeNotFound)?;
+            if !challenge.is_owned_by(client) {
+                return Err(CancelError::NotOwner);
+            }
             let context = self
                 .contexts
                 .find_context(id)
@@ -67,7 +76,7 @@ mod tests {
             .withf(|_, read_as| *read_as == ChallengeStatus::CodeSent)
             .times(1)
             .returning(|_, _| Ok(true));
-        let view = m.build().cancel(challenge_id()).await.unwrap();
+        let view = m.build().cancel(&client(), challenge_id()).await.unwrap();
         assert_eq!(view.status, ChallengeStatus::Cancelled);
         assert_eq!(view.context.unwrap().state, ContextState::Cancelled);
     }
@@ -77,7 +86,11 @@ mod tests {
         let m = Mocks::new()
             .with_challenge(challenge(ChallengeStatus::Locked))
             .with_context(ContextState::Active);
-        let err = m.build().cancel(challenge_id()).await.unwrap_err();
+        let err = m
+            .build()
+            .cancel(&client(), challenge_id())
+            .await
+            .unwrap_err();
         assert!(matches!(err, CancelError::ChallengeNotFound));
     }
 
@@ -86,7 +99,11 @@ mod tests {
         let m = Mocks::new()
             .with_challenge(challenge(ChallengeStatus::Verified))
             .with_context(ContextState::Consumed);
-        let err = m.build().cancel(challenge_id()).await.unwrap_err();
+        let err = m
+            .build()
+            .cancel(&client(), challenge_id())
+            .await
+            .unwrap_err();
         assert!(matches!(err, CancelError::ContextNotFound));
     }
 
@@ -94,7 +111,11 @@ mod tests {
     async fn cancel_of_an_unknown_challenge_is_challenge_not_found() {
         let mut m = Mocks::new();
         m.challenges.expect_find().returning(|_| Ok(None));
-        let err = m.build().cancel(challenge_id()).await.unwrap_err();
+        let err = m
+            .build()
+            .cancel(&client(), challenge_id())
+            .await
+            .unwrap_err();
         assert!(matches!(err, CancelError::ChallengeNotFound));
     }
 
@@ -106,7 +127,11 @@ mod tests {
         m.challenges
             .expect_cancel()
             .returning(|_, _| Err(unavailable()));
-        let err = m.build().cancel(challenge_id()).await.unwrap_err();
+        let err = m
+            .build()
+            .cancel(&client(), challenge_id())
+            .await
+            .unwrap_err();
         assert!(matches!(
             err,
             CancelError::Store(StoreError::Unavailable(_))

@@ -1,7 +1,9 @@
 //! `:consume`: the operation service learns, once, that the challenge was verified for its
 //! context. After that the context is gone (`STEP_UP_REQUEST_CONTEXT_NOT_FOUND`).
 
-use mfa_totp_domain::{ChallengeId, ChallengeStatus, ConsumeRefused, Operation, Timestamp, UserId};
+use mfa_totp_domain::{
+    ChallengeId, ChallengeStatus, ClientId, ConsumeRefused, Operation, Timestamp, UserId,
+};
 
 use crate::{StoreError, UseCases};
 
@@ -9,6 +11,9 @@ use crate::{StoreError, UseCases};
 pub enum ConsumeError {
     #[error("challenge not found")]
     ChallengeNotFound,
+    #[error("the challenge belongs to another client")]
+    NotOwner,
+    /// Consumed or cancelled already, or verified longer than `consume_ttl` ago.
     #[error("the step-up request context is gone")]
     ContextNotFound,
     #[error("the challenge is {0}, not VERIFIED")]
@@ -30,12 +35,19 @@ pub struct Consumed {
 
 impl UseCases {
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    pub async fn consume(&self, id: ChallengeId) -> Result<Consumed, ConsumeError> {
+    pub async fn consume(
+        &self,
+        client: &ClientId,
+        id: ChallengeId,
+    ) -> Result<Consumed, ConsumeError> {
         let challenge = self
             .challenges
             .find(id)
             .await?
             .ok_or(ConsumeError::ChallengeNotFound)?;
+        if !challenge.is_owned_by(client) {
+            return Err(ConsumeError::NotOwner);
+        }
         let context = self
             .contexts
             .find_context(id)
@@ -43,9 +55,15 @@ impl UseCases {
             .filter(|context| context.is_active())
             .ok_or(ConsumeError::ContextNotFound)?;
         let now = self.clock.now();
-        let verified_at = challenge
-            .consumable(now)
-            .map_err(|ConsumeRefused(status)| ConsumeError::NotVerified(status))?;
+        let verified_at = challenge.consumable(now, &self.policy).map_err(
+            |refused| match refused {
+                ConsumeRefused::NotVerified(status) => ConsumeError::NotVerified(status),
+                ConsumeRefused::Lapsed { verified_at } => {
+                    tracing::info!(%verified_at, "verified context lapsed before it was consumed");
+                    ConsumeError::ContextNotFound
+                }
+            },
+        )?;
         if !self.contexts.consume(id, now).await? {
             return Err(ConsumeError::ContextNotFound);
         }
@@ -81,7 +99,7 @@ mod tests {
             .expect_consume()
             .times(1)
             .returning(|_, _| Ok(true));
-        let out = m.build().consume(challenge_id()).await.unwrap();
+        let out = m.build().consume(&client(), challenge_id()).await.unwrap();
         assert_eq!(out.operation.as_str(), "payments.transfer");
         assert_eq!(out.subject, user());
     }
@@ -91,7 +109,11 @@ mod tests {
         let m = Mocks::new()
             .with_challenge(verified())
             .with_context(ContextState::Consumed);
-        let err = m.build().consume(challenge_id()).await.unwrap_err();
+        let err = m
+            .build()
+            .consume(&client(), challenge_id())
+            .await
+            .unwrap_err();
         assert!(matches!(err, ConsumeError::ContextNotFound));
     }
 
@@ -101,7 +123,11 @@ mod tests {
             .with_challenge(verified())
             .with_context(ContextState::Active);
         m.contexts.expect_consume().returning(|_, _| Ok(false));
-        let err = m.build().consume(challenge_id()).await.unwrap_err();
+        let err = m
+            .build()
+            .consume(&client(), challenge_id())
+            .await
+            .unwrap_err();
         assert!(matches!(err, ConsumeError::ContextNotFound));
     }
 
@@ -110,7 +136,11 @@ mod tests {
         let m = Mocks::new()
             .with_challenge(challenge(ChallengeStatus::CodeSent))
             .with_context(ContextState::Active);
-        let err = m.build().consume(challenge_id()).await.unwrap_err();
+        let err = m
+            .build()
+            .consume(&client(), challenge_id())
+            .await
+            .unwrap_err();
         assert!(matches!(
             err,
             ConsumeError::NotVerified(ChallengeStatus::CodeSent)
@@ -121,7 +151,11 @@ mod tests {
     async fn consume_of_an_unknown_challenge_is_challenge_not_found() {
         let mut m = Mocks::new();
         m.challenges.expect_find().returning(|_| Ok(None));
-        let err = m.build().consume(challenge_id()).await.unwrap_err();
+        let err = m
+            .build()
+            .consume(&client(), challenge_id())
+            .await
+            .unwrap_err();
         assert!(matches!(err, ConsumeError::ChallengeNotFound));
     }
 
@@ -131,7 +165,11 @@ mod tests {
         m.contexts
             .expect_find_context()
             .returning(|_| Err(unavailable()));
-        let err = m.build().consume(challenge_id()).await.unwrap_err();
+        let err = m
+            .build()
+            .consume(&client(), challenge_id())
+            .await
+            .unwrap_err();
         assert!(matches!(
             err,
             ConsumeError::Store(StoreError::Unavailable(_))

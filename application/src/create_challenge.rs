@@ -1,6 +1,8 @@
 //! An operation service registers what awaits authorisation and gets a challenge for it.
 
-use mfa_totp_domain::{Challenge, ChallengeId, Operation, StepUpContext, TotpSecret, UserId};
+use mfa_totp_domain::{
+    Challenge, ChallengeId, ClientId, Operation, SealedSecret, StepUpContext, TotpSecret, UserId,
+};
 
 use crate::{ChallengeView, StoreError, UseCases};
 
@@ -15,6 +17,9 @@ pub enum CreateChallengeError {
 /// A validated creation request.
 #[derive(Debug, Clone)]
 pub struct NewChallenge {
+    /// The creating service (its token's `sub`): the only one that may read, consume or
+    /// cancel the challenge.
+    pub client: ClientId,
     pub subject: UserId,
     pub operation: Operation,
     pub attributes: serde_json::Map<String, serde_json::Value>,
@@ -30,10 +35,16 @@ impl UseCases {
         let mut bytes = [0u8; TotpSecret::LEN];
         getrandom::fill(&mut bytes)
             .map_err(|e| CreateChallengeError::Unexpected(anyhow::anyhow!("no randomness: {e}")))?;
+        let id = ChallengeId::generate();
+        let sealed = self
+            .cipher
+            .seal(&TotpSecret::from_bytes(bytes), id.to_string().as_bytes())
+            .map_err(|e| CreateChallengeError::Unexpected(e.into()))?;
         let challenge = Challenge::new(
-            ChallengeId::generate(),
+            id,
             request.subject,
-            TotpSecret::from_bytes(bytes),
+            request.client,
+            SealedSecret::new(sealed),
             self.clock.now(),
             &self.policy,
         );
@@ -52,15 +63,27 @@ impl UseCases {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SecretCipher;
     use crate::test_support::*;
     use mfa_totp_domain::ChallengeStatus;
 
     fn request() -> NewChallenge {
         NewChallenge {
+            client: client(),
             subject: user(),
             operation: Operation::parse("payments.transfer").unwrap(),
             attributes: serde_json::Map::new(),
         }
+    }
+
+    /// The new challenge's secret, opened as the use cases would.
+    fn m_open(challenge: &Challenge) -> TotpSecret {
+        TestCipher
+            .open(
+                challenge.secret().as_str(),
+                challenge.id().to_string().as_bytes(),
+            )
+            .unwrap()
     }
 
     #[tokio::test]
@@ -79,7 +102,9 @@ mod tests {
         let created = m.build().create_challenge(request()).await.unwrap();
         assert_eq!(created.status, ChallengeStatus::Pending);
         assert_eq!(created.challenge.subject(), &user());
-        assert_ne!(created.challenge.secret().as_bytes(), &[0u8; 20]);
+        let opened = m_open(&created.challenge);
+        assert_ne!(opened.as_bytes(), &[0u8; 20]);
+        assert_eq!(created.challenge.client(), Some(&client()));
         assert_eq!(
             created.context.unwrap().operation.as_str(),
             "payments.transfer"

@@ -1,6 +1,6 @@
 //! An operation service reads a challenge's status.
 
-use mfa_totp_domain::ChallengeId;
+use mfa_totp_domain::{ChallengeId, ClientId};
 
 use crate::{ChallengeView, StoreError, UseCases};
 
@@ -8,18 +8,27 @@ use crate::{ChallengeView, StoreError, UseCases};
 pub enum GetChallengeError {
     #[error("challenge not found")]
     ChallengeNotFound,
+    #[error("the challenge belongs to another client")]
+    NotOwner,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl UseCases {
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    pub async fn get_challenge(&self, id: ChallengeId) -> Result<ChallengeView, GetChallengeError> {
+    pub async fn get_challenge(
+        &self,
+        client: &ClientId,
+        id: ChallengeId,
+    ) -> Result<ChallengeView, GetChallengeError> {
         let challenge = self
             .challenges
             .find(id)
             .await?
             .ok_or(GetChallengeError::ChallengeNotFound)?;
+        if !challenge.is_owned_by(client) {
+            return Err(GetChallengeError::NotOwner);
+        }
         let context = self.contexts.find_context(id).await?;
         let last_send = self.sends.last_send(id).await?;
         Ok(ChallengeView {
@@ -44,7 +53,7 @@ mod tests {
             .at(now() + chrono::TimeDelta::minutes(10))
             .with_context(ContextState::Active)
             .build()
-            .get_challenge(challenge_id())
+            .get_challenge(&client(), challenge_id())
             .await
             .unwrap();
         assert_eq!(view.status, ChallengeStatus::Expired);
@@ -55,7 +64,11 @@ mod tests {
     async fn get_of_an_unknown_challenge_is_not_found() {
         let mut m = Mocks::new();
         m.challenges.expect_find().returning(|_| Ok(None));
-        let err = m.build().get_challenge(challenge_id()).await.unwrap_err();
+        let err = m
+            .build()
+            .get_challenge(&client(), challenge_id())
+            .await
+            .unwrap_err();
         assert!(matches!(err, GetChallengeError::ChallengeNotFound));
     }
 
@@ -63,7 +76,11 @@ mod tests {
     async fn get_reports_unavailable_storage() {
         let mut m = Mocks::new();
         m.challenges.expect_find().returning(|_| Err(unavailable()));
-        let err = m.build().get_challenge(challenge_id()).await.unwrap_err();
+        let err = m
+            .build()
+            .get_challenge(&client(), challenge_id())
+            .await
+            .unwrap_err();
         assert!(matches!(
             err,
             GetChallengeError::Store(StoreError::Unavailable(_))

@@ -74,7 +74,9 @@ impl UseCases {
             if !self.challenges.record_send(id, &plan).await? {
                 continue;
             }
-            let code = self.totp.code_at(challenge.secret(), plan.code.step);
+            let code = self
+                .totp
+                .code_at(&self.open_secret(&challenge)?, plan.code.step);
             let sms = OutboundSms {
                 body: self.sms_text(code.expose()),
                 to: phone.clone(),

@@ -40,10 +40,7 @@ async fn initiate_records_the_send_and_texts_the_current_code() {
         .withf(|_, plan| plan.is_new_code && plan.expected_send_count == 0)
         .times(1)
         .returning(|_, _| Ok(true));
-    let expected = TotpPolicy::default().code_at(
-        challenge(ChallengeStatus::Pending).secret(),
-        TotpPolicy::default().step_at(now()),
-    );
+    let expected = TotpPolicy::default().code_at(&secret(), TotpPolicy::default().step_at(now()));
     m.sms
         .expect_send()
         .withf(move |sms| sms.to == phone() && sms.body.contains(expected.expose()))
@@ -63,7 +60,7 @@ async fn initiate_records_the_send_and_texts_the_current_code() {
 async fn initiate_resends_the_same_code_within_its_ttl() {
     let c = challenge(ChallengeStatus::CodeSent);
     let issued = c.code().unwrap();
-    let code = TotpPolicy::default().code_at(c.secret(), issued.step);
+    let code = TotpPolicy::default().code_at(&secret(), issued.step);
     let mut m = Mocks::new()
         .with_challenge(c)
         .with_context(ContextState::Active);

@@ -37,6 +37,8 @@ pub struct UseCases {
     pub sms: Arc<dyn SmsSender>,
     pub sends: Arc<dyn SmsSendLog>,
     pub clock: Arc<dyn Clock>,
+    /// Seals new TOTP secrets; only `:initiate` and `:verify` open them.
+    pub cipher: Arc<dyn SecretCipher>,
     pub policy: ChallengePolicy,
     pub totp: TotpPolicy,
 }

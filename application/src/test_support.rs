@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use chrono::DateTime;
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengePolicy, ChallengeStatus, ContextState, Operation,
-    StepUpContext, Timestamp, TotpPolicy, TotpSecret, UserId,
+    Challenge, ChallengeId, ChallengePolicy, ChallengeStatus, ClientId, ContextState, Operation,
+    SealedSecret, StepUpContext, Timestamp, TotpPolicy, TotpSecret, UserId,
 };
 
 use crate::UseCases;
@@ -19,6 +19,42 @@ pub fn user() -> UserId {
     UserId::parse("user-1").unwrap()
 }
 
+/// The service that created the test challenge.
+pub fn client() -> ClientId {
+    ClientId::parse("payments-service").unwrap()
+}
+
+/// The test challenge's secret, in the clear.
+pub fn secret() -> TotpSecret {
+    TotpSecret::from_bytes([9; 20])
+}
+
+/// A stand-in for the AES-GCM adapter: "seals" as `test:<aad hex>:<secret hex>`, and opens
+/// only with the same aad.
+pub struct TestCipher;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl SecretCipher for TestCipher {
+    fn seal(&self, secret: &TotpSecret, aad: &[u8]) -> Result<String, CipherError> {
+        Ok(format!("test:{}:{}", hex(aad), hex(secret.as_bytes())))
+    }
+
+    fn open(&self, sealed: &str, aad: &[u8]) -> Result<TotpSecret, CipherError> {
+        let rest = sealed
+            .strip_prefix(&format!("test:{}:", hex(aad)))
+            .ok_or(CipherError::Corrupt)?;
+        let bytes: Vec<u8> = (0..rest.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&rest[i..i + 2], 16))
+            .collect::<Result<_, _>>()
+            .map_err(|_| CipherError::Corrupt)?;
+        TotpSecret::try_from_slice(&bytes).ok_or(CipherError::Corrupt)
+    }
+}
+
 pub fn challenge_id() -> ChallengeId {
     ChallengeId::parse("7b0d5c9e-8f7c-4a8e-9d4b-3f1f6a2b1c00").unwrap()
 }
@@ -28,10 +64,14 @@ pub fn challenge_id() -> ChallengeId {
 pub fn challenge(status: ChallengeStatus) -> Challenge {
     let policy = ChallengePolicy::default();
     let created = now() - chrono::TimeDelta::seconds(60);
+    let sealed = TestCipher
+        .seal(&secret(), challenge_id().to_string().as_bytes())
+        .unwrap();
     let pending = Challenge::new(
         challenge_id(),
         user(),
-        TotpSecret::from_bytes([9; 20]),
+        client(),
+        SealedSecret::new(sealed),
         created,
         &policy,
     );
@@ -131,6 +171,7 @@ impl Mocks {
             sms: Arc::new(self.sms),
             sends: Arc::new(self.sends),
             clock: Arc::new(clock),
+            cipher: Arc::new(TestCipher),
             policy: ChallengePolicy::default(),
             totp: TotpPolicy::default(),
         }

@@ -59,7 +59,10 @@ impl UseCases {
             let Ok(candidate) = self.totp.parse_code(otp) else {
                 return Err(VerifyError::InvalidOtp);
             };
-            if self.totp.matches(challenge.secret(), code.step, &candidate) {
+            if self
+                .totp
+                .matches(&self.open_secret(&challenge)?, code.step, &candidate)
+            {
                 if self.challenges.mark_verified(id, code, now).await? {
                     tracing::info!("challenge verified");
                     return Ok(Verified {

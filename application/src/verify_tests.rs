@@ -15,7 +15,7 @@ fn issued() -> IssuedCode {
 
 fn right_code() -> String {
     TotpPolicy::default()
-        .code_at(code_sent().secret(), issued().step)
+        .code_at(&secret(), issued().step)
         .expose()
         .to_owned()
 }

@@ -11,7 +11,7 @@ use chrono::TimeDelta;
 
 pub use lifecycle::{CancelRefused, ConsumeRefused, SendPlan, SendRefused, VerifyRefused};
 
-use crate::{ChallengeId, Timestamp, TotpSecret, UserId};
+use crate::{ChallengeId, ClientId, SealedSecret, Timestamp, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChallengeStatus {
@@ -70,6 +70,8 @@ impl FromStr for ChallengeStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChallengePolicy {
     pub challenge_ttl: TimeDelta,
+    /// How long after verification the context may be consumed; after that it is gone.
+    pub consume_ttl: TimeDelta,
     pub code_ttl: TimeDelta,
     pub max_failed_attempts: u32,
     pub resend_cooldown: TimeDelta,
@@ -80,6 +82,7 @@ impl Default for ChallengePolicy {
     fn default() -> Self {
         Self {
             challenge_ttl: TimeDelta::minutes(10),
+            consume_ttl: TimeDelta::minutes(5),
             code_ttl: TimeDelta::minutes(5),
             max_failed_attempts: 5,
             resend_cooldown: TimeDelta::seconds(30),
@@ -101,8 +104,11 @@ pub struct IssuedCode {
 pub struct Challenge {
     id: ChallengeId,
     subject: UserId,
+    /// The service that created it; `None` for challenges created before clients were
+    /// recorded (any client with the scopes may act on those).
+    client: Option<ClientId>,
     status: ChallengeStatus,
-    secret: TotpSecret,
+    secret: SealedSecret,
     created_at: Timestamp,
     expires_at: Timestamp,
     code: Option<IssuedCode>,
@@ -118,8 +124,9 @@ pub struct Challenge {
 pub struct ChallengeRecord {
     pub id: ChallengeId,
     pub subject: UserId,
+    pub client: Option<ClientId>,
     pub status: ChallengeStatus,
-    pub secret: TotpSecret,
+    pub secret: SealedSecret,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub code: Option<IssuedCode>,
@@ -149,13 +156,15 @@ impl Challenge {
     pub fn new(
         id: ChallengeId,
         subject: UserId,
-        secret: TotpSecret,
+        client: ClientId,
+        secret: SealedSecret,
         now: Timestamp,
         policy: &ChallengePolicy,
     ) -> Self {
         Self {
             id,
             subject,
+            client: Some(client),
             status: ChallengeStatus::Pending,
             secret,
             created_at: now,
@@ -197,6 +206,7 @@ impl Challenge {
         Ok(Self {
             id: record.id,
             subject: record.subject,
+            client: record.client,
             status: record.status,
             secret: record.secret,
             created_at: record.created_at,
@@ -214,6 +224,7 @@ impl Challenge {
         ChallengeRecord {
             id: self.id,
             subject: self.subject.clone(),
+            client: self.client.clone(),
             status: self.status,
             secret: self.secret.clone(),
             created_at: self.created_at,
@@ -239,8 +250,19 @@ impl Challenge {
         self.status
     }
 
-    pub fn secret(&self) -> &TotpSecret {
+    /// The TOTP secret, sealed: only `:initiate` and `:verify` open it.
+    pub fn secret(&self) -> &SealedSecret {
         &self.secret
+    }
+
+    /// The service that created the challenge, when it was recorded.
+    pub fn client(&self) -> Option<&ClientId> {
+        self.client.as_ref()
+    }
+
+    /// Whether `client` may read, consume or cancel the challenge: the one that created it.
+    pub fn is_owned_by(&self, client: &ClientId) -> bool {
+        self.client.as_ref().is_none_or(|owner| owner == client)
     }
 
     pub fn created_at(&self) -> Timestamp {

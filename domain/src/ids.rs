@@ -93,6 +93,30 @@ impl fmt::Display for UserId {
     }
 }
 
+/// The service that created a challenge: its token's `sub`. Only it may read, consume or
+/// cancel the challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub const MAX_LEN: usize = 128;
+
+    /// Accepts what [`parse_text`] accepts, up to 128 characters.
+    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+        parse_text(raw, Self::MAX_LEN).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

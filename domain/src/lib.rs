@@ -13,10 +13,10 @@ pub use challenge::{
     InvalidChallenge, IssuedCode, SendPlan, SendRefused, VerifyRefused,
 };
 pub use context::{ContextState, Operation, StepUpContext};
-pub use ids::{ChallengeId, InvalidId, TEXT_PATTERN, UserId, parse_text};
+pub use ids::{ChallengeId, ClientId, InvalidId, TEXT_PATTERN, UserId, parse_text};
 pub use phone::{InvalidPhoneNumber, PhoneNumber};
 pub use sms::{DeliveryStatus, SendOutcome, SmsSend};
-pub use totp::{InvalidOtp, OtpAlgorithm, OtpCode, TotpPolicy, TotpSecret};
+pub use totp::{InvalidOtp, OtpAlgorithm, OtpCode, SealedSecret, TotpPolicy, TotpSecret};
 
 /// The instant type used across the domain (UTC, millisecond precision once stored).
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -162,6 +162,22 @@ impl fmt::Debug for TotpSecret {
     }
 }
 
+/// A TOTP secret sealed at rest (by the application's `SecretCipher`): opaque to the domain
+/// and to storage. Only the calls that need the secret (`:initiate`, `:verify`) open it, so
+/// reads, consumes and cancels work whatever keys are configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedSecret(String);
+
+impl SealedSecret {
+    pub fn new(sealed: String) -> Self {
+        Self(sealed)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,13 +3,13 @@
 //! lifetime are always checked. `sub` is the caller's id (a user id, or the calling service);
 //! `scope` or `scp` carries the service scopes.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
 };
-use mfa_totp_domain::UserId;
+use mfa_totp_domain::{ClientId, Operation, UserId};
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
@@ -82,6 +82,23 @@ impl Caller {
         } else {
             Err(ApiError::missing_scope(scope))
         }
+    }
+}
+
+/// `auth.clients.<sub>.operations`: the operations a client may create challenges for. A
+/// client without an entry may create challenges for any operation.
+#[derive(Debug, Default)]
+pub struct ClientOperations(BTreeMap<String, Vec<String>>);
+
+impl ClientOperations {
+    pub fn new(allowed: BTreeMap<String, Vec<String>>) -> Self {
+        Self(allowed)
+    }
+
+    pub fn may_create(&self, client: &ClientId, operation: &Operation) -> bool {
+        self.0
+            .get(client.as_str())
+            .is_none_or(|allowed| allowed.iter().any(|op| op == operation.as_str()))
     }
 }
 

@@ -128,18 +128,15 @@ impl SmsProvider {
     }
 }
 
-/// A list from TOML, or `a,b` from an environment variable.
-fn comma_list<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<SmsProvider>, D::Error> {
-    use serde::de::{Error, IntoDeserializer};
+/// A list of strings from TOML, or `a,b` from an environment variable.
+fn string_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
         List(Vec<String>),
         Text(String),
     }
-    let names = match Raw::deserialize(deserializer)? {
+    Ok(match Raw::deserialize(deserializer)? {
         Raw::List(names) => names,
         Raw::Text(text) => text
             .split(',')
@@ -147,8 +144,15 @@ fn comma_list<'de, D: serde::Deserializer<'de>>(
             .filter(|n| !n.is_empty())
             .map(str::to_owned)
             .collect(),
-    };
-    names
+    })
+}
+
+/// SMS providers from a TOML list, or `a,b` from an environment variable.
+fn comma_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<SmsProvider>, D::Error> {
+    use serde::de::{Error, IntoDeserializer};
+    string_list(deserializer)?
         .into_iter()
         .map(|name| {
             SmsProvider::deserialize(name.as_str().into_deserializer())
@@ -177,6 +181,16 @@ pub struct AuthSettings {
     pub max_token_lifetime_secs: u64,
     /// Lifetime of tokens minted by `mfa-totp token`.
     pub token_ttl_secs: u64,
+    /// Per calling service (its token's `sub`): the operations it may create challenges for.
+    pub clients: BTreeMap<String, ClientSettings>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientSettings {
+    /// A list in TOML, or `a,b` from an environment variable.
+    #[serde(deserialize_with = "string_list")]
+    pub operations: Vec<String>,
 }
 
 impl Default for AuthSettings {
@@ -192,6 +206,7 @@ impl Default for AuthSettings {
             issuer: "mfa-totp".into(),
             audience: "mfa-totp".into(),
             token_ttl_secs: 3600,
+            clients: BTreeMap::new(),
         }
     }
 }
@@ -226,6 +241,8 @@ impl AuthSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct ChallengeSettings {
     pub ttl_secs: u32,
+    /// How long after verification the context may be consumed.
+    pub consume_ttl_secs: u32,
     pub code_ttl_secs: u32,
     pub max_failed_attempts: u32,
     pub resend_cooldown_secs: u32,
@@ -240,6 +257,7 @@ impl Default for ChallengeSettings {
         let policy = ChallengePolicy::default();
         Self {
             ttl_secs: policy.challenge_ttl.num_seconds() as u32,
+            consume_ttl_secs: policy.consume_ttl.num_seconds() as u32,
             code_ttl_secs: policy.code_ttl.num_seconds() as u32,
             max_failed_attempts: policy.max_failed_attempts,
             resend_cooldown_secs: policy.resend_cooldown.num_seconds() as u32,
@@ -416,6 +434,7 @@ impl Settings {
         let c = &self.challenge;
         let positive = [
             ("challenge.ttl_secs", c.ttl_secs),
+            ("challenge.consume_ttl_secs", c.consume_ttl_secs),
             ("challenge.code_ttl_secs", c.code_ttl_secs),
             ("challenge.max_failed_attempts", c.max_failed_attempts),
             ("challenge.max_sends", c.max_sends),
@@ -425,6 +444,11 @@ impl Settings {
         }
         let bounded = [
             ("challenge.ttl_secs", c.ttl_secs, MAX_WAIT_SECS),
+            (
+                "challenge.consume_ttl_secs",
+                c.consume_ttl_secs,
+                MAX_WAIT_SECS,
+            ),
             (
                 "challenge.resend_cooldown_secs",
                 c.resend_cooldown_secs,
@@ -447,6 +471,7 @@ impl Settings {
         }
         Ok(ChallengePolicy {
             challenge_ttl: TimeDelta::seconds(c.ttl_secs.into()),
+            consume_ttl: TimeDelta::seconds(c.consume_ttl_secs.into()),
             code_ttl: TimeDelta::seconds(c.code_ttl_secs.into()),
             max_failed_attempts: c.max_failed_attempts,
             resend_cooldown: TimeDelta::seconds(c.resend_cooldown_secs.into()),

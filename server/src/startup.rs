@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use mfa_totp_application::{Clock, SmsSender, UseCases};
+use mfa_totp_application::{Clock, SecretCipher, SmsSender, UseCases};
 use mfa_totp_crypto::AesGcmCipher;
 use mfa_totp_sms::ConsoleSms;
 use mfa_totp_storage::{PoolSettings, SqlStore, connect, migrate as migrate_database};
@@ -20,6 +20,7 @@ use crate::api::health::HealthApi;
 use crate::api::sms_status::{SmsStatusApi, TwilioCallback};
 use crate::api::totp_sms::TotpSmsApi;
 use crate::api::users::UsersApi;
+use crate::auth::ClientOperations;
 use crate::clock::SystemClock;
 use crate::http::middleware::Contract;
 use crate::http::routes_table::RoutesTable;
@@ -47,6 +48,7 @@ fn api_service(
     use_cases: UseCases,
     store: SqlStore,
     twilio: Option<TwilioCallback>,
+    clients: ClientOperations,
 ) -> OpenApiService<Apis, ()> {
     let apis = (
         TotpSmsApi {
@@ -54,6 +56,7 @@ fn api_service(
         },
         ChallengesApi {
             use_cases: use_cases.clone(),
+            clients: Arc::new(clients),
         },
         UsersApi {
             use_cases: use_cases.clone(),
@@ -77,6 +80,7 @@ fn wire(
     store: &SqlStore,
     sms: Arc<dyn SmsSender>,
     clock: Arc<dyn Clock>,
+    cipher: Arc<dyn SecretCipher>,
     policy: mfa_totp_domain::ChallengePolicy,
     totp: mfa_totp_domain::TotpPolicy,
 ) -> UseCases {
@@ -88,6 +92,7 @@ fn wire(
         sms,
         sends: Arc::new(store.clone()),
         clock,
+        cipher,
         policy,
         totp,
     }
@@ -114,7 +119,7 @@ impl Application {
         if settings.database.migrate_on_start {
             migrate_database(&db).await.context("migrations failed")?;
         }
-        let store = SqlStore::new(db, build_cipher(settings)?);
+        let store = SqlStore::new(db);
         let sms = overrides
             .sms
             .map_or_else(|| build_sender(&settings.sms), Ok)?;
@@ -123,11 +128,20 @@ impl Application {
             &store,
             sms,
             clock,
+            build_cipher(settings)?,
             settings.challenge_policy()?,
             settings.totp_policy()?,
         );
         let verifier = Arc::new(build_verifier(settings).await?);
-        let service = api_service(use_cases, store, twilio_callback(settings));
+        let clients = ClientOperations::new(
+            settings
+                .auth
+                .clients
+                .iter()
+                .map(|(sub, client)| (sub.clone(), client.operations.clone()))
+                .collect(),
+        );
+        let service = api_service(use_cases, store, twilio_callback(settings), clients);
         let published = Published::of(&service);
         let document: serde_json::Value = serde_json::from_str(&published.json)?;
         let routes = Arc::new(RoutesTable::from_spec(
@@ -204,15 +218,22 @@ pub async fn published_spec() -> anyhow::Result<String> {
         [(DEVELOPMENT_CRYPTO_KEY_ID, DEVELOPMENT_CRYPTO_KEY)],
         DEVELOPMENT_CRYPTO_KEY_ID,
     )?);
-    let store = SqlStore::new(db, cipher);
+    let store = SqlStore::new(db);
     let use_cases = wire(
         &store,
         Arc::new(ConsoleSms::stdout()),
         Arc::new(SystemClock),
+        cipher,
         Default::default(),
         Default::default(),
     );
-    Ok(Published::of(&api_service(use_cases, store, None)).json)
+    Ok(Published::of(&api_service(
+        use_cases,
+        store,
+        None,
+        ClientOperations::default(),
+    ))
+    .json)
 }
 
 async fn connect_database(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {

@@ -95,9 +95,14 @@ pub struct Setup {
 
 impl Setup {
     pub fn new(database: &TestDatabase) -> Self {
+        Self::new_on(database.url())
+    }
+
+    /// Defaults on the database at `url` (one another app of the test already uses).
+    pub fn new_on(url: &str) -> Self {
         let mut settings = Settings::default();
         settings.server.port = 0;
-        settings.database.url = database.url().to_owned();
+        settings.database.url = url.to_owned();
         settings.auth.hs256_secret = Some(TEST_SECRET.into());
         // The development encryption key; the console SMS is replaced by the inbox.
         settings.fill_development_defaults();

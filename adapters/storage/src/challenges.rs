@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use mfa_totp_application::{ChallengeRepository, StoreError};
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengeRecord, ChallengeStatus, ContextState, IssuedCode, SendPlan,
-    StepUpContext, Timestamp, UserId,
+    Challenge, ChallengeId, ChallengeRecord, ChallengeStatus, ClientId, ContextState, IssuedCode,
+    SealedSecret, SendPlan, StepUpContext, Timestamp, UserId,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
@@ -62,12 +62,13 @@ impl SqlStore {
             subject: UserId::parse(&row.subject_user_id)
                 .map_err(|e| unexpected(format!("stored subject of {id}: {e}")))?,
             status: row.status.parse().map_err(unexpected)?,
-            secret: self
-                .cipher
-                .open(&row.secret_sealed, row.id.as_bytes())
-                .map_err(|e| {
-                    StoreError::Unexpected(anyhow::Error::new(e).context(format!("secret of {id}")))
-                })?,
+            client: row
+                .client_id
+                .as_deref()
+                .map(ClientId::parse)
+                .transpose()
+                .map_err(|e| unexpected(format!("stored client of {id}: {e}")))?,
+            secret: SealedSecret::new(row.secret_sealed),
             created_at: from_millis(row.created_at)?,
             expires_at: from_millis(row.expires_at)?,
             code,
@@ -90,16 +91,13 @@ impl ChallengeRepository for SqlStore {
         context: &StepUpContext,
     ) -> Result<(), StoreError> {
         let id = challenge.id().to_string();
-        let sealed = self
-            .cipher
-            .seal(challenge.secret(), id.as_bytes())
-            .map_err(|e| StoreError::Unexpected(e.into()))?;
         let code = challenge.code();
         let row = challenge::ActiveModel {
             id: Set(id.clone()),
             subject_user_id: Set(challenge.subject().as_str().to_owned()),
             status: Set(challenge.status().as_str().to_owned()),
-            secret_sealed: Set(sealed),
+            secret_sealed: Set(challenge.secret().as_str().to_owned()),
+            client_id: Set(challenge.client().map(|c| c.as_str().to_owned())),
             created_at: Set(millis(challenge.created_at())),
             expires_at: Set(millis(challenge.expires_at())),
             code_step: Set(code.map(|c| c.step as i64)),

@@ -16,9 +16,7 @@ mod sends;
 pub mod testing;
 mod users;
 
-use std::sync::Arc;
-
-use mfa_totp_application::{ReadinessCheck, SecretCipher};
+use mfa_totp_application::ReadinessCheck;
 use sea_orm::DatabaseConnection;
 
 pub use connect::{PoolSettings, connect};
@@ -26,16 +24,15 @@ pub use migration::{Migrator, migrate};
 
 /// The SQL store. It implements `ChallengeRepository`, `StepUpContextRepository`,
 /// `UserDirectoryReader` and `UserDirectoryWriter`, and `ReadinessCheck` as `database`. TOTP
-/// secrets are sealed with `cipher` before they are written.
+/// secrets arrive sealed and are stored as they are.
 #[derive(Clone)]
 pub struct SqlStore {
     db: DatabaseConnection,
-    cipher: Arc<dyn SecretCipher>,
 }
 
 impl SqlStore {
-    pub fn new(db: DatabaseConnection, cipher: Arc<dyn SecretCipher>) -> Self {
-        Self { db, cipher }
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
     }
 }
 

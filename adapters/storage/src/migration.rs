@@ -37,7 +37,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables), Box::new(CreateSmsSends)]
+        vec![
+            Box::new(CreateTables),
+            Box::new(CreateSmsSends),
+            Box::new(AddChallengeClient),
+        ]
     }
 }
 
@@ -56,6 +60,7 @@ enum Challenges {
     LastSentAt,
     FailedAttempts,
     VerifiedAt,
+    ClientId,
 }
 
 #[derive(DeriveIden)]
@@ -158,6 +163,41 @@ impl MigrationTrait for CreateSmsSends {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(SmsSends::Table).to_owned())
+            .await
+    }
+}
+
+/// The service that created each challenge (its token's `sub`). Rows from before have none,
+/// and any client with the scopes may act on them, as before.
+struct AddChallengeClient;
+
+impl MigrationName for AddChallengeClient {
+    fn name(&self) -> &str {
+        "m20261130_000003_add_challenge_client"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddChallengeClient {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Challenges::Table)
+                    .add_column(string_len_null(Challenges::ClientId, 128))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Challenges::Table)
+                    .drop_column(Challenges::ClientId)
+                    .to_owned(),
+            )
             .await
     }
 }

@@ -53,9 +53,14 @@ pub enum VerifyRefused {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CancelRefused(pub ChallengeStatus);
 
-/// Why a challenge's context cannot be consumed: the challenge is not `VERIFIED` (yet).
+/// Why a challenge's context cannot be consumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConsumeRefused(pub ChallengeStatus);
+pub enum ConsumeRefused {
+    /// The challenge is not `VERIFIED` (yet).
+    NotVerified(ChallengeStatus),
+    /// It was verified longer than the policy's `consume_ttl` ago: the context is gone.
+    Lapsed { verified_at: Timestamp },
+}
 
 impl Challenge {
     /// The status as of `now`: a live challenge past its TTL reads as `EXPIRED`.
@@ -215,11 +220,21 @@ impl Challenge {
         }
     }
 
-    /// When the challenge was verified, if its context may be consumed at `now`.
-    pub fn consumable(&self, now: Timestamp) -> Result<Timestamp, ConsumeRefused> {
+    /// When the challenge was verified, if its context may be consumed at `now`: within the
+    /// policy's `consume_ttl` of the verification.
+    pub fn consumable(
+        &self,
+        now: Timestamp,
+        policy: &ChallengePolicy,
+    ) -> Result<Timestamp, ConsumeRefused> {
         match (self.status_at(now), self.verified_at) {
+            (ChallengeStatus::Verified, Some(verified_at))
+                if now >= verified_at + policy.consume_ttl =>
+            {
+                Err(ConsumeRefused::Lapsed { verified_at })
+            }
             (ChallengeStatus::Verified, Some(verified_at)) => Ok(verified_at),
-            (status, _) => Err(ConsumeRefused(status)),
+            (status, _) => Err(ConsumeRefused::NotVerified(status)),
         }
     }
 }

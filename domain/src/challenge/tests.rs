@@ -4,7 +4,7 @@ use chrono::{DateTime, TimeDelta};
 use proptest::prelude::*;
 
 use super::*;
-use crate::TotpPolicy;
+use crate::{ClientId, SealedSecret, TotpPolicy};
 
 fn t0() -> Timestamp {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap()
@@ -18,7 +18,8 @@ fn pending() -> Challenge {
     Challenge::new(
         ChallengeId::generate(),
         UserId::parse("user-1").unwrap(),
-        TotpSecret::from_bytes([7; 20]),
+        ClientId::parse("payments-service").unwrap(),
+        SealedSecret::new("k1:sealed".into()),
         t0(),
         &ChallengePolicy::default(),
     )
@@ -246,13 +247,24 @@ fn a_code_sent_challenge_at_the_limit_of_wrong_codes_is_locked() {
 #[test]
 fn only_a_verified_challenge_is_consumable() {
     for status in ChallengeStatus::ALL {
-        let consumable = in_status(status).consumable(t0());
+        let consumable = in_status(status).consumable(t0(), &policy());
         if status == ChallengeStatus::Verified {
             assert_eq!(consumable, Ok(t0()));
         } else {
-            assert_eq!(consumable, Err(ConsumeRefused(status)));
+            assert_eq!(consumable, Err(ConsumeRefused::NotVerified(status)));
         }
     }
+}
+
+#[test]
+fn a_verified_context_lapses_after_the_consume_ttl() {
+    let c = in_status(ChallengeStatus::Verified);
+    let ttl = policy().consume_ttl;
+    assert_eq!(c.consumable(t0() + ttl - secs(1), &policy()), Ok(t0()));
+    assert_eq!(
+        c.consumable(t0() + ttl, &policy()),
+        Err(ConsumeRefused::Lapsed { verified_at: t0() })
+    );
 }
 
 #[test]

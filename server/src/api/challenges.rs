@@ -2,6 +2,7 @@
 //! status, consume the verified context once, or cancel.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use mfa_totp_application::ChallengeView;
@@ -15,13 +16,16 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::api::params::{ChallengeIdParam, OperationRule, Text, UserIdRule};
 use crate::api::sms_send::SmsSendDto;
-use crate::api::{ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, answer, example_time};
-use crate::auth::{BearerToken, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE};
+use crate::api::{
+    ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, answer, caller_client_id, example_time,
+};
+use crate::auth::{BearerToken, ClientOperations, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE};
 use crate::http::error::ApiError;
 use crate::http::strict_json::{Fields, StrictBody, StrictJson};
 
 pub struct ChallengesApi {
     pub use_cases: UseCases,
+    pub clients: Arc<ClientOperations>,
 }
 
 /// What awaits authorisation.
@@ -198,12 +202,20 @@ impl ChallengesApi {
         body: StrictJson<CreateChallengeRequest>,
     ) -> Result<CreatedChallenge, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
+        let client = caller_client_id(&auth.0)?;
         let request = body.0;
         let subject = UserId::parse(&request.subject_user_id.0)
             .map_err(|e| ApiError::bad_request(format!("subjectUserId {e}.")))?;
         let operation = Operation::parse(&request.step_up_request_context.operation.0)
             .map_err(|e| ApiError::bad_request(format!("stepUpRequestContext.operation {e}.")))?;
+        if !self.clients.may_create(&client, &operation) {
+            return Err(ApiError::forbidden(format!(
+                "This client may not create challenges for the operation '{}' (auth.clients).",
+                operation.as_str()
+            )));
+        }
         let new = NewChallenge {
+            client,
             subject,
             operation,
             attributes: request
@@ -228,8 +240,12 @@ impl ChallengesApi {
         challenge_id: Path<ChallengeIdParam>,
     ) -> Result<Json<Challenge>, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_READ)?;
+        let client = caller_client_id(&auth.0)?;
         let id = challenge_id.0.0;
-        let view = answer(&self.use_cases, self.use_cases.get_challenge(id).await)?;
+        let view = answer(
+            &self.use_cases,
+            self.use_cases.get_challenge(&client, id).await,
+        )?;
         Ok(Json(view.into()))
     }
 
@@ -237,6 +253,9 @@ impl ChallengesApi {
     ///
     /// Answers once with the context that the user authorised; afterwards the context is
     /// gone (`STEP_UP_REQUEST_CONTEXT_NOT_FOUND`), so an operation cannot be authorised twice.
+    /// So is a context verified longer ago than `challenge.consume_ttl_secs` (default 300):
+    /// `404` with `STEP_UP_REQUEST_CONTEXT_NOT_FOUND`. Only the client that created the
+    /// challenge (its token's `sub`) may read, consume or cancel it; others get `403`.
     /// A challenge that is not `VERIFIED` (yet) answers `409` with
     /// `STEP_UP_REQUEST_CONTEXT_NOT_FOUND`; a consumed or cancelled one answers `404`. Needs
     /// scope `mfa:challenges:write`.
@@ -253,8 +272,9 @@ impl ChallengesApi {
         challenge_id: Path<ChallengeIdParam>,
     ) -> Result<Json<ConsumedContext>, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
+        let client = caller_client_id(&auth.0)?;
         let id = challenge_id.0.0;
-        let out = answer(&self.use_cases, self.use_cases.consume(id).await)?;
+        let out = answer(&self.use_cases, self.use_cases.consume(&client, id).await)?;
         Ok(Json(ConsumedContext {
             challenge_id: out.challenge_id.to_string(),
             subject_user_id: out.subject.to_string(),
@@ -284,8 +304,9 @@ impl ChallengesApi {
         challenge_id: Path<ChallengeIdParam>,
     ) -> Result<Json<Challenge>, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
+        let client = caller_client_id(&auth.0)?;
         let id = challenge_id.0.0;
-        let view = answer(&self.use_cases, self.use_cases.cancel(id).await)?;
+        let view = answer(&self.use_cases, self.use_cases.cancel(&client, id).await)?;
         Ok(Json(view.into()))
     }
 }

@@ -9,7 +9,7 @@ pub mod totp_sms;
 pub mod users;
 
 use chrono::{DateTime, Utc};
-use mfa_totp_domain::{ChallengeStatus, UserId};
+use mfa_totp_domain::{ChallengeStatus, ClientId, UserId};
 use poem_openapi::{Enum, Tags};
 
 use mfa_totp_application::UseCases;
@@ -68,6 +68,12 @@ pub fn example_time(offset_secs: i64) -> DateTime<Utc> {
 /// The caller's user id, from the token's `sub`.
 pub fn caller_user_id(caller: &Caller) -> Result<UserId, ApiError> {
     UserId::parse(&caller.subject)
+        .map_err(|e| ApiError::unauthorized(format!("The token's sub {e}.")))
+}
+
+/// The calling service, from the token's `sub`: the owner of the challenges it creates.
+pub fn caller_client_id(caller: &Caller) -> Result<ClientId, ApiError> {
+    ClientId::parse(&caller.subject)
         .map_err(|e| ApiError::unauthorized(format!("The token's sub {e}.")))
 }
 

@@ -52,8 +52,13 @@ pub fn challenge_not_found() -> ApiError {
 pub fn context_not_found() -> ApiError {
     ApiError::not_found(
         ErrorCode::StepUpRequestContextNotFound,
-        "The challenge's step-up request context was consumed or cancelled.",
+        "The challenge's step-up request context was consumed or cancelled, or its verification lapsed.",
     )
+}
+
+/// Another service's challenge: `403 FORBIDDEN`, before anything of its state is told.
+pub fn not_owner() -> ApiError {
+    ApiError::forbidden("The challenge was created by another client.")
 }
 
 /// Concurrent requests kept changing the challenge; a retry will see a settled state.
@@ -176,15 +181,19 @@ impl UseCaseError for GetChallengeError {
     fn to_api_error(self, now: Timestamp) -> ApiError {
         match self {
             Self::ChallengeNotFound => challenge_not_found(),
+            Self::NotOwner => not_owner(),
             Self::Store(e) => e.to_api_error(now),
         }
     }
 
     fn examples() -> Vec<(&'static str, Self)> {
-        let mut examples = vec![("CHALLENGE_NOT_FOUND", Self::ChallengeNotFound)];
+        let mut examples = vec![
+            ("CHALLENGE_NOT_FOUND", Self::ChallengeNotFound),
+            ("NOT_OWNER", Self::NotOwner),
+        ];
         examples.extend(nested(Self::Store));
         every_variant(examples, |e| match e {
-            Self::ChallengeNotFound | Self::Store(_) => {}
+            Self::ChallengeNotFound | Self::NotOwner | Self::Store(_) => {}
         })
     }
 }
@@ -298,6 +307,7 @@ impl UseCaseError for ConsumeError {
     fn to_api_error(self, now: Timestamp) -> ApiError {
         match self {
             Self::ChallengeNotFound => challenge_not_found(),
+            Self::NotOwner => not_owner(),
             Self::ContextNotFound => context_not_found(),
             // The challenge exists and the request is well formed, but its context is not
             // verified (yet): a state conflict, unlike the context that is gone for good (404).
@@ -314,10 +324,12 @@ impl UseCaseError for ConsumeError {
             ("CHALLENGE_NOT_FOUND", Self::ChallengeNotFound),
             ("STEP_UP_REQUEST_CONTEXT_NOT_FOUND", Self::ContextNotFound),
             ("NOT_VERIFIED", Self::NotVerified(ChallengeStatus::CodeSent)),
+            ("NOT_OWNER", Self::NotOwner),
         ];
         examples.extend(nested(Self::Store));
         every_variant(examples, |e| match e {
             Self::ChallengeNotFound
+            | Self::NotOwner
             | Self::ContextNotFound
             | Self::NotVerified(_)
             | Self::Store(_) => {}
@@ -329,6 +341,7 @@ impl UseCaseError for CancelError {
     fn to_api_error(self, now: Timestamp) -> ApiError {
         match self {
             Self::ChallengeNotFound => challenge_not_found(),
+            Self::NotOwner => not_owner(),
             Self::ContextNotFound => context_not_found(),
             Self::Store(e) => e.to_api_error(now),
             Self::Contended => contended(),
@@ -340,10 +353,15 @@ impl UseCaseError for CancelError {
             ("CHALLENGE_NOT_FOUND", Self::ChallengeNotFound),
             ("STEP_UP_REQUEST_CONTEXT_NOT_FOUND", Self::ContextNotFound),
             ("CHALLENGE_BUSY", Self::Contended),
+            ("NOT_OWNER", Self::NotOwner),
         ];
         examples.extend(nested(Self::Store));
         every_variant(examples, |e| match e {
-            Self::ChallengeNotFound | Self::ContextNotFound | Self::Store(_) | Self::Contended => {}
+            Self::ChallengeNotFound
+            | Self::NotOwner
+            | Self::ContextNotFound
+            | Self::Store(_)
+            | Self::Contended => {}
         })
     }
 }

@@ -7,6 +7,7 @@ mod concurrency;
 mod database_outage;
 mod errors;
 mod flow;
+mod ownership;
 mod sms_providers;
 mod spec;
 mod spec_check;

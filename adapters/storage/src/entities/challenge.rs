@@ -7,7 +7,7 @@ pub struct Model {
     pub id: String,
     pub subject_user_id: String,
     pub status: String,
-    /// `key-id:base64(nonce || ciphertext)`, from the `SecretCipher`.
+    /// `key-id:base64(nonce || ciphertext)`, sealed by the application's `SecretCipher`.
     pub secret_sealed: String,
     pub created_at: i64,
     pub expires_at: i64,
@@ -17,6 +17,8 @@ pub struct Model {
     pub last_sent_at: Option<i64>,
     pub failed_attempts: i32,
     pub verified_at: Option<i64>,
+    /// The creating service's token `sub`; none on rows from before it was recorded.
+    pub client_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,18 +2,15 @@
 //! engines: a real SQLite file (WAL mode) and a fresh PostgreSQL database per test (when
 //! `MFA_TOTP_TEST_POSTGRES_URL` is set; otherwise each PostgreSQL test says it is skipped).
 
-use std::sync::Arc;
-
 use chrono::{DateTime, TimeDelta};
 use mfa_totp_application::{
     ChallengeRepository, SmsSendLog, StepUpContextRepository, UserDirectoryReader,
     UserDirectoryWriter,
 };
-use mfa_totp_crypto::AesGcmCipher;
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengePolicy, ChallengeRecord, ChallengeStatus, ContextState,
-    DeliveryStatus, Operation, PhoneNumber, SendOutcome, SendPlan, SmsSend, StepUpContext,
-    Timestamp, TotpPolicy, TotpSecret, UserId,
+    Challenge, ChallengeId, ChallengePolicy, ChallengeRecord, ChallengeStatus, ClientId,
+    ContextState, DeliveryStatus, Operation, PhoneNumber, SealedSecret, SendOutcome, SendPlan,
+    SmsSend, StepUpContext, Timestamp, TotpPolicy, UserId,
 };
 use mfa_totp_storage::testing::{Engine, TestDatabase};
 use mfa_totp_storage::{Migrator, PoolSettings, SqlStore, connect, migrate};
@@ -21,8 +18,6 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
 
 mod transitions;
-
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 struct Fixture {
     engine: Engine,
@@ -38,10 +33,9 @@ async fn fixture(engine: Engine, test: &str) -> Option<Fixture> {
         .await
         .unwrap();
     migrate(&db).await.unwrap();
-    let cipher = Arc::new(AesGcmCipher::from_base64_keys([("k1", KEY)], "k1").unwrap());
     Some(Fixture {
         engine,
-        store: SqlStore::new(db.clone(), cipher),
+        store: SqlStore::new(db.clone()),
         db,
         _database: database,
     })
@@ -74,7 +68,7 @@ macro_rules! on_both_engines {
 
 on_both_engines!(
     inserted_challenge_and_context_read_back_equal,
-    secret_is_stored_encrypted,
+    sealed_secret_and_client_are_stored_as_given,
     unknown_challenge_is_none,
     record_send_applies_once_per_snapshot,
     undo_send_restores_the_state_before_the_send,
@@ -104,7 +98,8 @@ fn new_challenge() -> (Challenge, StepUpContext) {
     let challenge = Challenge::new(
         ChallengeId::generate(),
         UserId::parse("user-1").unwrap(),
-        TotpSecret::from_bytes([5; 20]),
+        ClientId::parse("payments-service").unwrap(),
+        SealedSecret::new("k1:sealed-by-the-application".into()),
         t0(),
         &ChallengePolicy::default(),
     );
@@ -184,13 +179,13 @@ async fn inserted_challenge_and_context_read_back_equal(f: Fixture) {
     );
 }
 
-async fn secret_is_stored_encrypted(f: Fixture) {
+async fn sealed_secret_and_client_are_stored_as_given(f: Fixture) {
     let c = stored(&f).await;
     let row =
         f.db.query_one_raw(Statement::from_string(
             f.db.get_database_backend(),
             format!(
-                "SELECT secret_sealed FROM challenges WHERE id = '{}'",
+                "SELECT secret_sealed, client_id FROM challenges WHERE id = '{}'",
                 c.id()
             ),
         ))
@@ -198,11 +193,19 @@ async fn secret_is_stored_encrypted(f: Fixture) {
         .unwrap()
         .unwrap();
     let sealed: String = row.try_get_by_index(0).unwrap();
-    assert!(sealed.starts_with("k1:"));
-    assert!(
-        !sealed.contains("BQUFBQUF"),
-        "the base64 of the raw secret must not appear"
-    );
+    let client: String = row.try_get_by_index(1).unwrap();
+    assert_eq!(sealed, c.secret().as_str());
+    assert_eq!(client, "payments-service");
+    // A row from before clients were recorded reads back without one: any client may act.
+    f.db.execute_unprepared(&format!(
+        "UPDATE challenges SET client_id = NULL WHERE id = '{}'",
+        c.id()
+    ))
+    .await
+    .unwrap();
+    let legacy = f.store.find(c.id()).await.unwrap().unwrap();
+    assert_eq!(legacy.client(), None);
+    assert!(legacy.is_owned_by(&ClientId::parse("anyone").unwrap()));
 }
 
 async fn unknown_challenge_is_none(f: Fixture) {

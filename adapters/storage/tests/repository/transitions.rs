@@ -13,8 +13,8 @@
 use chrono::TimeDelta;
 use mfa_totp_application::{ChallengeRepository, StepUpContextRepository};
 use mfa_totp_domain::{
-    Challenge, ChallengePolicy, ContextState, IssuedCode, SendPlan, SendRefused, StepUpContext,
-    Timestamp, TotpPolicy, VerifyRefused,
+    Challenge, ChallengePolicy, ConsumeRefused, ContextState, IssuedCode, SendPlan, SendRefused,
+    StepUpContext, Timestamp, TotpPolicy, VerifyRefused,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -195,7 +195,9 @@ async fn apply(f: &Fixture, model: &Model, event: Event, now: Timestamp) -> Opti
                 ..Step::refused()
             },
         },
-        Event::Consume => match c.consumable(now) {
+        Event::Consume => match c.consumable(now, &ChallengePolicy::default()) {
+            // Verified too long ago: the use case refuses before it writes.
+            Err(ConsumeRefused::Lapsed { .. }) => return None,
             Ok(_) if model.context.is_active() => Step {
                 applied: store.consume(id, now).await.unwrap(),
                 expected: Some((c.clone(), model.context.after_consume(now))),
