@@ -4,12 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::TimeDelta;
 use config::{Config, Environment, File};
 use mfa_totp_domain::{ChallengePolicy, OtpAlgorithm, TotpPolicy};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+use crate::http::serve::ConnectionLimits;
 
 /// The public HS256 secret that `serve --dev` and `token --dev` use when none is configured.
 /// A production start refuses it.
@@ -41,6 +44,14 @@ pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     pub log_format: LogFormat,
+    /// The request line and headers must arrive within this.
+    pub header_read_timeout_secs: u64,
+    /// The whole body must arrive within this, from the end of the headers.
+    pub body_read_timeout_secs: u64,
+    /// A keep-alive connection with no new request this long after a response is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections beyond this wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -49,6 +60,21 @@ impl Default for ServerSettings {
             host: "127.0.0.1".into(),
             port: 8080,
             log_format: LogFormat::Pretty,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl ServerSettings {
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read: Duration::from_secs(self.header_read_timeout_secs),
+            body_read: Duration::from_secs(self.body_read_timeout_secs),
+            idle: Duration::from_secs(self.idle_timeout_secs),
+            max_connections: self.max_connections,
         }
     }
 }
@@ -306,6 +332,22 @@ impl Settings {
         self.challenge_policy()?;
         crate::sms::build_sender(&self.sms)?;
         self.totp_policy()?;
+        let server = &self.server;
+        let at_least_one = [
+            (
+                "server.header_read_timeout_secs",
+                server.header_read_timeout_secs,
+            ),
+            (
+                "server.body_read_timeout_secs",
+                server.body_read_timeout_secs,
+            ),
+            ("server.idle_timeout_secs", server.idle_timeout_secs),
+            ("server.max_connections", server.max_connections as u64),
+        ];
+        if let Some((key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
+            anyhow::bail!("invalid configuration: {key} must be at least 1");
+        }
         if self.database.max_connections == 0 {
             anyhow::bail!("invalid configuration: database.max_connections must be at least 1");
         }

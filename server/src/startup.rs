@@ -10,9 +10,8 @@ use mfa_totp_crypto::AesGcmCipher;
 use mfa_totp_sms::ConsoleSms;
 use mfa_totp_storage::{PoolSettings, SqlStore, connect, migrate as migrate_database};
 use poem::endpoint::make_sync;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::web::Html;
-use poem::{EndpointExt, IntoResponse, Route, Server, get};
+use poem::{EndpointExt, IntoResponse, Route, get};
 use poem_openapi::OpenApiService;
 
 use crate::api::challenges::ChallengesApi;
@@ -24,6 +23,7 @@ use crate::auth::ClientOperations;
 use crate::clock::SystemClock;
 use crate::http::middleware::Contract;
 use crate::http::routes_table::RoutesTable;
+use crate::http::serve::{ConnectionLimits, serve};
 use crate::keys::{build_cipher, build_verifier};
 use crate::settings::{DEVELOPMENT_CRYPTO_KEY, DEVELOPMENT_CRYPTO_KEY_ID, Settings};
 use crate::sms::build_sender;
@@ -37,9 +37,10 @@ pub struct Overrides {
 }
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: tokio::net::TcpListener,
     port: u16,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
+    limits: ConnectionLimits,
 }
 
 type Apis = (TotpSmsApi, ChallengesApi, UsersApi, SmsStatusApi, HealthApi);
@@ -170,19 +171,15 @@ impl Application {
             .boxed();
 
         let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let acceptor = TcpListener::bind(address.clone())
-            .into_acceptor()
+        let listener = tokio::net::TcpListener::bind(address.clone())
             .await
             .with_context(|| format!("cannot listen on {address} (server.host, server.port)"))?;
-        let port = acceptor
-            .local_addr()
-            .first()
-            .and_then(|addr| addr.as_socket_addr().map(|a| a.port()))
-            .context("the listener has no socket address")?;
+        let port = listener.local_addr()?.port();
         Ok(Self {
-            acceptor,
+            listener,
             port,
             endpoint,
+            limits: settings.server.connection_limits(),
         })
     }
 
@@ -193,20 +190,26 @@ impl Application {
     /// Serves until Ctrl-C / SIGTERM, then drains for up to 10 s.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(port = self.port, "mfa-totp listening");
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(
-                self.endpoint,
-                shutdown_signal(),
-                Some(Duration::from_secs(10)),
-            )
-            .await
+        serve(
+            self.listener,
+            self.endpoint,
+            self.limits,
+            shutdown_signal(),
+            Duration::from_secs(10),
+        )
+        .await
     }
 
     /// Serves until the task is dropped (tests).
     pub async fn run(self) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
-            .run(self.endpoint)
-            .await
+        serve(
+            self.listener,
+            self.endpoint,
+            self.limits,
+            std::future::pending(),
+            Duration::ZERO,
+        )
+        .await
     }
 }
 

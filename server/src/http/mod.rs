@@ -1,5 +1,6 @@
 //! HTTP plumbing shared by every resource: the error contract, the strict JSON payload,
-//! request ids, custom-method paths and the middleware that ties them together.
+//! request ids, custom-method paths, the middleware that ties them together, and the server
+//! loop with its timeouts and connection cap.
 
 pub mod custom_methods;
 pub mod error;
@@ -8,4 +9,5 @@ pub mod form;
 pub mod middleware;
 pub mod request_id;
 pub mod routes_table;
+pub mod serve;
 pub mod strict_json;

@@ -8,6 +8,7 @@ mod database_outage;
 mod errors;
 mod flow;
 mod ownership;
+mod slow_clients;
 mod sms_providers;
 mod spec;
 mod spec_check;
