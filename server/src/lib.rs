@@ -17,3 +17,6 @@ pub mod telemetry;
 pub use clock::SystemClock;
 pub use settings::Settings;
 pub use startup::{Application, Overrides};
+
+#[cfg(test)]
+mod parser_properties;
