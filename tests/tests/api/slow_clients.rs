@@ -28,6 +28,21 @@ async fn connect(app: &TestApp) -> TcpStream {
     TcpStream::connect(address).await.unwrap()
 }
 
+/// A connection that has sent `start` (part of a request, or a whole one).
+async fn sent(app: &TestApp, start: &[u8]) -> TcpStream {
+    let mut stream = connect(app).await;
+    stream.write_all(start).await.unwrap();
+    stream
+}
+
+/// Other clients are served at once; the connection, trickling `trickle`, is closed in time.
+async fn closed_in_time(app: &TestApp, mut stream: TcpStream, trickle: &[u8]) -> String {
+    served_now(app).await;
+    let (took, received) = until_closed(&mut stream, trickle).await;
+    assert!(took < CLOSED_WITHIN, "closed after {took:?}");
+    received
+}
+
 /// Reads (and keeps writing `trickle`, one piece every 200 ms) until the server closes the
 /// connection; returns how long that took, and what the server sent.
 async fn until_closed(stream: &mut TcpStream, trickle: &[u8]) -> (Duration, String) {
@@ -73,47 +88,31 @@ async fn headers_trickled_byte_by_byte_are_cut_off_at_the_header_timeout() {
     let app = app(64).await;
     let mut slow = Vec::new();
     for _ in 0..8 {
-        let mut stream = connect(&app).await;
-        stream
-            .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
-            .await
-            .unwrap();
-        slow.push(stream);
+        slow.push(sent(&app, b"GET /health/live HTTP/1.1\r\nHost: x\r\n").await);
     }
-    served_now(&app).await;
-    for mut stream in slow {
-        let (took, _) = until_closed(&mut stream, b"X").await;
-        assert!(took < CLOSED_WITHIN, "closed after {took:?}");
+    for stream in slow {
+        closed_in_time(&app, stream, b"X").await;
     }
 }
 
 #[tokio::test]
 async fn a_stalled_body_is_cut_off_at_the_body_timeout() {
     let app = app(64).await;
-    let mut stream = connect(&app).await;
-    stream
-        .write_all(
-            b"POST /internal/v1/mfa/challenges HTTP/1.1\r\nHost: x\r\n\
-              Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"subj",
-        )
-        .await
-        .unwrap();
-    served_now(&app).await;
-    let (took, _) = until_closed(&mut stream, b" ").await;
-    assert!(took < CLOSED_WITHIN, "closed after {took:?}");
+    let stream = sent(
+        &app,
+        b"POST /internal/v1/mfa/challenges HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"subj",
+    )
+    .await;
+    closed_in_time(&app, stream, b" ").await;
 }
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
     let app = app(64).await;
-    let mut stream = connect(&app).await;
-    stream
-        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let (took, response) = until_closed(&mut stream, b"").await;
+    let stream = sent(&app, b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let response = closed_in_time(&app, stream, b"").await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    assert!(took < CLOSED_WITHIN, "closed after {took:?}");
 }
 
 #[tokio::test]
