@@ -1,7 +1,7 @@
 //! The checks that open both `:initiate` and `:verify`: the challenge exists, the caller is
 //! its subject, and its step-up request context is still there to authorise.
 
-use mfa_totp_domain::{Challenge, ChallengeId, TotpSecret, UserId};
+use mfa_totp_domain::{Challenge, ChallengeId, StepUpContext, TotpSecret, UserId};
 
 use crate::{StoreError, UseCases};
 
@@ -18,13 +18,13 @@ pub enum AccessError {
 }
 
 impl UseCases {
-    /// Loads the challenge for its subject. The subject is checked before anything about the
-    /// challenge's state is revealed.
+    /// Loads the challenge and its active context for its subject. The subject is checked
+    /// before anything about the challenge's state is revealed.
     pub(crate) async fn load_for_subject(
         &self,
         id: ChallengeId,
         caller: &UserId,
-    ) -> Result<Challenge, AccessError> {
+    ) -> Result<(Challenge, StepUpContext), AccessError> {
         let challenge = self
             .challenges
             .find(id)
@@ -34,7 +34,7 @@ impl UseCases {
             return Err(AccessError::SubjectMismatch);
         }
         match self.contexts.find_context(id).await? {
-            Some(context) if context.is_active() => Ok(challenge),
+            Some(context) if context.is_active() => Ok((challenge, context)),
             _ => Err(AccessError::ContextNotFound),
         }
     }

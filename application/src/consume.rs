@@ -31,6 +31,8 @@ pub struct Consumed {
     pub attributes: serde_json::Map<String, serde_json::Value>,
     pub verified_at: Timestamp,
     pub consumed_at: Timestamp,
+    /// What was authorised: [`mfa_totp_domain::StepUpContext::digest`].
+    pub context_digest: String,
 }
 
 impl UseCases {
@@ -70,6 +72,7 @@ impl UseCases {
         tracing::info!("step-up request context consumed");
         let consumed = context.after_consume(now);
         Ok(Consumed {
+            context_digest: consumed.digest(),
             challenge_id: id,
             subject: challenge.subject().clone(),
             operation: consumed.operation,

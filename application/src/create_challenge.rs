@@ -1,13 +1,17 @@
 //! An operation service registers what awaits authorisation and gets a challenge for it.
 
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ClientId, Operation, SealedSecret, StepUpContext, TotpSecret, UserId,
+    AttributeProblem, Challenge, ChallengeId, ClientId, Locale, Operation, SealedSecret,
+    StepUpContext, TotpSecret, UserId,
 };
 
 use crate::{ChallengeView, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateChallengeError {
+    /// The operation's SMS shows these attributes, and they are missing or cannot be shown.
+    #[error("the step-up request context's attributes cannot be shown in an SMS")]
+    Attributes(Vec<(String, AttributeProblem)>),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("could not create the challenge")]
@@ -23,6 +27,8 @@ pub struct NewChallenge {
     pub subject: UserId,
     pub operation: Operation,
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// The language the SMS should be written in, when the request names one.
+    pub locale: Option<Locale>,
 }
 
 impl UseCases {
@@ -32,6 +38,12 @@ impl UseCases {
         &self,
         request: NewChallenge,
     ) -> Result<ChallengeView, CreateChallengeError> {
+        let problems = self
+            .messages
+            .check_attributes(&request.operation, &request.attributes);
+        if !problems.is_empty() {
+            return Err(CreateChallengeError::Attributes(problems));
+        }
         let mut bytes = [0u8; TotpSecret::LEN];
         getrandom::fill(&mut bytes)
             .map_err(|e| CreateChallengeError::Unexpected(anyhow::anyhow!("no randomness: {e}")))?;
@@ -48,7 +60,9 @@ impl UseCases {
             self.clock.now(),
             &self.policy,
         );
-        let context = StepUpContext::new(challenge.id(), request.operation, request.attributes);
+        // Written once, never updated: what the user authorises is what was registered.
+        let context = StepUpContext::new(challenge.id(), request.operation, request.attributes)
+            .with_locale(request.locale);
         self.challenges.insert(&challenge, &context).await?;
         tracing::info!(challenge_id = %challenge.id(), "challenge created");
         Ok(ChallengeView {
@@ -73,6 +87,7 @@ mod tests {
             subject: user(),
             operation: Operation::parse("payments.transfer").unwrap(),
             attributes: serde_json::Map::new(),
+            locale: None,
         }
     }
 
@@ -108,6 +123,29 @@ mod tests {
         assert_eq!(
             created.context.unwrap().operation.as_str(),
             "payments.transfer"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_linked_operation_without_its_attributes_is_refused_before_anything_is_stored() {
+        let mut m = Mocks::new();
+        m.challenges.expect_insert().never();
+        let mut linked = request();
+        linked.operation = Operation::parse("payments.linked").unwrap();
+        linked.attributes = serde_json::json!({"amount": "  "})
+            .as_object()
+            .unwrap()
+            .clone();
+        let err = m.build().create_challenge(linked).await.unwrap_err();
+        let CreateChallengeError::Attributes(problems) = err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(
+            problems,
+            [
+                ("amount".into(), AttributeProblem::Blank),
+                ("payee".into(), AttributeProblem::Missing)
+            ]
         );
     }
 

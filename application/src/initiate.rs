@@ -6,7 +6,7 @@ use mfa_totp_domain::{
 };
 
 use crate::access::AccessError;
-use crate::{MAX_RACE_RETRIES, OutboundSms, SentSms, SmsError, StoreError, UseCases};
+use crate::{Contact, MAX_RACE_RETRIES, OutboundSms, SentSms, SmsError, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitiateError {
@@ -50,7 +50,7 @@ impl UseCases {
         id: ChallengeId,
     ) -> Result<Initiated, InitiateError> {
         for _ in 0..MAX_RACE_RETRIES {
-            let challenge = self.load_for_subject(id, caller).await?;
+            let (challenge, context) = self.load_for_subject(id, caller).await?;
             let now = self.clock.now();
             let plan = match challenge.plan_send(now, &self.policy, &self.totp) {
                 Ok(plan) => plan,
@@ -66,9 +66,9 @@ impl UseCases {
                     return Err(InitiateError::SendCapReached { until });
                 }
             };
-            let phone = self
+            let Contact { phone, locale } = self
                 .user_reader
-                .phone_number(challenge.subject())
+                .contact(challenge.subject())
                 .await?
                 .ok_or(InitiateError::UserNotFound)?;
             if !self.challenges.record_send(id, &plan).await? {
@@ -77,15 +77,25 @@ impl UseCases {
             let code = self
                 .totp
                 .code_at(&self.open_secret(&challenge)?, plan.code.step);
+            // The creation request's locale, else the user's, else the default.
+            let message = self.messages.render(
+                code.expose(),
+                self.policy.code_ttl.num_minutes().max(1),
+                &context.operation,
+                &context.attributes,
+                context.locale.as_ref().or(locale.as_ref()),
+            );
+            let segments = message.cost.segments;
             let sms = OutboundSms {
-                body: self.sms_text(code.expose()),
+                body: message.text,
                 to: phone.clone(),
                 challenge_id: id,
-                locale: None,
+                locale: Some(message.locale.to_string()),
             };
             let started = std::time::Instant::now();
             let result = self.sms.send(&sms).await;
-            self.log_send(id, &result, started.elapsed(), now).await;
+            self.log_send(id, &result, started.elapsed(), now, segments)
+                .await;
             let sent = match result {
                 Ok(sent) => sent,
                 Err(error) => {
@@ -116,6 +126,7 @@ impl UseCases {
         result: &Result<SentSms, SmsError>,
         latency: std::time::Duration,
         at: Timestamp,
+        segments: u32,
     ) {
         let (outcome, sent) = match result {
             Ok(sent) => (SendOutcome::Accepted, Some(sent)),
@@ -132,17 +143,11 @@ impl UseCases {
             latency_ms: latency.as_millis() as u64,
             delivery: None,
             sent_at: at,
+            segments,
         };
         if let Err(error) = self.sends.log_send(&send).await {
             tracing::warn!(error = %error, "the SMS send could not be recorded");
         }
-    }
-
-    fn sms_text(&self, code: &str) -> String {
-        format!(
-            "Your verification code is {code}. It expires in {} minutes. Never share it.",
-            self.policy.code_ttl.num_minutes().max(1)
-        )
     }
 
     fn initiated(&self, after: &Challenge, phone: &PhoneNumber) -> Initiated {

@@ -1,6 +1,6 @@
 //! One test per outcome of `:initiate`.
 
-use mfa_totp_domain::{ChallengePolicy, ContextState, PhoneNumber, TotpPolicy};
+use mfa_totp_domain::{ChallengePolicy, ContextState, Locale, PhoneNumber, TotpPolicy};
 
 use super::*;
 use crate::SentSms;
@@ -10,13 +10,20 @@ fn phone() -> PhoneNumber {
     PhoneNumber::parse("+447700900123").unwrap()
 }
 
+fn contact(locale: Option<&str>) -> Contact {
+    Contact {
+        phone: phone(),
+        locale: locale.map(|l| Locale::parse(l).unwrap()),
+    }
+}
+
 fn ready() -> Mocks {
     let mut m = Mocks::new()
         .with_challenge(challenge(ChallengeStatus::Pending))
         .with_context(ContextState::Active);
     m.user_reader
-        .expect_phone_number()
-        .returning(|_| Ok(Some(phone())));
+        .expect_contact()
+        .returning(|_| Ok(Some(contact(None))));
     m
 }
 
@@ -65,8 +72,8 @@ async fn initiate_resends_the_same_code_within_its_ttl() {
         .with_challenge(c)
         .with_context(ContextState::Active);
     m.user_reader
-        .expect_phone_number()
-        .returning(|_| Ok(Some(phone())));
+        .expect_contact()
+        .returning(|_| Ok(Some(contact(None))));
     m.challenges
         .expect_record_send()
         .withf(move |_, plan| !plan.is_new_code && plan.code == issued)
@@ -151,7 +158,7 @@ async fn initiate_for_a_user_without_phone_is_user_not_found() {
     let mut m = Mocks::new()
         .with_challenge(challenge(ChallengeStatus::Pending))
         .with_context(ContextState::Active);
-    m.user_reader.expect_phone_number().returning(|_| Ok(None));
+    m.user_reader.expect_contact().returning(|_| Ok(None));
     let err = initiate_err(m).await;
     assert!(matches!(err, InitiateError::UserNotFound));
 }
@@ -274,4 +281,34 @@ async fn initiate_records_a_send_no_provider_could_take() {
         .returning(|_| Ok(()));
     m.sends = sends;
     initiate_err(m).await;
+}
+
+/// The user's locale picks the template, unless the creation request named one.
+#[tokio::test]
+async fn the_sms_is_written_in_the_requested_then_the_users_locale() {
+    for (requested, user_locale, expected) in [
+        (None, Some("de"), ("de", "Ihr Bestätigungscode")),
+        (Some("en"), Some("de"), ("en", "Your verification code")),
+        (None, None, ("en", "Your verification code")),
+    ] {
+        let mut m = Mocks::new().with_challenge(challenge(ChallengeStatus::Pending));
+        let requested = requested.map(|l| Locale::parse(l).unwrap());
+        m.contexts.expect_find_context().returning(move |_| {
+            Ok(Some(
+                context(ContextState::Active).with_locale(requested.clone()),
+            ))
+        });
+        m.user_reader
+            .expect_contact()
+            .returning(move |_| Ok(Some(contact(user_locale))));
+        m.challenges.expect_record_send().returning(|_, _| Ok(true));
+        m.sms
+            .expect_send()
+            .withf(move |sms| {
+                sms.locale.as_deref() == Some(expected.0) && sms.body.starts_with(expected.1)
+            })
+            .times(1)
+            .returning(|_| sent_ok());
+        m.build().initiate(&user(), challenge_id()).await.unwrap();
+    }
 }

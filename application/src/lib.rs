@@ -18,12 +18,12 @@ mod test_support;
 
 use std::sync::Arc;
 
-use mfa_totp_domain::{ChallengePolicy, TotpPolicy};
+use mfa_totp_domain::{ChallengePolicy, MessageCatalog, TotpPolicy};
 
 pub use ports::{
-    ChallengeRepository, CipherError, Clock, OutboundSms, ReadinessCheck, SecretCipher, SentSms,
-    SmsError, SmsSendLog, SmsSender, StepUpContextRepository, StoreError, UserDirectoryReader,
-    UserDirectoryWriter,
+    ChallengeRepository, CipherError, Clock, Contact, OutboundSms, ReadinessCheck, SecretCipher,
+    SentSms, SmsError, SmsSendLog, SmsSender, StepUpContextRepository, StoreError,
+    UserDirectoryReader, UserDirectoryWriter,
 };
 pub use view::ChallengeView;
 
@@ -39,6 +39,8 @@ pub struct UseCases {
     pub clock: Arc<dyn Clock>,
     /// Seals new TOTP secrets; only `:initiate` and `:verify` open them.
     pub cipher: Arc<dyn SecretCipher>,
+    /// The SMS templates, and the attributes each operation's SMS shows.
+    pub messages: Arc<MessageCatalog>,
     pub policy: ChallengePolicy,
     pub totp: TotpPolicy,
 }

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengeStatus, DeliveryStatus, IssuedCode, PhoneNumber, SendPlan,
-    SmsSend, StepUpContext, Timestamp, TotpSecret, UserId,
+    Challenge, ChallengeId, ChallengeStatus, DeliveryStatus, IssuedCode, Locale, PhoneNumber,
+    SendPlan, SmsSend, StepUpContext, Timestamp, TotpSecret, UserId,
 };
 
 /// A storage failure. `Unavailable` means "retry later" (the database cannot be reached);
@@ -76,19 +76,26 @@ pub trait StepUpContextRepository: Send + Sync + 'static {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait UserDirectoryReader: Send + Sync + 'static {
-    /// The user's phone, or `None` for an unknown user or one without a phone.
-    async fn phone_number(&self, user: &UserId) -> Result<Option<PhoneNumber>, StoreError>;
+    /// The user's phone (and language), or `None` for an unknown user or one without a phone.
+    async fn contact(&self, user: &UserId) -> Result<Option<Contact>, StoreError>;
+}
+
+/// How to reach a user: the phone, and the language their SMS should be written in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub phone: PhoneNumber,
+    pub locale: Option<Locale>,
 }
 
 /// The write side of the user directory we ship (the SQL one).
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait UserDirectoryWriter: Send + Sync + 'static {
-    /// Creates or replaces the user's phone. Returns `true` when the user is new.
-    async fn put_phone_number(
+    /// Creates or replaces the user's phone and locale. Returns `true` when the user is new.
+    async fn put_contact(
         &self,
         user: &UserId,
-        phone: &PhoneNumber,
+        contact: &Contact,
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 }

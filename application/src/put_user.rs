@@ -1,8 +1,8 @@
 //! `PUT /users/{userId}`: feeds the SQL user directory with a user's phone.
 
-use mfa_totp_domain::{PhoneNumber, UserId};
+use mfa_totp_domain::UserId;
 
-use crate::{StoreError, UseCases};
+use crate::{Contact, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PutUserError {
@@ -11,12 +11,12 @@ pub enum PutUserError {
 }
 
 impl UseCases {
-    /// Creates or replaces the phone. Returns `true` when the user is new.
-    #[tracing::instrument(skip_all, fields(user_id = %user, phone = %phone))]
-    pub async fn put_user(&self, user: &UserId, phone: &PhoneNumber) -> Result<bool, PutUserError> {
+    /// Creates or replaces the phone and locale. Returns `true` when the user is new.
+    #[tracing::instrument(skip_all, fields(user_id = %user, phone = %contact.phone))]
+    pub async fn put_user(&self, user: &UserId, contact: &Contact) -> Result<bool, PutUserError> {
         let created = self
             .user_writer
-            .put_phone_number(user, phone, self.clock.now())
+            .put_contact(user, contact, self.clock.now())
             .await?;
         tracing::info!(created, "user phone stored");
         Ok(created)
@@ -28,28 +28,31 @@ mod tests {
     use super::*;
     use crate::test_support::*;
 
-    fn phone() -> PhoneNumber {
-        PhoneNumber::parse("+447700900123").unwrap()
+    fn contact() -> Contact {
+        Contact {
+            phone: mfa_totp_domain::PhoneNumber::parse("+447700900123").unwrap(),
+            locale: Some(mfa_totp_domain::Locale::parse("de").unwrap()),
+        }
     }
 
     #[tokio::test]
     async fn put_user_stores_the_phone_and_says_whether_it_is_new() {
         let mut m = Mocks::new();
         m.user_writer
-            .expect_put_phone_number()
-            .withf(|u, p, at| *u == user() && *p == phone() && *at == now())
+            .expect_put_contact()
+            .withf(|u, c, at| *u == user() && *c == contact() && *at == now())
             .times(1)
             .returning(|_, _, _| Ok(true));
-        assert!(m.build().put_user(&user(), &phone()).await.unwrap());
+        assert!(m.build().put_user(&user(), &contact()).await.unwrap());
     }
 
     #[tokio::test]
     async fn put_user_reports_unavailable_storage() {
         let mut m = Mocks::new();
         m.user_writer
-            .expect_put_phone_number()
+            .expect_put_contact()
             .returning(|_, _, _| Err(unavailable()));
-        let err = m.build().put_user(&user(), &phone()).await.unwrap_err();
+        let err = m.build().put_user(&user(), &contact()).await.unwrap_err();
         assert!(matches!(
             err,
             PutUserError::Store(StoreError::Unavailable(_))

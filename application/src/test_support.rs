@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use chrono::DateTime;
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengePolicy, ChallengeStatus, ClientId, ContextState, Operation,
-    SealedSecret, StepUpContext, Timestamp, TotpPolicy, TotpSecret, UserId,
+    Challenge, ChallengeId, ChallengePolicy, ChallengeStatus, ClientId, ContextState, Locale,
+    MessageCatalog, MessageSettings, Operation, SealedSecret, StepUpContext, TemplateKey,
+    Timestamp, TotpPolicy, TotpSecret, UserId,
 };
 
 use crate::UseCases;
@@ -53,6 +54,30 @@ impl SecretCipher for TestCipher {
             .map_err(|_| CipherError::Corrupt)?;
         TotpSecret::try_from_slice(&bytes).ok_or(CipherError::Corrupt)
     }
+}
+
+/// The built-in templates, and `payments.linked` showing `amount` and `payee`.
+pub fn catalog() -> MessageCatalog {
+    MessageCatalog::new(MessageSettings {
+        default_locale: Locale::parse("en").unwrap(),
+        templates: vec![(
+            TemplateKey {
+                locale: Locale::parse("en").unwrap(),
+                operation: Some("payments.linked".into()),
+            },
+            "{code} pays {amount} to {payee}".into(),
+        )],
+        required_attributes: [(
+            "payments.linked".to_owned(),
+            vec!["amount".to_owned(), "payee".to_owned()],
+        )]
+        .into(),
+        app_name: "Test".into(),
+        webotp_domain: None,
+        android_app_hash: None,
+        max_attribute_length: 40,
+    })
+    .unwrap()
 }
 
 pub fn challenge_id() -> ChallengeId {
@@ -172,6 +197,7 @@ impl Mocks {
             sends: Arc::new(self.sends),
             clock: Arc::new(clock),
             cipher: Arc::new(TestCipher),
+            messages: Arc::new(catalog()),
             policy: ChallengePolicy::default(),
             totp: TotpPolicy::default(),
         }

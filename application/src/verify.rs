@@ -25,6 +25,8 @@ pub enum VerifyError {
 pub struct Verified {
     pub challenge_id: ChallengeId,
     pub verified_at: Timestamp,
+    /// What was authorised: [`mfa_totp_domain::StepUpContext::digest`].
+    pub context_digest: String,
 }
 
 impl UseCases {
@@ -38,7 +40,7 @@ impl UseCases {
         otp: &str,
     ) -> Result<Verified, VerifyError> {
         for _ in 0..MAX_RACE_RETRIES {
-            let challenge = self.load_for_subject(id, caller).await?;
+            let (challenge, context) = self.load_for_subject(id, caller).await?;
             let now = self.clock.now();
             let code = match challenge.verifiable_code(now, &self.policy) {
                 Ok(code) => code,
@@ -68,6 +70,7 @@ impl UseCases {
                     return Ok(Verified {
                         challenge_id: id,
                         verified_at: now,
+                        context_digest: context.digest(),
                     });
                 }
             } else if self

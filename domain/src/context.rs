@@ -3,24 +3,15 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{ChallengeId, InvalidId, Timestamp, parse_text};
+use sha2::{Digest, Sha256};
 
-/// The operation awaiting authorisation (`payments.transfer`, `profile.change-phone`, ...).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operation(String);
+use crate::{ChallengeId, Locale, Timestamp};
 
-impl Operation {
-    pub const MAX_LEN: usize = 64;
-
-    /// Accepts what [`parse_text`] accepts, up to 64 characters.
-    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-        parse_text(raw, Self::MAX_LEN).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+crate::ids::text_id!(
+    /// The operation awaiting authorisation (`payments.transfer`, `profile.change-phone`, ...).
+    Operation,
+    64
+);
 
 /// Where a context is in its life. Only an `Active` context can be consumed or cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +56,8 @@ pub struct StepUpContext {
     pub operation: Operation,
     /// Free-form attributes the operation service wants back (amount, payee, ...).
     pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// The locale the creation request asked the SMS to be written in.
+    pub locale: Option<Locale>,
     pub state: ContextState,
     pub consumed_at: Option<Timestamp>,
 }
@@ -79,9 +72,28 @@ impl StepUpContext {
             challenge_id,
             operation,
             attributes,
+            locale: None,
             state: ContextState::Active,
             consumed_at: None,
         }
+    }
+
+    /// The context with the locale its SMS should be written in.
+    pub fn with_locale(self, locale: Option<Locale>) -> Self {
+        Self { locale, ..self }
+    }
+
+    /// The SHA-256 (lower-case hex) of the context's canonical JSON (RFC 8785, JCS):
+    /// `{"attributes":{…},"operation":"…"}`. The operation service computes the same over
+    /// what it is about to execute, and compares.
+    pub fn digest(&self) -> String {
+        let document = serde_json::json!({
+            "operation": self.operation.as_str(),
+            "attributes": self.attributes,
+        });
+        let canonical = serde_json_canonicalizer::to_vec(&document)
+            .expect("a JSON value always has a canonical form");
+        hex::encode(Sha256::digest(canonical))
     }
 
     pub fn is_active(&self) -> bool {
@@ -109,6 +121,21 @@ impl StepUpContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::InvalidId;
+
+    #[test]
+    fn the_digest_is_sha256_of_the_canonical_json() {
+        let attributes = serde_json::json!({"payee": "ACME", "amount": 1.50, "n": 1e21});
+        let context = StepUpContext::new(
+            ChallengeId::generate(),
+            Operation::parse("payments.transfer").unwrap(),
+            attributes.as_object().unwrap().clone(),
+        );
+        // RFC 8785: sorted keys, no white space, ECMAScript number forms.
+        let canonical = r#"{"attributes":{"amount":1.5,"n":1e+21,"payee":"ACME"},"operation":"payments.transfer"}"#;
+        assert_eq!(context.digest(), hex::encode(Sha256::digest(canonical)));
+        assert_eq!(context.digest().len(), 64);
+    }
 
     #[test]
     fn operation_is_trimmed_and_bounded() {

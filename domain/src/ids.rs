@@ -70,52 +70,48 @@ impl fmt::Display for ChallengeId {
     }
 }
 
-/// The id of a user, as the user directory and the caller's token (`sub`) know it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UserId(String);
+/// A free-text identifier: a newtype over what [`parse_text`] accepts, up to `$max`
+/// characters.
+macro_rules! text_id {
+    ($(#[$doc:meta])* $name:ident, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
 
-impl UserId {
-    pub const MAX_LEN: usize = 128;
+        impl $name {
+            pub const MAX_LEN: usize = $max;
 
-    /// Accepts what [`parse_text`] accepts, up to 128 characters.
-    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-        parse_text(raw, Self::MAX_LEN).map(Self)
-    }
+            #[doc = concat!("Accepts what [`parse_text`](crate::parse_text) accepts, up to ", stringify!($max), " characters.")]
+            pub fn parse(raw: &str) -> Result<Self, $crate::InvalidId> {
+                $crate::parse_text(raw, Self::MAX_LEN).map(Self)
+            }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
+pub(crate) use text_id;
 
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_id!(
+    /// The id of a user, as the user directory and the caller's token (`sub`) know it.
+    UserId,
+    128
+);
 
-/// The service that created a challenge: its token's `sub`. Only it may read, consume or
-/// cancel the challenge.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ClientId(String);
-
-impl ClientId {
-    pub const MAX_LEN: usize = 128;
-
-    /// Accepts what [`parse_text`] accepts, up to 128 characters.
-    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-        parse_text(raw, Self::MAX_LEN).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_id!(
+    /// The service that created a challenge: its token's `sub`. Only it may read, consume
+    /// or cancel the challenge.
+    ClientId,
+    128
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 pub mod challenge;
 pub mod context;
 pub mod ids;
+pub mod message;
 pub mod phone;
 pub mod sms;
 pub mod totp;
@@ -14,6 +15,10 @@ pub use challenge::{
 };
 pub use context::{ContextState, Operation, StepUpContext};
 pub use ids::{ChallengeId, ClientId, InvalidId, TEXT_PATTERN, UserId, parse_text};
+pub use message::{
+    AttributeProblem, CatalogError, Encoding, InvalidLocale, Locale, MessageCatalog, MessageCost,
+    MessageSettings, RenderedSms, Template, TemplateError, TemplateKey,
+};
 pub use phone::{InvalidPhoneNumber, PhoneNumber};
 pub use sms::{DeliveryStatus, SendOutcome, SmsSend};
 pub use totp::{InvalidOtp, OtpAlgorithm, OtpCode, SealedSecret, TotpPolicy, TotpSecret};

@@ -84,6 +84,8 @@ pub struct SmsSend {
     pub latency_ms: u64,
     pub delivery: Option<DeliveryStatus>,
     pub sent_at: Timestamp,
+    /// The SMS segments the message takes (what operators bill).
+    pub segments: u32,
 }
 
 #[cfg(test)]

@@ -70,6 +70,25 @@ pub enum SmsCommand {
         #[arg(long)]
         to: String,
     },
+    /// Print the SMS an operation's challenge would send, with a placeholder code: the
+    /// text, its encoding and its segments.
+    Render {
+        /// The operation, e.g. `payments.transfer`.
+        #[arg(long)]
+        operation: String,
+        /// The locale (BCP 47); default: sms.default_locale.
+        #[arg(long)]
+        locale: Option<String>,
+        /// A context attribute, `name=value`; repeat for several.
+        #[arg(long = "attr", value_parser = parse_attribute)]
+        attributes: Vec<(String, String)>,
+    },
+}
+
+fn parse_attribute(raw: &str) -> Result<(String, String), String> {
+    raw.split_once('=')
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("'{raw}' is not name=value"))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -123,6 +142,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sms {
+            command:
+                SmsCommand::Render {
+                    operation,
+                    locale,
+                    attributes,
+                },
+        } => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            print!(
+                "{}",
+                render_preview(&settings, &operation, locale.as_deref(), attributes)?
+            );
+            Ok(())
+        }
+        Command::Sms {
             command: SmsCommand::Test { to },
         } => {
             let settings = Settings::load(cli.config.as_deref())?;
@@ -173,4 +207,46 @@ fn development_banner(filled: &[&str]) {
         filled = %public,
         "development mode: public development keys and console SMS fill in what is not configured"
     );
+}
+
+/// `sms render`: the message, then its locale, encoding and segments.
+fn render_preview(
+    settings: &Settings,
+    operation: &str,
+    locale: Option<&str>,
+    attributes: Vec<(String, String)>,
+) -> anyhow::Result<String> {
+    let catalog = crate::messages::catalog(&settings.sms)?;
+    let operation = mfa_totp_domain::Operation::parse(operation)
+        .map_err(|e| anyhow::anyhow!("--operation {e}"))?;
+    let locale = locale
+        .map(mfa_totp_domain::Locale::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--locale {e}"))?;
+    let attributes: serde_json::Map<String, serde_json::Value> = attributes
+        .into_iter()
+        .map(|(name, value)| (name, serde_json::Value::String(value)))
+        .collect();
+    let problems = catalog.check_attributes(&operation, &attributes);
+    if let Some((name, problem)) = problems.first() {
+        anyhow::bail!("--attr {name} {problem} (this operation's SMS shows it)");
+    }
+    let code: String = "123456789"
+        .chars()
+        .take(settings.challenge.otp_digits.into())
+        .collect();
+    let minutes = (i64::from(settings.challenge.code_ttl_secs) / 60).max(1);
+    let sms = catalog.render(&code, minutes, &operation, &attributes, locale.as_ref());
+    Ok(format!(
+        "{}\n---\nlocale: {}\nencoding: {}\nsegments: {} ({} {})\n",
+        sms.text,
+        sms.locale,
+        sms.cost.encoding.as_str(),
+        sms.cost.segments,
+        sms.cost.units,
+        match sms.cost.encoding {
+            mfa_totp_domain::Encoding::Gsm7 => "septets",
+            mfa_totp_domain::Encoding::Ucs2 => "UTF-16 units",
+        }
+    ))
 }

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod http;
 pub mod jwks;
 pub mod keys;
+pub mod messages;
 pub mod settings;
 pub mod sms;
 pub mod spec;

@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::http::serve::ConnectionLimits;
+pub use crate::messages::{OperationTree, TemplateTree};
 
 /// The public HS256 secret that `serve --dev` and `token --dev` use when none is configured.
 /// A production start refuses it.
@@ -107,8 +108,8 @@ impl Default for DatabaseSettings {
 }
 
 /// `sms.*`: one provider (`sms.provider`), or a failover chain (`sms.chain`), and each
-/// provider's own keys.
-#[derive(Debug, Default, Deserialize)]
+/// provider's own keys; the messages' templates and what they show.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmsSettings {
     pub provider: SmsProvider,
@@ -119,6 +120,39 @@ pub struct SmsSettings {
     pub twilio: mfa_totp_sms::TwilioConfig,
     pub vonage: mfa_totp_sms::VonageConfig,
     pub webhook: mfa_totp_sms::WebhookConfig,
+    /// The locale of an SMS when neither the request nor the user directory names one.
+    pub default_locale: String,
+    /// `sms.templates.<locale>.default` and `sms.templates.<locale>.<operation>`.
+    pub templates: BTreeMap<String, TemplateTree>,
+    /// `sms.operations.<operation>.required_attributes`.
+    pub operations: BTreeMap<String, OperationTree>,
+    /// `{app}` in templates.
+    pub app_name: String,
+    /// Appends the WebOTP / iOS autofill line `@<domain> #<code>`.
+    pub webotp_domain: Option<String>,
+    /// Appends the Android SMS Retriever app hash (11 characters).
+    pub android_app_hash: Option<String>,
+    /// The longest attribute value an SMS shows.
+    pub max_attribute_length: usize,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        Self {
+            provider: SmsProvider::default(),
+            chain: Vec::new(),
+            twilio: Default::default(),
+            vonage: Default::default(),
+            webhook: Default::default(),
+            default_locale: "en".into(),
+            templates: BTreeMap::new(),
+            operations: BTreeMap::new(),
+            app_name: "mfa-totp".into(),
+            webotp_domain: None,
+            android_app_hash: None,
+            max_attribute_length: 40,
+        }
+    }
 }
 
 impl SmsSettings {
@@ -155,7 +189,9 @@ impl SmsProvider {
 }
 
 /// A list of strings from TOML, or `a,b` from an environment variable.
-fn string_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+pub(crate) fn string_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
@@ -331,6 +367,7 @@ impl Settings {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.challenge_policy()?;
         crate::sms::build_sender(&self.sms)?;
+        crate::messages::catalog(&self.sms)?;
         self.totp_policy()?;
         let server = &self.server;
         let at_least_one = [

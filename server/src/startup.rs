@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use mfa_totp_application::{Clock, SecretCipher, SmsSender, UseCases};
 use mfa_totp_crypto::AesGcmCipher;
+use mfa_totp_domain::MessageCatalog;
 use mfa_totp_sms::ConsoleSms;
 use mfa_totp_storage::{PoolSettings, SqlStore, connect, migrate as migrate_database};
 use poem::endpoint::make_sync;
@@ -82,6 +83,7 @@ fn wire(
     sms: Arc<dyn SmsSender>,
     clock: Arc<dyn Clock>,
     cipher: Arc<dyn SecretCipher>,
+    messages: MessageCatalog,
     policy: mfa_totp_domain::ChallengePolicy,
     totp: mfa_totp_domain::TotpPolicy,
 ) -> UseCases {
@@ -94,6 +96,7 @@ fn wire(
         sends: Arc::new(store.clone()),
         clock,
         cipher,
+        messages: Arc::new(messages),
         policy,
         totp,
     }
@@ -121,6 +124,8 @@ impl Application {
             migrate_database(&db).await.context("migrations failed")?;
         }
         let store = SqlStore::new(db);
+        let messages = crate::messages::catalog(&settings.sms)?;
+        crate::messages::warn_about_long_templates(settings, &messages);
         let sms = overrides
             .sms
             .map_or_else(|| build_sender(&settings.sms), Ok)?;
@@ -130,6 +135,7 @@ impl Application {
             sms,
             clock,
             build_cipher(settings)?,
+            messages,
             settings.challenge_policy()?,
             settings.totp_policy()?,
         );
@@ -227,6 +233,7 @@ pub async fn published_spec() -> anyhow::Result<String> {
         Arc::new(ConsoleSms::stdout()),
         Arc::new(SystemClock),
         cipher,
+        crate::messages::catalog(&Settings::default().sms)?,
         Default::default(),
         Default::default(),
     );

@@ -112,6 +112,7 @@ impl ChallengeRepository for SqlStore {
             operation: Set(context.operation.as_str().to_owned()),
             attributes: Set(serde_json::Value::Object(context.attributes.clone()).to_string()),
             state: Set(context.state.as_str().to_owned()),
+            locale: Set(context.locale.as_ref().map(ToString::to_string)),
             created_at: Set(millis(challenge.created_at())),
             consumed_at: Set(context.consumed_at.map(millis)),
         };

@@ -23,6 +23,12 @@ fn to_domain(id: ChallengeId, row: step_up_context::Model) -> Result<StepUpConte
         challenge_id: id,
         operation: Operation::parse(&row.operation).map_err(|e| bad(e.to_string()))?,
         attributes,
+        locale: row
+            .locale
+            .as_deref()
+            .map(mfa_totp_domain::Locale::parse)
+            .transpose()
+            .map_err(|e| bad(e.to_string()))?,
         state: row.state.parse().map_err(bad)?,
         consumed_at: row.consumed_at.map(from_millis).transpose()?,
     })

@@ -23,6 +23,7 @@ fn to_domain(row: sms_send::Model) -> Result<SmsSend, StoreError> {
         chain_position: row.chain_position.map(|p| p.max(0) as u32),
         attempts: row.attempts.max(0) as u32,
         latency_ms: row.latency_ms.max(0) as u64,
+        segments: row.segments.max(0) as u32,
         delivery: row
             .delivery_status
             .as_deref()
@@ -46,6 +47,7 @@ impl SmsSendLog for SqlStore {
             chain_position: Set(send.chain_position.map(|p| p as i32)),
             attempts: Set(send.attempts as i32),
             latency_ms: Set(send.latency_ms as i64),
+            segments: Set(send.segments as i32),
             delivery_status: Set(send.delivery.map(|d| d.as_str().to_owned())),
             sent_at: Set(millis(send.sent_at)),
             updated_at: Set(millis(send.sent_at)),

@@ -1,8 +1,8 @@
-//! The SQL user directory: user id → E.164 phone.
+//! The SQL user directory: user id → E.164 phone and, optionally, locale.
 
 use async_trait::async_trait;
-use mfa_totp_application::{StoreError, UserDirectoryReader, UserDirectoryWriter};
-use mfa_totp_domain::{PhoneNumber, Timestamp, UserId};
+use mfa_totp_application::{Contact, StoreError, UserDirectoryReader, UserDirectoryWriter};
+use mfa_totp_domain::{Locale, PhoneNumber, Timestamp, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
 
@@ -13,7 +13,7 @@ use crate::{SqlStore, millis};
 #[async_trait]
 impl UserDirectoryReader for SqlStore {
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
-    async fn phone_number(&self, user_id: &UserId) -> Result<Option<PhoneNumber>, StoreError> {
+    async fn contact(&self, user_id: &UserId) -> Result<Option<Contact>, StoreError> {
         let Some(row) = user::Entity::find_by_id(user_id.as_str())
             .one(&self.db)
             .await
@@ -21,30 +21,40 @@ impl UserDirectoryReader for SqlStore {
         else {
             return Ok(None);
         };
-        PhoneNumber::parse(&row.phone_number)
-            .map(Some)
-            .map_err(|_| {
-                StoreError::Unexpected(anyhow::anyhow!(
-                    "stored phone of user {user_id} is not E.164"
-                ))
-            })
+        let bad = |what: &str| {
+            StoreError::Unexpected(anyhow::anyhow!(
+                "stored {what} of user {user_id} is invalid"
+            ))
+        };
+        Ok(Some(Contact {
+            phone: PhoneNumber::parse(&row.phone_number).map_err(|_| bad("phone"))?,
+            locale: row
+                .locale
+                .as_deref()
+                .map(Locale::parse)
+                .transpose()
+                .map_err(|_| bad("locale"))?,
+        }))
     }
 }
 
 #[async_trait]
 impl UserDirectoryWriter for SqlStore {
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
-    async fn put_phone_number(
+    async fn put_contact(
         &self,
         user_id: &UserId,
-        phone: &PhoneNumber,
+        contact: &Contact,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
+        let phone = contact.phone.as_e164();
+        let locale = contact.locale.as_ref().map(ToString::to_string);
         // Insert, or learn from the conflict that the user exists and update it. Each step
         // is one statement, so two concurrent PUTs cannot both report "created".
         let row = user::ActiveModel {
             user_id: Set(user_id.as_str().to_owned()),
-            phone_number: Set(phone.as_e164().to_owned()),
+            phone_number: Set(phone.to_owned()),
+            locale: Set(locale.clone()),
             created_at: Set(millis(now)),
             updated_at: Set(millis(now)),
         };
@@ -57,7 +67,8 @@ impl UserDirectoryWriter for SqlStore {
             return Ok(true);
         }
         user::Entity::update_many()
-            .col_expr(user::Column::PhoneNumber, Expr::value(phone.as_e164()))
+            .col_expr(user::Column::PhoneNumber, Expr::value(phone))
+            .col_expr(user::Column::Locale, Expr::value(locale))
             .col_expr(user::Column::UpdatedAt, Expr::value(millis(now)))
             .filter(user::Column::UserId.eq(user_id.as_str()))
             .exec(&self.db)

@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 use mfa_totp_application::ChallengeView;
 use mfa_totp_application::UseCases;
 use mfa_totp_application::create_challenge::NewChallenge;
-use mfa_totp_domain::{Operation, UserId};
+use mfa_totp_domain::{Locale, Operation, StepUpContext, UserId};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::api::params::{ChallengeIdParam, OperationRule, Text, UserIdRule};
+use crate::api::params::{ChallengeIdParam, LocaleRule, OperationRule, Text, UserIdRule};
 use crate::api::sms_send::SmsSendDto;
 use crate::api::{
     ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, answer, caller_client_id, example_time,
@@ -49,11 +49,17 @@ pub struct CreateChallengeRequest {
     pub subject_user_id: Text<UserIdRule>,
     /// What awaits authorisation; handed back once by `:consume` after verification.
     pub step_up_request_context: StepUpRequestContext,
+    /// The language of the SMS (BCP 47, e.g. `de`, `pt-BR`). Without it, the user
+    /// directory's locale for the user, then `sms.default_locale`; `pt-BR` falls back to
+    /// `pt`, then to the default.
+    #[oai(skip_serializing_if_is_none)]
+    pub locale: Option<Text<LocaleRule>>,
 }
 
 impl StrictBody for CreateChallengeRequest {
     fn read(fields: &mut Fields) -> Option<Self> {
         let subject_user_id = fields.string("subjectUserId");
+        let locale = fields.optional_string("locale");
         let context = fields.object("stepUpRequestContext", |inner| {
             let operation = inner.string("operation");
             let attributes = inner.optional_map("attributes");
@@ -65,6 +71,7 @@ impl StrictBody for CreateChallengeRequest {
         Some(Self {
             subject_user_id: Text::new(subject_user_id?),
             step_up_request_context: context?,
+            locale: locale?.map(Text::new),
         })
     }
 }
@@ -91,6 +98,13 @@ pub struct Challenge {
     /// When the code was accepted; only on a verified challenge.
     #[oai(skip_serializing_if_is_none)]
     pub verified_at: Option<DateTime<Utc>>,
+    /// SHA-256 (lower-case hex) of the step-up request context's canonical JSON (RFC 8785):
+    /// `{"attributes":{…},"operation":"…"}`. `:verify` and `:consume` return the same value.
+    #[oai(
+        skip_serializing_if_is_none,
+        validator(pattern = "^[0-9a-f]{64}$", max_length = 64)
+    )]
+    pub context_digest: Option<String>,
     /// The latest SMS send: who carried it and its delivery status. Shown by
     /// `getChallenge` once a send was made.
     #[oai(skip_serializing_if_is_none)]
@@ -103,7 +117,11 @@ impl From<ChallengeView> for Challenge {
             challenge_id: view.challenge.id().to_string(),
             status: view.status.into(),
             subject_user_id: view.challenge.subject().to_string(),
-            operation: view.context.map(|c| c.operation.as_str().to_owned()),
+            operation: view
+                .context
+                .as_ref()
+                .map(|c| c.operation.as_str().to_owned()),
+            context_digest: view.context.as_ref().map(StepUpContext::digest),
             created_at: view.challenge.created_at(),
             expires_at: view.challenge.expires_at(),
             verified_at: view.challenge.verified_at(),
@@ -128,6 +146,11 @@ pub struct ConsumedContext {
     pub verified_at: DateTime<Utc>,
     /// Now: the context cannot be consumed again.
     pub consumed_at: DateTime<Utc>,
+    /// SHA-256 (lower-case hex) of the context's canonical JSON (RFC 8785):
+    /// `{"attributes":{…},"operation":"…"}`. Compute the same over what you are about to
+    /// execute and compare: equal means it is exactly what the user authorised.
+    #[oai(validator(pattern = "^[0-9a-f]{64}$", max_length = 64))]
+    pub context_digest: String,
 }
 
 fn example_context() -> StepUpRequestContext {
@@ -148,6 +171,7 @@ impl Example for CreateChallengeRequest {
         Self {
             subject_user_id: Text::new("alice".into()),
             step_up_request_context: example_context(),
+            locale: Some(Text::new("en-GB".into())),
         }
     }
 }
@@ -162,6 +186,7 @@ impl Example for Challenge {
             created_at: example_time(0),
             expires_at: example_time(600),
             verified_at: None,
+            context_digest: Some(crate::api::example_digest()),
             last_sms: Some(SmsSendDto::example()),
         }
     }
@@ -175,6 +200,7 @@ impl Example for ConsumedContext {
             step_up_request_context: example_context(),
             verified_at: example_time(45),
             consumed_at: example_time(50),
+            context_digest: crate::api::example_digest(),
         }
     }
 }
@@ -214,7 +240,13 @@ impl ChallengesApi {
                 operation.as_str()
             )));
         }
+        let locale = request
+            .locale
+            .map(|l| Locale::parse(&l.0))
+            .transpose()
+            .map_err(|e| ApiError::bad_request(format!("locale {e}.")))?;
         let new = NewChallenge {
+            locale,
             client,
             subject,
             operation,
@@ -284,6 +316,7 @@ impl ChallengesApi {
             },
             verified_at: out.verified_at,
             consumed_at: out.consumed_at,
+            context_digest: out.context_digest,
         }))
     }
 

@@ -65,6 +65,17 @@ pub fn example_time(offset_secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_000_000 + offset_secs, 0).expect("a valid timestamp")
 }
 
+/// The digest of the spec's example context (`payments.transfer`, amount `120.00`).
+pub fn example_digest() -> String {
+    let attributes = serde_json::json!({"amount": "120.00"});
+    mfa_totp_domain::StepUpContext::new(
+        mfa_totp_domain::ChallengeId::parse(EXAMPLE_CHALLENGE_ID).expect("a UUID"),
+        mfa_totp_domain::Operation::parse("payments.transfer").expect("an operation"),
+        attributes.as_object().cloned().unwrap_or_default(),
+    )
+    .digest()
+}
+
 /// The caller's user id, from the token's `sub`.
 pub fn caller_user_id(caller: &Caller) -> Result<UserId, ApiError> {
     UserId::parse(&caller.subject)

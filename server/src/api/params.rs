@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
-use mfa_totp_domain::{ChallengeId, Operation, PhoneNumber, TEXT_PATTERN, UserId};
+use mfa_totp_domain::{ChallengeId, Locale, Operation, PhoneNumber, TEXT_PATTERN, UserId};
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{
     ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
@@ -65,6 +65,14 @@ impl<R> Text<R> {
 pub enum UserIdRule {}
 pub enum OperationRule {}
 pub enum PhoneNumberRule {}
+pub enum LocaleRule {}
+
+impl TextRule for LocaleRule {
+    const NAME: &'static str = "LocaleText";
+    const PATTERN: &'static str = Locale::PATTERN;
+    const MAX_LEN: Option<usize> = Some(Locale::MAX_LEN);
+    const EXAMPLE: &'static str = "de";
+}
 
 impl TextRule for UserIdRule {
     const NAME: &'static str = "UserIdText";

@@ -86,6 +86,11 @@ pub struct VerifyResponse {
     pub status: ChallengeStatusDto,
     /// When the code was accepted.
     pub verified_at: DateTime<Utc>,
+    /// SHA-256 (lower-case hex) of the authorised context's canonical JSON (RFC 8785):
+    /// `{"attributes":{…},"operation":"…"}`, the same as `createChallenge` and
+    /// `consumeChallenge` return.
+    #[oai(validator(pattern = "^[0-9a-f]{64}$", max_length = 64))]
+    pub context_digest: String,
 }
 
 impl Example for InitiateResponse {
@@ -116,6 +121,7 @@ impl Example for VerifyResponse {
             challenge_id: EXAMPLE_CHALLENGE_ID.into(),
             status: ChallengeStatusDto::Verified,
             verified_at: example_time(45),
+            context_digest: crate::api::example_digest(),
         }
     }
 }
@@ -173,6 +179,7 @@ impl TotpSmsApi {
             challenge_id: out.challenge_id.to_string(),
             status: ChallengeStatusDto::Verified,
             verified_at: out.verified_at,
+            context_digest: out.context_digest,
         }))
     }
 }

@@ -1,13 +1,13 @@
 //! The SQL user directory's phone numbers.
 
-use mfa_totp_application::UseCases;
-use mfa_totp_domain::PhoneNumber;
+use mfa_totp_application::{Contact, UseCases};
+use mfa_totp_domain::{Locale, PhoneNumber};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::api::params::{PhoneNumberRule, Text, UserIdParam};
+use crate::api::params::{LocaleRule, PhoneNumberRule, Text, UserIdParam};
 use crate::api::{ApiTags, answer};
 use crate::auth::{BearerToken, SCOPE_USERS_WRITE};
 use crate::http::error::ApiError;
@@ -23,12 +23,19 @@ pub struct UsersApi {
 pub struct PutUserRequest {
     /// The user's mobile number in E.164 form: `+`, then 8 to 15 digits.
     pub phone_number: Text<PhoneNumberRule>,
+    /// The language of the user's SMS (BCP 47, e.g. `de`, `pt-BR`), unless a challenge's
+    /// creation request names one.
+    #[oai(skip_serializing_if_is_none)]
+    pub locale: Option<Text<LocaleRule>>,
 }
 
 impl StrictBody for PutUserRequest {
     fn read(fields: &mut Fields) -> Option<Self> {
+        let phone_number = fields.string("phoneNumber");
+        let locale = fields.optional_string("locale");
         Some(Self {
-            phone_number: Text::new(fields.string("phoneNumber")?),
+            phone_number: Text::new(phone_number?),
+            locale: locale?.map(Text::new),
         })
     }
 }
@@ -43,12 +50,16 @@ pub struct User {
     /// The stored number, masked (`+44*******123`).
     #[oai(validator(max_length = 16))]
     pub masked_phone_number: String,
+    /// The user's SMS language, when set.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 35))]
+    pub locale: Option<String>,
 }
 
 impl Example for PutUserRequest {
     fn example() -> Self {
         Self {
             phone_number: Text::new("+447700900123".into()),
+            locale: Some(Text::new("en-GB".into())),
         }
     }
 }
@@ -58,6 +69,7 @@ impl Example for User {
         Self {
             user_id: "alice".into(),
             masked_phone_number: "+44*******123".into(),
+            locale: Some("en-GB".into()),
         }
     }
 }
@@ -91,13 +103,21 @@ impl UsersApi {
         let user = user_id.0.0;
         let phone = PhoneNumber::parse(&body.0.phone_number.0)
             .map_err(|e| ApiError::bad_request(format!("phoneNumber {e}.")))?;
+        let locale = body
+            .0
+            .locale
+            .map(|l| Locale::parse(&l.0))
+            .transpose()
+            .map_err(|e| ApiError::bad_request(format!("locale {e}.")))?;
+        let contact = Contact { phone, locale };
         let created = answer(
             &self.use_cases,
-            self.use_cases.put_user(&user, &phone).await,
+            self.use_cases.put_user(&user, &contact).await,
         )?;
         let body = Json(User {
             user_id: user.to_string(),
-            masked_phone_number: phone.masked(),
+            masked_phone_number: contact.phone.masked(),
+            locale: contact.locale.map(|l| l.to_string()),
         });
         Ok(if created {
             PutUserResponse::Created(body)

@@ -13,10 +13,12 @@ use mfa_totp_application::initiate::InitiateError;
 use mfa_totp_application::put_user::PutUserError;
 use mfa_totp_application::verify::VerifyError;
 use mfa_totp_application::{SmsError, StoreError};
-use mfa_totp_domain::{ChallengeStatus, Timestamp};
+use mfa_totp_domain::{AttributeProblem, ChallengeStatus, Timestamp};
 
 use crate::api::example_time;
-use crate::http::error::{ApiError, ErrorCode, UNAVAILABLE_RETRY_AFTER_SECS};
+use crate::http::error::{
+    ApiError, ErrorCode, FieldError, FieldErrorCode, UNAVAILABLE_RETRY_AFTER_SECS,
+};
 use crate::settings::MAX_WAIT_SECS;
 
 /// A use case's error as the contract answers it.
@@ -40,6 +42,40 @@ pub fn example_now() -> Timestamp {
 pub fn seconds_until(now: Timestamp, at: Timestamp) -> u64 {
     let millis = (at - now).num_milliseconds().max(0) as u64;
     millis.div_ceil(1000).clamp(1, u64::from(MAX_WAIT_SECS))
+}
+
+/// The attributes a linked operation's SMS must show, refused at their paths: `NOT_NULL`
+/// when missing, `NOT_BLANK` when blank or when no SMS may show the value (the contract has
+/// no other field code; the message says why).
+fn attribute_errors(problems: Vec<(String, AttributeProblem)>) -> ApiError {
+    let fields: Vec<FieldError> = problems
+        .into_iter()
+        .map(|(name, problem)| {
+            let field = format!("stepUpRequestContext.attributes.{name}");
+            let (code, why) = match problem {
+                AttributeProblem::Missing => (
+                    FieldErrorCode::NotNull,
+                    "must not be null: this operation's SMS shows it".to_owned(),
+                ),
+                AttributeProblem::Blank => (
+                    FieldErrorCode::NotBlank,
+                    "must not be blank: this operation's SMS shows it".to_owned(),
+                ),
+                AttributeProblem::NotShowable(why) => (FieldErrorCode::NotBlank, why),
+            };
+            FieldError {
+                code,
+                message: format!("{field} {why}."),
+                field,
+            }
+        })
+        .collect();
+    let message = fields
+        .iter()
+        .map(|f| f.message.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    ApiError::invalid_fields(message, fields)
 }
 
 pub fn challenge_not_found() -> ApiError {
@@ -160,6 +196,7 @@ impl UseCaseError for AccessError {
 impl UseCaseError for CreateChallengeError {
     fn to_api_error(self, now: Timestamp) -> ApiError {
         match self {
+            Self::Attributes(problems) => attribute_errors(problems),
             Self::Store(e) => e.to_api_error(now),
             Self::Unexpected(_) => ApiError::internal(self),
         }
@@ -171,8 +208,15 @@ impl UseCaseError for CreateChallengeError {
             "INTERNAL_SERVER_ERROR",
             Self::Unexpected(anyhow::anyhow!("no randomness")),
         ));
+        examples.push((
+            "ATTRIBUTES_NOT_SHOWABLE",
+            Self::Attributes(vec![
+                ("amount".into(), AttributeProblem::Missing),
+                ("payee".into(), AttributeProblem::Blank),
+            ]),
+        ));
         every_variant(examples, |e| match e {
-            Self::Store(_) | Self::Unexpected(_) => {}
+            Self::Attributes(_) | Self::Store(_) | Self::Unexpected(_) => {}
         })
     }
 }

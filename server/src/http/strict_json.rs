@@ -141,6 +141,16 @@ impl Fields {
         }
     }
 
+    /// An optional string: absent means `None`; `null` and blank are refused like a required
+    /// field's (`NOT_NULL`, `NOT_BLANK`), since a field that is sent must mean something.
+    pub fn optional_string(&mut self, name: &str) -> Option<Option<String>> {
+        if self.object.contains_key(name) {
+            self.string(name).map(Some)
+        } else {
+            Some(None)
+        }
+    }
+
     /// A required JSON object, read by `read` with this field's path as prefix.
     pub fn object<T>(
         &mut self,

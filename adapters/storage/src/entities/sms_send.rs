@@ -13,6 +13,8 @@ pub struct Model {
     pub chain_position: Option<i32>,
     pub attempts: i32,
     pub latency_ms: i64,
+    /// SMS segments of the message (1 for rows from before they were counted).
+    pub segments: i32,
     pub delivery_status: Option<String>,
     pub sent_at: i64,
     pub updated_at: i64,

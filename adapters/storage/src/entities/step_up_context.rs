@@ -9,6 +9,8 @@ pub struct Model {
     /// The attributes object as JSON text.
     pub attributes: String,
     pub state: String,
+    /// BCP 47, when the creation request asked for a language.
+    pub locale: Option<String>,
     pub created_at: i64,
     pub consumed_at: Option<i64>,
 }

@@ -6,6 +6,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub user_id: String,
     pub phone_number: String,
+    /// BCP 47, when the directory knows the user's language.
+    pub locale: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

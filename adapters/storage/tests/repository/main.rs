@@ -4,13 +4,13 @@
 
 use chrono::{DateTime, TimeDelta};
 use mfa_totp_application::{
-    ChallengeRepository, SmsSendLog, StepUpContextRepository, UserDirectoryReader,
+    ChallengeRepository, Contact, SmsSendLog, StepUpContextRepository, UserDirectoryReader,
     UserDirectoryWriter,
 };
 use mfa_totp_domain::{
     Challenge, ChallengeId, ChallengePolicy, ChallengeRecord, ChallengeStatus, ClientId,
-    ContextState, DeliveryStatus, Operation, PhoneNumber, SealedSecret, SendOutcome, SendPlan,
-    SmsSend, StepUpContext, Timestamp, TotpPolicy, UserId,
+    ContextState, DeliveryStatus, Locale, Operation, PhoneNumber, SealedSecret, SendOutcome,
+    SendPlan, SmsSend, StepUpContext, Timestamp, TotpPolicy, UserId,
 };
 use mfa_totp_storage::testing::{Engine, TestDatabase};
 use mfa_totp_storage::{Migrator, PoolSettings, SqlStore, connect, migrate};
@@ -81,7 +81,7 @@ on_both_engines!(
     cancel_after_consume_changes_nothing,
     consume_needs_a_verified_challenge_and_applies_once,
     racing_cancels_and_consumes_let_exactly_one_win,
-    user_directory_upserts_phone_numbers,
+    user_directory_upserts_phone_numbers_and_locales,
     concurrent_puts_of_a_new_user_report_one_creation,
     migrations_can_run_twice,
     concurrent_migrations_take_turns,
@@ -112,7 +112,8 @@ fn new_challenge() -> (Challenge, StepUpContext) {
         challenge.id(),
         Operation::parse("payments.transfer").unwrap(),
         attributes,
-    );
+    )
+    .with_locale(Some(Locale::parse("de-CH").unwrap()));
     (challenge, context)
 }
 
@@ -383,20 +384,22 @@ async fn consume_needs_a_verified_challenge_and_applies_once(f: Fixture) {
     );
 }
 
-async fn user_directory_upserts_phone_numbers(f: Fixture) {
+fn contact(phone: &str, locale: Option<&str>) -> Contact {
+    Contact {
+        phone: PhoneNumber::parse(phone).unwrap(),
+        locale: locale.map(|l| Locale::parse(l).unwrap()),
+    }
+}
+
+async fn user_directory_upserts_phone_numbers_and_locales(f: Fixture) {
     let user = UserId::parse("user-9").unwrap();
-    assert_eq!(f.store.phone_number(&user).await.unwrap(), None);
-    let first = PhoneNumber::parse("+447700900123").unwrap();
-    let second = PhoneNumber::parse("+15555550100").unwrap();
-    assert!(f.store.put_phone_number(&user, &first, t0()).await.unwrap());
-    assert_eq!(f.store.phone_number(&user).await.unwrap(), Some(first));
-    assert!(
-        !f.store
-            .put_phone_number(&user, &second, t0())
-            .await
-            .unwrap()
-    );
-    assert_eq!(f.store.phone_number(&user).await.unwrap(), Some(second));
+    assert_eq!(f.store.contact(&user).await.unwrap(), None);
+    let first = contact("+447700900123", Some("pt-BR"));
+    let second = contact("+15555550100", None);
+    assert!(f.store.put_contact(&user, &first, t0()).await.unwrap());
+    assert_eq!(f.store.contact(&user).await.unwrap(), Some(first));
+    assert!(!f.store.put_contact(&user, &second, t0()).await.unwrap());
+    assert_eq!(f.store.contact(&user).await.unwrap(), Some(second));
 }
 
 async fn migrations_can_run_twice(f: Fixture) {
@@ -416,8 +419,8 @@ async fn concurrent_puts_of_a_new_user_report_one_creation(f: Fixture) {
             let store = f.store.clone();
             let user = user.clone();
             tokio::spawn(async move {
-                let phone = PhoneNumber::parse(&format!("+4477009001{i:02}")).unwrap();
-                store.put_phone_number(&user, &phone, t0()).await.unwrap()
+                let phone = contact(&format!("+4477009001{i:02}"), None);
+                store.put_contact(&user, &phone, t0()).await.unwrap()
             })
         })
         .collect();
@@ -426,7 +429,7 @@ async fn concurrent_puts_of_a_new_user_report_one_creation(f: Fixture) {
         created += usize::from(task.await.unwrap());
     }
     assert_eq!(created, 1);
-    assert!(f.store.phone_number(&user).await.unwrap().is_some());
+    assert!(f.store.contact(&user).await.unwrap().is_some());
 }
 
 async fn concurrent_migrations_take_turns(f: Fixture) {
@@ -553,6 +556,7 @@ async fn sms_sends_are_recorded_and_take_delivery_reports(f: Fixture) {
         latency_ms: 1_500,
         delivery: None,
         sent_at: t0(),
+        segments: 1,
     };
     let carried = SmsSend {
         outcome: SendOutcome::Accepted,
@@ -562,6 +566,7 @@ async fn sms_sends_are_recorded_and_take_delivery_reports(f: Fixture) {
         attempts: 2,
         latency_ms: 120,
         sent_at: t0() + TimeDelta::seconds(31),
+        segments: 3,
         ..failed.clone()
     };
     f.store.log_send(&failed).await.unwrap();

@@ -1,0 +1,172 @@
+//! The SMS texts from config: `sms.templates.<locale>.<operation>` and
+//! `sms.operations.<operation>.required_attributes`. Operation names contain dots, which
+//! config reads as nesting, so both maps are read as trees and flattened back into names.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use mfa_totp_domain::{Locale, MessageCatalog, MessageSettings, TemplateKey};
+use serde::Deserialize;
+
+use crate::settings::{Settings, SmsSettings};
+
+/// A template, or the next level of an operation's dotted name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum TemplateTree {
+    Text(String),
+    Tree(BTreeMap<String, TemplateTree>),
+}
+
+/// An operation's settings, or the next level of its dotted name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OperationTree {
+    Operation(OperationSettings),
+    Tree(BTreeMap<String, OperationTree>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationSettings {
+    /// The context attributes the operation's SMS shows, and its creation requires.
+    #[serde(deserialize_with = "crate::settings::string_list")]
+    pub required_attributes: Vec<String>,
+}
+
+fn flatten_templates(
+    prefix: &str,
+    tree: &TemplateTree,
+    out: &mut Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    match tree {
+        TemplateTree::Text(text) if prefix.is_empty() => anyhow::bail!(
+            "invalid configuration: sms.templates.<locale> must hold templates by operation, e.g. default = \"{text}\""
+        ),
+        TemplateTree::Text(text) => out.push((prefix.to_owned(), text.clone())),
+        TemplateTree::Tree(children) => {
+            for (name, child) in children {
+                let path = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                flatten_templates(&path, child, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn flatten_operations(prefix: &str, tree: &OperationTree, out: &mut BTreeMap<String, Vec<String>>) {
+    match tree {
+        OperationTree::Operation(settings) => {
+            out.insert(prefix.to_owned(), settings.required_attributes.clone());
+        }
+        OperationTree::Tree(children) => {
+            for (name, child) in children {
+                let path = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                flatten_operations(&path, child, out);
+            }
+        }
+    }
+}
+
+/// The catalog the configuration describes: the built-in templates, then the configured
+/// ones. A template that does not parse or names an unknown placeholder stops start-up,
+/// naming the template.
+pub fn catalog(sms: &SmsSettings) -> anyhow::Result<MessageCatalog> {
+    let locale = |raw: &str, key: &str| {
+        Locale::parse(raw).map_err(|e| anyhow::anyhow!("invalid configuration: {key} '{raw}' {e}"))
+    };
+    let mut templates = Vec::new();
+    for (raw_locale, tree) in &sms.templates {
+        let locale = locale(raw_locale, "sms.templates.<locale>")?;
+        let mut flat = Vec::new();
+        flatten_templates("", tree, &mut flat)?;
+        for (operation, text) in flat {
+            let operation = (operation != "default").then_some(operation);
+            templates.push((
+                TemplateKey {
+                    locale: locale.clone(),
+                    operation,
+                },
+                text,
+            ));
+        }
+    }
+    let mut required_attributes = BTreeMap::new();
+    for (name, tree) in &sms.operations {
+        flatten_operations(name, tree, &mut required_attributes);
+    }
+    MessageCatalog::new(MessageSettings {
+        default_locale: locale(&sms.default_locale, "sms.default_locale")?,
+        templates,
+        required_attributes,
+        app_name: sms.app_name.clone(),
+        webotp_domain: sms.webotp_domain.clone(),
+        android_app_hash: sms.android_app_hash.clone(),
+        max_attribute_length: sms.max_attribute_length,
+    })
+    .context("invalid configuration")
+}
+
+/// Warns about each template whose longest message takes more than two segments.
+pub fn warn_about_long_templates(settings: &Settings, catalog: &MessageCatalog) {
+    let minutes = (i64::from(settings.challenge.code_ttl_secs) / 60).max(1);
+    for (key, cost) in catalog.longest(settings.challenge.otp_digits.into(), minutes) {
+        if cost.segments > 2 {
+            tracing::warn!(
+                template = %key,
+                segments = cost.segments,
+                encoding = cost.encoding.as_str(),
+                "at its longest this template takes more than 2 SMS segments; each is billed"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mfa_totp_domain::Operation;
+
+    fn load(toml: &str) -> anyhow::Result<MessageCatalog> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mfa-totp.toml");
+        std::fs::write(&path, toml).unwrap();
+        catalog(&Settings::load(Some(&path))?.sms)
+    }
+
+    #[test]
+    fn dotted_operations_read_from_nested_or_quoted_keys() {
+        let catalog = load(
+            "[sms.operations.payments.transfer]\nrequired_attributes = [\"amount\", \"payee\"]\n\
+             [sms.templates.de]\n\"payments.transfer\" = \"{code}: {amount} an {payee}\"\n\
+             [sms.templates.pt-BR.payments]\ntransfer = \"{code}: {amount} para {payee}\"\n",
+        )
+        .unwrap();
+        let op = Operation::parse("payments.transfer").unwrap();
+        assert_eq!(catalog.required_attributes(&op), ["amount", "payee"]);
+        for (locale, key) in [
+            ("de", "sms.templates.de.payments.transfer"),
+            ("pt-BR", "sms.templates.pt-BR.payments.transfer"),
+        ] {
+            let locale = Locale::parse(locale).unwrap();
+            assert_eq!(catalog.template_for(&op, Some(&locale)).0.to_string(), key);
+        }
+    }
+
+    #[test]
+    fn an_unknown_placeholder_stops_start_up_naming_the_template() {
+        let error = load("[sms.templates.de]\ndefault = \"Code {code} für {payee}\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("sms.templates.de.default"), "{error}");
+        assert!(error.contains("{payee}"), "{error}");
+    }
+}
