@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context;
 use mfa_totp_domain::{Locale, MessageCatalog, MessageSettings, TemplateKey};
 use serde::Deserialize;
 
@@ -112,7 +111,7 @@ pub fn catalog(sms: &SmsSettings) -> anyhow::Result<MessageCatalog> {
         android_app_hash: sms.android_app_hash.clone(),
         max_attribute_length: sms.max_attribute_length,
     })
-    .context("invalid configuration")
+    .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
 }
 
 /// Warns about each template whose longest message takes more than two segments.

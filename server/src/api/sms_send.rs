@@ -45,6 +45,9 @@ pub struct SmsSendDto {
     pub delivery_status: Option<DeliveryStatusDto>,
     /// When it was sent.
     pub sent_at: DateTime<Utc>,
+    /// The SMS segments the message takes: what the operator bills.
+    #[oai(validator(minimum(value = "1"), maximum(value = "255")))]
+    pub segments: u32,
 }
 
 impl From<SmsSend> for SmsSendDto {
@@ -64,6 +67,7 @@ impl From<SmsSend> for SmsSendDto {
                 DeliveryStatus::Failed => DeliveryStatusDto::Failed,
             }),
             sent_at: send.sent_at,
+            segments: send.segments.clamp(1, 255),
         }
     }
 }
@@ -75,6 +79,7 @@ impl Example for SmsSendDto {
             provider: Some("twilio".into()),
             delivery_status: Some(DeliveryStatusDto::Delivered),
             sent_at: example_time(20),
+            segments: 1,
         }
     }
 }

@@ -197,3 +197,52 @@ fn a_chosen_sms_provider_without_its_keys_stops_the_binary_naming_the_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("sms.vonage.api_secret"), "{stderr}");
 }
+
+#[test]
+fn sms_render_previews_a_linked_operations_message_with_its_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mfa-totp.toml");
+    std::fs::write(
+        &config,
+        "[sms]\nwebotp_domain = \"bank.example\"\n\
+         [sms.operations.payments.transfer]\nrequired_attributes = [\"amount\", \"currency\", \"payee\"]\n\
+         [sms.templates.de.payments]\n\
+         transfer = \"{code} ist Ihr Code, um {amount} {currency} an {payee} zu zahlen.\"\n\
+         [sms.templates.en.payments]\n\
+         transfer = \"{code} is your code to pay {amount} {currency} to {payee}.\"\n",
+    )
+    .unwrap();
+    let render = |extra: &[&str]| {
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(["sms", "render", "--operation", "payments.transfer"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = render(&[
+        "--locale",
+        "de",
+        "--attr",
+        "amount=120.00",
+        "--attr",
+        "currency=EUR",
+        "--attr",
+        "payee=ACME GmbH",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "123456 ist Ihr Code, um 120.00 EUR an ACME GmbH zu zahlen.\n\n@bank.example #123456\n\
+         ---\nlocale: de\nencoding: GSM-7\nsegments: 1 (81 septets)\n"
+    );
+    let missing = render(&["--attr", "amount=1"]);
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("--attr currency is missing"), "{stderr}");
+}

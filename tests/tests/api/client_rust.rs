@@ -42,6 +42,7 @@ async fn the_generated_rust_client_walks_the_flow_with_typed_models_and_errors()
             &"alice".parse().unwrap(),
             &PutUserRequest {
                 phone_number: PHONE.parse().unwrap(),
+                locale: Some("en-GB".parse().unwrap()),
             },
         )
         .await
@@ -59,6 +60,7 @@ async fn the_generated_rust_client_walks_the_flow_with_typed_models_and_errors()
                     .unwrap()
                     .clone(),
             },
+            locale: None,
         })
         .await
         .unwrap()

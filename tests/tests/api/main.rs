@@ -7,6 +7,7 @@ mod concurrency;
 mod database_outage;
 mod errors;
 mod flow;
+mod messages;
 mod ownership;
 mod slow_clients;
 mod sms_providers;

@@ -1,0 +1,232 @@
+//! Messages people can trust, end to end: a dynamically linked operation's SMS names its
+//! amount and payee in the user's language (read from the fake provider's request), its
+//! creation refuses missing or unshowable attributes at their paths, and the context digest
+//! is the same on create, verify and consume.
+
+use std::collections::BTreeMap;
+
+use mfa_totp_server::settings::SmsProvider;
+use mfa_totp_sms::TwilioConfig;
+use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const PAY: &str = "payments.transfer";
+
+async fn twilio() -> MockServer {
+    let fake = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1", "status": "queued"})),
+        )
+        .mount(&fake)
+        .await;
+    fake
+}
+
+/// The server with English and German templates for `payments.transfer`, which shows
+/// amount, currency and payee, sending through a fake Twilio.
+async fn app(fake: &MockServer) -> TestApp {
+    let database = TestDatabase::from_env("messages").await;
+    let mut setup = Setup::new(&database);
+    let sms = &mut setup.settings.sms;
+    sms.provider = SmsProvider::Twilio;
+    sms.twilio = TwilioConfig {
+        base_url: fake.uri(),
+        account_sid: Some("AC0123".into()),
+        auth_token: Some("token".into()),
+        from: Some("+15005550006".into()),
+        ..TwilioConfig::default()
+    };
+    sms.templates = serde_json::from_value(json!({
+        "en": {"payments": {"transfer":
+            "{code} is your code to pay {amount} {currency} to {payee}. It expires in {minutes} minutes. Never share it."}},
+        "de": {"payments": {"transfer":
+            "{code} ist Ihr Code, um {amount} {currency} an {payee} zu zahlen. Er läuft in {minutes} Minuten ab. Geben Sie ihn niemals weiter."}},
+    }))
+    .unwrap();
+    sms.operations = serde_json::from_value(json!({
+        "payments": {"transfer": {"required_attributes": ["amount", "currency", "payee"]}},
+    }))
+    .unwrap();
+    sms.webotp_domain = Some("bank.example".into());
+    setup.real_sms = true;
+    TestApp::spawn_with(setup, Some(database)).await
+}
+
+fn payment() -> Value {
+    json!({"amount": "120.00", "currency": "GBP", "payee": "ACME Ltd"})
+}
+
+async fn create(app: &TestApp, attributes: Value, locale: Option<&str>) -> mfa_totp_tests::Reply {
+    let mut body = json!({
+        "subjectUserId": "alice",
+        "stepUpRequestContext": {"operation": PAY, "attributes": attributes},
+    });
+    if let Some(locale) = locale {
+        body["locale"] = json!(locale);
+    }
+    app.post_json(
+        "/internal/v1/mfa/challenges",
+        &TestApp::service_token(),
+        body,
+    )
+    .await
+}
+
+async fn put_alice(app: &TestApp, locale: &str) {
+    let reply = app
+        .send(
+            app.http
+                .put(app.url("/internal/v1/mfa/users/alice"))
+                .bearer_auth(TestApp::service_token())
+                .json(&json!({"phoneNumber": PHONE, "locale": locale})),
+        )
+        .await;
+    assert_eq!(reply.status / 100, 2, "{}", reply.body);
+    assert_eq!(reply.body["locale"], locale);
+}
+
+/// The `Body` of the last SMS the fake Twilio received.
+async fn last_body(fake: &MockServer) -> String {
+    let requests = fake.received_requests().await.unwrap();
+    let form: BTreeMap<String, String> =
+        serde_urlencoded::from_bytes(&requests.last().unwrap().body).unwrap();
+    form["Body"].clone()
+}
+
+#[tokio::test]
+async fn the_sms_names_amount_and_payee_in_the_users_then_the_requested_locale() {
+    let fake = twilio().await;
+    let app = app(&fake).await;
+    put_alice(&app, "de-AT").await;
+
+    let german = create(&app, payment(), None).await.body["challengeId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.initiate(&german, "alice").await.status, 200);
+    let body = last_body(&fake).await;
+    let code = mfa_totp_sms::code_in(&body).unwrap().to_owned();
+    assert_eq!(
+        body,
+        format!(
+            "{code} ist Ihr Code, um 120.00 GBP an ACME Ltd zu zahlen. Er läuft in 5 Minuten ab. \
+             Geben Sie ihn niemals weiter.\n\n@bank.example #{code}"
+        )
+    );
+
+    let english = create(&app, payment(), Some("en-GB")).await.body["challengeId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.initiate(&english, "alice").await.status, 200);
+    let body = last_body(&fake).await;
+    let code = mfa_totp_sms::code_in(&body).unwrap().to_owned();
+    assert_eq!(
+        body,
+        format!(
+            "{code} is your code to pay 120.00 GBP to ACME Ltd. It expires in 5 minutes. \
+             Never share it.\n\n@bank.example #{code}"
+        )
+    );
+    let last = app
+        .get(
+            &format!("/internal/v1/mfa/challenges/{english}"),
+            &TestApp::service_token(),
+        )
+        .await;
+    assert_eq!(last.body["lastSms"]["provider"], "twilio");
+    assert_eq!(last.body["lastSms"]["segments"], 1);
+}
+
+#[tokio::test]
+async fn missing_blank_or_unshowable_attributes_are_refused_at_their_paths() {
+    let fake = twilio().await;
+    let app = app(&fake).await;
+    let reply = create(
+        &app,
+        json!({"currency": " ", "payee": "Pay https://evil.example"}),
+        None,
+    )
+    .await;
+    reply.assert_error(400, "BAD_REQUEST");
+    let fields: Vec<(String, String)> = reply.body["fieldErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let urn = |code: &str| format!("urn:plmr:mfa-totp:api:{code}");
+    assert_eq!(
+        fields,
+        [
+            (
+                "stepUpRequestContext.attributes.amount".into(),
+                urn("NOT_NULL")
+            ),
+            (
+                "stepUpRequestContext.attributes.currency".into(),
+                urn("NOT_BLANK")
+            ),
+            (
+                "stepUpRequestContext.attributes.payee".into(),
+                urn("NOT_BLANK")
+            ),
+        ]
+    );
+    assert!(
+        reply.body["message"].as_str().unwrap().contains("link"),
+        "{}",
+        reply.body
+    );
+    create(&app, payment(), Some("klingon-x"))
+        .await
+        .assert_error(400, "BAD_REQUEST");
+    assert!(fake.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_context_digest_is_the_same_on_create_verify_and_consume() {
+    let fake = twilio().await;
+    let app = app(&fake).await;
+    put_alice(&app, "en").await;
+    let attributes =
+        json!({"payee": "Zoë & Co", "currency": "GBP", "amount": 120.5, "note": {"b": 2, "a": 1}});
+    let created = create(&app, attributes, None).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["challengeId"].as_str().unwrap().to_owned();
+    let digest = created.body["contextDigest"].as_str().unwrap().to_owned();
+    // RFC 8785 by hand: keys sorted at every level, no white space, numbers as ECMAScript.
+    let canonical = r#"{"attributes":{"amount":120.5,"currency":"GBP","note":{"a":1,"b":2},"payee":"Zoë & Co"},"operation":"payments.transfer"}"#;
+    assert_eq!(digest, hex::encode(Sha256::digest(canonical)));
+
+    assert_eq!(app.initiate(&id, "alice").await.status, 200);
+    let code = mfa_totp_sms::code_in(&last_body(&fake).await)
+        .unwrap()
+        .to_owned();
+    let verified = app.verify(&id, "alice", &code).await;
+    assert_eq!(verified.body["contextDigest"], digest.as_str());
+    // Nothing after creation changes the context: a new phone and locale for the user, a
+    // second challenge for another payment.
+    put_alice(&app, "de").await;
+    assert_eq!(create(&app, payment(), None).await.status, 201);
+    let consumed = app
+        .post(
+            &format!("/internal/v1/mfa/challenges/{id}:consume"),
+            &TestApp::service_token(),
+        )
+        .await;
+    assert_eq!(consumed.body["contextDigest"], digest.as_str());
+    assert_eq!(
+        consumed.body["stepUpRequestContext"]["attributes"]["payee"],
+        "Zoë & Co"
+    );
+}
