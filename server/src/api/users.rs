@@ -51,7 +51,7 @@ pub struct User {
     #[oai(validator(max_length = 16))]
     pub masked_phone_number: String,
     /// The user's SMS language, when set.
-    #[oai(skip_serializing_if_is_none, validator(max_length = 35))]
+    #[oai(skip_serializing_if_is_none, validator(max_length = 12))]
     pub locale: Option<String>,
 }
 

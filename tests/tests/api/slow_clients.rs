@@ -35,9 +35,8 @@ async fn sent(app: &TestApp, start: &[u8]) -> TcpStream {
     stream
 }
 
-/// Other clients are served at once; the connection, trickling `trickle`, is closed in time.
-async fn closed_in_time(app: &TestApp, mut stream: TcpStream, trickle: &[u8]) -> String {
-    served_now(app).await;
+/// The connection, trickling `trickle`, is closed in time; returns what it received.
+async fn closed_in_time(mut stream: TcpStream, trickle: &[u8]) -> String {
     let (took, received) = until_closed(&mut stream, trickle).await;
     assert!(took < CLOSED_WITHIN, "closed after {took:?}");
     received
@@ -67,10 +66,15 @@ async fn until_closed(stream: &mut TcpStream, trickle: &[u8]) -> (Duration, Stri
     )
 }
 
+/// Another client, on a connection of its own, is served at once.
 async fn served_now(app: &TestApp) {
     let started = Instant::now();
-    let status = app
-        .http
+    // No pooled connection: the server closes idle ones after 1 s here.
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let status = fresh
         .get(app.url("/health/live"))
         .send()
         .await
@@ -90,8 +94,9 @@ async fn headers_trickled_byte_by_byte_are_cut_off_at_the_header_timeout() {
     for _ in 0..8 {
         slow.push(sent(&app, b"GET /health/live HTTP/1.1\r\nHost: x\r\n").await);
     }
+    served_now(&app).await;
     for stream in slow {
-        closed_in_time(&app, stream, b"X").await;
+        closed_in_time(stream, b"X").await;
     }
 }
 
@@ -104,14 +109,16 @@ async fn a_stalled_body_is_cut_off_at_the_body_timeout() {
           Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"subj",
     )
     .await;
-    closed_in_time(&app, stream, b" ").await;
+    served_now(&app).await;
+    closed_in_time(stream, b" ").await;
 }
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
     let app = app(64).await;
     let stream = sent(&app, b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    let response = closed_in_time(&app, stream, b"").await;
+    served_now(&app).await;
+    let response = closed_in_time(stream, b"").await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }
 
