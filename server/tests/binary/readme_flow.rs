@@ -246,3 +246,27 @@ fn sms_render_previews_a_linked_operations_message_with_its_cost() {
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(stderr.contains("--attr currency is missing"), "{stderr}");
 }
+
+#[test]
+fn start_up_warns_about_a_template_longer_than_two_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!(
+        "Your code is {{code}}. {}",
+        "Please read this carefully. ".repeat(12)
+    );
+    let server = start(
+        dir.path(),
+        &[("MFA_TOTP__SMS__TEMPLATES__EN__DEFAULT", &long)],
+    );
+    let logs = server.logs.lock().unwrap().join("\n");
+    let warning = logs
+        .lines()
+        .find(|line| line.contains("more than 2 SMS segments"))
+        .unwrap_or_else(|| panic!("no warning in {logs}"));
+    assert!(warning.contains("sms.templates.en.default"), "{warning}");
+    assert!(warning.contains("\"segments\":3"), "{warning}");
+    assert!(
+        !logs.contains("sms.templates.de.default"),
+        "the short ones pass"
+    );
+}
