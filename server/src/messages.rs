@@ -33,6 +33,15 @@ pub struct OperationSettings {
     pub required_attributes: Vec<String>,
 }
 
+/// `prefix.name`, or `name` at the top.
+fn dotted(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
 fn flatten_templates(
     prefix: &str,
     tree: &TemplateTree,
@@ -45,12 +54,7 @@ fn flatten_templates(
         TemplateTree::Text(text) => out.push((prefix.to_owned(), text.clone())),
         TemplateTree::Tree(children) => {
             for (name, child) in children {
-                let path = if prefix.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{prefix}.{name}")
-                };
-                flatten_templates(&path, child, out)?;
+                flatten_templates(&dotted(prefix, name), child, out)?;
             }
         }
     }
@@ -64,12 +68,7 @@ fn flatten_operations(prefix: &str, tree: &OperationTree, out: &mut BTreeMap<Str
         }
         OperationTree::Tree(children) => {
             for (name, child) in children {
-                let path = if prefix.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{prefix}.{name}")
-                };
-                flatten_operations(&path, child, out);
+                flatten_operations(&dotted(prefix, name), child, out);
             }
         }
     }

@@ -6,6 +6,7 @@ mod client_rust;
 mod concurrency;
 mod database_outage;
 mod errors;
+mod fakes;
 mod flow;
 mod messages;
 mod ownership;

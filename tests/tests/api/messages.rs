@@ -3,28 +3,15 @@
 //! creation refuses missing or unshowable attributes at their paths, and the context digest
 //! is the same on create, verify and consume.
 
-use std::collections::BTreeMap;
-
 use mfa_totp_server::settings::SmsProvider;
-use mfa_totp_sms::TwilioConfig;
 use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
+
+use crate::fakes::{last_text, twilio_accepting, twilio_config};
 
 const PAY: &str = "payments.transfer";
-
-async fn twilio() -> MockServer {
-    let fake = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1", "status": "queued"})),
-        )
-        .mount(&fake)
-        .await;
-    fake
-}
 
 /// The server with English and German templates for `payments.transfer`, which shows
 /// amount, currency and payee, sending through a fake Twilio.
@@ -33,13 +20,7 @@ async fn app(fake: &MockServer) -> TestApp {
     let mut setup = Setup::new(&database);
     let sms = &mut setup.settings.sms;
     sms.provider = SmsProvider::Twilio;
-    sms.twilio = TwilioConfig {
-        base_url: fake.uri(),
-        account_sid: Some("AC0123".into()),
-        auth_token: Some("token".into()),
-        from: Some("+15005550006".into()),
-        ..TwilioConfig::default()
-    };
+    sms.twilio = twilio_config(&fake.uri());
     sms.templates = serde_json::from_value(json!({
         "en": {"payments": {"transfer":
             "{code} is your code to pay {amount} {currency} to {payee}. It expires in {minutes} minutes. Never share it."}},
@@ -89,27 +70,24 @@ async fn put_alice(app: &TestApp, locale: &str) {
     assert_eq!(reply.body["locale"], locale);
 }
 
-/// The `Body` of the last SMS the fake Twilio received.
-async fn last_body(fake: &MockServer) -> String {
-    let requests = fake.received_requests().await.unwrap();
-    let form: BTreeMap<String, String> =
-        serde_urlencoded::from_bytes(&requests.last().unwrap().body).unwrap();
-    form["Body"].clone()
+/// Initiates a new challenge for the payment, asking for `locale`; returns the SMS text the
+/// fake Twilio received and the code in it.
+async fn sent_for(app: &TestApp, fake: &MockServer, locale: Option<&str>) -> (String, String) {
+    let created = create(app, payment(), locale).await;
+    let id = created.body["challengeId"].as_str().unwrap().to_owned();
+    assert_eq!(app.initiate(&id, "alice").await.status, 200);
+    let body = last_text(fake, "Body").await;
+    let code = mfa_totp_sms::code_in(&body).unwrap().to_owned();
+    (body, code)
 }
 
 #[tokio::test]
 async fn the_sms_names_amount_and_payee_in_the_users_then_the_requested_locale() {
-    let fake = twilio().await;
+    let fake = twilio_accepting().await;
     let app = app(&fake).await;
     put_alice(&app, "de-AT").await;
 
-    let german = create(&app, payment(), None).await.body["challengeId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(app.initiate(&german, "alice").await.status, 200);
-    let body = last_body(&fake).await;
-    let code = mfa_totp_sms::code_in(&body).unwrap().to_owned();
+    let (body, code) = sent_for(&app, &fake, None).await;
     assert_eq!(
         body,
         format!(
@@ -118,13 +96,7 @@ async fn the_sms_names_amount_and_payee_in_the_users_then_the_requested_locale()
         )
     );
 
-    let english = create(&app, payment(), Some("en-GB")).await.body["challengeId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(app.initiate(&english, "alice").await.status, 200);
-    let body = last_body(&fake).await;
-    let code = mfa_totp_sms::code_in(&body).unwrap().to_owned();
+    let (body, code) = sent_for(&app, &fake, Some("en-GB")).await;
     assert_eq!(
         body,
         format!(
@@ -132,19 +104,11 @@ async fn the_sms_names_amount_and_payee_in_the_users_then_the_requested_locale()
              Never share it.\n\n@bank.example #{code}"
         )
     );
-    let last = app
-        .get(
-            &format!("/internal/v1/mfa/challenges/{english}"),
-            &TestApp::service_token(),
-        )
-        .await;
-    assert_eq!(last.body["lastSms"]["provider"], "twilio");
-    assert_eq!(last.body["lastSms"]["segments"], 1);
 }
 
 #[tokio::test]
 async fn missing_blank_or_unshowable_attributes_are_refused_at_their_paths() {
-    let fake = twilio().await;
+    let fake = twilio_accepting().await;
     let app = app(&fake).await;
     let reply = create(
         &app,
@@ -195,7 +159,7 @@ async fn missing_blank_or_unshowable_attributes_are_refused_at_their_paths() {
 
 #[tokio::test]
 async fn the_context_digest_is_the_same_on_create_verify_and_consume() {
-    let fake = twilio().await;
+    let fake = twilio_accepting().await;
     let app = app(&fake).await;
     put_alice(&app, "en").await;
     let attributes =
@@ -209,9 +173,18 @@ async fn the_context_digest_is_the_same_on_create_verify_and_consume() {
     assert_eq!(digest, hex::encode(Sha256::digest(canonical)));
 
     assert_eq!(app.initiate(&id, "alice").await.status, 200);
-    let code = mfa_totp_sms::code_in(&last_body(&fake).await)
+    let code = mfa_totp_sms::code_in(&last_text(&fake, "Body").await)
         .unwrap()
         .to_owned();
+    let read = app
+        .get(
+            &format!("/internal/v1/mfa/challenges/{id}"),
+            &TestApp::service_token(),
+        )
+        .await;
+    assert_eq!(read.body["contextDigest"], digest.as_str());
+    // "ë" is outside GSM 03.38: the message goes as UCS-2, 70 units a segment, so two.
+    assert_eq!(read.body["lastSms"]["segments"], 2);
     let verified = app.verify(&id, "alice", &code).await;
     assert_eq!(verified.body["contextDigest"], digest.as_str());
     // Nothing after creation changes the context: a new phone and locale for the user, a

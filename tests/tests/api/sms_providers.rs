@@ -2,8 +2,6 @@
 //! for a `twilio,vonage` chain, delivers the code through fakes of those providers on
 //! loopback, and the user verifies with the code read from the fake's captured request.
 
-use std::collections::BTreeMap;
-
 use mfa_totp_server::settings::SmsProvider;
 use mfa_totp_sms::{TwilioConfig, VonageConfig};
 use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase};
@@ -11,15 +9,7 @@ use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn twilio_config(base_url: &str) -> TwilioConfig {
-    TwilioConfig {
-        base_url: base_url.into(),
-        account_sid: Some("AC0123".into()),
-        auth_token: Some("token".into()),
-        from: Some("+15005550006".into()),
-        ..TwilioConfig::default()
-    }
-}
+use crate::fakes::{last_text, twilio_accepting, twilio_config};
 
 fn vonage_config(base_url: &str) -> VonageConfig {
     VonageConfig {
@@ -29,14 +19,6 @@ fn vonage_config(base_url: &str) -> VonageConfig {
         from: Some("MFA".into()),
         ..VonageConfig::default()
     }
-}
-
-/// The text field of the last form a fake received.
-async fn last_text(fake: &MockServer, field: &str) -> String {
-    let requests = fake.received_requests().await.unwrap();
-    let last = requests.last().expect("the fake received the SMS");
-    let form: BTreeMap<String, String> = serde_urlencoded::from_bytes(&last.body).unwrap();
-    form[field].clone()
 }
 
 fn code_in(text: &str) -> String {
@@ -53,17 +35,6 @@ async fn app_with(providers: &[SmsProvider], twilio: &str, vonage: &str) -> Test
     setup.settings.sms.vonage = vonage_config(vonage);
     setup.real_sms = true;
     TestApp::spawn_with(setup, Some(database)).await
-}
-
-async fn twilio_accepting() -> MockServer {
-    let fake = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1", "status": "queued"})),
-        )
-        .mount(&fake)
-        .await;
-    fake
 }
 
 #[tokio::test]
