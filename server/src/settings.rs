@@ -720,6 +720,20 @@ mod tests {
     }
 
     #[test]
+    fn one_token_key_at_a_time() {
+        let error = load_toml(
+            "[auth]\nhs256_secret = \"a-configured-secret-of-at-least-32-bytes\"\n\
+             jwks_url = \"https://idp.example/jwks\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("auth.hs256_secret, auth.jwks_url are all set"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn a_config_file_overrides_the_defaults() {
         let s = load_toml("[challenge]\nmax_sends = 2\n[database]\nurl = \"sqlite::memory:\"\n")
             .unwrap();

@@ -184,10 +184,6 @@ impl MessageCatalog {
         Ok(catalog)
     }
 
-    pub fn default_locale(&self) -> &Locale {
-        &self.settings.default_locale
-    }
-
     /// The attributes an operation's SMS shows, which its creation requires.
     pub fn required_attributes(&self, operation: &Operation) -> &[String] {
         self.settings

@@ -96,6 +96,13 @@ fn an_empty_or_short_secret_is_refused_in_every_mode() {
 #[tokio::test]
 async fn token_falls_back_to_the_development_secret_only_with_dev() {
     refused(&run(&["token", "--sub", "x"], &[]), &["--dev"]);
+    refused(
+        &run(
+            &["token", "--dev", "--sub", "x", "--ttl-secs", "86401"],
+            &[],
+        ),
+        &["auth.max_token_lifetime_secs"],
+    );
     let out = run(&["token", "--dev", "--sub", "x"], &[]);
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap();

@@ -54,11 +54,16 @@ async fn serve_keys(idp: &MockServer, keys: &[Value]) {
 }
 
 async fn jwks_app(idp: &MockServer, min_refresh_secs: u64) -> TestApp {
+    jwks_app_caching(idp, min_refresh_secs, 300).await
+}
+
+async fn jwks_app_caching(idp: &MockServer, min_refresh_secs: u64, cache_secs: u64) -> TestApp {
     let database = TestDatabase::from_env("jwks").await;
     let mut setup = Setup::new(&database);
     setup.settings.auth.hs256_secret = None;
     setup.settings.auth.jwks_url = Some(format!("{}/jwks", idp.uri()));
     setup.settings.auth.jwks_min_refresh_secs = min_refresh_secs;
+    setup.settings.auth.jwks_cache_secs = cache_secs;
     TestApp::spawn_with(setup, Some(database)).await
 }
 
@@ -119,6 +124,32 @@ async fn unknown_kids_refetch_the_jwks_at_most_once_per_interval() {
         0,
         "made-up kids within the interval fetch nothing"
     );
+}
+
+#[tokio::test]
+async fn with_the_identity_provider_down_known_keys_still_work_and_unknown_ones_are_503() {
+    let idp = MockServer::builder().start().await;
+    serve_keys(&idp, &[jwk("rs256-test-public.jwk.json")]).await;
+    // Every token refetches (no cache, no interval), so every one meets the outage.
+    let app = jwks_app_caching(&idp, 0, 0).await;
+    drop(idp);
+    let rsa = idp_token(Algorithm::RS256, "rsa-2026");
+    assert_eq!(
+        put_alice(&app, &rsa).await / 100,
+        2,
+        "the known key stays in use"
+    );
+    let rotated = idp_token(Algorithm::ES256, "ec-2026");
+    let reply = app
+        .send(
+            app.http
+                .put(app.url("/internal/v1/mfa/users/alice"))
+                .bearer_auth(&rotated)
+                .json(&json!({"phoneNumber": mfa_totp_tests::PHONE})),
+        )
+        .await;
+    reply.assert_error(503, "SERVICE_UNAVAILABLE");
+    assert!(reply.header("retry-after").is_some());
 }
 
 #[tokio::test]
