@@ -296,9 +296,12 @@ pub fn mint_hs256(
 }
 
 /// `Authorization: Bearer <JWT>`: a signed JWT (JWS) checked as RFC8725 (JWT Best Current
-/// Practices) asks. The algorithm is fixed by configuration (HS256, RS256 or ES256), never
-/// taken from the token, so `alg: none` and algorithm confusion are refused; `exp`, `iss`
-/// and `aud` are always checked.
+/// Practices) asks. The key is fixed by configuration (an HS256 secret, an RS256/ES256 public
+/// key, or the identity provider's JWKS, picked by `kid`) and the algorithm is the key's,
+/// never the token's, so `alg: none` and algorithm confusion are refused. `exp`, `iss` and
+/// `aud` (a string or an array) are required, `nbf` is checked, a token living longer than
+/// the configured maximum is refused, and `sub` must be canonical (never trimmed). Scopes
+/// come in `scope` or `scp`.
 #[derive(SecurityScheme)]
 #[oai(
     rename = "bearerAuth",

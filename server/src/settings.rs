@@ -227,7 +227,8 @@ fn comma_list<'de, D: serde::Deserializer<'de>>(
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     pub hs256_secret: Option<SecretString>,
-    /// A PEM public key; when set, tokens are checked with it instead of the HS256 secret.
+    /// A PEM public key to check tokens with. Set one of `hs256_secret`, `public_key_pem`,
+    /// `jwks_url`.
     pub public_key_pem: Option<String>,
     pub public_key_algorithm: PublicKeyAlgorithm,
     /// The identity provider's JWKS (RS256 and ES256 keys picked by `kid`); when set,
