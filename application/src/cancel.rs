@@ -1,7 +1,8 @@
 //! `:cancel`: the operation service withdraws a challenge (and its context) it no longer needs.
 
-use mfa_totp_domain::{ChallengeId, ClientId};
+use mfa_totp_domain::{Actor, AuditEvent, AuditKind, ChallengeId, ChallengeStatus, ClientId};
 
+use crate::audit::log_event;
 use crate::{ChallengeView, MAX_RACE_RETRIES, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,7 @@ impl UseCases {
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     pub async fn cancel(
         &self,
+        who: &Actor,
         client: &ClientId,
         id: ChallengeId,
     ) -> Result<ChallengeView, CancelError> {
@@ -43,10 +45,24 @@ impl UseCases {
                 .await?
                 .filter(|c| c.is_active())
                 .ok_or(CancelError::ContextNotFound)?;
+            let now = self.clock.now();
             let cancelled = challenge
-                .after_cancel(self.clock.now())
+                .after_cancel(now)
                 .map_err(|_| CancelError::ChallengeNotFound)?;
-            if self.challenges.cancel(id, challenge.status()).await? {
+            let event = AuditEvent::new(
+                AuditKind::Cancelled,
+                now,
+                who,
+                Some(id),
+                challenge.subject(),
+                ChallengeStatus::Cancelled.as_str(),
+            );
+            if self
+                .challenges
+                .cancel(id, challenge.status(), &event)
+                .await?
+            {
+                log_event(&event);
                 tracing::info!(was = %challenge.status(), "challenge cancelled");
                 return Ok(ChallengeView {
                     status: cancelled.status(),
@@ -73,10 +89,14 @@ mod tests {
             .with_context(ContextState::Active);
         m.challenges
             .expect_cancel()
-            .withf(|_, read_as| *read_as == ChallengeStatus::CodeSent)
+            .withf(|_, read_as, _| *read_as == ChallengeStatus::CodeSent)
             .times(1)
-            .returning(|_, _| Ok(true));
-        let view = m.build().cancel(&client(), challenge_id()).await.unwrap();
+            .returning(|_, _, _| Ok(true));
+        let view = m
+            .build()
+            .cancel(&who(), &client(), challenge_id())
+            .await
+            .unwrap();
         assert_eq!(view.status, ChallengeStatus::Cancelled);
         assert_eq!(view.context.unwrap().state, ContextState::Cancelled);
     }
@@ -88,7 +108,7 @@ mod tests {
             .with_context(ContextState::Active);
         let err = m
             .build()
-            .cancel(&client(), challenge_id())
+            .cancel(&who(), &client(), challenge_id())
             .await
             .unwrap_err();
         assert!(matches!(err, CancelError::ChallengeNotFound));
@@ -101,7 +121,7 @@ mod tests {
             .with_context(ContextState::Consumed);
         let err = m
             .build()
-            .cancel(&client(), challenge_id())
+            .cancel(&who(), &client(), challenge_id())
             .await
             .unwrap_err();
         assert!(matches!(err, CancelError::ContextNotFound));
@@ -113,7 +133,7 @@ mod tests {
         m.challenges.expect_find().returning(|_| Ok(None));
         let err = m
             .build()
-            .cancel(&client(), challenge_id())
+            .cancel(&who(), &client(), challenge_id())
             .await
             .unwrap_err();
         assert!(matches!(err, CancelError::ChallengeNotFound));
@@ -126,10 +146,10 @@ mod tests {
             .with_context(ContextState::Active);
         m.challenges
             .expect_cancel()
-            .returning(|_, _| Err(unavailable()));
+            .returning(|_, _, _| Err(unavailable()));
         let err = m
             .build()
-            .cancel(&client(), challenge_id())
+            .cancel(&who(), &client(), challenge_id())
             .await
             .unwrap_err();
         assert!(matches!(

@@ -2,9 +2,11 @@
 //! context. After that the context is gone (`STEP_UP_REQUEST_CONTEXT_NOT_FOUND`).
 
 use mfa_totp_domain::{
-    ChallengeId, ChallengeStatus, ClientId, ConsumeRefused, Operation, Timestamp, UserId,
+    Actor, AuditEvent, AuditKind, ChallengeId, ChallengeStatus, ClientId, ConsumeRefused,
+    Operation, Timestamp, UserId,
 };
 
+use crate::audit::log_event;
 use crate::{StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,7 @@ impl UseCases {
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     pub async fn consume(
         &self,
+        who: &Actor,
         client: &ClientId,
         id: ChallengeId,
     ) -> Result<Consumed, ConsumeError> {
@@ -66,9 +69,18 @@ impl UseCases {
                 }
             },
         )?;
-        if !self.contexts.consume(id, now).await? {
+        let event = AuditEvent::new(
+            AuditKind::Consumed,
+            now,
+            who,
+            Some(id),
+            challenge.subject(),
+            "CONSUMED",
+        );
+        if !self.contexts.consume(id, now, &event).await? {
             return Err(ConsumeError::ContextNotFound);
         }
+        log_event(&event);
         tracing::info!("step-up request context consumed");
         let consumed = context.after_consume(now);
         Ok(Consumed {
@@ -101,8 +113,12 @@ mod tests {
         m.contexts
             .expect_consume()
             .times(1)
-            .returning(|_, _| Ok(true));
-        let out = m.build().consume(&client(), challenge_id()).await.unwrap();
+            .returning(|_, _, _| Ok(true));
+        let out = m
+            .build()
+            .consume(&who(), &client(), challenge_id())
+            .await
+            .unwrap();
         assert_eq!(out.operation.as_str(), "payments.transfer");
         assert_eq!(out.subject, user());
     }
@@ -114,7 +130,7 @@ mod tests {
             .with_context(ContextState::Consumed);
         let err = m
             .build()
-            .consume(&client(), challenge_id())
+            .consume(&who(), &client(), challenge_id())
             .await
             .unwrap_err();
         assert!(matches!(err, ConsumeError::ContextNotFound));
@@ -125,10 +141,10 @@ mod tests {
         let mut m = Mocks::new()
             .with_challenge(verified())
             .with_context(ContextState::Active);
-        m.contexts.expect_consume().returning(|_, _| Ok(false));
+        m.contexts.expect_consume().returning(|_, _, _| Ok(false));
         let err = m
             .build()
-            .consume(&client(), challenge_id())
+            .consume(&who(), &client(), challenge_id())
             .await
             .unwrap_err();
         assert!(matches!(err, ConsumeError::ContextNotFound));
@@ -141,7 +157,7 @@ mod tests {
             .with_context(ContextState::Active);
         let err = m
             .build()
-            .consume(&client(), challenge_id())
+            .consume(&who(), &client(), challenge_id())
             .await
             .unwrap_err();
         assert!(matches!(
@@ -156,7 +172,7 @@ mod tests {
         m.challenges.expect_find().returning(|_| Ok(None));
         let err = m
             .build()
-            .consume(&client(), challenge_id())
+            .consume(&who(), &client(), challenge_id())
             .await
             .unwrap_err();
         assert!(matches!(err, ConsumeError::ChallengeNotFound));
@@ -170,7 +186,7 @@ mod tests {
             .returning(|_| Err(unavailable()));
         let err = m
             .build()
-            .consume(&client(), challenge_id())
+            .consume(&who(), &client(), challenge_id())
             .await
             .unwrap_err();
         assert!(matches!(

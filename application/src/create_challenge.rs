@@ -1,17 +1,21 @@
 //! An operation service registers what awaits authorisation and gets a challenge for it.
 
 use mfa_totp_domain::{
-    AttributeProblem, Challenge, ChallengeId, ClientId, Locale, Operation, SealedSecret,
-    StepUpContext, TotpSecret, UserId,
+    Actor, AttributeProblem, AuditEvent, AuditKind, Challenge, ChallengeId, ClientId, LimitKey,
+    LimitKind, LimitReached, Locale, Operation, SealedSecret, StepUpContext, TotpSecret, UserId,
 };
 
-use crate::{ChallengeView, StoreError, UseCases};
+use crate::audit::log_event;
+use crate::{ChallengeView, Change, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateChallengeError {
     /// The operation's SMS shows these attributes, and they are missing or cannot be shown.
     #[error("the step-up request context's attributes cannot be shown in an SMS")]
     Attributes(Vec<(String, AttributeProblem)>),
+    /// `user_challenges`: too many challenges for this subject in the window.
+    #[error("a limit across challenges was reached: {}", .0.kind)]
+    Limited(LimitReached),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("could not create the challenge")]
@@ -36,6 +40,7 @@ impl UseCases {
     #[tracing::instrument(skip_all, fields(operation = %request.operation.as_str()))]
     pub async fn create_challenge(
         &self,
+        who: &Actor,
         request: NewChallenge,
     ) -> Result<ChallengeView, CreateChallengeError> {
         let problems = self
@@ -52,18 +57,55 @@ impl UseCases {
             .cipher
             .seal(&TotpSecret::from_bytes(bytes), id.to_string().as_bytes())
             .map_err(|e| CreateChallengeError::Unexpected(e.into()))?;
+        let now = self.clock.now();
         let challenge = Challenge::new(
             id,
             request.subject,
             request.client,
             SealedSecret::new(sealed),
-            self.clock.now(),
+            now,
             &self.policy,
         );
         // Written once, never updated: what the user authorises is what was registered.
         let context = StepUpContext::new(challenge.id(), request.operation, request.attributes)
             .with_locale(request.locale);
-        self.challenges.insert(&challenge, &context).await?;
+        let charges: Vec<_> = self
+            .limits
+            .charge(
+                LimitKind::UserChallenges,
+                LimitKey::user(challenge.subject()),
+                1,
+                now,
+            )
+            .into_iter()
+            .collect();
+        let event = |kind, id, outcome: &str| {
+            AuditEvent::new(kind, now, who, id, challenge.subject(), outcome)
+        };
+        let created = event(
+            AuditKind::ChallengeCreated,
+            Some(challenge.id()),
+            challenge.status().as_str(),
+        );
+        match self
+            .challenges
+            .insert(&challenge, &context, &charges, &created)
+            .await?
+        {
+            Change::Applied => log_event(&created),
+            Change::Limited(reached) => {
+                // The challenge was never stored: the refusal names no challenge.
+                let hit =
+                    event(AuditKind::LimitHit, None, "TOO_MANY_REQUESTS").with_limit(reached.kind);
+                self.record_limit_hit(hit).await;
+                return Err(CreateChallengeError::Limited(reached));
+            }
+            Change::Stale => {
+                return Err(CreateChallengeError::Unexpected(anyhow::anyhow!(
+                    "a new challenge's insert reported a stale row"
+                )));
+            }
+        }
         tracing::info!(challenge_id = %challenge.id(), "challenge created");
         Ok(ChallengeView {
             status: challenge.status(),
@@ -106,15 +148,15 @@ mod tests {
         let mut m = Mocks::new();
         m.challenges
             .expect_insert()
-            .withf(|c, ctx| {
+            .withf(|c, ctx, _, _| {
                 c.status() == ChallengeStatus::Pending
                     && c.expires_at() == now() + chrono::TimeDelta::minutes(10)
                     && ctx.challenge_id == c.id()
                     && ctx.is_active()
             })
             .times(1)
-            .returning(|_, _| Ok(()));
-        let created = m.build().create_challenge(request()).await.unwrap();
+            .returning(|_, _, _, _| Ok(Change::Applied));
+        let created = m.build().create_challenge(&who(), request()).await.unwrap();
         assert_eq!(created.status, ChallengeStatus::Pending);
         assert_eq!(created.challenge.subject(), &user());
         let opened = m_open(&created.challenge);
@@ -136,7 +178,11 @@ mod tests {
             .as_object()
             .unwrap()
             .clone();
-        let err = m.build().create_challenge(linked).await.unwrap_err();
+        let err = m
+            .build()
+            .create_challenge(&who(), linked)
+            .await
+            .unwrap_err();
         let CreateChallengeError::Attributes(problems) = err else {
             panic!("{err:?}");
         };
@@ -154,8 +200,12 @@ mod tests {
         let mut m = Mocks::new();
         m.challenges
             .expect_insert()
-            .returning(|_, _| Err(StoreError::Unavailable(anyhow::anyhow!("down"))));
-        let err = m.build().create_challenge(request()).await.unwrap_err();
+            .returning(|_, _, _, _| Err(StoreError::Unavailable(anyhow::anyhow!("down"))));
+        let err = m
+            .build()
+            .create_challenge(&who(), request())
+            .await
+            .unwrap_err();
         assert!(matches!(
             err,
             CreateChallengeError::Store(StoreError::Unavailable(_))
@@ -167,8 +217,12 @@ mod tests {
         let mut m = Mocks::new();
         m.challenges
             .expect_insert()
-            .returning(|_, _| Err(StoreError::Unexpected(anyhow::anyhow!("constraint"))));
-        let err = m.build().create_challenge(request()).await.unwrap_err();
+            .returning(|_, _, _, _| Err(StoreError::Unexpected(anyhow::anyhow!("constraint"))));
+        let err = m
+            .build()
+            .create_challenge(&who(), request())
+            .await
+            .unwrap_err();
         assert!(matches!(
             err,
             CreateChallengeError::Store(StoreError::Unexpected(_))

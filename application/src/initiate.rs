@@ -1,12 +1,15 @@
 //! `:initiate`: send the challenge's code by SMS to the subject's phone.
 
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengeStatus, PhoneNumber, SendOutcome, SendRefused, SmsSend,
-    Timestamp, UserId,
+    Actor, AuditEvent, AuditKind, Challenge, ChallengeId, ChallengeStatus, LimitReached,
+    PhoneNumber, PhoneRefused, SendOutcome, SendRefused, SmsSend, Timestamp, UserId,
 };
 
 use crate::access::AccessError;
-use crate::{Contact, MAX_RACE_RETRIES, OutboundSms, SentSms, SmsError, StoreError, UseCases};
+use crate::audit::log_event;
+use crate::{
+    Change, Contact, MAX_RACE_RETRIES, OutboundSms, SentSms, SmsError, StoreError, UseCases,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitiateError {
@@ -14,6 +17,11 @@ pub enum InitiateError {
     Access(#[from] AccessError),
     #[error("the subject is unknown to the user directory or has no phone")]
     UserNotFound,
+    /// The stored number is one the phone rules refuse (they may have changed since).
+    #[error("the subject's phone number {0}")]
+    PhoneRefused(PhoneRefused),
+    #[error("a limit across challenges was reached: {}", .0.kind)]
+    Limited(LimitReached),
     #[error("a code was sent too recently; the next may go at {ready_at}")]
     Cooldown { ready_at: Timestamp },
     #[error("every send this challenge allows went out; it expires at {until}")]
@@ -46,16 +54,20 @@ impl UseCases {
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     pub async fn initiate(
         &self,
+        who: &Actor,
         caller: &UserId,
         id: ChallengeId,
     ) -> Result<Initiated, InitiateError> {
         for _ in 0..MAX_RACE_RETRIES {
             let (challenge, context) = self.load_for_subject(id, caller).await?;
             let now = self.clock.now();
+            let event = |kind, outcome: &str| {
+                AuditEvent::new(kind, now, who, Some(id), challenge.subject(), outcome)
+            };
             let plan = match challenge.plan_send(now, &self.policy, &self.totp) {
                 Ok(plan) => plan,
                 Err(SendRefused::Expired) => {
-                    self.challenges.mark_expired(id, now).await?;
+                    self.expire(who, &challenge, now).await?;
                     return Err(AccessError::ChallengeNotFound.into());
                 }
                 Err(SendRefused::Finished(_)) => return Err(AccessError::ChallengeNotFound.into()),
@@ -71,8 +83,21 @@ impl UseCases {
                 .contact(challenge.subject())
                 .await?
                 .ok_or(InitiateError::UserNotFound)?;
-            if !self.challenges.record_send(id, &plan).await? {
-                continue;
+            if let Err(refused) = self.phones.check(&phone) {
+                tracing::warn!(to = %phone, reason = %refused, "the stored phone may not receive codes");
+                return Err(InitiateError::PhoneRefused(refused));
+            }
+            let charges = self.limits.sms_charges(challenge.subject(), &phone, now);
+            match self.challenges.record_send(id, &plan, &charges).await? {
+                Change::Applied => {}
+                Change::Stale => continue,
+                Change::Limited(reached) => {
+                    let hit = event(AuditKind::LimitHit, "TOO_MANY_REQUESTS")
+                        .with_phone(phone.masked())
+                        .with_limit(reached.kind);
+                    self.record_limit_hit(hit).await;
+                    return Err(InitiateError::Limited(reached));
+                }
             }
             let code = self
                 .totp
@@ -94,13 +119,23 @@ impl UseCases {
             };
             let started = std::time::Instant::now();
             let result = self.sms.send(&sms).await;
-            self.log_send(id, &result, started.elapsed(), now, segments)
+            let audit = match &result {
+                Ok(sent) => event(AuditKind::CodeSent, "ACCEPTED")
+                    .with_message(Some(sent.provider.to_owned()), sent.message_id.clone()),
+                Err(error) => event(AuditKind::SendFailed, send_outcome(error).as_str()),
+            }
+            .with_phone(phone.masked());
+            self.log_send(id, &result, started.elapsed(), now, segments, &audit)
                 .await;
             let sent = match result {
                 Ok(sent) => sent,
                 Err(error) => {
                     tracing::warn!(error = %error, to = %phone, "SMS not sent; undoing the recorded send");
-                    if !self.challenges.undo_send(&challenge, &plan).await? {
+                    if !self
+                        .challenges
+                        .undo_send(&challenge, &plan, &charges)
+                        .await?
+                    {
                         tracing::warn!("the recorded send changed before it could be undone");
                     }
                     return Err(InitiateError::Sms(error));
@@ -118,8 +153,33 @@ impl UseCases {
         Err(InitiateError::Contended)
     }
 
-    /// Keeps the send's record. The SMS has gone out (or not) already, so a failure to
-    /// record it is logged, not returned.
+    /// A live challenge past its TTL → `EXPIRED`, audited.
+    pub(crate) async fn expire(
+        &self,
+        who: &Actor,
+        challenge: &Challenge,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let event = AuditEvent::new(
+            AuditKind::Expired,
+            now,
+            who,
+            Some(challenge.id()),
+            challenge.subject(),
+            ChallengeStatus::Expired.as_str(),
+        );
+        if self
+            .challenges
+            .mark_expired(challenge.id(), now, &event)
+            .await?
+        {
+            log_event(&event);
+        }
+        Ok(())
+    }
+
+    /// Keeps the send's record and its audit event. The SMS has gone out (or not) already,
+    /// so a failure to record it is logged, not returned; the audit line is logged anyway.
     async fn log_send(
         &self,
         id: ChallengeId,
@@ -127,11 +187,12 @@ impl UseCases {
         latency: std::time::Duration,
         at: Timestamp,
         segments: u32,
+        event: &AuditEvent,
     ) {
-        let (outcome, sent) = match result {
-            Ok(sent) => (SendOutcome::Accepted, Some(sent)),
-            Err(SmsError::Rejected(_)) => (SendOutcome::Rejected, None),
-            Err(SmsError::Unavailable(_)) => (SendOutcome::Unavailable, None),
+        let sent = result.as_ref().ok();
+        let outcome = match result {
+            Ok(_) => SendOutcome::Accepted,
+            Err(error) => send_outcome(error),
         };
         let send = SmsSend {
             challenge_id: id,
@@ -145,9 +206,10 @@ impl UseCases {
             sent_at: at,
             segments,
         };
-        if let Err(error) = self.sends.log_send(&send).await {
+        if let Err(error) = self.sends.log_send(&send, event).await {
             tracing::warn!(error = %error, "the SMS send could not be recorded");
         }
+        log_event(event);
     }
 
     fn initiated(&self, after: &Challenge, phone: &PhoneNumber) -> Initiated {
@@ -161,6 +223,13 @@ impl UseCases {
             sends_remaining: after.sends_remaining(&self.policy),
             masked_phone_number: phone.masked(),
         }
+    }
+}
+
+fn send_outcome(error: &SmsError) -> SendOutcome {
+    match error {
+        SmsError::Rejected(_) => SendOutcome::Rejected,
+        SmsError::Unavailable(_) => SendOutcome::Unavailable,
     }
 }
 

@@ -7,7 +7,7 @@ use crate::SentSms;
 use crate::test_support::*;
 
 fn phone() -> PhoneNumber {
-    PhoneNumber::parse("+447700900123").unwrap()
+    PhoneNumber::parse("+447400123123").unwrap()
 }
 
 fn contact(locale: Option<&str>) -> Contact {
@@ -30,7 +30,7 @@ fn ready() -> Mocks {
 /// Runs `:initiate` by the subject on the test challenge and returns its error.
 async fn initiate_err(m: Mocks) -> InitiateError {
     m.build()
-        .initiate(&user(), challenge_id())
+        .initiate(&who(), &user(), challenge_id())
         .await
         .expect_err("initiate should fail")
 }
@@ -44,16 +44,20 @@ async fn initiate_records_the_send_and_texts_the_current_code() {
     let mut m = ready();
     m.challenges
         .expect_record_send()
-        .withf(|_, plan| plan.is_new_code && plan.expected_send_count == 0)
+        .withf(|_, plan, _| plan.is_new_code && plan.expected_send_count == 0)
         .times(1)
-        .returning(|_, _| Ok(true));
+        .returning(|_, _, _| Ok(Change::Applied));
     let expected = TotpPolicy::default().code_at(&secret(), TotpPolicy::default().step_at(now()));
     m.sms
         .expect_send()
         .withf(move |sms| sms.to == phone() && sms.body.contains(expected.expose()))
         .times(1)
         .returning(|_| sent_ok());
-    let out = m.build().initiate(&user(), challenge_id()).await.unwrap();
+    let out = m
+        .build()
+        .initiate(&who(), &user(), challenge_id())
+        .await
+        .unwrap();
     assert_eq!(out.status, ChallengeStatus::CodeSent);
     assert_eq!(out.masked_phone_number, "+44*******123");
     assert_eq!(out.sends_remaining, 4);
@@ -76,14 +80,17 @@ async fn initiate_resends_the_same_code_within_its_ttl() {
         .returning(|_| Ok(Some(contact(None))));
     m.challenges
         .expect_record_send()
-        .withf(move |_, plan| !plan.is_new_code && plan.code == issued)
-        .returning(|_, _| Ok(true));
+        .withf(move |_, plan, _| !plan.is_new_code && plan.code == issued)
+        .returning(|_, _, _| Ok(Change::Applied));
     m.sms
         .expect_send()
         .withf(move |sms| sms.body.contains(code.expose()))
         .times(1)
         .returning(|_| sent_ok());
-    m.build().initiate(&user(), challenge_id()).await.unwrap();
+    m.build()
+        .initiate(&who(), &user(), challenge_id())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -103,7 +110,7 @@ async fn initiate_by_another_user_is_subject_mismatch() {
     let other = UserId::parse("someone-else").unwrap();
     let err = m
         .build()
-        .initiate(&other, challenge_id())
+        .initiate(&who(), &other, challenge_id())
         .await
         .unwrap_err();
     assert!(matches!(
@@ -145,7 +152,7 @@ async fn initiate_past_the_ttl_marks_the_challenge_expired() {
     m.challenges
         .expect_mark_expired()
         .times(1)
-        .returning(|_, _| Ok(true));
+        .returning(|_, _, _| Ok(true));
     let err = initiate_err(m).await;
     assert!(matches!(
         err,
@@ -197,14 +204,16 @@ async fn initiate_past_the_send_cap_is_refused_until_the_challenge_expires() {
 #[tokio::test]
 async fn initiate_undoes_the_recorded_send_when_the_provider_is_down() {
     let mut m = ready();
-    m.challenges.expect_record_send().returning(|_, _| Ok(true));
+    m.challenges
+        .expect_record_send()
+        .returning(|_, _, _| Ok(Change::Applied));
     m.sms
         .expect_send()
         .returning(|_| Err(SmsError::Unavailable(anyhow::anyhow!("timeout"))));
     m.challenges
         .expect_undo_send()
         .times(1)
-        .returning(|_, _| Ok(true));
+        .returning(|_, _, _| Ok(true));
     let err = initiate_err(m).await;
     assert!(matches!(err, InitiateError::Sms(SmsError::Unavailable(_))));
 }
@@ -217,14 +226,17 @@ async fn initiate_retries_on_fresh_state_after_losing_a_race() {
         .expect_record_send()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(false));
+        .returning(|_, _, _| Ok(Change::Stale));
     m.challenges
         .expect_record_send()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(true));
+        .returning(|_, _, _| Ok(Change::Applied));
     m.sms.expect_send().times(1).returning(|_| sent_ok());
-    m.build().initiate(&user(), challenge_id()).await.unwrap();
+    m.build()
+        .initiate(&who(), &user(), challenge_id())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -241,7 +253,9 @@ async fn initiate_reports_unavailable_storage() {
 #[tokio::test]
 async fn initiate_records_who_carried_the_send() {
     let mut m = ready();
-    m.challenges.expect_record_send().returning(|_, _| Ok(true));
+    m.challenges
+        .expect_record_send()
+        .returning(|_, _, _| Ok(Change::Applied));
     m.sms.expect_send().returning(|_| {
         Ok(SentSms {
             attempts: 2,
@@ -252,7 +266,7 @@ async fn initiate_records_who_carried_the_send() {
     let mut sends = crate::ports::MockSmsSendLog::new();
     sends
         .expect_log_send()
-        .withf(|s| {
+        .withf(|s, _| {
             s.outcome == mfa_totp_domain::SendOutcome::Accepted
                 && s.provider.as_deref() == Some("vonage")
                 && s.message_id.as_deref() == Some("V-1")
@@ -260,25 +274,34 @@ async fn initiate_records_who_carried_the_send() {
                 && s.sent_at == now()
         })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     m.sends = sends;
-    m.build().initiate(&user(), challenge_id()).await.unwrap();
+    m.build()
+        .initiate(&who(), &user(), challenge_id())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn initiate_records_a_send_no_provider_could_take() {
     let mut m = ready();
-    m.challenges.expect_record_send().returning(|_, _| Ok(true));
-    m.challenges.expect_undo_send().returning(|_, _| Ok(true));
+    m.challenges
+        .expect_record_send()
+        .returning(|_, _, _| Ok(Change::Applied));
+    m.challenges
+        .expect_undo_send()
+        .returning(|_, _, _| Ok(true));
     m.sms
         .expect_send()
         .returning(|_| Err(SmsError::Unavailable(anyhow::anyhow!("all down"))));
     let mut sends = crate::ports::MockSmsSendLog::new();
     sends
         .expect_log_send()
-        .withf(|s| s.outcome == mfa_totp_domain::SendOutcome::Unavailable && s.provider.is_none())
+        .withf(|s, _| {
+            s.outcome == mfa_totp_domain::SendOutcome::Unavailable && s.provider.is_none()
+        })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     m.sends = sends;
     initiate_err(m).await;
 }
@@ -301,7 +324,9 @@ async fn the_sms_is_written_in_the_requested_then_the_users_locale() {
         m.user_reader
             .expect_contact()
             .returning(move |_| Ok(Some(contact(user_locale))));
-        m.challenges.expect_record_send().returning(|_, _| Ok(true));
+        m.challenges
+            .expect_record_send()
+            .returning(|_, _, _| Ok(Change::Applied));
         m.sms
             .expect_send()
             .withf(move |sms| {
@@ -309,6 +334,9 @@ async fn the_sms_is_written_in_the_requested_then_the_users_locale() {
             })
             .times(1)
             .returning(|_| sent_ok());
-        m.build().initiate(&user(), challenge_id()).await.unwrap();
+        m.build()
+            .initiate(&who(), &user(), challenge_id())
+            .await
+            .unwrap();
     }
 }

@@ -2,6 +2,7 @@
 //! error enum, which the HTTP layer maps to the contract's codes in one place.
 
 pub mod access;
+pub mod audit;
 pub mod cancel;
 pub mod consume;
 pub mod create_challenge;
@@ -18,12 +19,12 @@ mod test_support;
 
 use std::sync::Arc;
 
-use mfa_totp_domain::{ChallengePolicy, MessageCatalog, TotpPolicy};
+use mfa_totp_domain::{ChallengePolicy, Limits, MessageCatalog, PhonePolicy, TotpPolicy};
 
 pub use ports::{
-    ChallengeRepository, CipherError, Clock, Contact, OutboundSms, ReadinessCheck, SecretCipher,
-    SentSms, SmsError, SmsSendLog, SmsSender, StepUpContextRepository, StoreError,
-    UserDirectoryReader, UserDirectoryWriter,
+    AuditLog, ChallengeRepository, Change, CipherError, Clock, Contact, OutboundSms,
+    ReadinessCheck, SecretCipher, SentSms, SmsError, SmsSendLog, SmsSender,
+    StepUpContextRepository, StoreError, UserDirectoryReader, UserDirectoryWriter,
 };
 pub use view::ChallengeView;
 
@@ -36,6 +37,7 @@ pub struct UseCases {
     pub user_writer: Arc<dyn UserDirectoryWriter>,
     pub sms: Arc<dyn SmsSender>,
     pub sends: Arc<dyn SmsSendLog>,
+    pub audit: Arc<dyn AuditLog>,
     pub clock: Arc<dyn Clock>,
     /// Seals new TOTP secrets; only `:initiate` and `:verify` open them.
     pub cipher: Arc<dyn SecretCipher>,
@@ -43,6 +45,10 @@ pub struct UseCases {
     pub messages: Arc<MessageCatalog>,
     pub policy: ChallengePolicy,
     pub totp: TotpPolicy,
+    /// The limits across challenges.
+    pub limits: Limits,
+    /// Which phone numbers may receive codes.
+    pub phones: PhonePolicy,
 }
 
 /// A conditional update that lost a race is retried on fresh state this many times. Each

@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengeStatus, DeliveryStatus, IssuedCode, Locale, PhoneNumber,
-    SendPlan, SmsSend, StepUpContext, Timestamp, TotpSecret, UserId,
+    AuditEvent, Challenge, ChallengeId, ChallengeStatus, DeliveryStatus, IssuedCode, LimitCharge,
+    LimitReached, Locale, PhoneNumber, SendPlan, SmsSend, StepUpContext, Timestamp, TotpSecret,
+    UserId,
 };
 
 /// A storage failure. `Unavailable` means "retry later" (the database cannot be reached);
@@ -17,27 +18,51 @@ pub enum StoreError {
     Unexpected(#[source] anyhow::Error),
 }
 
-/// Challenges, with every state change applied as one conditional UPDATE that returns
-/// whether it applied (`false`: the row changed since it was read; reload and decide again).
+/// What became of a change: applied (with its charges and audit events), stale (the row
+/// changed since it was read: reload and decide again), or refused by a limit across
+/// challenges. A change that is not applied writes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Applied,
+    Stale,
+    Limited(LimitReached),
+}
+
+/// Challenges, with every state change applied as one conditional UPDATE, in one transaction
+/// with the limit charges it costs (each one conditional statement) and the audit events that
+/// record it. A refused charge rolls the whole change back.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait ChallengeRepository: Send + Sync + 'static {
-    /// Stores a new challenge and its context together, or neither.
+    /// Stores a new challenge, its context and `event` together, or nothing.
     async fn insert(
         &self,
         challenge: &Challenge,
         context: &StepUpContext,
-    ) -> Result<(), StoreError>;
+        charges: &[LimitCharge],
+        event: &AuditEvent,
+    ) -> Result<Change, StoreError>;
 
     async fn find(&self, id: ChallengeId) -> Result<Option<Challenge>, StoreError>;
 
     /// Records one send as planned, if the send count is still `plan.expected_send_count`
-    /// and the challenge is still `PENDING` or `CODE_SENT`.
-    async fn record_send(&self, id: ChallengeId, plan: &SendPlan) -> Result<bool, StoreError>;
+    /// and the challenge is still `PENDING` or `CODE_SENT`. (The send's audit event comes
+    /// with its outcome, in [`SmsSendLog::log_send`].)
+    async fn record_send(
+        &self,
+        id: ChallengeId,
+        plan: &SendPlan,
+        charges: &[LimitCharge],
+    ) -> Result<Change, StoreError>;
 
-    /// Undoes a recorded send whose SMS could not go out, restoring `before`'s send fields,
-    /// if nothing else changed them since.
-    async fn undo_send(&self, before: &Challenge, plan: &SendPlan) -> Result<bool, StoreError>;
+    /// Undoes a recorded send whose SMS could not go out, restoring `before`'s send fields
+    /// and refunding `charges` (those `record_send` took), if nothing else changed them since.
+    async fn undo_send(
+        &self,
+        before: &Challenge,
+        plan: &SendPlan,
+        charges: &[LimitCharge],
+    ) -> Result<bool, StoreError>;
 
     /// Counts one wrong code, locking the challenge when the count reaches `max_failed`, if
     /// it is `CODE_SENT` with fewer than `max_failed` wrong codes.
@@ -45,7 +70,9 @@ pub trait ChallengeRepository: Send + Sync + 'static {
         &self,
         id: ChallengeId,
         max_failed: u32,
-    ) -> Result<bool, StoreError>;
+        charges: &[LimitCharge],
+        events: &[AuditEvent],
+    ) -> Result<Change, StoreError>;
 
     /// `CODE_SENT` → `VERIFIED`, if `code` is still the code in play.
     async fn mark_verified(
@@ -53,14 +80,37 @@ pub trait ChallengeRepository: Send + Sync + 'static {
         id: ChallengeId,
         code: IssuedCode,
         now: Timestamp,
-    ) -> Result<bool, StoreError>;
+        charges: &[LimitCharge],
+        event: &AuditEvent,
+    ) -> Result<Change, StoreError>;
 
     /// A live challenge past its TTL → `EXPIRED`.
-    async fn mark_expired(&self, id: ChallengeId, now: Timestamp) -> Result<bool, StoreError>;
+    async fn mark_expired(
+        &self,
+        id: ChallengeId,
+        now: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 
     /// Challenge → `CANCELLED` and its active context → `CANCELLED`, in one transaction, if
     /// the challenge is still in the status it was read in and the context is still active.
-    async fn cancel(&self, id: ChallengeId, read_as: ChallengeStatus) -> Result<bool, StoreError>;
+    async fn cancel(
+        &self,
+        id: ChallengeId,
+        read_as: ChallengeStatus,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The audit trail's own writes and reads. Events of a change are written by the change.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait AuditLog: Send + Sync + 'static {
+    /// Records an event that goes with no change: a refusal by a limit.
+    async fn record(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// The challenge's events, oldest first.
+    async fn events(&self, id: ChallengeId) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
 #[cfg_attr(test, mockall::automock)]
@@ -69,7 +119,12 @@ pub trait StepUpContextRepository: Send + Sync + 'static {
     async fn find_context(&self, id: ChallengeId) -> Result<Option<StepUpContext>, StoreError>;
 
     /// `ACTIVE` → `CONSUMED`, if the context is active and its challenge `VERIFIED`.
-    async fn consume(&self, id: ChallengeId, now: Timestamp) -> Result<bool, StoreError>;
+    async fn consume(
+        &self,
+        id: ChallengeId,
+        now: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The read side of the user directory: where a user's phone number comes from.
@@ -155,7 +210,8 @@ pub trait SmsSender: Send + Sync + 'static {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait SmsSendLog: Send + Sync + 'static {
-    async fn log_send(&self, send: &SmsSend) -> Result<(), StoreError>;
+    /// Records the send and its audit event (`CODE_SENT` or `SEND_FAILED`) together.
+    async fn log_send(&self, send: &SmsSend, event: &AuditEvent) -> Result<(), StoreError>;
 
     /// The latest send of the challenge, if any.
     async fn last_send(&self, id: ChallengeId) -> Result<Option<SmsSend>, StoreError>;

@@ -1,11 +1,14 @@
 //! `PUT /users/{userId}`: feeds the SQL user directory with a user's phone.
 
-use mfa_totp_domain::UserId;
+use mfa_totp_domain::{PhoneRefused, UserId};
 
 use crate::{Contact, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PutUserError {
+    /// The number may not receive codes: see [`mfa_totp_domain::PhonePolicy`].
+    #[error("phoneNumber {0}")]
+    PhoneRefused(PhoneRefused),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -14,6 +17,9 @@ impl UseCases {
     /// Creates or replaces the phone and locale. Returns `true` when the user is new.
     #[tracing::instrument(skip_all, fields(user_id = %user, phone = %contact.phone))]
     pub async fn put_user(&self, user: &UserId, contact: &Contact) -> Result<bool, PutUserError> {
+        self.phones
+            .check(&contact.phone)
+            .map_err(PutUserError::PhoneRefused)?;
         let created = self
             .user_writer
             .put_contact(user, contact, self.clock.now())
@@ -30,7 +36,7 @@ mod tests {
 
     fn contact() -> Contact {
         Contact {
-            phone: mfa_totp_domain::PhoneNumber::parse("+447700900123").unwrap(),
+            phone: mfa_totp_domain::PhoneNumber::parse("+447400123123").unwrap(),
             locale: Some(mfa_totp_domain::Locale::parse("de").unwrap()),
         }
     }
@@ -44,6 +50,24 @@ mod tests {
             .times(1)
             .returning(|_, _, _| Ok(true));
         assert!(m.build().put_user(&user(), &contact()).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_premium_rate_number_is_refused_before_anything_is_stored() {
+        let mut m = Mocks::new();
+        m.user_writer.expect_put_contact().never();
+        let premium = Contact {
+            phone: mfa_totp_domain::PhoneNumber::parse("+19002345678").unwrap(),
+            locale: None,
+        };
+        let err = m.build().put_user(&user(), &premium).await.unwrap_err();
+        assert!(matches!(
+            err,
+            PutUserError::PhoneRefused(mfa_totp_domain::PhoneRefused::Type(
+                mfa_totp_domain::NumberType::PremiumRate,
+                _
+            ))
+        ));
     }
 
     #[tokio::test]

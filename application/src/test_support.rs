@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use chrono::DateTime;
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengePolicy, ChallengeStatus, ClientId, ContextState, Locale,
-    MessageCatalog, MessageSettings, Operation, SealedSecret, StepUpContext, TemplateKey,
-    Timestamp, TotpPolicy, TotpSecret, UserId,
+    Actor, Challenge, ChallengeId, ChallengePolicy, ChallengeStatus, ClientId, ContextState,
+    Limits, Locale, MessageCatalog, MessageSettings, Operation, PhonePolicy, SealedSecret,
+    StepUpContext, TemplateKey, Timestamp, TotpPolicy, TotpSecret, UserId,
 };
 
 use crate::UseCases;
@@ -18,6 +18,11 @@ pub fn now() -> Timestamp {
 
 pub fn user() -> UserId {
     UserId::parse("user-1").unwrap()
+}
+
+/// The request the use cases run for.
+pub fn who() -> Actor {
+    Actor::new("req-1", "payments-service")
 }
 
 /// The service that created the test challenge.
@@ -140,6 +145,8 @@ pub struct Mocks {
     pub user_writer: MockUserDirectoryWriter,
     pub sms: MockSmsSender,
     pub sends: MockSmsSendLog,
+    pub audit: MockAuditLog,
+    pub limits: Limits,
     pub now: Timestamp,
 }
 
@@ -155,10 +162,12 @@ impl Mocks {
                 // Recording a send is a side effect every use case may have; tests that
                 // check it replace this mock.
                 let mut sends = MockSmsSendLog::new();
-                sends.expect_log_send().returning(|_| Ok(()));
+                sends.expect_log_send().returning(|_, _| Ok(()));
                 sends.expect_last_send().returning(|_| Ok(None));
                 sends
             },
+            audit: MockAuditLog::new(),
+            limits: Limits::default(),
             now: now(),
         }
     }
@@ -195,11 +204,14 @@ impl Mocks {
             user_writer: Arc::new(self.user_writer),
             sms: Arc::new(self.sms),
             sends: Arc::new(self.sends),
+            audit: Arc::new(self.audit),
             clock: Arc::new(clock),
             cipher: Arc::new(TestCipher),
             messages: Arc::new(catalog()),
             policy: ChallengePolicy::default(),
             totp: TotpPolicy::default(),
+            limits: self.limits,
+            phones: PhonePolicy::default(),
         }
     }
 }

@@ -1,9 +1,13 @@
 //! `:verify`: check the code the subject typed.
 
-use mfa_totp_domain::{ChallengeId, Timestamp, UserId, VerifyRefused};
+use mfa_totp_domain::{
+    Actor, AuditEvent, AuditKind, ChallengeId, ChallengeStatus, LimitKey, LimitKind, LimitReached,
+    Timestamp, UserId, VerifyRefused,
+};
 
 use crate::access::AccessError;
-use crate::{MAX_RACE_RETRIES, StoreError, UseCases};
+use crate::audit::log_event;
+use crate::{Change, MAX_RACE_RETRIES, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -15,6 +19,9 @@ pub enum VerifyError {
     /// Too many wrong codes: the challenge is locked until it expires at `until`.
     #[error("too many wrong codes: the challenge is locked until {until}")]
     Locked { until: Timestamp },
+    /// `user_wrong_codes`: the user may verify no challenge until the window ends.
+    #[error("a limit across challenges was reached: {}", .0.kind)]
+    Limited(LimitReached),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the challenge kept changing under concurrent requests")]
@@ -32,9 +39,14 @@ pub struct Verified {
 impl UseCases {
     /// Accepts the code in play once, within its TTL; counts wrong codes and locks the
     /// challenge at the limit. A malformed code is refused without being counted.
+    ///
+    /// Both a right and a wrong code go through the subject's `user_wrong_codes` window in
+    /// the same transaction as the change (a right one takes nothing from it), so a user at
+    /// the limit learns nothing of any code until the window ends.
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     pub async fn verify(
         &self,
+        who: &Actor,
         caller: &UserId,
         id: ChallengeId,
         otp: &str,
@@ -42,10 +54,20 @@ impl UseCases {
         for _ in 0..MAX_RACE_RETRIES {
             let (challenge, context) = self.load_for_subject(id, caller).await?;
             let now = self.clock.now();
+            let event = |kind, outcome: &str| {
+                AuditEvent::new(kind, now, who, Some(id), challenge.subject(), outcome)
+            };
+            let charges = |amount| -> Vec<_> {
+                let key = LimitKey::user(challenge.subject());
+                self.limits
+                    .charge(LimitKind::UserWrongCodes, key, amount, now)
+                    .into_iter()
+                    .collect()
+            };
             let code = match challenge.verifiable_code(now, &self.policy) {
                 Ok(code) => code,
                 Err(VerifyRefused::Expired) => {
-                    self.challenges.mark_expired(id, now).await?;
+                    self.expire(who, &challenge, now).await?;
                     return Err(AccessError::ChallengeNotFound.into());
                 }
                 Err(VerifyRefused::Finished(_)) => {
@@ -61,27 +83,58 @@ impl UseCases {
             let Ok(candidate) = self.totp.parse_code(otp) else {
                 return Err(VerifyError::InvalidOtp);
             };
-            if self
+            let right = self
                 .totp
-                .matches(&self.open_secret(&challenge)?, code.step, &candidate)
-            {
-                if self.challenges.mark_verified(id, code, now).await? {
-                    tracing::info!("challenge verified");
-                    return Ok(Verified {
-                        challenge_id: id,
-                        verified_at: now,
-                        context_digest: context.digest(),
-                    });
+                .matches(&self.open_secret(&challenge)?, code.step, &candidate);
+            let (change, events) = if right {
+                let events = vec![event(
+                    AuditKind::Verified,
+                    ChallengeStatus::Verified.as_str(),
+                )];
+                let change = self
+                    .challenges
+                    .mark_verified(id, code, now, &charges(0), &events[0])
+                    .await?;
+                (change, events)
+            } else {
+                let after = challenge.after_failed_attempt(&self.policy);
+                let mut events = vec![event(AuditKind::VerifyFailed, "INVALID_OTP")];
+                if after.status() == ChallengeStatus::Locked {
+                    events.push(event(AuditKind::Locked, ChallengeStatus::Locked.as_str()));
                 }
-            } else if self
-                .challenges
-                .record_failed_attempt(id, self.policy.max_failed_attempts)
-                .await?
-            {
+                let change = self
+                    .challenges
+                    .record_failed_attempt(
+                        id,
+                        self.policy.max_failed_attempts,
+                        &charges(1),
+                        &events,
+                    )
+                    .await?;
+                (change, events)
+            };
+            match change {
+                Change::Stale => continue,
+                Change::Limited(reached) => {
+                    let hit =
+                        event(AuditKind::LimitHit, "TOO_MANY_REQUESTS").with_limit(reached.kind);
+                    self.record_limit_hit(hit).await;
+                    return Err(VerifyError::Limited(reached));
+                }
+                Change::Applied => events.iter().for_each(log_event),
+            }
+            return if right {
+                tracing::info!("challenge verified");
+                Ok(Verified {
+                    challenge_id: id,
+                    verified_at: now,
+                    context_digest: context.digest(),
+                })
+            } else {
                 let after = challenge.after_failed_attempt(&self.policy);
                 tracing::info!(failed_attempts = after.failed_attempts(), status = %after.status(), "wrong code");
-                return Err(VerifyError::InvalidOtp);
-            }
+                Err(VerifyError::InvalidOtp)
+            };
         }
         Err(VerifyError::Contended)
     }

@@ -28,7 +28,7 @@ fn wrong_code() -> String {
 /// Runs `:verify` by the subject on the test challenge and returns its error.
 async fn verify_err(m: Mocks, otp: &str) -> VerifyError {
     m.build()
-        .verify(&user(), challenge_id(), otp)
+        .verify(&who(), &user(), challenge_id(), otp)
         .await
         .expect_err("verify should fail")
 }
@@ -44,12 +44,12 @@ async fn verify_accepts_the_code_in_play_once() {
     let mut m = ready(code_sent());
     m.challenges
         .expect_mark_verified()
-        .withf(|_, code, at| *code == issued() && *at == now())
+        .withf(|_, code, at, _, _| *code == issued() && *at == now())
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(Change::Applied));
     let out = m
         .build()
-        .verify(&user(), challenge_id(), &right_code())
+        .verify(&who(), &user(), challenge_id(), &right_code())
         .await
         .unwrap();
     assert_eq!(out.verified_at, now());
@@ -60,9 +60,9 @@ async fn verify_counts_a_wrong_code_as_invalid_otp() {
     let mut m = ready(code_sent());
     m.challenges
         .expect_record_failed_attempt()
-        .withf(|_, max| *max == 5)
+        .withf(|_, max, _, _| *max == 5)
         .times(1)
-        .returning(|_, _| Ok(true));
+        .returning(|_, _, _, _| Ok(Change::Applied));
     let err = verify_err(m, &wrong_code()).await;
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
@@ -108,7 +108,7 @@ async fn verify_that_loses_the_race_to_the_lock_reports_the_lock() {
         .expect_record_failed_attempt()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(false));
+        .returning(|_, _, _, _| Ok(Change::Stale));
     m.challenges
         .expect_find()
         .times(1)
@@ -131,7 +131,7 @@ async fn verify_that_loses_the_race_to_another_verify_is_challenge_not_found() {
         .expect_mark_verified()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _| Ok(false));
+        .returning(|_, _, _, _, _| Ok(Change::Stale));
     m.challenges
         .expect_find()
         .times(1)
@@ -150,7 +150,7 @@ async fn verify_past_the_challenge_ttl_marks_it_expired() {
     m.challenges
         .expect_mark_expired()
         .times(1)
-        .returning(|_, _| Ok(true));
+        .returning(|_, _, _| Ok(true));
     let err = verify_err(m, &right_code()).await;
     assert!(matches!(
         err,
@@ -163,7 +163,7 @@ async fn verify_by_another_user_is_subject_mismatch() {
     let other = UserId::parse("mallory").unwrap();
     let err = ready(code_sent())
         .build()
-        .verify(&other, challenge_id(), &right_code())
+        .verify(&who(), &other, challenge_id(), &right_code())
         .await
         .unwrap_err();
     assert!(matches!(
@@ -189,7 +189,7 @@ async fn verify_reports_unavailable_storage() {
     let mut m = ready(code_sent());
     m.challenges
         .expect_record_failed_attempt()
-        .returning(|_, _| Err(unavailable()));
+        .returning(|_, _, _, _| Err(unavailable()));
     let err = verify_err(m, &wrong_code()).await;
     assert!(matches!(
         err,

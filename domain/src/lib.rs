@@ -1,25 +1,29 @@
 //! The mfa-totp domain: identifiers, the challenge state machine, the step-up request
 //! context and the TOTP maths. Pure code: time comes in as an argument, nothing here does I/O.
 
+pub mod audit;
 pub mod challenge;
 pub mod context;
 pub mod ids;
+pub mod limits;
 pub mod message;
 pub mod phone;
 pub mod sms;
 pub mod totp;
 
+pub use audit::{Actor, AuditEvent, AuditKind};
 pub use challenge::{
     CancelRefused, Challenge, ChallengePolicy, ChallengeRecord, ChallengeStatus, ConsumeRefused,
     InvalidChallenge, IssuedCode, SendPlan, SendRefused, VerifyRefused,
 };
 pub use context::{ContextState, Operation, StepUpContext};
 pub use ids::{ChallengeId, ClientId, InvalidId, TEXT_PATTERN, UserId, parse_text};
+pub use limits::{Limit, LimitCharge, LimitKey, LimitKind, LimitReached, Limits};
 pub use message::{
     AttributeProblem, CatalogError, Encoding, InvalidLocale, Locale, MessageCatalog, MessageCost,
     MessageSettings, RenderedSms, Template, TemplateError, TemplateKey,
 };
-pub use phone::{InvalidPhoneNumber, PhoneNumber};
+pub use phone::{InvalidPhoneNumber, NumberType, PhoneNumber, PhonePolicy, PhoneRefused};
 pub use sms::{DeliveryStatus, SendOutcome, SmsSend};
 pub use totp::{InvalidOtp, OtpAlgorithm, OtpCode, SealedSecret, TotpPolicy, TotpSecret};
 

@@ -21,6 +21,7 @@ use crate::jwks::Jwks;
 pub const SCOPE_CHALLENGES_WRITE: &str = "mfa:challenges:write";
 pub const SCOPE_CHALLENGES_READ: &str = "mfa:challenges:read";
 pub const SCOPE_USERS_WRITE: &str = "mfa:users:write";
+pub const SCOPE_AUDIT_READ: &str = "mfa:audit:read";
 
 /// The claims `mfa-totp token` mints.
 #[derive(Debug, Serialize)]
@@ -72,9 +73,16 @@ pub struct Caller {
     /// The token's `sub`, exactly as sent (it is refused unless canonical).
     pub subject: String,
     scopes: HashSet<String>,
+    /// The request's id (`X-Request-Id`), which audit events carry.
+    pub request_id: String,
 }
 
 impl Caller {
+    /// Who the audit trail says made the request.
+    pub fn actor(&self) -> mfa_totp_domain::Actor {
+        mfa_totp_domain::Actor::new(self.request_id.clone(), self.subject.clone())
+    }
+
     /// `403 FORBIDDEN` unless the token has `scope`.
     pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
         if self.scopes.contains(scope) {
@@ -169,6 +177,7 @@ impl ClaimRules {
         Ok(Caller {
             subject: claims.sub,
             scopes,
+            request_id: String::new(),
         })
     }
 }
@@ -315,7 +324,11 @@ async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
     let verifier = req.data::<Arc<TokenVerifier>>().ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!("no TokenVerifier in the request data"))
     })?;
-    verifier.verify(&bearer.token).await.map_err(|e| {
+    let request_id = req
+        .data::<crate::http::request_id::RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    let caller = verifier.verify(&bearer.token).await.map_err(|e| {
         let error = match &e {
             TokenError::KeysUnavailable(_) => ApiError::unavailable(
                 "The keys to check the bearer token with cannot be fetched.",
@@ -323,7 +336,11 @@ async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
             ),
             _ => ApiError::unauthorized("The bearer token is invalid or expired."),
         };
-        error.with_cause(e).into()
+        poem::Error::from(error.with_cause(e))
+    })?;
+    Ok(Caller {
+        request_id,
+        ..caller
     })
 }
 

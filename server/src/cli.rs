@@ -38,7 +38,7 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
-    /// SMS tools: `sms test --to +447700900123` sends one test message through the
+    /// SMS tools: `sms test --to +447400123123` sends one test message through the
     /// configured chain and prints what happened at each provider.
     Sms {
         #[command(subcommand)]

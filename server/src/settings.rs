@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use config::{Config, Environment, File};
-use mfa_totp_domain::{ChallengePolicy, OtpAlgorithm, TotpPolicy};
+use mfa_totp_domain::{
+    ChallengePolicy, Limit, LimitKind, Limits, NumberType, OtpAlgorithm, PhonePolicy, TotpPolicy,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -37,6 +39,57 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub challenge: ChallengeSettings,
     pub crypto: CryptoSettings,
+    pub limits: LimitsSettings,
+}
+
+/// `limits.<name>.max` and `limits.<name>.window_secs`, one per [`LimitKind`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSettings {
+    pub user_wrong_codes: LimitSettings,
+    pub user_challenges: LimitSettings,
+    pub user_sms: LimitSettings,
+    pub phone_sms: LimitSettings,
+    pub global_sms: LimitSettings,
+}
+
+/// One limit: `max` per `window_secs`; `max = 0` turns it off.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub max: u32,
+    pub window_secs: u32,
+}
+
+impl Default for LimitsSettings {
+    fn default() -> Self {
+        let of = |kind| {
+            let limit = Limits::default().get(kind);
+            LimitSettings {
+                max: limit.max,
+                window_secs: limit.window.num_seconds() as u32,
+            }
+        };
+        Self {
+            user_wrong_codes: of(LimitKind::UserWrongCodes),
+            user_challenges: of(LimitKind::UserChallenges),
+            user_sms: of(LimitKind::UserSms),
+            phone_sms: of(LimitKind::PhoneSms),
+            global_sms: of(LimitKind::GlobalSms),
+        }
+    }
+}
+
+impl LimitsSettings {
+    pub fn get(&self, kind: LimitKind) -> LimitSettings {
+        match kind {
+            LimitKind::UserWrongCodes => self.user_wrong_codes,
+            LimitKind::UserChallenges => self.user_challenges,
+            LimitKind::UserSms => self.user_sms,
+            LimitKind::PhoneSms => self.phone_sms,
+            LimitKind::GlobalSms => self.global_sms,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,6 +187,13 @@ pub struct SmsSettings {
     pub android_app_hash: Option<String>,
     /// The longest attribute value an SMS shows.
     pub max_attribute_length: usize,
+    /// ISO 3166-1 alpha-2 regions numbers may be in (`["GB", "DE"]`, or `GB,DE` in the
+    /// environment); empty: any, except non-geographic numbers (`001`, which can be listed).
+    #[serde(deserialize_with = "string_list")]
+    pub allowed_countries: Vec<String>,
+    /// The number types that may receive codes (`mobile`, `fixed_line_or_mobile`, ...).
+    #[serde(deserialize_with = "string_list")]
+    pub allowed_number_types: Vec<String>,
 }
 
 impl Default for SmsSettings {
@@ -151,6 +211,8 @@ impl Default for SmsSettings {
             webotp_domain: None,
             android_app_hash: None,
             max_attribute_length: 40,
+            allowed_countries: Vec::new(),
+            allowed_number_types: PhonePolicy::DEFAULT_TYPES.map(String::from).to_vec(),
         }
     }
 }
@@ -557,6 +619,57 @@ impl Settings {
             resend_cooldown: TimeDelta::seconds(c.resend_cooldown_secs.into()),
             max_sends: c.max_sends,
         })
+    }
+
+    /// The limits across challenges; each window is 1 s to a day, so `Retry-After` stays
+    /// within the published bound.
+    pub fn limits(&self) -> anyhow::Result<Limits> {
+        let mut limits = Limits::default();
+        for kind in LimitKind::ALL {
+            let LimitSettings { max, window_secs } = self.limits.get(kind);
+            if !(1..=MAX_WAIT_SECS).contains(&window_secs) {
+                anyhow::bail!(
+                    "invalid configuration: limits.{kind}.window_secs must be 1 to {MAX_WAIT_SECS}"
+                );
+            }
+            *limits.get_mut(kind) = Limit::new(max, window_secs);
+        }
+        Ok(limits)
+    }
+
+    /// Which numbers may receive codes: `sms.allowed_number_types` and
+    /// `sms.allowed_countries`.
+    pub fn phone_policy(&self) -> anyhow::Result<PhonePolicy> {
+        let sms = &self.sms;
+        let types = sms
+            .allowed_number_types
+            .iter()
+            .map(|name| {
+                NumberType::parse(name).ok_or_else(|| {
+                    let known: Vec<&str> = NumberType::ALL.iter().map(|t| t.as_str()).collect();
+                    anyhow::anyhow!(
+                        "invalid configuration: sms.allowed_number_types: unknown type '{name}' (known: {})",
+                        known.join(", ")
+                    )
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if types.is_empty() {
+            anyhow::bail!(
+                "invalid configuration: sms.allowed_number_types must name at least one type"
+            );
+        }
+        if let Some(bad) = sms
+            .allowed_countries
+            .iter()
+            .find(|c| !PhonePolicy::is_known_country(&c.to_ascii_uppercase()))
+        {
+            anyhow::bail!(
+                "invalid configuration: sms.allowed_countries: '{bad}' is not an ISO 3166-1 alpha-2 region (or 001)"
+            );
+        }
+        let countries = (!sms.allowed_countries.is_empty()).then(|| sms.allowed_countries.clone());
+        Ok(PhonePolicy::new(types, countries))
     }
 
     pub fn totp_policy(&self) -> anyhow::Result<TotpPolicy> {

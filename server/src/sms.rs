@@ -50,7 +50,7 @@ fn build_one(provider: SmsProvider, settings: &SmsSettings) -> anyhow::Result<Ar
 /// carried it.
 pub async fn send_test(settings: &SmsSettings, to: &str) -> anyhow::Result<Vec<String>> {
     let to = mfa_totp_domain::PhoneNumber::parse(to)
-        .map_err(|_| anyhow::anyhow!("--to must be an E.164 number, e.g. +447700900123"))?;
+        .map_err(|_| anyhow::anyhow!("--to must be an E.164 number, e.g. +447400123123"))?;
     let chain = build_chain(settings)?;
     let sms = OutboundSms {
         to,

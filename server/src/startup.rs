@@ -15,6 +15,7 @@ use poem::web::Html;
 use poem::{EndpointExt, IntoResponse, Route, get};
 use poem_openapi::OpenApiService;
 
+use crate::api::audit::AuditApi;
 use crate::api::challenges::ChallengesApi;
 use crate::api::health::HealthApi;
 use crate::api::sms_status::{SmsStatusApi, TwilioCallback};
@@ -44,7 +45,14 @@ pub struct Application {
     limits: ConnectionLimits,
 }
 
-type Apis = (TotpSmsApi, ChallengesApi, UsersApi, SmsStatusApi, HealthApi);
+type Apis = (
+    TotpSmsApi,
+    ChallengesApi,
+    UsersApi,
+    SmsStatusApi,
+    HealthApi,
+    AuditApi,
+);
 
 fn api_service(
     use_cases: UseCases,
@@ -63,10 +71,14 @@ fn api_service(
         UsersApi {
             use_cases: use_cases.clone(),
         },
-        SmsStatusApi { use_cases, twilio },
+        SmsStatusApi {
+            use_cases: use_cases.clone(),
+            twilio,
+        },
         HealthApi {
             checks: vec![Arc::new(store)],
         },
+        AuditApi { use_cases },
     );
     OpenApiService::new(apis, "mfa-totp", env!("CARGO_PKG_VERSION"))
         .description(
@@ -77,6 +89,26 @@ fn api_service(
         )
 }
 
+/// The rules the use cases apply, as configured.
+#[derive(Default)]
+struct Policies {
+    challenge: mfa_totp_domain::ChallengePolicy,
+    totp: mfa_totp_domain::TotpPolicy,
+    limits: mfa_totp_domain::Limits,
+    phones: mfa_totp_domain::PhonePolicy,
+}
+
+impl Policies {
+    fn of(settings: &Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            challenge: settings.challenge_policy()?,
+            totp: settings.totp_policy()?,
+            limits: settings.limits()?,
+            phones: settings.phone_policy()?,
+        })
+    }
+}
+
 /// The use cases on the SQL store (which serves every storage port) and the given SMS and clock.
 fn wire(
     store: &SqlStore,
@@ -84,8 +116,7 @@ fn wire(
     clock: Arc<dyn Clock>,
     cipher: Arc<dyn SecretCipher>,
     messages: MessageCatalog,
-    policy: mfa_totp_domain::ChallengePolicy,
-    totp: mfa_totp_domain::TotpPolicy,
+    policies: Policies,
 ) -> UseCases {
     UseCases {
         challenges: Arc::new(store.clone()),
@@ -94,11 +125,14 @@ fn wire(
         user_writer: Arc::new(store.clone()),
         sms,
         sends: Arc::new(store.clone()),
+        audit: Arc::new(store.clone()),
         clock,
         cipher,
         messages: Arc::new(messages),
-        policy,
-        totp,
+        policy: policies.challenge,
+        totp: policies.totp,
+        limits: policies.limits,
+        phones: policies.phones,
     }
 }
 
@@ -136,8 +170,7 @@ impl Application {
             clock,
             build_cipher(settings)?,
             messages,
-            settings.challenge_policy()?,
-            settings.totp_policy()?,
+            Policies::of(settings)?,
         );
         let verifier = Arc::new(build_verifier(settings).await?);
         let clients = ClientOperations::new(
@@ -234,8 +267,7 @@ pub async fn published_spec() -> anyhow::Result<String> {
         Arc::new(SystemClock),
         cipher,
         crate::messages::catalog(&Settings::default().sms)?,
-        Default::default(),
-        Default::default(),
+        Policies::default(),
     );
     Ok(Published::of(&api_service(
         use_cases,

@@ -62,7 +62,7 @@ base = env("MFA_BASE_URL")
 service = AuthenticatedClient(base_url=base, token=env("MFA_SERVICE_TOKEN"))
 user = AuthenticatedClient(base_url=base, token=env("MFA_USER_TOKEN"))
 user_id = "alice"  # the user token's subject
-phone = "+447700900888"
+phone = "+447400123888"
 
 put = put_user.sync_detailed(user_id, client=service, body=PutUserRequest(phone_number=phone))
 check(put.status_code in (200, 201) and isinstance(put.parsed, User), "PUT user: a typed User")

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 pub use spec_check::SpecCheck;
 
-pub const PHONE: &str = "+447700900123";
+pub const PHONE: &str = "+447400123123";
 const TEST_SECRET: &str = "black-box-test-secret-of-at-least-32-bytes";
 
 /// A clock the test moves by hand.

@@ -1,5 +1,5 @@
 //! The console provider: a development tool that prints one line per message,
-//! `SMS to +447700900123: <text>`, to stdout (logs go to stderr), and the parser that reads
+//! `SMS to +447400123123: <text>`, to stdout (logs go to stderr), and the parser that reads
 //! such a line back.
 
 use std::io::Write;
@@ -78,7 +78,7 @@ mod tests {
         let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));
         let sms = ConsoleSms::to_writer(buffer.clone());
         let message = OutboundSms {
-            to: PhoneNumber::parse("+447700900123").unwrap(),
+            to: PhoneNumber::parse("+447400123123").unwrap(),
             body: "Your code is 123456.".into(),
             challenge_id: mfa_totp_domain::ChallengeId::generate(),
             locale: None,
@@ -86,11 +86,11 @@ mod tests {
         let sent = sms.send(&message).await.unwrap();
         assert_eq!(sent.provider, "console");
         let printed = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
-        assert_eq!(printed, "SMS to +447700900123: Your code is 123456.\n");
+        assert_eq!(printed, "SMS to +447400123123: Your code is 123456.\n");
         let line = ConsoleLine::parse(printed.trim_end()).unwrap();
         assert_eq!(
             (line.to, line.text, line.code()),
-            ("+447700900123", "Your code is 123456.", Some("123456"))
+            ("+447400123123", "Your code is 123456.", Some("123456"))
         );
     }
 
@@ -98,10 +98,10 @@ mod tests {
     fn console_line_finds_codes_of_every_configurable_length() {
         for code in ["123456", "1234567", "12345678"] {
             let text =
-                format!("SMS to +447700900123: Your code is {code}. It expires in 5 minutes.");
+                format!("SMS to +447400123123: Your code is {code}. It expires in 5 minutes.");
             assert_eq!(ConsoleLine::parse(&text).unwrap().code(), Some(code));
         }
-        let no_code = ConsoleLine::parse("SMS to +447700900123: Amount 120.00").unwrap();
+        let no_code = ConsoleLine::parse("SMS to +447400123123: Amount 120.00").unwrap();
         assert_eq!(no_code.code(), None);
         assert_eq!(ConsoleLine::parse("INFO listening on 8080"), None);
     }

@@ -2,17 +2,17 @@
 //! the snapshot the domain decided on; `rows_affected == 1` means this request won.
 
 use async_trait::async_trait;
-use mfa_totp_application::{ChallengeRepository, StoreError};
+use mfa_totp_application::{ChallengeRepository, Change, StoreError};
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengeRecord, ChallengeStatus, ClientId, ContextState, IssuedCode,
-    SealedSecret, SendPlan, StepUpContext, Timestamp, UserId,
+    AuditEvent, Challenge, ChallengeId, ChallengeRecord, ChallengeStatus, ClientId, ContextState,
+    IssuedCode, LimitCharge, SealedSecret, SendPlan, StepUpContext, Timestamp, UserId,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
 use crate::entities::{challenge, step_up_context};
 use crate::errors::store_error;
-use crate::{SqlStore, from_millis, millis};
+use crate::{SqlStore, audit, from_millis, limits, millis};
 
 const LIVE: [ChallengeStatus; 2] = [ChallengeStatus::Pending, ChallengeStatus::CodeSent];
 /// The states `Challenge::after_cancel` allows.
@@ -44,6 +44,29 @@ async fn applied(
 }
 
 impl SqlStore {
+    /// One change in one transaction: the limit charges first (every change takes limit rows
+    /// before the challenge row, so concurrent changes on PostgreSQL cannot deadlock), then
+    /// the conditional `update`, then the audit events. Nothing is written unless all of it is.
+    async fn change(
+        &self,
+        charges: &[LimitCharge],
+        update: sea_orm::UpdateMany<challenge::Entity>,
+        events: &[AuditEvent],
+    ) -> Result<Change, StoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        if let Some(reached) = limits::charge_all(&txn, charges).await? {
+            txn.rollback().await.map_err(store_error)?;
+            return Ok(Change::Limited(reached));
+        }
+        if !applied(&txn, update).await? {
+            txn.rollback().await.map_err(store_error)?;
+            return Ok(Change::Stale);
+        }
+        audit::insert_events(&txn, events).await?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(Change::Applied)
+    }
+
     fn to_domain(&self, row: challenge::Model) -> Result<Challenge, StoreError> {
         let id = ChallengeId::parse(&row.id)
             .map_err(|_| unexpected(format!("stored id '{}' is not a UUID", row.id)))?;
@@ -89,7 +112,9 @@ impl ChallengeRepository for SqlStore {
         &self,
         challenge: &Challenge,
         context: &StepUpContext,
-    ) -> Result<(), StoreError> {
+        charges: &[LimitCharge],
+        event: &AuditEvent,
+    ) -> Result<Change, StoreError> {
         let id = challenge.id().to_string();
         let code = challenge.code();
         let row = challenge::ActiveModel {
@@ -117,15 +142,21 @@ impl ChallengeRepository for SqlStore {
             consumed_at: Set(context.consumed_at.map(millis)),
         };
         let txn = self.db.begin().await.map_err(store_error)?;
+        if let Some(reached) = limits::charge_all(&txn, charges).await? {
+            txn.rollback().await.map_err(store_error)?;
+            return Ok(Change::Limited(reached));
+        }
         challenge::Entity::insert(row)
-            .exec(&txn)
+            .exec_without_returning(&txn)
             .await
             .map_err(store_error)?;
         step_up_context::Entity::insert(context_row)
-            .exec(&txn)
+            .exec_without_returning(&txn)
             .await
             .map_err(store_error)?;
-        txn.commit().await.map_err(store_error)
+        audit::insert_events(&txn, std::slice::from_ref(event)).await?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(Change::Applied)
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
@@ -139,7 +170,12 @@ impl ChallengeRepository for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    async fn record_send(&self, id: ChallengeId, plan: &SendPlan) -> Result<bool, StoreError> {
+    async fn record_send(
+        &self,
+        id: ChallengeId,
+        plan: &SendPlan,
+        charges: &[LimitCharge],
+    ) -> Result<Change, StoreError> {
         let update = challenge::Entity::update_many()
             .col_expr(
                 challenge::Column::Status,
@@ -164,11 +200,16 @@ impl ChallengeRepository for SqlStore {
             .filter(id_is(id))
             .filter(status_in(&LIVE))
             .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32));
-        applied(&self.db, update).await
+        self.change(charges, update, &[]).await
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %before.id()))]
-    async fn undo_send(&self, before: &Challenge, plan: &SendPlan) -> Result<bool, StoreError> {
+    async fn undo_send(
+        &self,
+        before: &Challenge,
+        plan: &SendPlan,
+        charges: &[LimitCharge],
+    ) -> Result<bool, StoreError> {
         let update = challenge::Entity::update_many()
             .col_expr(
                 challenge::Column::Status,
@@ -197,7 +238,15 @@ impl ChallengeRepository for SqlStore {
             // A wrong code counted since the send would be lost, and the row left `PENDING`
             // with a failed attempt; such a send stays recorded instead.
             .filter(challenge::Column::FailedAttempts.eq(before.failed_attempts() as i32));
-        applied(&self.db, update).await
+        // Refunds first: limit rows before the challenge row, as every change takes them.
+        let txn = self.db.begin().await.map_err(store_error)?;
+        limits::refund_all(&txn, charges).await?;
+        if !applied(&txn, update).await? {
+            txn.rollback().await.map_err(store_error)?;
+            return Ok(false);
+        }
+        txn.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
@@ -205,7 +254,9 @@ impl ChallengeRepository for SqlStore {
         &self,
         id: ChallengeId,
         max_failed: u32,
-    ) -> Result<bool, StoreError> {
+        charges: &[LimitCharge],
+        events: &[AuditEvent],
+    ) -> Result<Change, StoreError> {
         let max = max_failed as i32;
         let next_status = Expr::case(
             Expr::col(challenge::Column::FailedAttempts).add(1).gte(max),
@@ -221,7 +272,7 @@ impl ChallengeRepository for SqlStore {
             .filter(id_is(id))
             .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
             .filter(challenge::Column::FailedAttempts.lt(max));
-        applied(&self.db, update).await
+        self.change(charges, update, events).await
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
@@ -230,7 +281,9 @@ impl ChallengeRepository for SqlStore {
         id: ChallengeId,
         code: IssuedCode,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
+        charges: &[LimitCharge],
+        event: &AuditEvent,
+    ) -> Result<Change, StoreError> {
         let update = challenge::Entity::update_many()
             .col_expr(
                 challenge::Column::Status,
@@ -242,11 +295,17 @@ impl ChallengeRepository for SqlStore {
             .filter(challenge::Column::CodeStep.eq(code.step as i64))
             .filter(challenge::Column::CodeIssuedAt.eq(millis(code.issued_at)))
             .filter(challenge::Column::ExpiresAt.gt(millis(now)));
-        applied(&self.db, update).await
+        self.change(charges, update, std::slice::from_ref(event))
+            .await
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    async fn mark_expired(&self, id: ChallengeId, now: Timestamp) -> Result<bool, StoreError> {
+    async fn mark_expired(
+        &self,
+        id: ChallengeId,
+        now: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         let update = challenge::Entity::update_many()
             .col_expr(
                 challenge::Column::Status,
@@ -255,11 +314,19 @@ impl ChallengeRepository for SqlStore {
             .filter(id_is(id))
             .filter(status_in(&LIVE))
             .filter(challenge::Column::ExpiresAt.lte(millis(now)));
-        applied(&self.db, update).await
+        let change = self
+            .change(&[], update, std::slice::from_ref(event))
+            .await?;
+        Ok(change == Change::Applied)
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    async fn cancel(&self, id: ChallengeId, read_as: ChallengeStatus) -> Result<bool, StoreError> {
+    async fn cancel(
+        &self,
+        id: ChallengeId,
+        read_as: ChallengeStatus,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
         let challenge_cancelled = applied(
             &txn,
@@ -287,6 +354,7 @@ impl ChallengeRepository for SqlStore {
                 .rows_affected
                 == 1;
         if context_cancelled {
+            audit::insert_events(&txn, std::slice::from_ref(event)).await?;
             txn.commit().await.map_err(store_error)?;
         } else {
             txn.rollback().await.map_err(store_error)?;

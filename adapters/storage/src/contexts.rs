@@ -3,10 +3,10 @@
 use async_trait::async_trait;
 use mfa_totp_application::{StepUpContextRepository, StoreError};
 use mfa_totp_domain::{
-    ChallengeId, ChallengeStatus, ContextState, Operation, StepUpContext, Timestamp,
+    AuditEvent, ChallengeId, ChallengeStatus, ContextState, Operation, StepUpContext, Timestamp,
 };
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use crate::entities::{challenge, step_up_context};
 use crate::errors::store_error;
@@ -47,7 +47,12 @@ impl StepUpContextRepository for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    async fn consume(&self, id: ChallengeId, now: Timestamp) -> Result<bool, StoreError> {
+    async fn consume(
+        &self,
+        id: ChallengeId,
+        now: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
         let verified = Query::select()
             .column(challenge::Column::Id)
             .from(challenge::Entity)
@@ -65,10 +70,14 @@ impl StepUpContextRepository for SqlStore {
             )
             .filter(step_up_context::Column::ChallengeId.eq(id.to_string()))
             .filter(step_up_context::Column::State.eq(ContextState::Active.as_str()))
-            .filter(step_up_context::Column::ChallengeId.in_subquery(verified))
-            .exec(&self.db)
-            .await
-            .map_err(store_error)?;
-        Ok(result.rows_affected == 1)
+            .filter(step_up_context::Column::ChallengeId.in_subquery(verified));
+        let txn = self.db.begin().await.map_err(store_error)?;
+        if result.exec(&txn).await.map_err(store_error)?.rows_affected != 1 {
+            txn.rollback().await.map_err(store_error)?;
+            return Ok(false);
+        }
+        crate::audit::insert_events(&txn, std::slice::from_ref(event)).await?;
+        txn.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 }

@@ -5,11 +5,13 @@
 //! Every state change is one conditional UPDATE (or one short transaction that starts with
 //! one), so any number of server instances stay correct.
 
+mod audit;
 mod challenges;
 mod connect;
 mod contexts;
 mod entities;
 mod errors;
+mod limits;
 pub mod migration;
 mod sends;
 #[cfg(feature = "testing")]

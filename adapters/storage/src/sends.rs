@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use mfa_totp_application::{SmsSendLog, StoreError};
-use mfa_totp_domain::{ChallengeId, DeliveryStatus, SmsSend, Timestamp};
+use mfa_totp_domain::{AuditEvent, ChallengeId, DeliveryStatus, SmsSend, Timestamp};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 
 use crate::entities::sms_send;
 use crate::errors::store_error;
@@ -37,7 +37,7 @@ fn to_domain(row: sms_send::Model) -> Result<SmsSend, StoreError> {
 #[async_trait]
 impl SmsSendLog for SqlStore {
     #[tracing::instrument(skip_all, fields(challenge_id = %send.challenge_id))]
-    async fn log_send(&self, send: &SmsSend) -> Result<(), StoreError> {
+    async fn log_send(&self, send: &SmsSend, event: &AuditEvent) -> Result<(), StoreError> {
         let row = sms_send::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
             challenge_id: Set(send.challenge_id.to_string()),
@@ -52,11 +52,13 @@ impl SmsSendLog for SqlStore {
             sent_at: Set(millis(send.sent_at)),
             updated_at: Set(millis(send.sent_at)),
         };
+        let txn = self.db.begin().await.map_err(store_error)?;
         sms_send::Entity::insert(row)
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&txn)
             .await
             .map_err(store_error)?;
-        Ok(())
+        crate::audit::insert_events(&txn, std::slice::from_ref(event)).await?;
+        txn.commit().await.map_err(store_error)
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]

@@ -256,7 +256,10 @@ impl ChallengesApi {
                 .into_iter()
                 .collect(),
         };
-        let created = answer(&self.use_cases, self.use_cases.create_challenge(new).await)?;
+        let created = answer(
+            &self.use_cases,
+            self.use_cases.create_challenge(&auth.0.actor(), new).await,
+        )?;
         Ok(CreatedChallenge::Created(Json(created.into())))
     }
 
@@ -306,7 +309,10 @@ impl ChallengesApi {
         auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
         let client = caller_client_id(&auth.0)?;
         let id = challenge_id.0.0;
-        let out = answer(&self.use_cases, self.use_cases.consume(&client, id).await)?;
+        let out = answer(
+            &self.use_cases,
+            self.use_cases.consume(&auth.0.actor(), &client, id).await,
+        )?;
         Ok(Json(ConsumedContext {
             challenge_id: out.challenge_id.to_string(),
             subject_user_id: out.subject.to_string(),
@@ -339,7 +345,10 @@ impl ChallengesApi {
         auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
         let client = caller_client_id(&auth.0)?;
         let id = challenge_id.0.0;
-        let view = answer(&self.use_cases, self.use_cases.cancel(&client, id).await)?;
+        let view = answer(
+            &self.use_cases,
+            self.use_cases.cancel(&auth.0.actor(), &client, id).await,
+        )?;
         Ok(Json(view.into()))
     }
 }

@@ -1,5 +1,6 @@
 //! The API resources, one file each, and what they share.
 
+pub mod audit;
 pub mod challenges;
 pub mod health;
 pub mod params;
@@ -30,6 +31,8 @@ pub enum ApiTags {
     Sms,
     /// Liveness and readiness.
     Health,
+    /// The audit trail (read by support staff).
+    Audit,
 }
 
 /// A challenge's state: `PENDING` → `CODE_SENT` → `VERIFIED` | `LOCKED` | `EXPIRED` | `CANCELLED`.

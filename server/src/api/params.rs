@@ -66,6 +66,23 @@ pub enum UserIdRule {}
 pub enum OperationRule {}
 pub enum PhoneNumberRule {}
 pub enum LocaleRule {}
+pub enum RequestIdRule {}
+pub enum MaskedPhoneRule {}
+
+impl TextRule for RequestIdRule {
+    const NAME: &'static str = "RequestIdText";
+    const PATTERN: &'static str = crate::http::request_id::PATTERN;
+    const MAX_LEN: Option<usize> = Some(crate::http::request_id::MAX_LEN);
+    const EXAMPLE: &'static str = crate::spec::EXAMPLE_REQUEST_ID;
+}
+
+impl TextRule for MaskedPhoneRule {
+    const NAME: &'static str = "MaskedPhoneNumberText";
+    /// `+`, two digits, the hidden middle, the last three: as `PhoneNumber::masked` writes.
+    const PATTERN: &'static str = r"^\+[1-9][0-9]\*{3,10}[0-9]{3}$";
+    const MAX_LEN: Option<usize> = Some(PhoneNumber::MAX_LEN);
+    const EXAMPLE: &'static str = "+44*******123";
+}
 
 impl TextRule for LocaleRule {
     const NAME: &'static str = "LocaleText";
@@ -92,7 +109,7 @@ impl TextRule for PhoneNumberRule {
     const NAME: &'static str = "PhoneNumberText";
     const PATTERN: &'static str = PhoneNumber::PATTERN;
     const MAX_LEN: Option<usize> = Some(PhoneNumber::MAX_LEN);
-    const EXAMPLE: &'static str = "+447700900123";
+    const EXAMPLE: &'static str = "+447400123123";
 }
 
 impl<R: TextRule> Type for Text<R> {

@@ -148,7 +148,10 @@ impl TotpSmsApi {
     ) -> Result<Json<InitiateResponse>, ApiError> {
         let caller = caller_user_id(&auth.0)?;
         let id = challenge_id.0.0;
-        let out = answer(&self.use_cases, self.use_cases.initiate(&caller, id).await)?;
+        let out = answer(
+            &self.use_cases,
+            self.use_cases.initiate(&auth.0.actor(), &caller, id).await,
+        )?;
         Ok(Json(out.into()))
     }
 
@@ -173,7 +176,9 @@ impl TotpSmsApi {
         let id = challenge_id.0.0;
         let out = answer(
             &self.use_cases,
-            self.use_cases.verify(&caller, id, &body.0.otp).await,
+            self.use_cases
+                .verify(&auth.0.actor(), &caller, id, &body.0.otp)
+                .await,
         )?;
         Ok(Json(VerifyResponse {
             challenge_id: out.challenge_id.to_string(),

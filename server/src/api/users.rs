@@ -58,7 +58,7 @@ pub struct User {
 impl Example for PutUserRequest {
     fn example() -> Self {
         Self {
-            phone_number: Text::new("+447700900123".into()),
+            phone_number: Text::new("+447400123123".into()),
             locale: Some(Text::new("en-GB".into())),
         }
     }

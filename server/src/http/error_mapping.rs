@@ -4,6 +4,7 @@
 //! become `Retry-After` seconds.
 
 use mfa_totp_application::access::AccessError;
+use mfa_totp_application::audit::AuditReadError;
 use mfa_totp_application::cancel::CancelError;
 use mfa_totp_application::consume::ConsumeError;
 use mfa_totp_application::create_challenge::CreateChallengeError;
@@ -13,7 +14,9 @@ use mfa_totp_application::initiate::InitiateError;
 use mfa_totp_application::put_user::PutUserError;
 use mfa_totp_application::verify::VerifyError;
 use mfa_totp_application::{SmsError, StoreError};
-use mfa_totp_domain::{AttributeProblem, ChallengeStatus, Timestamp};
+use mfa_totp_domain::{
+    AttributeProblem, ChallengeStatus, LimitKind, LimitReached, NumberType, PhoneRefused, Timestamp,
+};
 
 use crate::api::example_time;
 use crate::http::error::{
@@ -76,6 +79,39 @@ fn attribute_errors(problems: Vec<(String, AttributeProblem)>) -> ApiError {
         .collect::<Vec<_>>()
         .join(" ");
     ApiError::invalid_fields(message, fields)
+}
+
+/// A limit across challenges refused the call: `429` until its window ends.
+fn limited(reached: LimitReached, now: Timestamp) -> ApiError {
+    ApiError::too_many_requests(
+        format!(
+            "Limit {} reached: {}; retry after the window ends.",
+            reached.kind,
+            reached.kind.describe()
+        ),
+        seconds_until(now, reached.retry_at),
+    )
+}
+
+/// The examples of a refusal by each limit in `kinds`, under `LIMIT_<NAME>`.
+fn limit_examples<E>(kinds: &[LimitKind], wrap: fn(LimitReached) -> E) -> Vec<(&'static str, E)> {
+    kinds
+        .iter()
+        .map(|&kind| {
+            let name = match kind {
+                LimitKind::UserWrongCodes => "LIMIT_USER_WRONG_CODES",
+                LimitKind::UserChallenges => "LIMIT_USER_CHALLENGES",
+                LimitKind::UserSms => "LIMIT_USER_SMS",
+                LimitKind::PhoneSms => "LIMIT_PHONE_SMS",
+                LimitKind::GlobalSms => "LIMIT_GLOBAL_SMS",
+            };
+            let retry_at = match kind {
+                LimitKind::GlobalSms => example_time(60),
+                _ => example_time(3600),
+            };
+            (name, wrap(LimitReached { kind, retry_at }))
+        })
+        .collect()
 }
 
 pub fn challenge_not_found() -> ApiError {
@@ -197,6 +233,7 @@ impl UseCaseError for CreateChallengeError {
     fn to_api_error(self, now: Timestamp) -> ApiError {
         match self {
             Self::Attributes(problems) => attribute_errors(problems),
+            Self::Limited(reached) => limited(reached, now),
             Self::Store(e) => e.to_api_error(now),
             Self::Unexpected(_) => ApiError::internal(self),
         }
@@ -215,8 +252,9 @@ impl UseCaseError for CreateChallengeError {
                 ("payee".into(), AttributeProblem::Blank),
             ]),
         ));
+        examples.extend(limit_examples(&[LimitKind::UserChallenges], Self::Limited));
         every_variant(examples, |e| match e {
-            Self::Attributes(_) | Self::Store(_) | Self::Unexpected(_) => {}
+            Self::Attributes(_) | Self::Limited(_) | Self::Store(_) | Self::Unexpected(_) => {}
         })
     }
 }
@@ -250,6 +288,13 @@ impl UseCaseError for InitiateError {
                 ErrorCode::UserNotFound,
                 "The challenge's subject is unknown to the user directory or has no phone number.",
             ),
+            // The rules changed since the number was stored: for the caller, a user without
+            // a usable phone.
+            Self::PhoneRefused(why) => ApiError::not_found(
+                ErrorCode::UserNotFound,
+                format!("The subject's phone number {why}; store another one."),
+            ),
+            Self::Limited(reached) => limited(reached, now),
             Self::Cooldown { ready_at } => ApiError::too_many_requests(
                 "A code was sent too recently; wait before asking for another.",
                 seconds_until(now, ready_at),
@@ -296,11 +341,28 @@ impl UseCaseError for InitiateError {
                 Self::Sms(SmsError::Rejected("twilio: code 21211".into())),
             ),
             ("CHALLENGE_BUSY", Self::Contended),
+            (
+                "PHONE_REFUSED",
+                Self::PhoneRefused(PhoneRefused::Type(
+                    NumberType::PremiumRate,
+                    "mobile, fixed_line_or_mobile".into(),
+                )),
+            ),
         ]);
+        examples.extend(limit_examples(
+            &[
+                LimitKind::UserSms,
+                LimitKind::PhoneSms,
+                LimitKind::GlobalSms,
+            ],
+            Self::Limited,
+        ));
         examples.extend(nested(Self::Store));
         every_variant(examples, |e| match e {
             Self::Access(_)
             | Self::UserNotFound
+            | Self::PhoneRefused(_)
+            | Self::Limited(_)
             | Self::Cooldown { .. }
             | Self::SendCapReached { .. }
             | Self::Sms(SmsError::Unavailable(_) | SmsError::Rejected(_))
@@ -319,6 +381,7 @@ impl UseCaseError for VerifyError {
                 "Too many wrong codes: this challenge is locked.",
                 seconds_until(now, until),
             ),
+            Self::Limited(reached) => limited(reached, now),
             Self::Store(e) => e.to_api_error(now),
             Self::Contended => contended(),
         }
@@ -336,11 +399,13 @@ impl UseCaseError for VerifyError {
             ),
             ("CHALLENGE_BUSY", Self::Contended),
         ]);
+        examples.extend(limit_examples(&[LimitKind::UserWrongCodes], Self::Limited));
         examples.extend(nested(Self::Store));
         every_variant(examples, |e| match e {
             Self::Access(_)
             | Self::InvalidOtp
             | Self::Locked { .. }
+            | Self::Limited(_)
             | Self::Store(_)
             | Self::Contended => {}
         })
@@ -428,14 +493,51 @@ impl UseCaseError for DeliveryError {
 impl UseCaseError for PutUserError {
     fn to_api_error(self, now: Timestamp) -> ApiError {
         match self {
+            // The contract has two field codes; `NOT_BLANK` says "no usable value", and the
+            // message says why.
+            Self::PhoneRefused(why) => {
+                let message = format!("phoneNumber {why}.");
+                ApiError::invalid_fields(
+                    message.clone(),
+                    vec![FieldError {
+                        code: FieldErrorCode::NotBlank,
+                        message,
+                        field: "phoneNumber".into(),
+                    }],
+                )
+            }
             Self::Store(e) => e.to_api_error(now),
         }
     }
 
     fn examples() -> Vec<(&'static str, Self)> {
-        let examples: Vec<_> = nested(Self::Store).collect();
+        let mut examples: Vec<_> = nested(Self::Store).collect();
+        examples.push((
+            "PHONE_REFUSED",
+            Self::PhoneRefused(PhoneRefused::Type(
+                NumberType::PremiumRate,
+                "mobile, fixed_line_or_mobile".into(),
+            )),
+        ));
         every_variant(examples, |e| match e {
-            Self::Store(_) => {}
+            Self::PhoneRefused(_) | Self::Store(_) => {}
+        })
+    }
+}
+
+impl UseCaseError for AuditReadError {
+    fn to_api_error(self, now: Timestamp) -> ApiError {
+        match self {
+            Self::ChallengeNotFound => challenge_not_found(),
+            Self::Store(e) => e.to_api_error(now),
+        }
+    }
+
+    fn examples() -> Vec<(&'static str, Self)> {
+        let mut examples = vec![("CHALLENGE_NOT_FOUND", Self::ChallengeNotFound)];
+        examples.extend(nested(Self::Store));
+        every_variant(examples, |e| match e {
+            Self::ChallengeNotFound | Self::Store(_) => {}
         })
     }
 }

@@ -45,6 +45,8 @@ impl<E: Endpoint> Endpoint for ContractEndpoint<E> {
                 .get(request_id::HEADER)
                 .and_then(|v| v.to_str().ok()),
         );
+        req.extensions_mut()
+            .insert(request_id::RequestId(id.clone()));
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let span = tracing::info_span!("request", request_id = %id, %method, path = %path);

@@ -7,6 +7,10 @@ pub const MAX_LEN: usize = 128;
 /// What a request id is made of, as the spec publishes it.
 pub const PATTERN: &str = "^[A-Za-z0-9._:-]{1,128}$";
 
+/// The request's id, in the request's data for the handlers (the audit trail carries it).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
 /// The caller's id if it is 1 to 128 characters of `[A-Za-z0-9._:-]`, otherwise a new UUID.
 pub fn from_header(value: Option<&str>) -> String {
     match value {

@@ -3,6 +3,7 @@
 //! by the same mapping the handler uses. The published spec lists exactly these statuses per
 //! operation, each with its named example bodies.
 
+use mfa_totp_application::audit::AuditReadError;
 use mfa_totp_application::cancel::CancelError;
 use mfa_totp_application::consume::ConsumeError;
 use mfa_totp_application::create_challenge::CreateChallengeError;
@@ -14,7 +15,9 @@ use mfa_totp_application::verify::VerifyError;
 
 use crate::api::health::not_ready;
 use crate::api::sms_status::bad_signature;
-use crate::auth::{SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE, SCOPE_USERS_WRITE};
+use crate::auth::{
+    SCOPE_AUDIT_READ, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE, SCOPE_USERS_WRITE,
+};
 use crate::http::error::{ApiError, FieldError, FieldErrorCode};
 use crate::http::error_mapping::{UseCaseError, example_now};
 
@@ -37,6 +40,7 @@ pub fn errors_of(operation_id: &str) -> Option<Vec<Example>> {
         ),
         "getChallenge" => service_call::<GetChallengeError>(SCOPE_CHALLENGES_READ, vec![bad_id()]),
         "consumeChallenge" => service_call::<ConsumeError>(SCOPE_CHALLENGES_WRITE, vec![bad_id()]),
+        "listChallengeEvents" => service_call::<AuditReadError>(SCOPE_AUDIT_READ, vec![bad_id()]),
         "cancelChallenge" => service_call::<CancelError>(SCOPE_CHALLENGES_WRITE, vec![bad_id()]),
         "putUser" => {
             service_call::<PutUserError>(SCOPE_USERS_WRITE, vec![blank_field("phoneNumber")])

@@ -71,7 +71,7 @@ async fn two_instances_on_one_database_share_challenges_and_limits() {
         .http
         .put(format!("{via_b}/internal/v1/mfa/users/alice"))
         .bearer_auth(&fleet.service)
-        .json(&json!({"phoneNumber": "+447700900123"}))
+        .json(&json!({"phoneNumber": "+447400123123"}))
         .send()
         .await
         .unwrap();

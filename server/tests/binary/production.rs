@@ -125,7 +125,7 @@ async fn status_of_users_put(port: u16, token: &str) -> u16 {
             "http://127.0.0.1:{port}/internal/v1/mfa/users/alice"
         ))
         .bearer_auth(token)
-        .json(&serde_json::json!({"phoneNumber": "+447700900123"}))
+        .json(&serde_json::json!({"phoneNumber": "+447400123123"}))
         .send()
         .await
         .unwrap()

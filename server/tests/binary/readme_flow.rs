@@ -26,7 +26,7 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
     let alice = token(dir.path(), &["--sub", "alice"]);
 
     assert_eq!(
-        put_user(&http, &base, &service, "alice", "+447700900123").await,
+        put_user(&http, &base, &service, "alice", "+447400123123").await,
         201
     );
 
@@ -38,7 +38,7 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
         .recv_timeout(Duration::from_secs(5))
         .expect("one SMS line on stdout");
     let sms = ConsoleLine::parse(&sms).expect("console SMS format");
-    assert_eq!(sms.to, "+447700900123");
+    assert_eq!(sms.to, "+447400123123");
     let code = sms.code().expect("a code in the SMS");
 
     assert_eq!(
@@ -61,7 +61,7 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
     );
     assert!(logs.contains("+44*******123"), "logs name the phone masked");
     assert!(
-        !logs.contains("+447700900123"),
+        !logs.contains("+447400123123"),
         "no full phone number in the logs"
     );
     assert!(!logs.contains(code), "no code in the logs");
@@ -161,7 +161,7 @@ fn openapi_subcommand_prints_the_committed_spec() {
 #[test]
 fn sms_test_reports_each_provider_of_the_chain_configured_by_environment() {
     let out = Command::new(BIN)
-        .args(["sms", "test", "--to", "+447700900123"])
+        .args(["sms", "test", "--to", "+447400123123"])
         .env("MFA_TOTP__SMS__CHAIN", "twilio,console")
         .env("MFA_TOTP__SMS__TWILIO__ACCOUNT_SID", "AC0123")
         .env(
@@ -188,7 +188,7 @@ fn sms_test_reports_each_provider_of_the_chain_configured_by_environment() {
 #[test]
 fn a_chosen_sms_provider_without_its_keys_stops_the_binary_naming_the_key() {
     let out = Command::new(BIN)
-        .args(["sms", "test", "--to", "+447700900123"])
+        .args(["sms", "test", "--to", "+447400123123"])
         .env("MFA_TOTP__SMS__PROVIDER", "vonage")
         .env("MFA_TOTP__SMS__VONAGE__API_KEY", "k")
         .output()

@@ -34,7 +34,7 @@ async fn configured_by_environment_the_binary_sends_through_twilio_and_fails_ove
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "message-count": "1",
-            "messages": [{"to": "447700900123", "message-id": "V1", "status": "0"}],
+            "messages": [{"to": "447400123123", "message-id": "V1", "status": "0"}],
         })))
         .mount(&vonage)
         .await;
@@ -60,7 +60,7 @@ async fn configured_by_environment_the_binary_sends_through_twilio_and_fails_ove
     let service = service_token(dir.path());
     let alice = token(dir.path(), &["--sub", "alice"]);
     assert_eq!(
-        put_user(&http, &base, &service, "alice", "+447700900123").await,
+        put_user(&http, &base, &service, "alice", "+447400123123").await,
         201
     );
 
@@ -89,7 +89,7 @@ async fn configured_by_environment_the_binary_sends_through_twilio_and_fails_ove
     );
 
     let logs = server.logs.lock().unwrap().join("\n");
-    for secret in ["twilio-token", "vonage-secret", "+447700900123"] {
+    for secret in ["twilio-token", "vonage-secret", "+447400123123"] {
         assert!(!logs.contains(secret), "{secret} in the logs");
     }
 }

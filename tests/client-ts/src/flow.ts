@@ -23,7 +23,7 @@ const client = createClient<paths>({ baseUrl: env("MFA_BASE_URL") });
 const service = { Authorization: `Bearer ${env("MFA_SERVICE_TOKEN")}` };
 const user = { Authorization: `Bearer ${env("MFA_USER_TOKEN")}` };
 const userId = "alice"; // the user token's subject
-const phoneNumber = "+447700900777";
+const phoneNumber = "+447400123777";
 
 /** The code of the newest SMS the console provider printed for `phone`. */
 function lastCodeSentTo(phone: string): string {

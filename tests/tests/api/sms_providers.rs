@@ -74,7 +74,7 @@ async fn with_twilio_down_a_twilio_vonage_chain_delivers_through_vonage() {
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "message-count": "1",
-            "messages": [{"to": "447700900123", "message-id": "V1", "status": "0"}],
+            "messages": [{"to": "447400123123", "message-id": "V1", "status": "0"}],
         })))
         .mount(&vonage)
         .await;
@@ -153,7 +153,7 @@ async fn report(
         ("AccountSid", "AC0123"),
         ("MessageSid", sid),
         ("MessageStatus", status),
-        ("To", "+447700900123"),
+        ("To", "+447400123123"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

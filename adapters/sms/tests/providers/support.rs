@@ -15,7 +15,7 @@ pub const CODE_TEXT: &str = "Your verification code is 482913. It expires in 5 m
 pub fn message() -> OutboundSms {
     capture_logs();
     OutboundSms {
-        to: PhoneNumber::parse("+447700900123").unwrap(),
+        to: PhoneNumber::parse("+447400123123").unwrap(),
         body: CODE_TEXT.into(),
         challenge_id: ChallengeId::parse("0b6f1c1e-2f4d-4c43-9a51-6d1f0f7f2a10").unwrap(),
         locale: None,

@@ -39,7 +39,7 @@ pub fn accepted(status: &str) -> serde_json::Value {
         "direction": "outbound-api", "error_code": null, "error_message": null,
         "from": "+15005550006", "messaging_service_sid": null, "num_media": "0",
         "num_segments": "1", "price": null, "price_unit": "USD",
-        "sid": "SM0123456789abcdef0123456789abcdef", "status": status, "to": "+447700900123",
+        "sid": "SM0123456789abcdef0123456789abcdef", "status": status, "to": "+447400123123",
         "uri": format!("/2010-04-01/Accounts/{SID}/Messages/SM0123456789abcdef0123456789abcdef.json"),
     })
 }
@@ -60,7 +60,7 @@ async fn twilio_posts_the_exact_form_with_basic_auth_and_reads_the_sid() {
         .and(header("authorization", basic_auth().as_str()))
         .and(header("content-type", "application/x-www-form-urlencoded"))
         .and(FormIs::of(&[
-            ("To", "+447700900123"),
+            ("To", "+447400123123"),
             ("Body", CODE_TEXT),
             ("From", "+15005550006"),
             (
@@ -91,7 +91,7 @@ async fn twilio_sends_through_a_messaging_service_instead_of_a_number() {
     Mock::given(method("POST"))
         .and(path(PATH))
         .and(FormIs::of(&[
-            ("To", "+447700900123"),
+            ("To", "+447400123123"),
             ("Body", CODE_TEXT),
             ("MessagingServiceSid", "MG0123"),
         ]))

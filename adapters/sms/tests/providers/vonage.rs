@@ -24,7 +24,7 @@ pub fn config(base_url: &str) -> VonageConfig {
 pub fn reply(status: &str, error_text: Option<&str>) -> serde_json::Value {
     let message = match error_text {
         None => json!({
-            "to": "447700900123", "message-id": "0A0000000123ABCD1", "status": status,
+            "to": "447400123123", "message-id": "0A0000000123ABCD1", "status": status,
             "remaining-balance": "3.14159265", "message-price": "0.03330000", "network": "23410",
         }),
         Some(text) => json!({ "status": status, "error-text": text }),
@@ -42,7 +42,7 @@ async fn vonage_posts_the_exact_form_and_reads_the_message_id() {
             ("api_key", "abcd1234"),
             ("api_secret", SECRET),
             ("from", "MFA"),
-            ("to", "447700900123"),
+            ("to", "447400123123"),
             ("text", CODE_TEXT),
         ]))
         .respond_with(ResponseTemplate::new(200).set_body_json(reply("0", None)))

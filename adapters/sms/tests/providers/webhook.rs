@@ -47,7 +47,7 @@ async fn webhook_posts_signed_json_with_its_static_headers_and_reads_the_message
         .and(header("content-type", "application/json"))
         .and(header("x-gateway-key", "gw-1"))
         .and(body_json(json!({
-            "to": "+447700900123",
+            "to": "+447400123123",
             "body": CODE_TEXT,
             "challengeId": "0b6f1c1e-2f4d-4c43-9a51-6d1f0f7f2a10",
             "locale": null,

@@ -4,20 +4,30 @@
 
 use chrono::{DateTime, TimeDelta};
 use mfa_totp_application::{
-    ChallengeRepository, Contact, SmsSendLog, StepUpContextRepository, UserDirectoryReader,
+    ChallengeRepository, Change, Contact, SmsSendLog, StepUpContextRepository, UserDirectoryReader,
     UserDirectoryWriter,
 };
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengePolicy, ChallengeRecord, ChallengeStatus, ClientId,
-    ContextState, DeliveryStatus, Locale, Operation, PhoneNumber, SealedSecret, SendOutcome,
-    SendPlan, SmsSend, StepUpContext, Timestamp, TotpPolicy, UserId,
+    Actor, AuditEvent, AuditKind, Challenge, ChallengeId, ChallengePolicy, ChallengeRecord,
+    ChallengeStatus, ClientId, ContextState, DeliveryStatus, Locale, Operation, PhoneNumber,
+    SealedSecret, SendOutcome, SendPlan, SmsSend, StepUpContext, Timestamp, TotpPolicy, UserId,
 };
 use mfa_totp_storage::testing::{Engine, TestDatabase};
 use mfa_totp_storage::{Migrator, PoolSettings, SqlStore, connect, migrate};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
 
+mod limits;
 mod transitions;
+
+use limits::{
+    a_change_that_does_not_apply_writes_no_event,
+    a_limit_admits_max_then_refuses_until_its_window_ends,
+    a_refused_change_writes_nothing_and_takes_no_other_charge,
+    a_zero_charge_takes_nothing_but_is_refused_at_the_limit,
+    concurrent_charges_never_pass_the_limit,
+    events_are_written_with_their_change_and_read_oldest_first, undo_send_refunds_its_charges,
+};
 
 struct Fixture {
     engine: Engine,
@@ -88,7 +98,50 @@ on_both_engines!(
     timestamps_keep_milliseconds_and_drop_finer_precision,
     attributes_keep_unicode_and_nesting,
     sms_sends_are_recorded_and_take_delivery_reports,
+    a_limit_admits_max_then_refuses_until_its_window_ends,
+    concurrent_charges_never_pass_the_limit,
+    a_refused_change_writes_nothing_and_takes_no_other_charge,
+    undo_send_refunds_its_charges,
+    a_zero_charge_takes_nothing_but_is_refused_at_the_limit,
+    events_are_written_with_their_change_and_read_oldest_first,
+    a_change_that_does_not_apply_writes_no_event,
 );
+
+/// What the tests expect of a change that must apply.
+trait ChangeExt {
+    fn applied(self) -> bool;
+    fn inserted(self);
+}
+
+impl ChangeExt for Change {
+    fn applied(self) -> bool {
+        match self {
+            Change::Applied => true,
+            Change::Stale => false,
+            Change::Limited(reached) => panic!("unexpected limit refusal: {reached:?}"),
+        }
+    }
+
+    fn inserted(self) {
+        assert_eq!(self, Change::Applied);
+    }
+}
+
+/// An audit event of the test challenge's user, as a use case would write it.
+fn event() -> AuditEvent {
+    event_of(AuditKind::Verified, None)
+}
+
+fn event_of(kind: AuditKind, challenge: Option<ChallengeId>) -> AuditEvent {
+    AuditEvent::new(
+        kind,
+        t0(),
+        &Actor::new("req-1", "payments-service"),
+        challenge,
+        &UserId::parse("user-1").unwrap(),
+        "VERIFIED",
+    )
+}
 
 fn t0() -> Timestamp {
     DateTime::from_timestamp_millis(1_800_000_000_123).unwrap()
@@ -119,7 +172,11 @@ fn new_challenge() -> (Challenge, StepUpContext) {
 
 async fn stored(f: &Fixture) -> Challenge {
     let (challenge, context) = new_challenge();
-    f.store.insert(&challenge, &context).await.unwrap();
+    f.store
+        .insert(&challenge, &context, &[], &event())
+        .await
+        .unwrap()
+        .inserted();
     challenge
 }
 
@@ -134,9 +191,10 @@ async fn verified(f: &Fixture) -> Challenge {
     let c = sent(f).await;
     assert!(
         f.store
-            .mark_verified(c.id(), c.code().unwrap(), t0())
+            .mark_verified(c.id(), c.code().unwrap(), t0(), &[], &event())
             .await
             .unwrap()
+            .applied()
     );
     c
 }
@@ -145,9 +203,10 @@ async fn sent(f: &Fixture) -> Challenge {
     let c = stored(f).await;
     assert!(
         f.store
-            .record_send(c.id(), &plan_at(&c, t0()))
+            .record_send(c.id(), &plan_at(&c, t0()), &[])
             .await
             .unwrap()
+            .applied()
     );
     f.store.find(c.id()).await.unwrap().unwrap()
 }
@@ -169,7 +228,11 @@ async fn sqlite_database_runs_in_wal_mode() {
 
 async fn inserted_challenge_and_context_read_back_equal(f: Fixture) {
     let (challenge, context) = new_challenge();
-    f.store.insert(&challenge, &context).await.unwrap();
+    f.store
+        .insert(&challenge, &context, &[], &event())
+        .await
+        .unwrap()
+        .inserted();
     assert_eq!(
         f.store.find(challenge.id()).await.unwrap(),
         Some(challenge.clone())
@@ -216,9 +279,19 @@ async fn unknown_challenge_is_none(f: Fixture) {
 async fn record_send_applies_once_per_snapshot(f: Fixture) {
     let c = stored(&f).await;
     let plan = plan_at(&c, t0());
-    assert!(f.store.record_send(c.id(), &plan).await.unwrap());
     assert!(
-        !f.store.record_send(c.id(), &plan).await.unwrap(),
+        f.store
+            .record_send(c.id(), &plan, &[])
+            .await
+            .unwrap()
+            .applied()
+    );
+    assert!(
+        !f.store
+            .record_send(c.id(), &plan, &[])
+            .await
+            .unwrap()
+            .applied(),
         "a stale snapshot must lose"
     );
     let after = f.store.find(c.id()).await.unwrap().unwrap();
@@ -231,11 +304,17 @@ async fn record_send_applies_once_per_snapshot(f: Fixture) {
 async fn undo_send_restores_the_state_before_the_send(f: Fixture) {
     let c = stored(&f).await;
     let plan = plan_at(&c, t0());
-    assert!(f.store.record_send(c.id(), &plan).await.unwrap());
-    assert!(f.store.undo_send(&c, &plan).await.unwrap());
+    assert!(
+        f.store
+            .record_send(c.id(), &plan, &[])
+            .await
+            .unwrap()
+            .applied()
+    );
+    assert!(f.store.undo_send(&c, &plan, &[]).await.unwrap());
     assert_eq!(f.store.find(c.id()).await.unwrap().unwrap(), c);
     assert!(
-        !f.store.undo_send(&c, &plan).await.unwrap(),
+        !f.store.undo_send(&c, &plan, &[]).await.unwrap(),
         "undo applies once"
     );
 }
@@ -243,23 +322,47 @@ async fn undo_send_restores_the_state_before_the_send(f: Fixture) {
 async fn undo_send_after_a_wrong_code_changes_nothing(f: Fixture) {
     let c = stored(&f).await;
     let plan = plan_at(&c, t0());
-    assert!(f.store.record_send(c.id(), &plan).await.unwrap());
-    assert!(f.store.record_failed_attempt(c.id(), 5).await.unwrap());
+    assert!(
+        f.store
+            .record_send(c.id(), &plan, &[])
+            .await
+            .unwrap()
+            .applied()
+    );
+    assert!(
+        f.store
+            .record_failed_attempt(c.id(), 5, &[], &[])
+            .await
+            .unwrap()
+            .applied()
+    );
     let before_undo = f.store.find(c.id()).await.unwrap().unwrap();
-    assert!(!f.store.undo_send(&c, &plan).await.unwrap());
+    assert!(!f.store.undo_send(&c, &plan, &[]).await.unwrap());
     assert_eq!(f.store.find(c.id()).await.unwrap().unwrap(), before_undo);
 }
 
 async fn failed_attempts_lock_the_challenge_at_the_limit(f: Fixture) {
     let c = sent(&f).await;
     for expected in 1..=3 {
-        assert!(f.store.record_failed_attempt(c.id(), 3).await.unwrap());
+        assert!(
+            f.store
+                .record_failed_attempt(c.id(), 3, &[], &[])
+                .await
+                .unwrap()
+                .applied()
+        );
         let now = f.store.find(c.id()).await.unwrap().unwrap();
         assert_eq!(now.failed_attempts(), expected);
     }
     let locked = f.store.find(c.id()).await.unwrap().unwrap();
     assert_eq!(locked.status(), ChallengeStatus::Locked);
-    assert!(!f.store.record_failed_attempt(c.id(), 3).await.unwrap());
+    assert!(
+        !f.store
+            .record_failed_attempt(c.id(), 3, &[], &[])
+            .await
+            .unwrap()
+            .applied()
+    );
     assert_eq!(
         f.store
             .find(c.id())
@@ -277,7 +380,13 @@ async fn concurrent_failed_attempts_never_count_past_the_limit(f: Fixture) {
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let store = f.store.clone();
-            tokio::spawn(async move { store.record_failed_attempt(id, 5).await.unwrap() })
+            tokio::spawn(async move {
+                store
+                    .record_failed_attempt(id, 5, &[], &[])
+                    .await
+                    .unwrap()
+                    .applied()
+            })
         })
         .collect();
     let mut counted = 0;
@@ -298,9 +407,27 @@ async fn mark_verified_applies_once_and_only_for_the_code_in_play(f: Fixture) {
     let mut other = code;
     other.step += 1;
     let at = t0() + TimeDelta::seconds(10);
-    assert!(!f.store.mark_verified(c.id(), other, at).await.unwrap());
-    assert!(f.store.mark_verified(c.id(), code, at).await.unwrap());
-    assert!(!f.store.mark_verified(c.id(), code, at).await.unwrap());
+    assert!(
+        !f.store
+            .mark_verified(c.id(), other, at, &[], &event())
+            .await
+            .unwrap()
+            .applied()
+    );
+    assert!(
+        f.store
+            .mark_verified(c.id(), code, at, &[], &event())
+            .await
+            .unwrap()
+            .applied()
+    );
+    assert!(
+        !f.store
+            .mark_verified(c.id(), code, at, &[], &event())
+            .await
+            .unwrap()
+            .applied()
+    );
     let after = f.store.find(c.id()).await.unwrap().unwrap();
     assert_eq!(
         (after.status(), after.verified_at()),
@@ -312,11 +439,20 @@ async fn mark_expired_applies_only_past_the_ttl(f: Fixture) {
     let c = stored(&f).await;
     assert!(
         !f.store
-            .mark_expired(c.id(), c.expires_at() - TimeDelta::milliseconds(1))
+            .mark_expired(
+                c.id(),
+                c.expires_at() - TimeDelta::milliseconds(1),
+                &event()
+            )
             .await
             .unwrap()
     );
-    assert!(f.store.mark_expired(c.id(), c.expires_at()).await.unwrap());
+    assert!(
+        f.store
+            .mark_expired(c.id(), c.expires_at(), &event())
+            .await
+            .unwrap()
+    );
     assert_eq!(
         f.store.find(c.id()).await.unwrap().unwrap().status(),
         ChallengeStatus::Expired
@@ -327,14 +463,14 @@ async fn cancel_withdraws_challenge_and_context_together(f: Fixture) {
     let c = stored(&f).await;
     assert!(
         !f.store
-            .cancel(c.id(), ChallengeStatus::CodeSent)
+            .cancel(c.id(), ChallengeStatus::CodeSent, &event())
             .await
             .unwrap(),
         "stale status loses"
     );
     assert!(
         f.store
-            .cancel(c.id(), ChallengeStatus::Pending)
+            .cancel(c.id(), ChallengeStatus::Pending, &event())
             .await
             .unwrap()
     );
@@ -348,10 +484,10 @@ async fn cancel_withdraws_challenge_and_context_together(f: Fixture) {
 
 async fn cancel_after_consume_changes_nothing(f: Fixture) {
     let c = verified(&f).await;
-    assert!(f.store.consume(c.id(), t0()).await.unwrap());
+    assert!(f.store.consume(c.id(), t0(), &event()).await.unwrap());
     assert!(
         !f.store
-            .cancel(c.id(), ChallengeStatus::Verified)
+            .cancel(c.id(), ChallengeStatus::Verified, &event())
             .await
             .unwrap()
     );
@@ -365,18 +501,19 @@ async fn cancel_after_consume_changes_nothing(f: Fixture) {
 async fn consume_needs_a_verified_challenge_and_applies_once(f: Fixture) {
     let c = sent(&f).await;
     assert!(
-        !f.store.consume(c.id(), t0()).await.unwrap(),
+        !f.store.consume(c.id(), t0(), &event()).await.unwrap(),
         "not verified yet"
     );
     assert!(
         f.store
-            .mark_verified(c.id(), c.code().unwrap(), t0())
+            .mark_verified(c.id(), c.code().unwrap(), t0(), &[], &event())
             .await
             .unwrap()
+            .applied()
     );
     let at = t0() + TimeDelta::seconds(1);
-    assert!(f.store.consume(c.id(), at).await.unwrap());
-    assert!(!f.store.consume(c.id(), at).await.unwrap());
+    assert!(f.store.consume(c.id(), at, &event()).await.unwrap());
+    assert!(!f.store.consume(c.id(), at, &event()).await.unwrap());
     let context = f.store.find_context(c.id()).await.unwrap().unwrap();
     assert_eq!(
         (context.state, context.consumed_at),
@@ -394,7 +531,7 @@ fn contact(phone: &str, locale: Option<&str>) -> Contact {
 async fn user_directory_upserts_phone_numbers_and_locales(f: Fixture) {
     let user = UserId::parse("user-9").unwrap();
     assert_eq!(f.store.contact(&user).await.unwrap(), None);
-    let first = contact("+447700900123", Some("pt-BR"));
+    let first = contact("+447400123123", Some("pt-BR"));
     let second = contact("+15555550100", None);
     assert!(f.store.put_contact(&user, &first, t0()).await.unwrap());
     assert_eq!(f.store.contact(&user).await.unwrap(), Some(first));
@@ -419,7 +556,7 @@ async fn concurrent_puts_of_a_new_user_report_one_creation(f: Fixture) {
             let store = f.store.clone();
             let user = user.clone();
             tokio::spawn(async move {
-                let phone = contact(&format!("+4477009001{i:02}"), None);
+                let phone = contact(&format!("+4474001231{i:02}"), None);
                 store.put_contact(&user, &phone, t0()).await.unwrap()
             })
         })
@@ -477,7 +614,11 @@ async fn timestamps_keep_milliseconds_and_drop_finer_precision(f: Fixture) {
         ..challenge.to_record()
     })
     .unwrap();
-    f.store.insert(&challenge, &context).await.unwrap();
+    f.store
+        .insert(&challenge, &context, &[], &event())
+        .await
+        .unwrap()
+        .inserted();
     let back = f.store.find(challenge.id()).await.unwrap().unwrap();
     assert_eq!(
         back.created_at().timestamp_millis(),
@@ -498,7 +639,11 @@ async fn attributes_keep_unicode_and_nesting(f: Fixture) {
         Operation::parse("payments.transfer").unwrap(),
         attributes.clone(),
     );
-    f.store.insert(&challenge, &context).await.unwrap();
+    f.store
+        .insert(&challenge, &context, &[], &event())
+        .await
+        .unwrap()
+        .inserted();
     let back = f.store.find_context(challenge.id()).await.unwrap().unwrap();
     assert_eq!(back.attributes, attributes);
 }
@@ -511,11 +656,14 @@ async fn racing_cancels_and_consumes_let_exactly_one_win(f: Fixture) {
             let store = f.store.clone();
             tokio::spawn(async move {
                 if i % 2 == 0 {
-                    ("consume", store.consume(id, t0()).await.unwrap())
+                    ("consume", store.consume(id, t0(), &event()).await.unwrap())
                 } else {
                     (
                         "cancel",
-                        store.cancel(id, ChallengeStatus::Verified).await.unwrap(),
+                        store
+                            .cancel(id, ChallengeStatus::Verified, &event())
+                            .await
+                            .unwrap(),
                     )
                 }
             })
@@ -569,8 +717,8 @@ async fn sms_sends_are_recorded_and_take_delivery_reports(f: Fixture) {
         segments: 3,
         ..failed.clone()
     };
-    f.store.log_send(&failed).await.unwrap();
-    f.store.log_send(&carried).await.unwrap();
+    f.store.log_send(&failed, &event()).await.unwrap();
+    f.store.log_send(&carried, &event()).await.unwrap();
     assert_eq!(
         f.store.last_send(c.id()).await.unwrap(),
         Some(carried.clone())

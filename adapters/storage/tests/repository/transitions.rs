@@ -19,7 +19,7 @@ use mfa_totp_domain::{
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use super::{Engine, Fixture, fixture, new_challenge, t0};
+use super::{ChangeExt, Engine, Fixture, fixture, new_challenge, t0};
 
 #[derive(Debug, Clone, Copy)]
 enum Event {
@@ -90,7 +90,7 @@ async fn apply(f: &Fixture, model: &Model, event: Event, now: Timestamp) -> Opti
     let changed = |challenge: Challenge| Some((challenge, model.context.clone()));
     let expire = || async {
         Step {
-            applied: store.mark_expired(id, now).await.unwrap(),
+            applied: store.mark_expired(id, now, &super::event()).await.unwrap(),
             expected: changed(c.after_expiry()),
             sent: None,
         }
@@ -98,7 +98,7 @@ async fn apply(f: &Fixture, model: &Model, event: Event, now: Timestamp) -> Opti
     let step = match event {
         Event::Send => match c.plan_send(now, &policy, &totp) {
             Ok(plan) => Step {
-                applied: store.record_send(id, &plan).await.unwrap(),
+                applied: store.record_send(id, &plan, &[]).await.unwrap().applied(),
                 expected: changed(c.after_send(&plan)),
                 sent: Some(plan),
             },
@@ -115,7 +115,7 @@ async fn apply(f: &Fixture, model: &Model, event: Event, now: Timestamp) -> Opti
                     expected_send_count: c.send_count(),
                 };
                 Step {
-                    applied: store.record_send(id, &plan).await.unwrap(),
+                    applied: store.record_send(id, &plan, &[]).await.unwrap().applied(),
                     ..Step::refused()
                 }
             }
@@ -124,7 +124,7 @@ async fn apply(f: &Fixture, model: &Model, event: Event, now: Timestamp) -> Opti
         Event::UndoLastSend => {
             // An undo applies while the row is exactly what that send left.
             let (before, plan) = model.last_send.as_ref()?;
-            let applied = store.undo_send(before, plan).await.unwrap();
+            let applied = store.undo_send(before, plan, &[]).await.unwrap();
             if *c == before.after_send(plan) {
                 Step {
                     applied,
@@ -140,15 +140,20 @@ async fn apply(f: &Fixture, model: &Model, event: Event, now: Timestamp) -> Opti
         }
         Event::WrongCode | Event::RightCode => match c.verifiable_code(now, &policy) {
             Ok(code) if matches!(event, Event::RightCode) => Step {
-                applied: store.mark_verified(id, code, now).await.unwrap(),
+                applied: store
+                    .mark_verified(id, code, now, &[], &super::event())
+                    .await
+                    .unwrap()
+                    .applied(),
                 expected: changed(c.after_verify(now)),
                 sent: None,
             },
             Ok(_) => Step {
                 applied: store
-                    .record_failed_attempt(id, policy.max_failed_attempts)
+                    .record_failed_attempt(id, policy.max_failed_attempts, &[], &[])
                     .await
-                    .unwrap(),
+                    .unwrap()
+                    .applied(),
                 expected: changed(c.after_failed_attempt(&policy)),
                 sent: None,
             },
@@ -164,12 +169,17 @@ async fn apply(f: &Fixture, model: &Model, event: Event, now: Timestamp) -> Opti
                     issued_at: now,
                 });
                 let applied = if matches!(event, Event::RightCode) {
-                    store.mark_verified(id, code, now).await.unwrap()
-                } else {
                     store
-                        .record_failed_attempt(id, policy.max_failed_attempts)
+                        .mark_verified(id, code, now, &[], &super::event())
                         .await
                         .unwrap()
+                        .applied()
+                } else {
+                    store
+                        .record_failed_attempt(id, policy.max_failed_attempts, &[], &[])
+                        .await
+                        .unwrap()
+                        .applied()
                 };
                 Step {
                     applied,
@@ -179,19 +189,19 @@ async fn apply(f: &Fixture, model: &Model, event: Event, now: Timestamp) -> Opti
         },
         Event::Expire if !c.status().is_terminal() && now >= c.expires_at() => expire().await,
         Event::Expire => Step {
-            applied: store.mark_expired(id, now).await.unwrap(),
+            applied: store.mark_expired(id, now, &super::event()).await.unwrap(),
             ..Step::refused()
         },
         Event::Cancel => match c.after_cancel(now) {
             Ok(cancelled) if model.context.is_active() => Step {
-                applied: store.cancel(id, c.status()).await.unwrap(),
+                applied: store.cancel(id, c.status(), &super::event()).await.unwrap(),
                 expected: Some((cancelled, model.context.after_cancel())),
                 sent: None,
             },
             // Past its TTL but not yet marked: the use case refuses before it writes.
             Err(_) if !c.status().is_terminal() => return None,
             _ => Step {
-                applied: store.cancel(id, c.status()).await.unwrap(),
+                applied: store.cancel(id, c.status(), &super::event()).await.unwrap(),
                 ..Step::refused()
             },
         },
@@ -199,12 +209,12 @@ async fn apply(f: &Fixture, model: &Model, event: Event, now: Timestamp) -> Opti
             // Verified too long ago: the use case refuses before it writes.
             Err(ConsumeRefused::Lapsed { .. }) => return None,
             Ok(_) if model.context.is_active() => Step {
-                applied: store.consume(id, now).await.unwrap(),
+                applied: store.consume(id, now, &super::event()).await.unwrap(),
                 expected: Some((c.clone(), model.context.after_consume(now))),
                 sent: None,
             },
             _ => Step {
-                applied: store.consume(id, now).await.unwrap(),
+                applied: store.consume(id, now, &super::event()).await.unwrap(),
                 ..Step::refused()
             },
         },
@@ -214,7 +224,11 @@ async fn apply(f: &Fixture, model: &Model, event: Event, now: Timestamp) -> Opti
 
 async fn live_through(f: &Fixture, events: &[(Event, i64)]) {
     let (challenge, context) = new_challenge();
-    f.store.insert(&challenge, &context).await.unwrap();
+    f.store
+        .insert(&challenge, &context, &[], &super::event())
+        .await
+        .unwrap()
+        .inserted();
     let mut model = Model {
         challenge,
         context,

@@ -1,0 +1,87 @@
+//! The audit trail on SQL. Events of a change are inserted in the change's transaction by
+//! the repository methods; [`AuditLog`] writes refusals and reads a challenge's events.
+
+use async_trait::async_trait;
+use mfa_totp_application::{AuditLog, StoreError};
+use mfa_totp_domain::{AuditEvent, AuditKind, ChallengeId, LimitKind, UserId};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, QueryOrder, Set};
+
+use crate::entities::audit_event::{self, Column};
+use crate::errors::store_error;
+use crate::{SqlStore, from_millis, millis};
+
+pub(crate) async fn insert_events(
+    db: &impl ConnectionTrait,
+    events: &[AuditEvent],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows = events.iter().map(|e| audit_event::ActiveModel {
+        id: NotSet,
+        challenge_id: Set(e.challenge_id.map(|id| id.to_string())),
+        kind: Set(e.kind.as_str().to_owned()),
+        occurred_at: Set(millis(e.at)),
+        request_id: Set(e.request_id.clone()),
+        subject_user_id: Set(e.subject.as_str().to_owned()),
+        actor: Set(e.actor.clone()),
+        masked_phone: Set(e.masked_phone.clone()),
+        outcome: Set(e.outcome.clone()),
+        limit_kind: Set(e.limit.map(|l| l.as_str().to_owned())),
+        provider: Set(e.provider.clone()),
+        message_id: Set(e.message_id.clone()),
+    });
+    audit_event::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
+    let bad = |what: String| {
+        StoreError::Unexpected(anyhow::anyhow!("stored audit event {}: {what}", row.id))
+    };
+    Ok(AuditEvent {
+        kind: AuditKind::parse(&row.kind).ok_or_else(|| bad(format!("kind '{}'", row.kind)))?,
+        at: from_millis(row.occurred_at)?,
+        challenge_id: row
+            .challenge_id
+            .as_deref()
+            .map(ChallengeId::parse)
+            .transpose()
+            .map_err(|e| bad(e.to_string()))?,
+        subject: UserId::parse(&row.subject_user_id).map_err(|e| bad(e.to_string()))?,
+        limit: row
+            .limit_kind
+            .as_deref()
+            .map(|k| LimitKind::parse(k).ok_or_else(|| bad(format!("limit '{k}'"))))
+            .transpose()?,
+        request_id: row.request_id,
+        actor: row.actor,
+        masked_phone: row.masked_phone,
+        outcome: row.outcome,
+        provider: row.provider,
+        message_id: row.message_id,
+    })
+}
+
+#[async_trait]
+impl AuditLog for SqlStore {
+    async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        insert_events(&self.db, std::slice::from_ref(event)).await
+    }
+
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    async fn events(&self, id: ChallengeId) -> Result<Vec<AuditEvent>, StoreError> {
+        audit_event::Entity::find()
+            .filter(Column::ChallengeId.eq(id.to_string()))
+            .order_by_asc(Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+}

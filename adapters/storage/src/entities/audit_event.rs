@@ -1,0 +1,25 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "audit_events")]
+pub struct Model {
+    /// In the order written.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub challenge_id: Option<String>,
+    pub kind: String,
+    pub occurred_at: i64,
+    pub request_id: String,
+    pub subject_user_id: String,
+    pub actor: String,
+    pub masked_phone: Option<String>,
+    pub outcome: String,
+    pub limit_kind: Option<String>,
+    pub provider: Option<String>,
+    pub message_id: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,118 @@
+//! Limits across challenges on SQL. A charge is one statement: an upsert of the limit's row
+//! for its key that starts a new window when the last one has ended, and otherwise adds to
+//! the window only while fewer than `max` were used (`ON CONFLICT … DO UPDATE … WHERE`). It
+//! changes one row or none, and on PostgreSQL it holds the row's lock until the change it
+//! belongs to commits, so concurrent charges on any number of instances queue on that row.
+
+use mfa_totp_application::StoreError;
+use mfa_totp_domain::{LimitCharge, LimitReached};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use crate::entities::rate_limit::{self, Column};
+use crate::errors::store_error;
+use crate::{from_millis, millis};
+
+/// Applies every charge and returns the refusal whose window ends last, if any refused.
+/// The caller rolls its transaction back on a refusal, so the charges that fitted are undone.
+pub(crate) async fn charge_all(
+    db: &impl ConnectionTrait,
+    charges: &[LimitCharge],
+) -> Result<Option<LimitReached>, StoreError> {
+    let mut refused: Option<LimitReached> = None;
+    for charge in charges {
+        if charge_one(db, charge).await? {
+            continue;
+        }
+        let reached = LimitReached {
+            kind: charge.kind,
+            retry_at: window_end(db, charge).await?,
+        };
+        if refused.is_none_or(|r| r.retry_at < reached.retry_at) {
+            refused = Some(reached);
+        }
+    }
+    Ok(refused)
+}
+
+fn window_lapsed(charge: &LimitCharge) -> sea_orm::sea_query::SimpleExpr {
+    let lapsed_at_or_before = millis(charge.now) - charge.window.num_milliseconds();
+    Expr::col((rate_limit::Entity, Column::WindowStart)).lte(lapsed_at_or_before)
+}
+
+async fn charge_one(db: &impl ConnectionTrait, charge: &LimitCharge) -> Result<bool, StoreError> {
+    let current = |column: Column| Expr::col((rate_limit::Entity, column));
+    let proposed = |column: Column| Expr::col((Alias::new("excluded"), column));
+    let lapsed = window_lapsed(charge);
+    let on_conflict = OnConflict::columns([Column::Kind, Column::LimitKey])
+        .value(
+            Column::Used,
+            Expr::case(lapsed.clone(), proposed(Column::Used))
+                .finally(current(Column::Used).add(proposed(Column::Used))),
+        )
+        .value(
+            Column::WindowStart,
+            Expr::case(lapsed.clone(), proposed(Column::WindowStart))
+                .finally(current(Column::WindowStart)),
+        )
+        .action_and_where(lapsed.or(current(Column::Used).lt(charge.max as i32)))
+        .to_owned();
+    let row = rate_limit::ActiveModel {
+        kind: Set(charge.kind.as_str().to_owned()),
+        limit_key: Set(charge.key.as_str().to_owned()),
+        window_start: Set(millis(charge.now)),
+        used: Set(charge.amount as i32),
+    };
+    let changed = rate_limit::Entity::insert(row)
+        .on_conflict(on_conflict)
+        .exec_without_returning(db)
+        .await
+        .map_err(store_error)?;
+    Ok(changed == 1)
+}
+
+/// When the window that refused `charge` ends.
+async fn window_end(
+    db: &impl ConnectionTrait,
+    charge: &LimitCharge,
+) -> Result<mfa_totp_domain::Timestamp, StoreError> {
+    let row = rate_limit::Entity::find_by_id((
+        charge.kind.as_str().to_owned(),
+        charge.key.as_str().to_owned(),
+    ))
+    .one(db)
+    .await
+    .map_err(store_error)?
+    .ok_or_else(|| {
+        StoreError::Unexpected(anyhow::anyhow!(
+            "the {} window that refused a charge is gone",
+            charge.kind
+        ))
+    })?;
+    Ok(charge.window_end(from_millis(row.window_start)?))
+}
+
+/// Gives back what `charges` took, from the windows they were taken from (a window that has
+/// ended since is left alone).
+pub(crate) async fn refund_all(
+    db: &impl ConnectionTrait,
+    charges: &[LimitCharge],
+) -> Result<(), StoreError> {
+    for charge in charges.iter().filter(|c| c.amount > 0) {
+        let at = millis(charge.now);
+        rate_limit::Entity::update_many()
+            .col_expr(
+                Column::Used,
+                Expr::col(Column::Used).sub(charge.amount as i32),
+            )
+            .filter(Column::Kind.eq(charge.kind.as_str()))
+            .filter(Column::LimitKey.eq(charge.key.as_str()))
+            .filter(Column::WindowStart.lte(at))
+            .filter(Column::WindowStart.gt(at - charge.window.num_milliseconds()))
+            .filter(Column::Used.gte(charge.amount as i32))
+            .exec(db)
+            .await
+            .map_err(store_error)?;
+    }
+    Ok(())
+}

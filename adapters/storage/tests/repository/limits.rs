@@ -1,0 +1,302 @@
+//! Limits across challenges and the audit trail, on both engines: each charge is one
+//! conditional statement in the change's transaction, and each event is written with its
+//! change or not at all.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use mfa_totp_application::{AuditLog, ChallengeRepository, Change};
+use mfa_totp_domain::{
+    AuditKind, ChallengeStatus, LimitCharge, LimitKey, LimitKind, LimitReached, Limits,
+    PhoneNumber, Timestamp, UserId,
+};
+
+use super::*;
+
+fn limits(max: u32, window_secs: u32) -> Limits {
+    let mut limits = Limits::off();
+    for kind in LimitKind::ALL {
+        *limits.get_mut(kind) = mfa_totp_domain::Limit::new(max, window_secs);
+    }
+    limits
+}
+
+fn user() -> UserId {
+    UserId::parse("user-1").unwrap()
+}
+
+fn challenge_charge(limits: &Limits, at: Timestamp) -> Vec<LimitCharge> {
+    limits
+        .charge(LimitKind::UserChallenges, LimitKey::user(&user()), 1, at)
+        .into_iter()
+        .collect()
+}
+
+/// Inserts a new challenge for `user-1` at `at`, charged to `user_challenges`.
+async fn create(store: &SqlStore, limits: &Limits, at: Timestamp) -> Change {
+    let (challenge, context) = new_challenge();
+    let event = event_of(AuditKind::ChallengeCreated, Some(challenge.id()));
+    store
+        .insert(&challenge, &context, &challenge_charge(limits, at), &event)
+        .await
+        .unwrap()
+}
+
+async fn count(f: &Fixture, table: &str) -> i64 {
+    let row =
+        f.db.query_one_raw(Statement::from_string(
+            f.db.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+pub async fn a_limit_admits_max_then_refuses_until_its_window_ends(f: Fixture) {
+    let limits = limits(3, 60);
+    for i in 0..3 {
+        let at = t0() + TimeDelta::seconds(i * 10);
+        assert_eq!(create(&f.store, &limits, at).await, Change::Applied, "{i}");
+    }
+    let late = t0() + TimeDelta::seconds(59);
+    assert_eq!(
+        create(&f.store, &limits, late).await,
+        Change::Limited(LimitReached {
+            kind: LimitKind::UserChallenges,
+            retry_at: t0() + TimeDelta::seconds(60),
+        })
+    );
+    // The window started at the first charge; at its end a new one starts.
+    let next = t0() + TimeDelta::seconds(60);
+    assert_eq!(create(&f.store, &limits, next).await, Change::Applied);
+    assert_eq!(count(&f, "challenges").await, 4);
+    assert_eq!(count(&f, "audit_events").await, 4);
+}
+
+pub async fn concurrent_charges_never_pass_the_limit(f: Fixture) {
+    let limits = limits(10, 3600);
+    let store = Arc::new(f.store.clone());
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { create(&store, &limits, t0()).await })
+        })
+        .collect();
+    let mut applied = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Change::Applied => applied += 1,
+            Change::Limited(reached) => assert_eq!(reached.kind, LimitKind::UserChallenges),
+            Change::Stale => panic!("an insert is never stale"),
+        }
+    }
+    assert_eq!(applied, 10);
+    assert_eq!(count(&f, "challenges").await, 10);
+    assert_eq!(count(&f, "audit_events").await, 10);
+}
+
+fn phone() -> PhoneNumber {
+    PhoneNumber::parse("+447400123456").unwrap()
+}
+
+pub async fn a_refused_change_writes_nothing_and_takes_no_other_charge(f: Fixture) {
+    let mut limits = limits(0, 60);
+    limits.user_sms = mfa_totp_domain::Limit::new(1, 60);
+    limits.phone_sms = mfa_totp_domain::Limit::new(2, 60);
+    let first = stored(&f).await;
+    let charges = limits.sms_charges(&user(), &phone(), t0());
+    assert_eq!(charges.len(), 2);
+    assert!(
+        f.store
+            .record_send(first.id(), &plan_at(&first, t0()), &charges)
+            .await
+            .unwrap()
+            .applied()
+    );
+    // user_sms is used up: the send is refused, and phone_sms keeps its second unit.
+    let second = stored(&f).await;
+    let refused = f
+        .store
+        .record_send(second.id(), &plan_at(&second, t0()), &charges)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused,
+        Change::Limited(LimitReached {
+            kind: LimitKind::UserSms,
+            retry_at: t0() + TimeDelta::seconds(60),
+        })
+    );
+    let unchanged = f.store.find(second.id()).await.unwrap().unwrap();
+    assert_eq!(
+        (unchanged.status(), unchanged.send_count()),
+        (ChallengeStatus::Pending, 0)
+    );
+    let phone_only: Vec<_> = charges
+        .iter()
+        .filter(|c| c.kind == LimitKind::PhoneSms)
+        .cloned()
+        .collect();
+    assert!(
+        f.store
+            .record_send(second.id(), &plan_at(&second, t0()), &phone_only)
+            .await
+            .unwrap()
+            .applied()
+    );
+    let third = stored(&f).await;
+    assert!(matches!(
+        f.store
+            .record_send(third.id(), &plan_at(&third, t0()), &phone_only)
+            .await
+            .unwrap(),
+        Change::Limited(LimitReached {
+            kind: LimitKind::PhoneSms,
+            ..
+        })
+    ));
+}
+
+pub async fn undo_send_refunds_its_charges(f: Fixture) {
+    let mut limits = limits(0, 60);
+    limits.user_sms = mfa_totp_domain::Limit::new(1, 60);
+    let charges = limits.sms_charges(&user(), &phone(), t0());
+    for _ in 0..3 {
+        let c = stored(&f).await;
+        let plan = plan_at(&c, t0());
+        assert!(
+            f.store
+                .record_send(c.id(), &plan, &charges)
+                .await
+                .unwrap()
+                .applied()
+        );
+        // The provider failed: the send is undone and its unit given back.
+        assert!(f.store.undo_send(&c, &plan, &charges).await.unwrap());
+    }
+}
+
+pub async fn a_zero_charge_takes_nothing_but_is_refused_at_the_limit(f: Fixture) {
+    let limits = limits(2, 60);
+    let key = || LimitKey::user(&user());
+    let wrong = |at| -> Vec<_> {
+        limits
+            .charge(LimitKind::UserWrongCodes, key(), 1, at)
+            .into_iter()
+            .collect()
+    };
+    let check = |at| -> Vec<_> {
+        limits
+            .charge(LimitKind::UserWrongCodes, key(), 0, at)
+            .into_iter()
+            .collect()
+    };
+    let c = sent(&f).await;
+    // A right code takes nothing: two wrong codes still fit after it is checked.
+    let v = sent(&f).await;
+    assert!(
+        f.store
+            .mark_verified(v.id(), v.code().unwrap(), t0(), &check(t0()), &event())
+            .await
+            .unwrap()
+            .applied()
+    );
+    for _ in 0..2 {
+        assert!(
+            f.store
+                .record_failed_attempt(c.id(), 5, &wrong(t0()), &[])
+                .await
+                .unwrap()
+                .applied()
+        );
+    }
+    let d = sent(&f).await;
+    let refused = f
+        .store
+        .mark_verified(d.id(), d.code().unwrap(), t0(), &check(t0()), &event())
+        .await
+        .unwrap();
+    assert!(matches!(refused, Change::Limited(r) if r.kind == LimitKind::UserWrongCodes));
+    assert_eq!(
+        f.store.find(d.id()).await.unwrap().unwrap().status(),
+        ChallengeStatus::CodeSent
+    );
+}
+
+pub async fn events_are_written_with_their_change_and_read_oldest_first(f: Fixture) {
+    let (challenge, context) = new_challenge();
+    let id = challenge.id();
+    let created = event_of(AuditKind::ChallengeCreated, Some(id));
+    f.store
+        .insert(&challenge, &context, &[], &created)
+        .await
+        .unwrap()
+        .inserted();
+    let plan = plan_at(&challenge, t0());
+    assert!(f.store.record_send(id, &plan, &[]).await.unwrap().applied());
+    let wrong = [
+        event_of(AuditKind::VerifyFailed, Some(id)),
+        event_of(AuditKind::Locked, Some(id)),
+    ];
+    assert!(
+        f.store
+            .record_failed_attempt(id, 1, &[], &wrong)
+            .await
+            .unwrap()
+            .applied()
+    );
+    let refusal = event_of(AuditKind::LimitHit, Some(id)).with_limit(LimitKind::GlobalSms);
+    f.store.record(&refusal).await.unwrap();
+    let kinds: Vec<AuditKind> = f
+        .store
+        .events(id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            AuditKind::ChallengeCreated,
+            AuditKind::VerifyFailed,
+            AuditKind::Locked,
+            AuditKind::LimitHit
+        ]
+    );
+    let read = f.store.events(id).await.unwrap();
+    assert_eq!(read[0], created);
+    assert_eq!(read[3], refusal);
+}
+
+pub async fn a_change_that_does_not_apply_writes_no_event(f: Fixture) {
+    let c = stored(&f).await;
+    let id = c.id();
+    // Not past its TTL: nothing expires, nothing is written.
+    assert!(
+        !f.store
+            .mark_expired(id, t0(), &event_of(AuditKind::Expired, Some(id)))
+            .await
+            .unwrap()
+    );
+    // Not CODE_SENT: no wrong code is counted, no event written.
+    assert_eq!(
+        f.store
+            .record_failed_attempt(id, 5, &[], &[event_of(AuditKind::VerifyFailed, Some(id))])
+            .await
+            .unwrap(),
+        Change::Stale
+    );
+    let kinds: Vec<AuditKind> = f
+        .store
+        .events(id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    // `stored` wrote its creation event without a challenge id: none of this challenge's.
+    assert_eq!(kinds, []);
+}

@@ -1,0 +1,242 @@
+//! The audit trail of a challenge, for support staff: why a user did or did not get a code.
+
+use chrono::{DateTime, Utc};
+use mfa_totp_application::UseCases;
+use mfa_totp_domain::{AuditEvent, AuditKind, LimitKind};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
+use poem_openapi::{Enum, Object, OpenApi};
+
+use crate::api::params::{ChallengeIdParam, MaskedPhoneRule, RequestIdRule, Text, UserIdRule};
+use crate::api::{ApiTags, EXAMPLE_CHALLENGE_ID, answer, example_time};
+use crate::auth::{BearerToken, SCOPE_AUDIT_READ};
+use crate::http::error::ApiError;
+
+pub struct AuditApi {
+    pub use_cases: UseCases,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "AuditEventType", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuditEventType {
+    ChallengeCreated,
+    /// A provider accepted the SMS (`provider`, `messageId`).
+    CodeSent,
+    /// No provider took the SMS (`outcome` says how it failed).
+    SendFailed,
+    /// A wrong code.
+    VerifyFailed,
+    Verified,
+    /// The challenge locked after too many wrong codes.
+    Locked,
+    Expired,
+    Cancelled,
+    Consumed,
+    /// A limit across challenges refused the request (`limit`).
+    LimitHit,
+}
+
+/// The result in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "AuditOutcome", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuditOutcome {
+    Pending,
+    Accepted,
+    Rejected,
+    Unavailable,
+    InvalidOtp,
+    Verified,
+    Locked,
+    Expired,
+    Cancelled,
+    Consumed,
+    TooManyRequests,
+}
+
+/// A limit across challenges, by its configuration name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "LimitName", rename_all = "snake_case")]
+pub enum LimitName {
+    UserWrongCodes,
+    UserChallenges,
+    UserSms,
+    PhoneSms,
+    GlobalSms,
+}
+
+/// One event of a challenge's audit trail. It never holds a code or a full phone number.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct AuditEventDto {
+    #[oai(rename = "type")]
+    pub event_type: AuditEventType,
+    pub occurred_at: DateTime<Utc>,
+    /// The request that caused it (`X-Request-Id`).
+    pub request_id: Text<RequestIdRule>,
+    pub subject_user_id: Text<UserIdRule>,
+    /// The token subject that made the request: the operation service, or the user.
+    pub actor: Text<UserIdRule>,
+    /// The masked phone, when a phone was involved.
+    #[oai(skip_serializing_if_is_none)]
+    pub masked_phone_number: Option<Text<MaskedPhoneRule>>,
+    pub outcome: AuditOutcome,
+    /// The limit that refused the request, for `LIMIT_HIT`.
+    #[oai(skip_serializing_if_is_none)]
+    pub limit: Option<LimitName>,
+    /// The SMS provider that carried the message, for `CODE_SENT`.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub provider: Option<String>,
+    /// The provider's id of the message, for `CODE_SENT`.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 128))]
+    pub message_id: Option<String>,
+}
+
+/// A challenge's audit trail, oldest first.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase", example)]
+pub struct ChallengeEvents {
+    /// A hyphenated UUID.
+    #[oai(validator(max_length = 36))]
+    pub challenge_id: String,
+    #[oai(validator(max_items = 1000))]
+    pub events: Vec<AuditEventDto>,
+}
+
+fn outcome(text: &str) -> Result<AuditOutcome, ApiError> {
+    Ok(match text {
+        "PENDING" => AuditOutcome::Pending,
+        "ACCEPTED" => AuditOutcome::Accepted,
+        "REJECTED" => AuditOutcome::Rejected,
+        "UNAVAILABLE" => AuditOutcome::Unavailable,
+        "INVALID_OTP" => AuditOutcome::InvalidOtp,
+        "VERIFIED" => AuditOutcome::Verified,
+        "LOCKED" => AuditOutcome::Locked,
+        "EXPIRED" => AuditOutcome::Expired,
+        "CANCELLED" => AuditOutcome::Cancelled,
+        "CONSUMED" => AuditOutcome::Consumed,
+        "TOO_MANY_REQUESTS" => AuditOutcome::TooManyRequests,
+        other => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "stored audit outcome '{other}' is unknown"
+            )));
+        }
+    })
+}
+
+impl TryFrom<AuditEvent> for AuditEventDto {
+    type Error = ApiError;
+
+    fn try_from(event: AuditEvent) -> Result<Self, ApiError> {
+        Ok(Self {
+            event_type: match event.kind {
+                AuditKind::ChallengeCreated => AuditEventType::ChallengeCreated,
+                AuditKind::CodeSent => AuditEventType::CodeSent,
+                AuditKind::SendFailed => AuditEventType::SendFailed,
+                AuditKind::VerifyFailed => AuditEventType::VerifyFailed,
+                AuditKind::Verified => AuditEventType::Verified,
+                AuditKind::Locked => AuditEventType::Locked,
+                AuditKind::Expired => AuditEventType::Expired,
+                AuditKind::Cancelled => AuditEventType::Cancelled,
+                AuditKind::Consumed => AuditEventType::Consumed,
+                AuditKind::LimitHit => AuditEventType::LimitHit,
+            },
+            occurred_at: event.at,
+            request_id: Text::new(event.request_id),
+            subject_user_id: Text::new(event.subject.to_string()),
+            actor: Text::new(event.actor),
+            masked_phone_number: event.masked_phone.map(Text::new),
+            outcome: outcome(&event.outcome)?,
+            limit: event.limit.map(|l| match l {
+                LimitKind::UserWrongCodes => LimitName::UserWrongCodes,
+                LimitKind::UserChallenges => LimitName::UserChallenges,
+                LimitKind::UserSms => LimitName::UserSms,
+                LimitKind::PhoneSms => LimitName::PhoneSms,
+                LimitKind::GlobalSms => LimitName::GlobalSms,
+            }),
+            provider: event.provider,
+            message_id: event.message_id,
+        })
+    }
+}
+
+impl Example for AuditEventDto {
+    fn example() -> Self {
+        Self {
+            event_type: AuditEventType::CodeSent,
+            occurred_at: example_time(5),
+            request_id: Text::new(crate::spec::EXAMPLE_REQUEST_ID.into()),
+            subject_user_id: Text::new("alice".into()),
+            actor: Text::new("alice".into()),
+            masked_phone_number: Some(Text::new("+44*******123".into())),
+            outcome: AuditOutcome::Accepted,
+            limit: None,
+            provider: Some("twilio".into()),
+            message_id: Some("SM0123456789abcdef0123456789abcdef".into()),
+        }
+    }
+}
+
+impl Example for ChallengeEvents {
+    fn example() -> Self {
+        Self {
+            challenge_id: EXAMPLE_CHALLENGE_ID.into(),
+            events: vec![
+                AuditEventDto {
+                    event_type: AuditEventType::ChallengeCreated,
+                    occurred_at: example_time(0),
+                    actor: Text::new("payments-service".into()),
+                    masked_phone_number: None,
+                    outcome: AuditOutcome::Pending,
+                    provider: None,
+                    message_id: None,
+                    ..AuditEventDto::example()
+                },
+                AuditEventDto::example(),
+                AuditEventDto {
+                    event_type: AuditEventType::LimitHit,
+                    occurred_at: example_time(40),
+                    outcome: AuditOutcome::TooManyRequests,
+                    limit: Some(LimitName::PhoneSms),
+                    provider: None,
+                    message_id: None,
+                    ..AuditEventDto::example()
+                },
+            ],
+        }
+    }
+}
+
+#[OpenApi(prefix_path = "/internal/v1/mfa/challenges", tag = "ApiTags::Audit")]
+impl AuditApi {
+    /// Lists a challenge's audit events, oldest first.
+    ///
+    /// For support staff: each change of the challenge, each SMS sent or failed, and each
+    /// refusal by a limit across challenges, with the request that caused it. Events hold
+    /// masked phones only, never a code. Needs scope `mfa:audit:read`; any client with it may
+    /// read any challenge's events.
+    #[oai(
+        path = "/:challengeId/events",
+        method = "get",
+        operation_id = "listChallengeEvents"
+    )]
+    async fn events(
+        &self,
+        auth: BearerToken,
+        /// The challenge id returned by `createChallenge`.
+        #[oai(name = "challengeId")]
+        challenge_id: Path<ChallengeIdParam>,
+    ) -> Result<Json<ChallengeEvents>, ApiError> {
+        auth.0.require_scope(SCOPE_AUDIT_READ)?;
+        let id = challenge_id.0.0;
+        let events = answer(&self.use_cases, self.use_cases.challenge_events(id).await)?;
+        Ok(Json(ChallengeEvents {
+            challenge_id: id.to_string(),
+            events: events
+                .into_iter()
+                .map(AuditEventDto::try_from)
+                .collect::<Result<_, _>>()?,
+        }))
+    }
+}
