@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use mfa_totp_application::{Clock, SmsSender};
 use mfa_totp_server::auth::{
-    SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE, SCOPE_USERS_WRITE, mint_hs256,
+    SCOPE_AUDIT_READ, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE, SCOPE_USERS_WRITE, mint_hs256,
 };
 use mfa_totp_server::settings::LogFormat;
 use mfa_totp_server::{Application, Overrides, Settings};
@@ -185,6 +185,19 @@ impl TestApp {
         Some((Self::spawn_with(setup, Some(database)).await, clock))
     }
 
+    /// `configure`d settings on a fresh database of the engine `MFA_TOTP_TEST_ENGINE` picks,
+    /// with a clock the test moves by hand.
+    pub async fn spawn_configured(
+        configure: impl FnOnce(&mut Settings),
+    ) -> (Self, Arc<ManualClock>) {
+        let database = TestDatabase::from_env("black-box").await;
+        let clock = ManualClock::new();
+        let mut setup = Setup::new(&database);
+        setup.clock = Some(clock.clone());
+        configure(&mut setup.settings);
+        (Self::spawn_with(setup, Some(database)).await, clock)
+    }
+
     /// Defaults, with a clock the test moves by hand.
     pub async fn spawn_with_clock() -> (Self, Arc<ManualClock>) {
         let database = TestDatabase::from_env("black-box").await;
@@ -249,6 +262,7 @@ impl TestApp {
                 SCOPE_CHALLENGES_WRITE,
                 SCOPE_CHALLENGES_READ,
                 SCOPE_USERS_WRITE,
+                SCOPE_AUDIT_READ,
             ],
         )
     }

@@ -42,6 +42,7 @@ pub enum AuditEventType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename = "AuditOutcome", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AuditOutcome {
+    /// The challenge was created.
     Pending,
     Accepted,
     Rejected,
@@ -68,19 +69,24 @@ pub enum LimitName {
 
 /// One event of a challenge's audit trail. It never holds a code or a full phone number.
 #[derive(Debug, Object)]
-#[oai(rename_all = "camelCase", example)]
+#[oai(rename = "AuditEvent", rename_all = "camelCase", example)]
 pub struct AuditEventDto {
+    /// What happened.
     #[oai(rename = "type")]
     pub event_type: AuditEventType,
+    /// When it happened (the service's clock).
     pub occurred_at: DateTime<Utc>,
     /// The request that caused it (`X-Request-Id`).
     pub request_id: Text<RequestIdRule>,
+    /// The challenge's subject.
     pub subject_user_id: Text<UserIdRule>,
     /// The token subject that made the request: the operation service, or the user.
     pub actor: Text<UserIdRule>,
     /// The masked phone, when a phone was involved.
     #[oai(skip_serializing_if_is_none)]
     pub masked_phone_number: Option<Text<MaskedPhoneRule>>,
+    /// The result: the challenge's status after the event, the send's outcome,
+    /// `INVALID_OTP`, or `TOO_MANY_REQUESTS`.
     pub outcome: AuditOutcome,
     /// The limit that refused the request, for `LIMIT_HIT`.
     #[oai(skip_serializing_if_is_none)]
@@ -100,6 +106,7 @@ pub struct ChallengeEvents {
     /// A hyphenated UUID.
     #[oai(validator(max_length = 36))]
     pub challenge_id: String,
+    /// Oldest first.
     #[oai(validator(max_items = 1000))]
     pub events: Vec<AuditEventDto>,
 }

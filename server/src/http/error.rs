@@ -119,7 +119,7 @@ pub enum ErrorResponse {
     /// The challenge is not in a state that allows the call (`:consume` before `VERIFIED`).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
-    /// Resend cooldown, send cap, or too many wrong codes.
+    /// Resend cooldown, send cap, too many wrong codes, or a limit across challenges (`limits.*`).
     #[oai(status = 429)]
     TooManyRequests(
         Json<ErrorBody>,

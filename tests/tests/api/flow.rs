@@ -135,7 +135,7 @@ async fn cancel_withdraws_the_challenge_and_its_context() {
 #[tokio::test]
 async fn putting_a_user_again_replaces_the_phone() {
     let app = TestApp::spawn().await;
-    assert_eq!(app.put_user("alice", "+15555550100").await.status, 201);
+    assert_eq!(app.put_user("alice", "+12015550123").await.status, 201);
     let replaced = app.put_user("alice", PHONE).await;
     assert_eq!(replaced.status, 200);
     let id = app.create_challenge("alice").await;

@@ -2,6 +2,8 @@
 //! with a fresh database, real HTTP, every response checked against the committed spec.
 //! `TEST_LOG=1` shows the server's logs.
 
+mod abuse;
+mod audit;
 mod client_rust;
 mod concurrency;
 mod database_outage;
