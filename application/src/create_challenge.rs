@@ -228,4 +228,38 @@ mod tests {
             CreateChallengeError::Store(StoreError::Unexpected(_))
         ));
     }
+
+    #[tokio::test]
+    async fn a_subject_at_the_challenge_limit_gets_no_challenge_and_the_hit_is_recorded() {
+        let reached = mfa_totp_domain::LimitReached {
+            kind: LimitKind::UserChallenges,
+            retry_at: now() + chrono::TimeDelta::minutes(30),
+        };
+        let mut m = Mocks::new();
+        m.challenges
+            .expect_insert()
+            .withf(|_, _, charges, event| {
+                charges.len() == 1
+                    && charges[0].kind == LimitKind::UserChallenges
+                    && event.kind == AuditKind::ChallengeCreated
+                    && event.actor == "payments-service"
+            })
+            .times(1)
+            .returning(move |_, _, _, _| Ok(Change::Limited(reached)));
+        m.audit
+            .expect_record()
+            .withf(|e| {
+                e.kind == AuditKind::LimitHit
+                    && e.challenge_id.is_none()
+                    && e.limit == Some(LimitKind::UserChallenges)
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let err = m
+            .build()
+            .create_challenge(&who(), request())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CreateChallengeError::Limited(r) if r == reached));
+    }
 }

@@ -340,3 +340,95 @@ async fn the_sms_is_written_in_the_requested_then_the_users_locale() {
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn initiate_takes_user_phone_and_global_sms_with_the_recorded_send() {
+    let mut m = ready();
+    m.challenges
+        .expect_record_send()
+        .withf(|_, _, charges| {
+            let kinds: Vec<_> = charges.iter().map(|c| (c.kind, c.amount)).collect();
+            kinds
+                == [
+                    (mfa_totp_domain::LimitKind::UserSms, 1),
+                    (mfa_totp_domain::LimitKind::PhoneSms, 1),
+                    (mfa_totp_domain::LimitKind::GlobalSms, 1),
+                ]
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(Change::Applied));
+    m.sms.expect_send().times(1).returning(|_| sent_ok());
+    m.build()
+        .initiate(&who(), &user(), challenge_id())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn initiate_refused_by_a_limit_sends_nothing_and_records_the_hit() {
+    let reached = mfa_totp_domain::LimitReached {
+        kind: mfa_totp_domain::LimitKind::PhoneSms,
+        retry_at: now() + chrono::TimeDelta::minutes(42),
+    };
+    let mut m = ready();
+    m.challenges
+        .expect_record_send()
+        .returning(move |_, _, _| Ok(Change::Limited(reached)));
+    m.sms.expect_send().never();
+    m.audit
+        .expect_record()
+        .withf(|e| {
+            e.kind == mfa_totp_domain::AuditKind::LimitHit
+                && e.limit == Some(mfa_totp_domain::LimitKind::PhoneSms)
+                && e.masked_phone.as_deref() == Some("+44*******123")
+                && e.outcome == "TOO_MANY_REQUESTS"
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let err = initiate_err(m).await;
+    assert!(matches!(err, InitiateError::Limited(r) if r == reached));
+}
+
+#[tokio::test]
+async fn initiate_to_a_stored_number_the_rules_now_refuse_sends_nothing() {
+    let mut m = Mocks::new()
+        .with_challenge(challenge(ChallengeStatus::Pending))
+        .with_context(ContextState::Active);
+    m.user_reader.expect_contact().returning(|_| {
+        Ok(Some(Contact {
+            phone: PhoneNumber::parse("+979123456789").unwrap(),
+            locale: None,
+        }))
+    });
+    m.challenges.expect_record_send().never();
+    m.sms.expect_send().never();
+    let err = initiate_err(m).await;
+    assert!(matches!(err, InitiateError::PhoneRefused(_)));
+}
+
+#[tokio::test]
+async fn a_failed_send_refunds_the_charges_it_took_and_is_audited() {
+    let mut m = ready();
+    m.challenges
+        .expect_record_send()
+        .returning(|_, _, _| Ok(Change::Applied));
+    m.sms
+        .expect_send()
+        .returning(|_| Err(SmsError::Unavailable(anyhow::anyhow!("connection refused"))));
+    m.challenges
+        .expect_undo_send()
+        .withf(|_, _, charges| charges.len() == 3)
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    let mut sends = crate::ports::MockSmsSendLog::new();
+    sends
+        .expect_log_send()
+        .withf(|_, event| {
+            event.kind == mfa_totp_domain::AuditKind::SendFailed && event.outcome == "UNAVAILABLE"
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    m.sends = sends;
+    let err = initiate_err(m).await;
+    assert!(matches!(err, InitiateError::Sms(SmsError::Unavailable(_))));
+}

@@ -196,3 +196,83 @@ async fn verify_reports_unavailable_storage() {
         VerifyError::Store(StoreError::Unavailable(_))
     ));
 }
+
+#[tokio::test]
+async fn a_right_code_passes_through_the_users_wrong_code_window_taking_nothing() {
+    let mut m = ready(code_sent());
+    m.challenges
+        .expect_mark_verified()
+        .withf(|_, _, _, charges, event| {
+            charges.len() == 1
+                && charges[0].kind == mfa_totp_domain::LimitKind::UserWrongCodes
+                && charges[0].amount == 0
+                && event.kind == mfa_totp_domain::AuditKind::Verified
+                && event.request_id == "req-1"
+        })
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(Change::Applied));
+    m.build()
+        .verify(&who(), &user(), challenge_id(), &right_code())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_wrong_code_takes_one_from_the_window_and_the_fifth_is_audited_as_locking() {
+    let four_wrong = (0..4).fold(code_sent(), |c, _| {
+        c.after_failed_attempt(&mfa_totp_domain::ChallengePolicy::default())
+    });
+    let mut m = ready(four_wrong);
+    m.challenges
+        .expect_record_failed_attempt()
+        .withf(|_, _, charges, events| {
+            let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+            charges.len() == 1
+                && charges[0].amount == 1
+                && kinds
+                    == [
+                        mfa_totp_domain::AuditKind::VerifyFailed,
+                        mfa_totp_domain::AuditKind::Locked,
+                    ]
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(Change::Applied));
+    let err = verify_err(m, &wrong_code()).await;
+    assert!(matches!(err, VerifyError::InvalidOtp));
+}
+
+#[tokio::test]
+async fn a_user_at_the_wrong_code_limit_is_refused_and_the_hit_recorded() {
+    let reached = mfa_totp_domain::LimitReached {
+        kind: mfa_totp_domain::LimitKind::UserWrongCodes,
+        retry_at: now() + chrono::TimeDelta::minutes(20),
+    };
+    let mut m = ready(code_sent());
+    m.challenges
+        .expect_mark_verified()
+        .returning(move |_, _, _, _, _| Ok(Change::Limited(reached)));
+    m.audit
+        .expect_record()
+        .withf(|e| {
+            e.kind == mfa_totp_domain::AuditKind::LimitHit
+                && e.limit == Some(mfa_totp_domain::LimitKind::UserWrongCodes)
+                && e.challenge_id == Some(challenge_id())
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let err = verify_err(m, &right_code()).await;
+    assert!(matches!(err, VerifyError::Limited(r) if r == reached));
+}
+
+#[tokio::test]
+async fn with_the_limit_off_a_wrong_code_takes_nothing_from_any_window() {
+    let mut m = ready(code_sent());
+    m.limits = mfa_totp_domain::Limits::off();
+    m.challenges
+        .expect_record_failed_attempt()
+        .withf(|_, _, charges, _| charges.is_empty())
+        .times(1)
+        .returning(|_, _, _, _| Ok(Change::Applied));
+    let err = verify_err(m, &wrong_code()).await;
+    assert!(matches!(err, VerifyError::InvalidOtp));
+}

@@ -151,7 +151,7 @@ impl Limits {
         now: Timestamp,
     ) -> Option<LimitCharge> {
         let limit = self.get(kind);
-        (limit.max > 0).then(|| LimitCharge {
+        (limit.max > 0).then_some(LimitCharge {
             kind,
             key,
             amount,

@@ -43,7 +43,7 @@ pub struct Settings {
 }
 
 /// `limits.<name>.max` and `limits.<name>.window_secs`, one per [`LimitKind`].
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsSettings {
     pub user_wrong_codes: LimitSettings,
@@ -53,29 +53,20 @@ pub struct LimitsSettings {
     pub global_sms: LimitSettings,
 }
 
-/// One limit: `max` per `window_secs`; `max = 0` turns it off.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One limit: `max` per `window_secs`; `max = 0` turns it off. Either may be set alone
+/// (`MFA_TOTP__LIMITS__PHONE_SMS__MAX=0`); the other keeps the limit's default.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LimitSettings {
-    pub max: u32,
-    pub window_secs: u32,
+    pub max: Option<u32>,
+    pub window_secs: Option<u32>,
 }
 
-impl Default for LimitsSettings {
-    fn default() -> Self {
-        let of = |kind| {
-            let limit = Limits::default().get(kind);
-            LimitSettings {
-                max: limit.max,
-                window_secs: limit.window.num_seconds() as u32,
-            }
-        };
+impl LimitSettings {
+    pub fn new(max: u32, window_secs: u32) -> Self {
         Self {
-            user_wrong_codes: of(LimitKind::UserWrongCodes),
-            user_challenges: of(LimitKind::UserChallenges),
-            user_sms: of(LimitKind::UserSms),
-            phone_sms: of(LimitKind::PhoneSms),
-            global_sms: of(LimitKind::GlobalSms),
+            max: Some(max),
+            window_secs: Some(window_secs),
         }
     }
 }
@@ -626,7 +617,10 @@ impl Settings {
     pub fn limits(&self) -> anyhow::Result<Limits> {
         let mut limits = Limits::default();
         for kind in LimitKind::ALL {
+            let default = Limits::default().get(kind);
             let LimitSettings { max, window_secs } = self.limits.get(kind);
+            let max = max.unwrap_or(default.max);
+            let window_secs = window_secs.unwrap_or(default.window.num_seconds() as u32);
             if !(1..=MAX_WAIT_SECS).contains(&window_secs) {
                 anyhow::bail!(
                     "invalid configuration: limits.{kind}.window_secs must be 1 to {MAX_WAIT_SECS}"
@@ -831,6 +825,42 @@ mod tests {
         let path = dir.path().join("mfa-totp.toml");
         std::fs::write(&path, text).unwrap();
         Settings::load(Some(&path))
+    }
+
+    #[test]
+    fn limits_and_phone_rules_come_from_the_config_and_bad_values_name_their_key() {
+        let s = load_toml(
+            "[limits.phone_sms]\nmax = 0\nwindow_secs = 60\n\
+             [limits.global_sms]\nmax = 100\nwindow_secs = 10\n\
+             [sms]\nallowed_countries = [\"GB\", \"de\"]\n\
+             allowed_number_types = [\"mobile\"]\n",
+        )
+        .unwrap();
+        let limits = s.limits().unwrap();
+        assert_eq!(limits.phone_sms.max, 0, "off");
+        assert_eq!(limits.global_sms, Limit::new(100, 10));
+        assert_eq!(
+            limits.user_sms,
+            Limit::new(10, 3600),
+            "untouched: the default"
+        );
+        let phones = s.phone_policy().unwrap();
+        let de = mfa_totp_domain::PhoneNumber::parse("+4915123456789").unwrap();
+        let us = mfa_totp_domain::PhoneNumber::parse("+12015550123").unwrap();
+        assert_eq!(phones.check(&de), Ok(()));
+        assert!(phones.check(&us).is_err(), "neither listed nor mobile");
+
+        let zero_window = load_toml("[limits.user_sms]\nmax = 3\nwindow_secs = 0\n").unwrap();
+        let error = zero_window.limits().unwrap_err().to_string();
+        assert!(error.contains("limits.user_sms.window_secs"), "{error}");
+        let half = load_toml("[limits.user_sms]\nmax = 3\n").unwrap();
+        assert_eq!(half.limits().unwrap().user_sms, Limit::new(3, 3600));
+        let kind = load_toml("[sms]\nallowed_number_types = [\"mobiel\"]\n").unwrap();
+        let error = kind.phone_policy().unwrap_err().to_string();
+        assert!(error.contains("sms.allowed_number_types") && error.contains("mobiel"));
+        let country = load_toml("[sms]\nallowed_countries = \"GB,XX\"\n").unwrap();
+        let error = country.phone_policy().unwrap_err().to_string();
+        assert!(error.contains("sms.allowed_countries") && error.contains("XX"));
     }
 
     #[test]

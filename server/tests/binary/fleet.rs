@@ -138,4 +138,48 @@ async fn two_instances_on_one_database_share_challenges_and_limits() {
             ((429, "TOO_MANY_REQUESTS".to_owned()), 35),
         ])
     );
+
+    // Alice has now entered 10 wrong codes through A and B: the default user_wrong_codes.
+    // Both instances lock her out of a fresh challenge, even with its right code.
+    let id = fleet.create(via_b).await;
+    assert_eq!(fleet.call(via_a, &id, "initiate", None).await.0, 200);
+    let code = a.next_code().expect("A sent the SMS");
+    for via in [via_a, via_b] {
+        assert_eq!(
+            fleet.call(via, &id, "verify", Some(&code)).await,
+            (429, "TOO_MANY_REQUESTS".to_owned()),
+            "user_wrong_codes holds on {via}"
+        );
+    }
+
+    // Four SMS went to alice's phone; the default phone_sms is 5, shared by A and B: of six
+    // initiates at once on six new challenges, half through each, exactly one sends.
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(fleet.create(via_a).await);
+    }
+    let tasks: Vec<_> = ids
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let fleet = fleet.clone();
+            let via = if i % 2 == 0 {
+                base_a.clone()
+            } else {
+                base_b.clone()
+            };
+            tokio::spawn(async move { fleet.call(&via, &id, "initiate", None).await })
+        })
+        .collect();
+    let mut outcomes: BTreeMap<(u16, String), usize> = BTreeMap::new();
+    for task in tasks {
+        *outcomes.entry(task.await.unwrap()).or_default() += 1;
+    }
+    assert_eq!(
+        outcomes,
+        BTreeMap::from([
+            ((200, String::new()), 1),
+            ((429, "TOO_MANY_REQUESTS".to_owned()), 5),
+        ])
+    );
 }

@@ -65,6 +65,47 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
         "no full phone number in the logs"
     );
     assert!(!logs.contains(code), "no code in the logs");
+    let audit: Vec<&str> = logs.lines().filter(|l| l.contains("audit event")).collect();
+    for event in ["CHALLENGE_CREATED", "CODE_SENT", "VERIFIED"] {
+        assert_eq!(
+            audit.iter().filter(|l| l.contains(event)).count(),
+            1,
+            "one {event} audit line in {audit:?}"
+        );
+    }
+}
+
+/// A limit set through its environment variable alone, as the README shows for load tests
+/// (here the opposite: one challenge per user).
+#[tokio::test]
+async fn a_limit_is_set_by_its_environment_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        dir.path(),
+        &[("MFA_TOTP__LIMITS__USER_CHALLENGES__MAX", "1")],
+    );
+    let base = format!("http://127.0.0.1:{}", server.port);
+    mfa_totp_server::startup::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let service = service_token(dir.path());
+    create_challenge(&http, &base, &service, "alice").await;
+    let refused = http
+        .post(format!("{base}/internal/v1/mfa/challenges"))
+        .bearer_auth(&service)
+        .json(&json!({"subjectUserId": "alice", "stepUpRequestContext": {"operation": "payments.transfer"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "3600");
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("user_challenges"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -40,7 +40,7 @@ fn only(kinds: &[&str], max: u32, window_secs: u32) -> impl FnOnce(&mut Settings
             } else {
                 0
             };
-            *limit = LimitSettings { max, window_secs };
+            *limit = LimitSettings::new(max, window_secs);
         }
     }
 }

@@ -33,7 +33,7 @@ async fn app_on_twilio(
     let mut setup = Setup::new(&database);
     setup.settings.sms.chain = vec![SmsProvider::Twilio];
     setup.settings.sms.twilio = twilio_config(&twilio.uri());
-    setup.settings.limits.phone_sms.max = 3;
+    setup.settings.limits.phone_sms.max = Some(3);
     setup.real_sms = true;
     setup.clock = Some(clock.clone());
     (TestApp::spawn_with(setup, Some(database)).await, clock)
