@@ -14,11 +14,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mfa_totp_application::{Change, ChallengeRepository};
+use mfa_totp_application::{ChallengeRepository, Change};
 use mfa_totp_domain::{
     Actor, AuditEvent, AuditKind, Challenge, ChallengeId, ChallengePolicy, ClientId, Limit,
-    LimitCharge, LimitKey, LimitKind, Limits, Operation, PhoneNumber, SealedSecret,
-    StepUpContext, Timestamp, TotpPolicy, UserId,
+    LimitCharge, LimitKey, LimitKind, Limits, Operation, PhoneNumber, SealedSecret, StepUpContext,
+    Timestamp, TotpPolicy, UserId,
 };
 use mfa_totp_storage::testing::{Engine, TestDatabase};
 use mfa_totp_storage::{PoolSettings, SqlStore, connect, migrate};
@@ -45,7 +45,14 @@ impl Case {
     }
 
     fn event(kind: AuditKind, id: ChallengeId, user: &UserId) -> AuditEvent {
-        AuditEvent::new(kind, chrono::Utc::now(), &Actor::new("bench", "bench"), Some(id), user, "PENDING")
+        AuditEvent::new(
+            kind,
+            chrono::Utc::now(),
+            &Actor::new("bench", "bench"),
+            Some(id),
+            user,
+            "PENDING",
+        )
     }
 
     fn charges(&self, kind: LimitKind, key: LimitKey) -> Vec<LimitCharge> {
@@ -83,7 +90,11 @@ impl Case {
 
     async fn send(&self, challenge: &Challenge, n: usize) -> Challenge {
         let plan = challenge
-            .plan_send(self.now, &ChallengePolicy::default(), &TotpPolicy::default())
+            .plan_send(
+                self.now,
+                &ChallengePolicy::default(),
+                &TotpPolicy::default(),
+            )
             .unwrap();
         let phone = PhoneNumber::parse(&format!("+4474001230{:02}", n % 64)).unwrap();
         let charges = match &self.limits {
@@ -156,7 +167,9 @@ async fn engine(engine: Engine, rounds: usize) {
     let Some(database) = TestDatabase::create(engine, "bench_limits").await else {
         return;
     };
-    let db = connect(database.url(), &PoolSettings::default()).await.unwrap();
+    let db = connect(database.url(), &PoolSettings::default())
+        .await
+        .unwrap();
     migrate(&db).await.unwrap();
     let store = SqlStore::new(db);
     let now = chrono::Utc::now();

@@ -54,6 +54,33 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 404);
+    let consumed = http
+        .post(format!("{base}/internal/v1/mfa/challenges/{id}:consume"))
+        .bearer_auth(&service)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(consumed.status(), 200);
+    // 6. Support staff read what happened.
+    let trail: Value = http
+        .get(format!("{base}/internal/v1/mfa/challenges/{id}/events"))
+        .bearer_auth(&service)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let types: Vec<&str> = trail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["CHALLENGE_CREATED", "CODE_SENT", "VERIFIED", "CONSUMED"]
+    );
     let logs = server.logs.lock().unwrap().join("\n");
     assert!(
         logs.contains("DEVELOPMENT MODE") && logs.contains("auth.hs256_secret, crypto.keys"),
@@ -66,7 +93,7 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
     );
     assert!(!logs.contains(code), "no code in the logs");
     let audit: Vec<&str> = logs.lines().filter(|l| l.contains("audit event")).collect();
-    for event in ["CHALLENGE_CREATED", "CODE_SENT", "VERIFIED"] {
+    for event in ["CHALLENGE_CREATED", "CODE_SENT", "VERIFIED", "CONSUMED"] {
         assert_eq!(
             audit.iter().filter(|l| l.contains(event)).count(),
             1,

@@ -6,7 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mfa_totp_server::auth::{SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE, SCOPE_USERS_WRITE};
+use mfa_totp_server::auth::{
+    SCOPE_AUDIT_READ, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE, SCOPE_USERS_WRITE,
+};
 use mfa_totp_sms::ConsoleLine;
 use serde_json::{Value, json};
 
@@ -118,6 +120,8 @@ pub fn service_token(dir: &std::path::Path) -> String {
             SCOPE_CHALLENGES_READ,
             "--scope",
             SCOPE_USERS_WRITE,
+            "--scope",
+            SCOPE_AUDIT_READ,
         ],
     )
 }
