@@ -21,7 +21,10 @@ pub struct UsersApi {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", example)]
 pub struct PutUserRequest {
-    /// The user's mobile number in E.164 form: `+`, then 8 to 15 digits.
+    /// The user's mobile number in E.164 form: `+`, then 8 to 15 digits. It must also be
+    /// valid in its country's numbering plan and of a type that may receive codes (mobile by
+    /// default; never premium rate, shared cost, UAN, voicemail or personal), in an allowed
+    /// country: otherwise `400` with a field error on `phoneNumber` saying why.
     pub phone_number: Text<PhoneNumberRule>,
     /// The language of the user's SMS (BCP 47, e.g. `de`, `pt-BR`), unless a challenge's
     /// creation request names one.
