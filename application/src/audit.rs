@@ -2,7 +2,7 @@
 //! logged here on target `audit`, so that a log pipeline can ship it. Support staff read a
 //! challenge's events through [`UseCases::challenge_events`].
 
-use mfa_totp_domain::{AuditEvent, ChallengeId};
+use mfa_totp_domain::{Actor, AuditEvent, AuditKind, Challenge, ChallengeId, Timestamp};
 
 use crate::{StoreError, UseCases};
 
@@ -12,6 +12,29 @@ pub enum AuditReadError {
     ChallengeNotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// An event of `challenge`, naming the masked phone its last code went to (none before a
+/// send).
+pub(crate) fn challenge_event(
+    kind: AuditKind,
+    at: Timestamp,
+    who: &Actor,
+    challenge: &Challenge,
+    outcome: &str,
+) -> AuditEvent {
+    let event = AuditEvent::new(
+        kind,
+        at,
+        who,
+        Some(challenge.id()),
+        challenge.subject(),
+        outcome,
+    );
+    match challenge.sent_to() {
+        Some(masked) => event.with_phone(masked),
+        None => event,
+    }
 }
 
 /// The structured log line of an event that was written. It holds what the row holds: ids,

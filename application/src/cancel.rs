@@ -1,8 +1,8 @@
 //! `:cancel`: the operation service withdraws a challenge (and its context) it no longer needs.
 
-use mfa_totp_domain::{Actor, AuditEvent, AuditKind, ChallengeId, ChallengeStatus, ClientId};
+use mfa_totp_domain::{Actor, AuditKind, ChallengeId, ChallengeStatus, ClientId};
 
-use crate::audit::log_event;
+use crate::audit::{challenge_event, log_event};
 use crate::{ChallengeView, MAX_RACE_RETRIES, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,12 +49,11 @@ impl UseCases {
             let cancelled = challenge
                 .after_cancel(now)
                 .map_err(|_| CancelError::ChallengeNotFound)?;
-            let event = AuditEvent::new(
+            let event = challenge_event(
                 AuditKind::Cancelled,
                 now,
                 who,
-                Some(id),
-                challenge.subject(),
+                &challenge,
                 ChallengeStatus::Cancelled.as_str(),
             );
             if self

@@ -2,11 +2,11 @@
 //! context. After that the context is gone (`STEP_UP_REQUEST_CONTEXT_NOT_FOUND`).
 
 use mfa_totp_domain::{
-    Actor, AuditEvent, AuditKind, ChallengeId, ChallengeStatus, ClientId, ConsumeRefused,
-    Operation, Timestamp, UserId,
+    Actor, AuditKind, ChallengeId, ChallengeStatus, ClientId, ConsumeRefused, Operation, Timestamp,
+    UserId,
 };
 
-use crate::audit::log_event;
+use crate::audit::{challenge_event, log_event};
 use crate::{StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,14 +69,7 @@ impl UseCases {
                 }
             },
         )?;
-        let event = AuditEvent::new(
-            AuditKind::Consumed,
-            now,
-            who,
-            Some(id),
-            challenge.subject(),
-            "CONSUMED",
-        );
+        let event = challenge_event(AuditKind::Consumed, now, who, &challenge, "CONSUMED");
         if !self.contexts.consume(id, now, &event).await? {
             return Err(ConsumeError::ContextNotFound);
         }

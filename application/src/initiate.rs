@@ -6,7 +6,7 @@ use mfa_totp_domain::{
 };
 
 use crate::access::AccessError;
-use crate::audit::log_event;
+use crate::audit::{challenge_event, log_event};
 use crate::{
     Change, Contact, MAX_RACE_RETRIES, OutboundSms, SentSms, SmsError, StoreError, UseCases,
 };
@@ -87,6 +87,7 @@ impl UseCases {
                 tracing::warn!(to = %phone, reason = %refused, "the stored phone may not receive codes");
                 return Err(InitiateError::PhoneRefused(refused));
             }
+            let plan = plan.to(&phone);
             let charges = self.limits.sms_charges(challenge.subject(), &phone, now);
             match self.challenges.record_send(id, &plan, &charges).await? {
                 Change::Applied => {}
@@ -160,12 +161,11 @@ impl UseCases {
         challenge: &Challenge,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let event = AuditEvent::new(
+        let event = challenge_event(
             AuditKind::Expired,
             now,
             who,
-            Some(challenge.id()),
-            challenge.subject(),
+            challenge,
             ChallengeStatus::Expired.as_str(),
         );
         if self

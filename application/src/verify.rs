@@ -1,12 +1,12 @@
 //! `:verify`: check the code the subject typed.
 
 use mfa_totp_domain::{
-    Actor, AuditEvent, AuditKind, ChallengeId, ChallengeStatus, LimitKey, LimitKind, LimitReached,
-    Timestamp, UserId, VerifyRefused,
+    Actor, AuditKind, ChallengeId, ChallengeStatus, LimitKey, LimitKind, LimitReached, Timestamp,
+    UserId, VerifyRefused,
 };
 
 use crate::access::AccessError;
-use crate::audit::log_event;
+use crate::audit::{challenge_event, log_event};
 use crate::{Change, MAX_RACE_RETRIES, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,9 +54,7 @@ impl UseCases {
         for _ in 0..MAX_RACE_RETRIES {
             let (challenge, context) = self.load_for_subject(id, caller).await?;
             let now = self.clock.now();
-            let event = |kind, outcome: &str| {
-                AuditEvent::new(kind, now, who, Some(id), challenge.subject(), outcome)
-            };
+            let event = |kind, outcome: &str| challenge_event(kind, now, who, &challenge, outcome);
             let charges = |amount| -> Vec<_> {
                 let key = LimitKey::user(challenge.subject());
                 self.limits

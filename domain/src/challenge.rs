@@ -116,6 +116,8 @@ pub struct Challenge {
     last_sent_at: Option<Timestamp>,
     failed_attempts: u32,
     verified_at: Option<Timestamp>,
+    /// The masked phone the last code went to, for the audit trail.
+    sent_to: Option<String>,
 }
 
 /// A challenge's fields as storage holds them; [`Challenge::restore`] checks that they
@@ -134,6 +136,9 @@ pub struct ChallengeRecord {
     pub last_sent_at: Option<Timestamp>,
     pub failed_attempts: u32,
     pub verified_at: Option<Timestamp>,
+    /// The masked phone the last code went to (`None` before a send, and on rows from
+    /// before it was recorded).
+    pub sent_to: Option<String>,
 }
 
 /// Why a record is not a challenge the state machine can reach.
@@ -174,6 +179,7 @@ impl Challenge {
             last_sent_at: None,
             failed_attempts: 0,
             verified_at: None,
+            sent_to: None,
         }
     }
 
@@ -216,6 +222,7 @@ impl Challenge {
             last_sent_at: record.last_sent_at,
             failed_attempts: record.failed_attempts,
             verified_at: record.verified_at,
+            sent_to: record.sent_to,
         })
     }
 
@@ -234,6 +241,7 @@ impl Challenge {
             last_sent_at: self.last_sent_at,
             failed_attempts: self.failed_attempts,
             verified_at: self.verified_at,
+            sent_to: self.sent_to.clone(),
         }
     }
 
@@ -292,6 +300,11 @@ impl Challenge {
 
     pub fn verified_at(&self) -> Option<Timestamp> {
         self.verified_at
+    }
+
+    /// The masked phone the last code went to, once one did.
+    pub fn sent_to(&self) -> Option<&str> {
+        self.sent_to.as_deref()
     }
 }
 

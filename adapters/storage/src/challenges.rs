@@ -99,6 +99,7 @@ impl SqlStore {
             last_sent_at: row.last_sent_at.map(from_millis).transpose()?,
             failed_attempts: count(row.failed_attempts, "failed attempts")?,
             verified_at: row.verified_at.map(from_millis).transpose()?,
+            sent_to: row.sent_to,
             id,
         };
         Challenge::restore(record).map_err(|e| unexpected(format!("stored challenge {id}: {e}")))
@@ -131,6 +132,7 @@ impl ChallengeRepository for SqlStore {
             last_sent_at: Set(challenge.last_sent_at().map(millis)),
             failed_attempts: Set(challenge.failed_attempts() as i32),
             verified_at: Set(challenge.verified_at().map(millis)),
+            sent_to: Set(challenge.sent_to().map(str::to_owned)),
         };
         let context_row = step_up_context::ActiveModel {
             challenge_id: Set(id),
@@ -197,6 +199,13 @@ impl ChallengeRepository for SqlStore {
                 challenge::Column::LastSentAt,
                 Expr::value(millis(plan.sent_at)),
             )
+            .col_expr(
+                challenge::Column::SentTo,
+                match &plan.sent_to {
+                    Some(to) => Expr::value(to.clone()),
+                    None => Expr::col(challenge::Column::SentTo).into(),
+                },
+            )
             .filter(id_is(id))
             .filter(status_in(&LIVE))
             .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32));
@@ -230,6 +239,10 @@ impl ChallengeRepository for SqlStore {
             .col_expr(
                 challenge::Column::LastSentAt,
                 Expr::value(before.last_sent_at().map(millis)),
+            )
+            .col_expr(
+                challenge::Column::SentTo,
+                Expr::value(before.sent_to().map(str::to_owned)),
             )
             .filter(id_is(before.id()))
             .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))

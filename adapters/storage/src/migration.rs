@@ -63,6 +63,7 @@ enum Challenges {
     FailedAttempts,
     VerifiedAt,
     ClientId,
+    SentTo,
 }
 
 #[derive(DeriveIden)]
@@ -255,7 +256,8 @@ enum AuditEvents {
 }
 
 /// The limits across challenges (one row per limit and key: its window's start and what was
-/// used in it) and the audit trail (one row per event, numbered in the order written).
+/// used in it), the audit trail (one row per event, numbered in the order written), and the
+/// masked phone each challenge's last code went to (which its later events name).
 struct CreateLimitsAndAudit;
 
 impl MigrationName for CreateLimitsAndAudit {
@@ -311,10 +313,26 @@ impl MigrationTrait for CreateLimitsAndAudit {
                     .col(AuditEvents::Id)
                     .to_owned(),
             )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Challenges::Table)
+                    .add_column(string_len_null(Challenges::SentTo, 16))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Challenges::Table)
+                    .drop_column(Challenges::SentTo)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .drop_table(Table::drop().table(AuditEvents::Table).to_owned())
             .await?;

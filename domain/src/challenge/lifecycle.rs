@@ -13,12 +13,24 @@ use crate::{Timestamp, TotpPolicy};
 
 /// What an initiate will do: send `code`, and record one more send at `sent_at`.
 /// `expected_send_count` is the snapshot that guards the conditional update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendPlan {
     pub code: IssuedCode,
     pub is_new_code: bool,
     pub sent_at: Timestamp,
     pub expected_send_count: u32,
+    /// The masked phone it goes to, once known ([`SendPlan::to`]).
+    pub sent_to: Option<String>,
+}
+
+impl SendPlan {
+    /// The plan, going to `phone`.
+    pub fn to(self, phone: &crate::PhoneNumber) -> Self {
+        Self {
+            sent_to: Some(phone.masked()),
+            ..self
+        }
+    }
 }
 
 /// Why no SMS may be sent now.
@@ -119,6 +131,7 @@ impl Challenge {
             is_new_code,
             sent_at: now,
             expected_send_count: self.send_count,
+            sent_to: None,
         })
     }
 
@@ -129,6 +142,7 @@ impl Challenge {
             code: Some(plan.code),
             send_count: self.send_count + 1,
             last_sent_at: Some(plan.sent_at),
+            sent_to: plan.sent_to.clone().or_else(|| self.sent_to.clone()),
             ..self.clone()
         }
     }

@@ -78,7 +78,7 @@ fn first_send_issues_a_new_code_at_the_current_step() {
 fn resend_within_code_ttl_sends_the_same_code() {
     let totp = TotpPolicy::default();
     let first = pending().plan_send(t0(), &policy(), &totp).unwrap();
-    let c = sent(pending(), first);
+    let c = sent(pending(), first.clone());
     let again = c.plan_send(t0() + secs(120), &policy(), &totp).unwrap();
     assert!(!again.is_new_code);
     assert_eq!(again.code, first.code);
@@ -88,7 +88,7 @@ fn resend_within_code_ttl_sends_the_same_code() {
 fn resend_after_code_ttl_issues_a_new_code() {
     let totp = TotpPolicy::default();
     let first = pending().plan_send(t0(), &policy(), &totp).unwrap();
-    let c = sent(pending(), first);
+    let c = sent(pending(), first.clone());
     let later = c.plan_send(t0() + secs(301), &policy(), &totp).unwrap();
     assert!(later.is_new_code);
     assert_ne!(later.code.step, first.code.step);

@@ -130,7 +130,16 @@ async fn a_full_flow_audits_every_event_once() {
     assert_eq!(sent["subjectUserId"], "alice");
     assert_eq!(flow[0]["actor"], "operation-service");
     assert_eq!(flow[0]["outcome"], "PENDING");
+    assert_eq!(
+        flow[0].get("maskedPhoneNumber"),
+        None,
+        "no phone before a send"
+    );
     assert_eq!(flow[2]["outcome"], "INVALID_OTP");
+    // After the send, every event names the phone the code went to.
+    for event in &flow[1..] {
+        assert_eq!(event["maskedPhoneNumber"], "+44*******123", "{event}");
+    }
 
     let lock = events(&app, &locked).await;
     assert_eq!(
@@ -160,6 +169,11 @@ async fn a_full_flow_audits_every_event_once() {
     assert_eq!(limit[2]["limit"], "phone_sms");
     assert_eq!(limit[2]["outcome"], "TOO_MANY_REQUESTS");
     assert_eq!(limit[2]["maskedPhoneNumber"], "+44*******123");
+    assert_eq!(
+        limit[3]["maskedPhoneNumber"], "+44*******123",
+        "EXPIRED too"
+    );
+    assert_eq!(lock[7]["maskedPhoneNumber"], "+44*******123", "LOCKED too");
 
     // Nothing anywhere in the trail holds a code or the full number.
     for id in [&done, &locked, &cancelled, &limited] {

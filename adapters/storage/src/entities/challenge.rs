@@ -17,6 +17,8 @@ pub struct Model {
     pub last_sent_at: Option<i64>,
     pub failed_attempts: i32,
     pub verified_at: Option<i64>,
+    /// The masked phone the last code went to (`+44*******123`).
+    pub sent_to: Option<String>,
     /// The creating service's token `sub`; none on rows from before it was recorded.
     pub client_id: Option<String>,
 }

@@ -165,7 +165,19 @@ pub async fn undo_send_refunds_its_charges(f: Fixture) {
     let charges = limits.sms_charges(&user(), &phone(), t0());
     for _ in 0..3 {
         let c = stored(&f).await;
-        let plan = plan_at(&c, t0());
+        let plan = plan_at(&c, t0()).to(&phone());
+        assert!(
+            f.store
+                .record_send(c.id(), &plan, &[])
+                .await
+                .unwrap()
+                .applied()
+        );
+        let sent = f.store.find(c.id()).await.unwrap().unwrap();
+        assert_eq!(sent.sent_to(), Some("+44*******456"));
+        assert!(f.store.undo_send(&c, &plan, &[]).await.unwrap());
+        let undone = f.store.find(c.id()).await.unwrap().unwrap();
+        assert_eq!(undone.sent_to(), None, "restored with the rest");
         assert!(
             f.store
                 .record_send(c.id(), &plan, &charges)

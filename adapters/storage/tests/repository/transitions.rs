@@ -113,6 +113,7 @@ async fn apply(f: &Fixture, model: &Model, event: Event, now: Timestamp) -> Opti
                     is_new_code: true,
                     sent_at: now,
                     expected_send_count: c.send_count(),
+                    sent_to: None,
                 };
                 Step {
                     applied: store.record_send(id, &plan, &[]).await.unwrap().applied(),
