@@ -203,7 +203,7 @@ impl ChallengeRepository for SqlStore {
                 challenge::Column::SentTo,
                 match &plan.sent_to {
                     Some(to) => Expr::value(to.clone()),
-                    None => Expr::col(challenge::Column::SentTo).into(),
+                    None => Expr::col(challenge::Column::SentTo),
                 },
             )
             .filter(id_is(id))
