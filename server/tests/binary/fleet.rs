@@ -42,6 +42,17 @@ impl Callers {
     }
 }
 
+/// How many calls ended with each (status, code).
+async fn tally(
+    tasks: Vec<tokio::task::JoinHandle<(u16, String)>>,
+) -> BTreeMap<(u16, String), usize> {
+    let mut outcomes = BTreeMap::new();
+    for task in tasks {
+        *outcomes.entry(task.await.unwrap()).or_default() += 1;
+    }
+    outcomes
+}
+
 fn wrong(code: &str) -> String {
     format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
 }
@@ -127,10 +138,7 @@ async fn two_instances_on_one_database_share_challenges_and_limits() {
             tokio::spawn(async move { fleet.call(&via, &id, "verify", Some(&otp)).await })
         })
         .collect();
-    let mut outcomes: BTreeMap<(u16, String), usize> = BTreeMap::new();
-    for task in tasks {
-        *outcomes.entry(task.await.unwrap()).or_default() += 1;
-    }
+    let outcomes = tally(tasks).await;
     assert_eq!(
         outcomes,
         BTreeMap::from([
@@ -171,10 +179,7 @@ async fn two_instances_on_one_database_share_challenges_and_limits() {
             tokio::spawn(async move { fleet.call(&via, &id, "initiate", None).await })
         })
         .collect();
-    let mut outcomes: BTreeMap<(u16, String), usize> = BTreeMap::new();
-    for task in tasks {
-        *outcomes.entry(task.await.unwrap()).or_default() += 1;
-    }
+    let outcomes = tally(tasks).await;
     assert_eq!(
         outcomes,
         BTreeMap::from([
