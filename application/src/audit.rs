@@ -58,9 +58,10 @@ pub fn log_event(event: &AuditEvent) {
 }
 
 impl UseCases {
-    /// Records a refusal by a limit: its own write, since the refused change wrote nothing.
-    /// A failure to record it is logged, not returned: the caller is refused either way.
-    pub(crate) async fn record_limit_hit(&self, event: AuditEvent) {
+    /// Records a refusal (by a limit, or of a stored number): its own write, since the
+    /// refused change wrote nothing. A failure to record it is logged, not returned: the
+    /// caller is refused either way.
+    pub(crate) async fn record_refusal(&self, event: AuditEvent) {
         match self.audit.record(&event).await {
             Ok(()) => log_event(&event),
             Err(error) => {

@@ -97,7 +97,7 @@ impl UseCases {
                 // The challenge was never stored: the refusal names no challenge.
                 let hit =
                     event(AuditKind::LimitHit, None, "TOO_MANY_REQUESTS").with_limit(reached.kind);
-                self.record_limit_hit(hit).await;
+                self.record_refusal(hit).await;
                 return Err(CreateChallengeError::Limited(reached));
             }
             Change::Stale => {

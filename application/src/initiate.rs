@@ -85,6 +85,10 @@ impl UseCases {
                 .ok_or(InitiateError::UserNotFound)?;
             if let Err(refused) = self.phones.check(&phone) {
                 tracing::warn!(to = %phone, reason = %refused, "the stored phone may not receive codes");
+                // Nothing changed, but support staff must see why no code went out.
+                let failed = event(AuditKind::SendFailed, SendOutcome::Rejected.as_str())
+                    .with_phone(phone.masked());
+                self.record_refusal(failed).await;
                 return Err(InitiateError::PhoneRefused(refused));
             }
             let plan = plan.to(&phone);
@@ -96,7 +100,7 @@ impl UseCases {
                     let hit = event(AuditKind::LimitHit, "TOO_MANY_REQUESTS")
                         .with_phone(phone.masked())
                         .with_limit(reached.kind);
-                    self.record_limit_hit(hit).await;
+                    self.record_refusal(hit).await;
                     return Err(InitiateError::Limited(reached));
                 }
             }

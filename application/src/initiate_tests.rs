@@ -402,6 +402,15 @@ async fn initiate_to_a_stored_number_the_rules_now_refuse_sends_nothing() {
     });
     m.challenges.expect_record_send().never();
     m.sms.expect_send().never();
+    m.audit
+        .expect_record()
+        .withf(|e| {
+            e.kind == mfa_totp_domain::AuditKind::SendFailed
+                && e.outcome == "REJECTED"
+                && e.masked_phone.as_deref() == Some("+97*******789")
+        })
+        .times(1)
+        .returning(|_| Ok(()));
     let err = initiate_err(m).await;
     assert!(matches!(err, InitiateError::PhoneRefused(_)));
 }

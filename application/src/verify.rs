@@ -116,7 +116,7 @@ impl UseCases {
                 Change::Limited(reached) => {
                     let hit =
                         event(AuditKind::LimitHit, "TOO_MANY_REQUESTS").with_limit(reached.kind);
-                    self.record_limit_hit(hit).await;
+                    self.record_refusal(hit).await;
                     return Err(VerifyError::Limited(reached));
                 }
                 Change::Applied => events.iter().for_each(log_event),

@@ -174,6 +174,15 @@ async fn a_stored_number_the_rules_now_refuse_is_refused_at_initiate() {
         reply.body
     );
     assert!(after.inbox.lines().is_empty());
+    // Support staff see why no code went out.
+    let trail = after
+        .get(
+            &format!("/internal/v1/mfa/challenges/{id}/events"),
+            &TestApp::service_token(),
+        )
+        .await;
+    assert_eq!(trail.body["events"][1]["type"], "SEND_FAILED");
+    assert_eq!(trail.body["events"][1]["outcome"], "REJECTED");
 }
 
 #[tokio::test]
