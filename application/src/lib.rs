@@ -22,7 +22,7 @@ use std::sync::Arc;
 use mfa_totp_domain::{ChallengePolicy, Limits, MessageCatalog, PhonePolicy, TotpPolicy};
 
 pub use ports::{
-    AuditLog, ChallengeRepository, Change, CipherError, Clock, Contact, OutboundSms,
+    AuditLog, ChallengeRepository, Change, CipherError, Clock, Contact, MAX_EVENTS, OutboundSms,
     ReadinessCheck, SecretCipher, SentSms, SmsError, SmsSendLog, SmsSender,
     StepUpContextRepository, StoreError, UserDirectoryReader, UserDirectoryWriter,
 };

@@ -102,6 +102,10 @@ pub trait ChallengeRepository: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 }
 
+/// The most events one read returns: a challenge has a few dozen at most, unless refused
+/// requests keep hitting a limit on it.
+pub const MAX_EVENTS: u64 = 1000;
+
 /// The audit trail's own writes and reads. Events of a change are written by the change.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
@@ -109,7 +113,7 @@ pub trait AuditLog: Send + Sync + 'static {
     /// Records an event that goes with no change: a refusal by a limit.
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError>;
 
-    /// The challenge's events, oldest first.
+    /// The challenge's first [`MAX_EVENTS`] events, oldest first.
     async fn events(&self, id: ChallengeId) -> Result<Vec<AuditEvent>, StoreError>;
 }
 

@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use mfa_totp_application::{AuditLog, StoreError};
 use mfa_totp_domain::{AuditEvent, AuditKind, ChallengeId, LimitKind, UserId};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 use crate::entities::audit_event::{self, Column};
 use crate::errors::store_error;
@@ -77,6 +79,7 @@ impl AuditLog for SqlStore {
         audit_event::Entity::find()
             .filter(Column::ChallengeId.eq(id.to_string()))
             .order_by_asc(Column::Id)
+            .limit(mfa_totp_application::MAX_EVENTS)
             .all(&self.db)
             .await
             .map_err(store_error)?

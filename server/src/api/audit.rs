@@ -221,8 +221,8 @@ impl AuditApi {
     ///
     /// For support staff: each change of the challenge, each SMS sent or failed, and each
     /// refusal by a limit across challenges, with the request that caused it. Events hold
-    /// masked phones only, never a code. Needs scope `mfa:audit:read`; any client with it may
-    /// read any challenge's events.
+    /// masked phones only, never a code. At most the first 1000 events. Needs scope
+    /// `mfa:audit:read`; any client with it may read any challenge's events.
     #[oai(
         path = "/:challengeId/events",
         method = "get",
@@ -245,5 +245,15 @@ impl AuditApi {
                 .map(AuditEventDto::try_from)
                 .collect::<Result<_, _>>()?,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `ChallengeEvents.events` publishes `maxItems = 1000` as a literal (validators take no
+    /// constants): it must say what storage returns.
+    #[test]
+    fn the_published_bound_is_what_a_read_returns() {
+        assert_eq!(mfa_totp_application::MAX_EVENTS, 1000);
     }
 }
