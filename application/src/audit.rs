@@ -37,9 +37,75 @@ pub(crate) fn challenge_event(
     }
 }
 
-/// The structured log line of an event that was written. It holds what the row holds: ids,
-/// the masked phone, never a code or a full number.
+/// The metrics the audit events move. Their names are an interface (the README lists them);
+/// labels hold only fixed vocabularies, never a user id, phone or code.
+pub mod metric {
+    /// Challenges created.
+    pub const CHALLENGES_CREATED: &str = "mfa_totp_challenges_created_total";
+    /// Verified step-up request contexts handed over by `:consume`.
+    pub const CONTEXTS_CONSUMED: &str = "mfa_totp_contexts_consumed_total";
+    /// Challenges that reached a final state, by `state` (`verified`, `locked`, `expired`,
+    /// `cancelled`).
+    pub const CHALLENGES_FINISHED: &str = "mfa_totp_challenges_finished_total";
+    /// `:verify` results that changed something or were refused by a limit, by `outcome`.
+    pub const VERIFICATIONS: &str = "mfa_totp_verifications_total";
+    /// Refusals by a limit across challenges, by `limit`.
+    pub const LIMIT_REFUSALS: &str = "mfa_totp_limit_refusals_total";
+    /// SMS sends as the use case saw them, by `provider` (`none` when none took it) and
+    /// `outcome`.
+    pub const SMS_SENDS: &str = "mfa_totp_sms_sends_total";
+    /// How long a send took from the first provider request to the outcome, by `provider`.
+    pub const SMS_SEND_DURATION: &str = "mfa_totp_sms_send_duration_seconds";
+}
+
+/// Moves the metrics of an event that was written.
+fn count(event: &AuditEvent) {
+    let finished = |state: &'static str| {
+        metrics::counter!(metric::CHALLENGES_FINISHED, "state" => state).increment(1);
+    };
+    let verification = |outcome: &'static str| {
+        metrics::counter!(metric::VERIFICATIONS, "outcome" => outcome).increment(1);
+    };
+    match event.kind {
+        AuditKind::ChallengeCreated => metrics::counter!(metric::CHALLENGES_CREATED).increment(1),
+        AuditKind::Verified => {
+            verification("verified");
+            finished("verified");
+        }
+        AuditKind::VerifyFailed => verification("invalid_otp"),
+        AuditKind::Locked => finished("locked"),
+        AuditKind::Expired => finished("expired"),
+        AuditKind::Cancelled => finished("cancelled"),
+        AuditKind::Consumed => metrics::counter!(metric::CONTEXTS_CONSUMED).increment(1),
+        AuditKind::LimitHit => {
+            if let Some(limit) = event.limit {
+                metrics::counter!(metric::LIMIT_REFUSALS, "limit" => limit.as_str()).increment(1);
+                if limit == mfa_totp_domain::LimitKind::UserWrongCodes {
+                    verification("limited");
+                }
+            }
+        }
+        // Counted with their provider and latency in `count_send`.
+        AuditKind::CodeSent | AuditKind::SendFailed => {}
+    }
+}
+
+/// Moves the SMS metrics of one send.
+pub(crate) fn count_send(
+    provider: Option<&'static str>,
+    outcome: &'static str,
+    latency: std::time::Duration,
+) {
+    let provider = provider.unwrap_or("none");
+    metrics::counter!(metric::SMS_SENDS, "provider" => provider, "outcome" => outcome).increment(1);
+    metrics::histogram!(metric::SMS_SEND_DURATION, "provider" => provider)
+        .record(latency.as_secs_f64());
+}
+
+/// The structured log line of an event that was written, and its metrics. It holds what the
+/// row holds: ids, the masked phone, never a code or a full number.
 pub fn log_event(event: &AuditEvent) {
+    count(event);
     tracing::info!(
         target: "audit",
         event = event.kind.as_str(),

@@ -198,6 +198,15 @@ impl UseCases {
             Ok(_) => SendOutcome::Accepted,
             Err(error) => send_outcome(error),
         };
+        crate::audit::count_send(
+            sent.map(|s| s.provider),
+            match outcome {
+                SendOutcome::Accepted => "accepted",
+                SendOutcome::Rejected => "rejected",
+                SendOutcome::Unavailable => "unavailable",
+            },
+            latency,
+        );
         let send = SmsSend {
             challenge_id: id,
             outcome,

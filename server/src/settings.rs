@@ -97,6 +97,10 @@ pub struct ServerSettings {
     pub idle_timeout_secs: u64,
     /// Connections beyond this wait in the listen backlog.
     pub max_connections: usize,
+    /// On SIGTERM/SIGINT, requests in flight get this long to finish.
+    pub shutdown_grace_secs: u64,
+    /// When set, `/metrics` is served on this port (same host) and not on `port`.
+    pub admin_port: Option<u16>,
 }
 
 impl Default for ServerSettings {
@@ -109,6 +113,8 @@ impl Default for ServerSettings {
             body_read_timeout_secs: 10,
             idle_timeout_secs: 60,
             max_connections: 1024,
+            shutdown_grace_secs: 10,
+            admin_port: None,
         }
     }
 }

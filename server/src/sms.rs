@@ -3,17 +3,26 @@
 
 use std::sync::Arc;
 
-use mfa_totp_application::{OutboundSms, SmsSender};
+use mfa_totp_application::{OutboundSms, ReadinessCheck, SmsSender};
 use mfa_totp_sms::{ChainLink, ConsoleSms, Resilience, SmsChain, TwilioSms, VonageSms, WebhookSms};
 
 use crate::settings::{SmsProvider, SmsSettings};
 
 /// The configured sender. Errors name the missing or wrong key.
 pub fn build_sender(settings: &SmsSettings) -> anyhow::Result<Arc<dyn SmsSender>> {
+    Ok(build_sms(settings)?.0)
+}
+
+/// The configured sender, and the readiness check of its chain (`sms`: not ready while every
+/// provider's circuit is open). The console alone has no circuit and no check.
+pub fn build_sms(
+    settings: &SmsSettings,
+) -> anyhow::Result<(Arc<dyn SmsSender>, Option<Arc<dyn ReadinessCheck>>)> {
     if settings.providers() == [SmsProvider::Console] {
-        return Ok(Arc::new(ConsoleSms::stdout()));
+        return Ok((Arc::new(ConsoleSms::stdout()), None));
     }
-    Ok(Arc::new(build_chain(settings)?))
+    let chain = Arc::new(build_chain(settings)?);
+    Ok((chain.clone(), Some(chain)))
 }
 
 /// Every configured provider as a chain, each behind its retry and breaker (console too).

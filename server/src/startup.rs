@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use mfa_totp_application::{Clock, SecretCipher, SmsSender, UseCases};
+use mfa_totp_application::{Clock, ReadinessCheck, SecretCipher, SmsSender, UseCases};
 use mfa_totp_crypto::AesGcmCipher;
 use mfa_totp_domain::MessageCatalog;
 use mfa_totp_sms::ConsoleSms;
@@ -18,6 +18,7 @@ use poem_openapi::OpenApiService;
 use crate::api::audit::AuditApi;
 use crate::api::challenges::ChallengesApi;
 use crate::api::health::HealthApi;
+use crate::api::metrics::MetricsApi;
 use crate::api::sms_status::{SmsStatusApi, TwilioCallback};
 use crate::api::totp_sms::TotpSmsApi;
 use crate::api::users::UsersApi;
@@ -28,7 +29,7 @@ use crate::http::routes_table::RoutesTable;
 use crate::http::serve::{ConnectionLimits, serve};
 use crate::keys::{build_cipher, build_verifier};
 use crate::settings::{DEVELOPMENT_CRYPTO_KEY, DEVELOPMENT_CRYPTO_KEY_ID, Settings};
-use crate::sms::build_sender;
+use crate::sms::build_sms;
 use crate::spec::Published;
 
 /// Adapters a test can put in place of the configured ones.
@@ -43,6 +44,13 @@ pub struct Application {
     port: u16,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
     limits: ConnectionLimits,
+    /// The admin listener and what it serves (`/metrics`), when `server.admin_port` is set.
+    admin: Option<(
+        tokio::net::TcpListener,
+        poem::endpoint::BoxEndpoint<'static>,
+    )>,
+    store: SqlStore,
+    grace: Duration,
 }
 
 type Apis = (
@@ -52,14 +60,27 @@ type Apis = (
     SmsStatusApi,
     HealthApi,
     AuditApi,
+    MetricsApi,
 );
+
+/// What the operations endpoints check and serve.
+#[derive(Default)]
+struct Operations {
+    /// The SMS chain's readiness, when there is a chain.
+    sms_check: Option<Arc<dyn ReadinessCheck>>,
+    /// Whether `/metrics` is served on the main port (no admin port).
+    metrics_here: bool,
+}
 
 fn api_service(
     use_cases: UseCases,
     store: SqlStore,
     twilio: Option<TwilioCallback>,
     clients: ClientOperations,
+    operations: Operations,
 ) -> OpenApiService<Apis, ()> {
+    let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(store.clone())];
+    checks.extend(operations.sms_check);
     let apis = (
         TotpSmsApi {
             use_cases: use_cases.clone(),
@@ -75,10 +96,12 @@ fn api_service(
             use_cases: use_cases.clone(),
             twilio,
         },
-        HealthApi {
-            checks: vec![Arc::new(store)],
-        },
+        HealthApi { checks },
         AuditApi { use_cases },
+        MetricsApi {
+            store,
+            served_here: operations.metrics_here,
+        },
     );
     OpenApiService::new(apis, "mfa-totp", env!("CARGO_PKG_VERSION"))
         .description(
@@ -136,6 +159,31 @@ fn wire(
     }
 }
 
+/// The admin listener on `host:port`: `GET /metrics` only.
+async fn admin_listener(
+    host: &str,
+    port: u16,
+    store: &SqlStore,
+) -> anyhow::Result<(
+    tokio::net::TcpListener,
+    poem::endpoint::BoxEndpoint<'static>,
+)> {
+    let address = format!("{host}:{port}");
+    let listener = tokio::net::TcpListener::bind(address.clone())
+        .await
+        .with_context(|| format!("cannot listen on {address} (server.host, server.admin_port)"))?;
+    let store = store.clone();
+    let endpoint = Route::new()
+        .at(
+            "/metrics",
+            get(make_sync(move |_| {
+                crate::api::metrics::Exposition::of(&store).into_response()
+            })),
+        )
+        .boxed();
+    Ok((listener, endpoint))
+}
+
 /// Twilio's callbacks are checked when Twilio is configured with a status callback URL.
 fn twilio_callback(settings: &Settings) -> Option<TwilioCallback> {
     let twilio = &settings.sms.twilio;
@@ -160,9 +208,10 @@ impl Application {
         let store = SqlStore::new(db);
         let messages = crate::messages::catalog(&settings.sms)?;
         crate::messages::warn_about_long_templates(settings, &messages);
-        let sms = overrides
-            .sms
-            .map_or_else(|| build_sender(&settings.sms), Ok)?;
+        let (sms, sms_check) = match overrides.sms {
+            Some(sms) => (sms, None),
+            None => build_sms(&settings.sms)?,
+        };
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let use_cases = wire(
             &store,
@@ -181,7 +230,18 @@ impl Application {
                 .map(|(sub, client)| (sub.clone(), client.operations.clone()))
                 .collect(),
         );
-        let service = api_service(use_cases, store, twilio_callback(settings), clients);
+        crate::telemetry::metrics();
+        let operations = Operations {
+            sms_check,
+            metrics_here: settings.server.admin_port.is_none(),
+        };
+        let service = api_service(
+            use_cases,
+            store.clone(),
+            twilio_callback(settings),
+            clients,
+            operations,
+        );
         let published = Published::of(&service);
         let document: serde_json::Value = serde_json::from_str(&published.json)?;
         let routes = Arc::new(RoutesTable::from_spec(
@@ -214,33 +274,82 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {address} (server.host, server.port)"))?;
         let port = listener.local_addr()?.port();
+        let admin = match settings.server.admin_port {
+            Some(admin_port) => {
+                Some(admin_listener(&settings.server.host, admin_port, &store).await?)
+            }
+            None => None,
+        };
         Ok(Self {
             listener,
             port,
             endpoint,
             limits: settings.server.connection_limits(),
+            admin,
+            store,
+            grace: Duration::from_secs(settings.server.shutdown_grace_secs),
         })
+    }
+
+    /// The admin port, when one is configured.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
+            .map(|address| address.port())
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until Ctrl-C / SIGTERM, then drains for up to 10 s.
+    /// Serves until SIGTERM / SIGINT; then stops accepting, lets the requests in flight
+    /// finish within `server.shutdown_grace_secs`, and closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        tracing::info!(port = self.port, "mfa-totp listening");
-        serve(
+        tracing::info!(port = self.port, admin_port = ?self.admin_port(), "mfa-totp listening");
+        let stop = tokio::sync::watch::channel(false);
+        let admin = self.admin.map(|(listener, endpoint)| {
+            let mut stopped = stop.1.clone();
+            tokio::spawn(serve(
+                listener,
+                endpoint,
+                self.limits,
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+                self.grace,
+            ))
+        });
+        let served = serve(
             self.listener,
             self.endpoint,
             self.limits,
-            shutdown_signal(),
-            Duration::from_secs(10),
+            async move {
+                shutdown_signal().await;
+                let _ = stop.0.send(true);
+            },
+            self.grace,
         )
-        .await
+        .await;
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
+        self.store.close().await;
+        tracing::info!("mfa-totp stopped: requests drained, database pool closed");
+        served
     }
 
     /// Serves until the task is dropped (tests).
     pub async fn run(self) -> std::io::Result<()> {
+        if let Some((listener, endpoint)) = self.admin {
+            tokio::spawn(serve(
+                listener,
+                endpoint,
+                self.limits,
+                std::future::pending(),
+                Duration::ZERO,
+            ));
+        }
         serve(
             self.listener,
             self.endpoint,
@@ -274,6 +383,7 @@ pub async fn published_spec() -> anyhow::Result<String> {
         store,
         None,
         ClientOperations::default(),
+        Operations::default(),
     ))
     .json)
 }

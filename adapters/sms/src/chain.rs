@@ -15,7 +15,18 @@ use failsafe::backoff::{self, Constant};
 use failsafe::failure_policy::{self, ConsecutiveFailures};
 use failsafe::futures::CircuitBreaker;
 use failsafe::{Config, StateMachine};
-use mfa_totp_application::{OutboundSms, SentSms, SmsError, SmsSender};
+use mfa_totp_application::{OutboundSms, ReadinessCheck, SentSms, SmsError, SmsSender};
+
+/// The chain's metrics, per provider (their names are an interface: the README lists them).
+pub mod metric {
+    /// Each provider's part in each send, by `provider` and `outcome` (`accepted`,
+    /// `rejected`, `failed`, `skipped` while its circuit is open).
+    pub const PROVIDER_SENDS: &str = "mfa_totp_sms_provider_sends_total";
+    /// How long a provider took, its retries included, by `provider`.
+    pub const PROVIDER_DURATION: &str = "mfa_totp_sms_provider_duration_seconds";
+    /// 1 while a provider's circuit breaker is open (it is skipped), else 0, by `provider`.
+    pub const CIRCUIT_OPEN: &str = "mfa_totp_sms_circuit_open";
+}
 
 /// How hard each provider is tried before the chain moves on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,9 +76,15 @@ impl ChainLink {
         }
     }
 
-    /// Whether the breaker lets a send through now.
+    /// Whether the breaker lets a send through now (and the gauge says so).
     pub fn is_available(&self) -> bool {
-        self.breaker.is_call_permitted()
+        let available = self.breaker.is_call_permitted();
+        metrics::gauge!(metric::CIRCUIT_OPEN, "provider" => self.name).set(if available {
+            0.0
+        } else {
+            1.0
+        });
+        available
     }
 }
 
@@ -151,25 +168,38 @@ impl SmsChain {
                 attempts,
                 latency_ms,
             };
+            let count = |outcome: &'static str| {
+                metrics::counter!(metric::PROVIDER_SENDS, "provider" => link.name, "outcome" => outcome)
+                    .increment(1);
+                if outcome != "skipped" {
+                    metrics::histogram!(metric::PROVIDER_DURATION, "provider" => link.name)
+                        .record(started.elapsed().as_secs_f64());
+                }
+                link.is_available();
+            };
             match result {
                 Ok(mut sent) => {
                     sent.attempts = attempts;
                     sent.chain_position = position;
+                    count("accepted");
                     tracing::info!(provider = link.name, %to, latency_ms, attempts, position, "SMS accepted");
                     let id = sent.message_id.as_deref().unwrap_or("-");
                     reports.push(report(format!("accepted (message {id})")));
                     return (Ok(sent), reports);
                 }
                 Err(Failure::CircuitOpen) => {
+                    count("skipped");
                     tracing::warn!(provider = link.name, %to, "SMS provider skipped: its circuit is open");
                     reports.push(report("skipped: circuit open".into()));
                 }
                 Err(Failure::Sms(SmsError::Rejected(why))) => {
+                    count("rejected");
                     tracing::warn!(provider = link.name, %to, latency_ms, attempts, reason = %why, "SMS rejected for good");
                     reports.push(report(format!("rejected: {why}")));
                     return (Err(SmsError::Rejected(why)), reports);
                 }
                 Err(Failure::Sms(SmsError::Unavailable(error))) => {
+                    count("failed");
                     let error = format!("{error:#}");
                     tracing::warn!(provider = link.name, %to, latency_ms, attempts, %error, "SMS provider failed; trying the next");
                     reports.push(report(format!("failed: {error}")));
@@ -187,6 +217,23 @@ impl SmsChain {
             ))),
             reports,
         )
+    }
+}
+
+/// Ready while at least one provider's circuit is closed (or half open): with every circuit
+/// open, no code could go out.
+#[async_trait]
+impl ReadinessCheck for SmsChain {
+    fn name(&self) -> &'static str {
+        "sms"
+    }
+
+    async fn is_ready(&self) -> bool {
+        // Every link is asked, so that each circuit gauge is fresh.
+        self.links
+            .iter()
+            .map(ChainLink::is_available)
+            .fold(false, |any, available| any || available)
     }
 }
 

@@ -21,7 +21,7 @@ mod users;
 use mfa_totp_application::ReadinessCheck;
 use sea_orm::DatabaseConnection;
 
-pub use connect::{PoolSettings, connect};
+pub use connect::{PoolSettings, connect, metric};
 pub use migration::{Migrator, migrate};
 
 /// The SQL store. It implements `ChallengeRepository`, `StepUpContextRepository`,
@@ -35,6 +35,16 @@ pub struct SqlStore {
 impl SqlStore {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
+    }
+
+    /// Sets the pool gauges (`mfa_totp_db_pool_connections`) from the pool as it is now.
+    pub fn record_pool_gauges(&self) {
+        connect::record_pool_gauges(&self.db);
+    }
+
+    /// Closes the pool: connections in use finish their statement first.
+    pub async fn close(&self) {
+        let _ = self.db.clone().close().await;
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod challenges;
 pub mod health;
+pub mod metrics;
 pub mod params;
 pub mod sms_send;
 pub mod sms_status;

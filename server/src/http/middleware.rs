@@ -15,6 +15,7 @@ use poem_openapi::types::ToJSON;
 use crate::http::error::{ApiError, ErrorReport};
 use crate::http::routes_table::RoutesTable;
 use crate::http::{custom_methods, request_id};
+use crate::telemetry::metric;
 
 pub struct Contract {
     pub routes: Arc<RoutesTable>,
@@ -49,7 +50,13 @@ impl<E: Endpoint> Endpoint for ContractEndpoint<E> {
             .insert(request_id::RequestId(id.clone()));
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
+        let operation = self
+            .routes
+            .operation_id(method.as_str(), &custom_methods::decode_colons(&path))
+            .unwrap_or("other")
+            .to_owned();
         let span = tracing::info_span!("request", request_id = %id, %method, path = %path);
+        let started = std::time::Instant::now();
         let mut response = async {
             let result = if custom_methods::is_internal_form(&path) {
                 Err(poem::error::NotFoundError.into())
@@ -73,6 +80,11 @@ impl<E: Endpoint> Endpoint for ContractEndpoint<E> {
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(request_id::HEADER, value);
         }
+        let status = response.status().as_u16().to_string();
+        metrics::counter!(metric::HTTP_REQUESTS, "operation" => operation.clone(), "status" => status)
+            .increment(1);
+        metrics::histogram!(metric::HTTP_DURATION, "operation" => operation)
+            .record(started.elapsed().as_secs_f64());
         Ok(response)
     }
 }

@@ -12,6 +12,8 @@ struct Route {
     template: String,
     segments: Vec<Segment>,
     methods: Vec<String>,
+    /// `(METHOD, operationId)` of the published operations.
+    operations: Vec<(String, String)>,
 }
 
 impl Route {
@@ -20,6 +22,7 @@ impl Route {
             template: template.to_owned(),
             segments: parse(template),
             methods,
+            operations: Vec::new(),
         }
     }
 }
@@ -46,7 +49,17 @@ impl RoutesTable {
                 if methods.iter().any(|m| m == "GET") {
                     methods.push("HEAD".into());
                 }
-                routes.push(Route::new(template, methods));
+                let mut route = Route::new(template, methods);
+                route.operations = item
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(method, op)| {
+                        let id = op.get("operationId")?.as_str()?;
+                        Some((method.to_ascii_uppercase(), id.to_owned()))
+                    })
+                    .collect();
+                routes.push(route);
             }
         }
         for (template, methods) in extra {
@@ -74,6 +87,16 @@ impl RoutesTable {
                 .iter()
                 .any(|segment| matches!(segment, Segment::Param { suffix } if !suffix.is_empty()))
         })
+    }
+
+    /// The operationId of `method` on `path` (a HEAD counts as its GET).
+    pub fn operation_id(&self, method: &str, path: &str) -> Option<&str> {
+        let method = if method == "HEAD" { "GET" } else { method };
+        self.best_match(path)?
+            .operations
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, id)| id.as_str())
     }
 
     /// The published template `path` falls under (`/c/{id}:verify` for `/c/42:verify`).

@@ -31,6 +31,13 @@ pub const EXAMPLE_REQUEST_ID: &str = "7d0f6c2e-3b1a-4f5e-9c8d-2a6b4e1f0c3d";
 pub fn errors_of(operation_id: &str) -> Option<Vec<Example>> {
     let errors = match operation_id {
         "live" => Vec::new(),
+        "metrics" => vec![(
+            "RESOURCE_UNKNOWN",
+            crate::http::error::ApiError::not_found(
+                crate::http::error::ErrorCode::ResourceUnknown,
+                "Metrics are served on the admin port.",
+            ),
+        )],
         "ready" => vec![("SERVICE_UNAVAILABLE", not_ready(&["database"]))],
         "initiateTotpSms" => user_call::<InitiateError>(vec![bad_id()]),
         "verifyTotpSms" => user_call::<VerifyError>(vec![bad_id(), blank_field("otp")]),

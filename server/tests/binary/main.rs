@@ -2,6 +2,7 @@
 //! fleet of two processes on one PostgreSQL database. One test binary, so CI links it once.
 
 mod fleet;
+mod metrics;
 mod production;
 mod readme_flow;
 mod sms_providers;
