@@ -1,6 +1,7 @@
 //! The `mfa-totp` binary itself, run as a process: the README's flow with no set-up, and a
 //! fleet of two processes on one PostgreSQL database. One test binary, so CI links it once.
 
+mod drain;
 mod fleet;
 mod metrics;
 mod production;

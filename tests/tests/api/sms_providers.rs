@@ -214,3 +214,32 @@ async fn without_twilio_configured_every_status_callback_is_forbidden() {
         .await
         .assert_error(403, "FORBIDDEN");
 }
+
+/// With every provider's circuit open no code can go out: readiness says so (`sms`), and
+/// liveness stays trivial.
+#[tokio::test]
+async fn every_circuit_open_is_not_ready() {
+    let app = app_with(
+        &[SmsProvider::Twilio, SmsProvider::Vonage],
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9",
+    )
+    .await;
+    assert_eq!(app.get("/health/ready", "").await.status, 200);
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    let id = app.create_challenge("alice").await;
+    // Three failed sends open each breaker (Resilience::breaker_failures).
+    for _ in 0..3 {
+        app.initiate(&id, "alice")
+            .await
+            .assert_error(503, "SERVICE_UNAVAILABLE");
+    }
+    let ready = app.get("/health/ready", "").await;
+    ready.assert_error(503, "SERVICE_UNAVAILABLE");
+    assert!(
+        ready.body["message"].as_str().unwrap().contains("sms"),
+        "{}",
+        ready.body
+    );
+    assert_eq!(app.get("/health/live", "").await.status, 200);
+}

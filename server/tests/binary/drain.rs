@@ -1,0 +1,70 @@
+//! Rolling the service: SIGTERM stops accepting connections at once, lets the request in
+//! flight finish (an `:initiate` held up by a slow SMS provider answers 200), closes the
+//! pool and exits 0.
+
+use std::time::Duration;
+
+use serde_json::json;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{create_challenge, initiate, put_user, service_token, start, token};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_request_in_flight_finish_and_refuses_new_connections() {
+    let slow_twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"sid": "SM1", "status": "queued"}))
+                .set_delay(Duration::from_millis(1500)),
+        )
+        .mount(&slow_twilio)
+        .await;
+    let twilio_url = slow_twilio.uri();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(
+        dir.path(),
+        &[
+            ("MFA_TOTP__SMS__PROVIDER", "twilio"),
+            ("MFA_TOTP__SMS__TWILIO__BASE_URL", &twilio_url),
+            ("MFA_TOTP__SMS__TWILIO__ACCOUNT_SID", "AC0123"),
+            ("MFA_TOTP__SMS__TWILIO__AUTH_TOKEN", "twilio-token"),
+            ("MFA_TOTP__SMS__TWILIO__FROM", "+15005550006"),
+            ("MFA_TOTP__SERVER__SHUTDOWN_GRACE_SECS", "5"),
+        ],
+    );
+    mfa_totp_server::startup::install_crypto_provider();
+    let (base, http) = (server.base(), reqwest::Client::new());
+    let service = service_token(dir.path());
+    let alice = token(dir.path(), &["--sub", "alice"]);
+    assert_eq!(
+        put_user(&http, &base, &service, "alice", "+447400123123").await,
+        201
+    );
+    let id = create_challenge(&http, &base, &service, "alice").await;
+
+    let in_flight = {
+        let (http, base, alice, id) = (http.clone(), base.clone(), alice.clone(), id.clone());
+        tokio::spawn(async move { initiate(&http, &base, &alice, &id).await })
+    };
+    // The request reaches the slow provider, then the stop signal comes.
+    while slow_twilio.received_requests().await.unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let address = base.trim_start_matches("http://").to_owned();
+    assert!(
+        std::net::TcpStream::connect(&address).is_err(),
+        "new connections are refused while draining"
+    );
+    assert_eq!(
+        in_flight.await.unwrap(),
+        200,
+        "the request in flight finished"
+    );
+    assert_eq!(server.exit_code_within(Duration::from_secs(5)), Some(0));
+    let logs = server.logs.lock().unwrap().join("\n");
+    assert!(logs.contains("database pool closed"), "{logs}");
+}
