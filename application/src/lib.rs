@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod get_challenge;
 pub mod initiate;
 pub mod ports;
+pub mod purge;
 pub mod put_user;
 pub mod verify;
 mod view;
@@ -22,9 +23,9 @@ use std::sync::Arc;
 use mfa_totp_domain::{ChallengePolicy, Limits, MessageCatalog, PhonePolicy, TotpPolicy};
 
 pub use ports::{
-    AuditLog, ChallengeRepository, Change, CipherError, Clock, Contact, MAX_EVENTS, OutboundSms,
-    ReadinessCheck, SecretCipher, SentSms, SmsError, SmsSendLog, SmsSender,
-    StepUpContextRepository, StoreError, UserDirectoryReader, UserDirectoryWriter,
+    AuditLog, ChallengeRepository, Change, CipherError, Clock, Contact, Cutoffs, MAX_EVENTS,
+    OutboundSms, Purged, ReadinessCheck, Retention, SecretCipher, SentSms, SmsError, SmsSendLog,
+    SmsSender, StepUpContextRepository, StoreError, UserDirectoryReader, UserDirectoryWriter,
 };
 pub use view::ChallengeView;
 

@@ -231,6 +231,48 @@ pub trait SmsSendLog: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 }
 
+/// What a purge deletes: challenges (with their contexts and send records) that expired
+/// before `challenges_expired_before`, audit events from before `events_before`, and limit
+/// windows that began before `windows_began_before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cutoffs {
+    pub challenges_expired_before: Timestamp,
+    pub events_before: Timestamp,
+    pub windows_began_before: Timestamp,
+}
+
+/// Rows one purge deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub challenges: u64,
+    pub audit_events: u64,
+    pub limit_windows: u64,
+}
+
+impl Purged {
+    pub fn total(&self) -> u64 {
+        self.challenges + self.audit_events + self.limit_windows
+    }
+}
+
+impl std::ops::AddAssign for Purged {
+    fn add_assign(&mut self, other: Self) {
+        self.challenges += other.challenges;
+        self.audit_events += other.audit_events;
+        self.limit_windows += other.limit_windows;
+    }
+}
+
+/// Deletes what outlived its retention, a bounded batch at a time, so that no statement
+/// holds a long lock. Safe to run from several instances at once: a row two of them pick is
+/// deleted once.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait Retention: Send + Sync + 'static {
+    /// Deletes at most `batch` rows of each kind.
+    async fn purge_batch(&self, cutoffs: &Cutoffs, batch: u32) -> Result<Purged, StoreError>;
+}
+
 /// A dependency the service needs before it takes traffic: the database, and later the SMS
 /// providers. The readiness probe asks each one.
 #[async_trait]

@@ -13,6 +13,7 @@ mod entities;
 mod errors;
 mod limits;
 pub mod migration;
+mod retention;
 mod sends;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -18,6 +18,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
 
 mod limits;
+mod purge;
 mod transitions;
 
 use limits::{
@@ -28,6 +29,7 @@ use limits::{
     concurrent_charges_never_pass_the_limit,
     events_are_written_with_their_change_and_read_oldest_first, undo_send_refunds_its_charges,
 };
+use purge::two_purgers_at_once_delete_what_outlived_its_retention_once;
 
 struct Fixture {
     engine: Engine,
@@ -105,6 +107,7 @@ on_both_engines!(
     a_zero_charge_takes_nothing_but_is_refused_at_the_limit,
     events_are_written_with_their_change_and_read_oldest_first,
     a_change_that_does_not_apply_writes_no_event,
+    two_purgers_at_once_delete_what_outlived_its_retention_once,
 );
 
 /// What the tests expect of a change that must apply.
