@@ -36,6 +36,24 @@ pub enum Command {
     },
     /// Apply the database migrations and exit.
     Migrate,
+    /// Delete what outlived its retention (purge.*) now, in batches, and exit. Safe while
+    /// instances run: they purge on their own every purge.interval_secs.
+    Purge,
+    /// Configuration tools: `config check` validates it and prints the effective values.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Probe a running instance's readiness (for container health checks): exit 0 when it
+    /// answers 200, 1 otherwise.
+    Healthcheck {
+        /// What to probe; default: http://<server.host>:<server.port>/health/ready.
+        #[arg(long)]
+        url: Option<String>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 3)]
+        timeout_secs: u64,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// SMS tools: `sms test --to +447400123123` sends one test message through the
@@ -59,6 +77,18 @@ pub enum Command {
         /// Lifetime in seconds (default: auth.token_ttl_secs).
         #[arg(long)]
         ttl_secs: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the configuration (file and environment) as `serve` would, without the network
+    /// or the database: print the effective values with secrets redacted, then each problem;
+    /// exit 1 when there is one.
+    Check {
+        /// Check as `serve --dev` would (development keys may be filled in).
+        #[arg(long)]
+        dev: bool,
     },
 }
 
@@ -165,6 +195,69 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{line}");
             }
             Ok(())
+        }
+        Command::Purge => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            crate::telemetry::init(settings.server.log_format);
+            let purged = crate::startup::purge(&settings).await?;
+            println!(
+                "purged {} challenges, {} audit events, {} limit windows",
+                purged.challenges, purged.audit_events, purged.limit_windows
+            );
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Check { dev },
+        } => {
+            let mode = if dev {
+                Mode::Development
+            } else {
+                Mode::Production
+            };
+            let checked = crate::config_check::check(cli.config.as_deref(), mode);
+            if let Some(effective) = &checked.effective {
+                println!("effective configuration (secrets redacted):\n{effective}");
+            }
+            if checked.problems.is_empty() {
+                println!("configuration OK");
+                Ok(())
+            } else {
+                for problem in &checked.problems {
+                    eprintln!("problem: {problem}");
+                }
+                anyhow::bail!("{} configuration problem(s)", checked.problems.len())
+            }
+        }
+        Command::Healthcheck { url, timeout_secs } => {
+            let url = match url {
+                Some(url) => url,
+                None => {
+                    let settings = Settings::load(cli.config.as_deref())?;
+                    let host = match settings.server.host.as_str() {
+                        "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
+                        host => host,
+                    };
+                    format!("http://{host}:{}/health/ready", settings.server.port)
+                }
+            };
+            crate::startup::install_crypto_provider();
+            let response = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(timeout_secs))
+                .build()?
+                .get(&url)
+                .send()
+                .await
+                .with_context(|| format!("{url} did not answer"))?;
+            let status = response.status();
+            if status.is_success() {
+                println!("{url}: {status}");
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "{url}: {status} {}",
+                    response.text().await.unwrap_or_default()
+                )
+            }
         }
         Command::Migrate => {
             let settings = Settings::load(cli.config.as_deref())?;

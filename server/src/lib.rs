@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod clock;
+pub mod config_check;
 pub mod http;
 pub mod jwks;
 pub mod keys;

@@ -40,6 +40,32 @@ pub struct Settings {
     pub challenge: ChallengeSettings,
     pub crypto: CryptoSettings,
     pub limits: LimitsSettings,
+    pub purge: PurgeSettings,
+}
+
+/// How long rows are kept, and how the purge runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PurgeSettings {
+    /// Challenges (with contexts and send records) are deleted this long after they expired.
+    pub challenge_retention_secs: u64,
+    /// Audit events are deleted this long after they occurred.
+    pub audit_retention_secs: u64,
+    /// How often each instance purges; 0: never in the background (`mfa-totp purge` only).
+    pub interval_secs: u64,
+    /// Rows one statement deletes.
+    pub batch_size: u32,
+}
+
+impl Default for PurgeSettings {
+    fn default() -> Self {
+        Self {
+            challenge_retention_secs: 7 * 86_400,
+            audit_retention_secs: 90 * 86_400,
+            interval_secs: 3600,
+            batch_size: 1000,
+        }
+    }
 }
 
 /// `limits.<name>.max` and `limits.<name>.window_secs`, one per [`LimitKind`].
@@ -403,6 +429,13 @@ pub struct CryptoSettings {
 impl Settings {
     /// Loads and validates the layers. `file` is the optional config file.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let settings = Self::read(file)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The layers, deserialised but not yet validated.
+    pub fn read(file: Option<&Path>) -> anyhow::Result<Self> {
         refuse_empty_environment_values(std::env::vars_os())?;
         let mut builder = Config::builder();
         if let Some(path) = file {
@@ -419,16 +452,37 @@ impl Settings {
             .build()
             .and_then(Config::try_deserialize)
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-        settings.validate()?;
         Ok(settings)
     }
 
-    /// Checks what serde cannot: ranges and relations between keys.
+    /// Checks what serde cannot: ranges and relations between keys. Names every problem.
     pub fn validate(&self) -> anyhow::Result<()> {
-        self.challenge_policy()?;
-        crate::sms::build_sender(&self.sms)?;
-        crate::messages::catalog(&self.sms)?;
-        self.totp_policy()?;
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("{}", problems.join("\n"))
+        }
+    }
+
+    /// Every problem of the configuration, one per group of keys.
+    pub fn problems(&self) -> Vec<String> {
+        [
+            self.check_server_database_and_keys(),
+            self.challenge_policy().map(drop),
+            crate::sms::build_sender(&self.sms).map(drop),
+            crate::messages::catalog(&self.sms).map(drop),
+            self.totp_policy().map(drop),
+            self.limits().map(drop),
+            self.phone_policy().map(drop),
+            self.retention_policy().map(drop),
+        ]
+        .into_iter()
+        .filter_map(|checked| checked.err().map(|e| format!("{e:#}")))
+        .collect()
+    }
+
+    fn check_server_database_and_keys(&self) -> anyhow::Result<()> {
         let server = &self.server;
         let at_least_one = [
             (
@@ -615,6 +669,26 @@ impl Settings {
             max_failed_attempts: c.max_failed_attempts,
             resend_cooldown: TimeDelta::seconds(c.resend_cooldown_secs.into()),
             max_sends: c.max_sends,
+        })
+    }
+
+    /// The retention the purge applies.
+    pub fn retention_policy(&self) -> anyhow::Result<mfa_totp_application::purge::RetentionPolicy> {
+        let p = &self.purge;
+        if p.batch_size == 0 || p.batch_size > 100_000 {
+            anyhow::bail!("invalid configuration: purge.batch_size must be 1 to 100000");
+        }
+        let days = |secs: u64, key: &str| {
+            i64::try_from(secs)
+                .ok()
+                .and_then(TimeDelta::try_seconds)
+                .ok_or_else(|| anyhow::anyhow!("invalid configuration: {key} is too large"))
+        };
+        Ok(mfa_totp_application::purge::RetentionPolicy {
+            challenges: days(p.challenge_retention_secs, "purge.challenge_retention_secs")?,
+            audit_events: days(p.audit_retention_secs, "purge.audit_retention_secs")?,
+            longest_window: TimeDelta::seconds(MAX_WAIT_SECS.into()),
+            batch_size: p.batch_size,
         })
     }
 
@@ -856,16 +930,20 @@ mod tests {
         assert_eq!(phones.check(&de), Ok(()));
         assert!(phones.check(&us).is_err(), "neither listed nor mobile");
 
-        let zero_window = load_toml("[limits.user_sms]\nmax = 3\nwindow_secs = 0\n").unwrap();
-        let error = zero_window.limits().unwrap_err().to_string();
+        // A wrong value stops loading, naming its key.
+        let error = load_toml("[limits.user_sms]\nmax = 3\nwindow_secs = 0\n")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("limits.user_sms.window_secs"), "{error}");
         let half = load_toml("[limits.user_sms]\nmax = 3\n").unwrap();
         assert_eq!(half.limits().unwrap().user_sms, Limit::new(3, 3600));
-        let kind = load_toml("[sms]\nallowed_number_types = [\"mobiel\"]\n").unwrap();
-        let error = kind.phone_policy().unwrap_err().to_string();
+        let error = load_toml("[sms]\nallowed_number_types = [\"mobiel\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("sms.allowed_number_types") && error.contains("mobiel"));
-        let country = load_toml("[sms]\nallowed_countries = \"GB,XX\"\n").unwrap();
-        let error = country.phone_policy().unwrap_err().to_string();
+        let error = load_toml("[sms]\nallowed_countries = \"GB,XX\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("sms.allowed_countries") && error.contains("XX"));
     }
 

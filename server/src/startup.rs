@@ -31,6 +31,7 @@ use crate::keys::{build_cipher, build_verifier};
 use crate::settings::{DEVELOPMENT_CRYPTO_KEY, DEVELOPMENT_CRYPTO_KEY_ID, Settings};
 use crate::sms::build_sms;
 use crate::spec::Published;
+use mfa_totp_application::purge::Purger;
 
 /// Adapters a test can put in place of the configured ones.
 #[derive(Default)]
@@ -51,6 +52,8 @@ pub struct Application {
     )>,
     store: SqlStore,
     grace: Duration,
+    /// The background purge and how often it runs (`None`: never).
+    purge: Option<(Arc<Purger>, Duration)>,
 }
 
 type Apis = (
@@ -213,6 +216,13 @@ impl Application {
             None => build_sms(&settings.sms)?,
         };
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let purger = Arc::new(Purger {
+            store: Arc::new(store.clone()),
+            clock: clock.clone(),
+            policy: settings.retention_policy()?,
+        });
+        let purge = (settings.purge.interval_secs > 0)
+            .then(|| (purger, Duration::from_secs(settings.purge.interval_secs)));
         let use_cases = wire(
             &store,
             sms,
@@ -288,6 +298,7 @@ impl Application {
             admin,
             store,
             grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            purge,
         })
     }
 
@@ -307,6 +318,10 @@ impl Application {
     /// finish within `server.shutdown_grace_secs`, and closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(port = self.port, admin_port = ?self.admin_port(), "mfa-totp listening");
+        let purging = self
+            .purge
+            .clone()
+            .map(|(purger, every)| tokio::spawn(purge_every(purger, every)));
         let stop = tokio::sync::watch::channel(false);
         let admin = self.admin.map(|(listener, endpoint)| {
             let mut stopped = stop.1.clone();
@@ -334,12 +349,15 @@ impl Application {
         if let Some(admin) = admin {
             let _ = admin.await;
         }
+        if let Some(purging) = purging {
+            purging.abort();
+        }
         self.store.close().await;
         tracing::info!("mfa-totp stopped: requests drained, database pool closed");
         served
     }
 
-    /// Serves until the task is dropped (tests).
+    /// Serves until the task is dropped (tests). The background purge does not run.
     pub async fn run(self) -> std::io::Result<()> {
         if let Some((listener, endpoint)) = self.admin {
             tokio::spawn(serve(
@@ -397,6 +415,35 @@ async fn connect_database(settings: &Settings) -> anyhow::Result<sea_orm::Databa
     connect(&settings.database.url, &pool)
         .await
         .context("cannot connect to the database (database.url)")
+}
+
+/// Purges every `every`, from one `every` after start. A failed purge is logged and tried
+/// again at the next tick; a purge stopped halfway (shutdown) leaves only whole batches done.
+async fn purge_every(purger: Arc<Purger>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(error) = purger.purge().await {
+            tracing::warn!(error = %error, "purge failed; trying again at the next interval");
+        }
+    }
+}
+
+/// Purges once, to the end (`mfa-totp purge`).
+pub async fn purge(settings: &Settings) -> anyhow::Result<mfa_totp_application::Purged> {
+    install_crypto_provider();
+    let db = connect_database(settings).await?;
+    if settings.database.migrate_on_start {
+        migrate_database(&db).await.context("migrations failed")?;
+    }
+    let store = SqlStore::new(db);
+    let purger = Purger {
+        store: Arc::new(store.clone()),
+        clock: Arc::new(SystemClock),
+        policy: settings.retention_policy()?,
+    };
+    let purged = purger.purge().await.context("purge failed")?;
+    store.close().await;
+    Ok(purged)
 }
 
 /// Runs the migrations alone (`mfa-totp migrate`).

@@ -229,11 +229,9 @@ impl ReadinessCheck for SmsChain {
     }
 
     async fn is_ready(&self) -> bool {
-        // Every link is asked, so that each circuit gauge is fresh.
-        self.links
-            .iter()
-            .map(ChainLink::is_available)
-            .fold(false, |any, available| any || available)
+        // Every link is asked (no short circuit), so that each circuit gauge is fresh.
+        let available: Vec<bool> = self.links.iter().map(ChainLink::is_available).collect();
+        available.contains(&true)
     }
 }
 

@@ -4,6 +4,7 @@
 mod drain;
 mod fleet;
 mod metrics;
+mod operations;
 mod production;
 mod readme_flow;
 mod sms_providers;
