@@ -81,11 +81,7 @@ pub mod metric {
 
 /// What a statement does, from its first word: a fixed vocabulary, never the text.
 fn statement_kind(sql: &str) -> &'static str {
-    let first = sql
-        .trim_start()
-        .split_whitespace()
-        .next()
-        .unwrap_or_default();
+    let first = sql.split_whitespace().next().unwrap_or_default();
     ["select", "insert", "update", "delete"]
         .into_iter()
         .find(|kind| first.eq_ignore_ascii_case(kind))
