@@ -13,11 +13,12 @@ pub fn build_sender(settings: &SmsSettings) -> anyhow::Result<Arc<dyn SmsSender>
     Ok(build_sms(settings)?.0)
 }
 
+/// The readiness check of an SMS chain, when there is one.
+pub type SmsReadiness = Option<Arc<dyn ReadinessCheck>>;
+
 /// The configured sender, and the readiness check of its chain (`sms`: not ready while every
 /// provider's circuit is open). The console alone has no circuit and no check.
-pub fn build_sms(
-    settings: &SmsSettings,
-) -> anyhow::Result<(Arc<dyn SmsSender>, Option<Arc<dyn ReadinessCheck>>)> {
+pub fn build_sms(settings: &SmsSettings) -> anyhow::Result<(Arc<dyn SmsSender>, SmsReadiness)> {
     if settings.providers() == [SmsProvider::Console] {
         return Ok((Arc::new(ConsoleSms::stdout()), None));
     }
