@@ -273,12 +273,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Mode::Production
             };
             let (settings, filled) = Settings::load(cli.config.as_deref())?.for_mode(mode)?;
-            crate::telemetry::init(settings.server.log_format);
+            crate::telemetry::init_with(
+                settings.server.log_format,
+                settings.telemetry.otlp_endpoint.as_deref(),
+            )?;
             if mode == Mode::Development {
                 development_banner(&filled);
             }
             let app = Application::build(&settings, Overrides::default()).await?;
-            app.run_until_stopped().await.context("server failed")
+            let served = app.run_until_stopped().await.context("server failed");
+            // The exporter blocks while it flushes: off the async workers.
+            tokio::task::spawn_blocking(crate::telemetry::shutdown).await?;
+            served
         }
     }
 }

@@ -41,6 +41,16 @@ pub struct Settings {
     pub crypto: CryptoSettings,
     pub limits: LimitsSettings,
     pub purge: PurgeSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+/// Where spans go.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    /// An OpenTelemetry collector's OTLP/HTTP base URL (`http://otel-collector:4318`):
+    /// spans are exported to `<it>/v1/traces`. None: no export.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// How long rows are kept, and how the purge runs.

@@ -1,23 +1,149 @@
 //! Logging to stderr (stdout belongs to the console SMS provider): pretty for development,
-//! JSON in production. `RUST_LOG` overrides the default filter.
+//! JSON in production. `RUST_LOG` overrides the default filter. With
+//! `telemetry.otlp_endpoint`, spans are exported over OTLP/HTTP too, each request's span a
+//! child of the caller's W3C `traceparent`. Every log line of a request carries its
+//! `request_id` and `trace_id`.
 
+use std::sync::OnceLock;
+
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{TraceContextExt, TraceId, TracerProvider as _};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::settings::LogFormat;
 
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
 
-/// Installs the global subscriber once; later calls do nothing.
+/// The span exporter, when `telemetry.otlp_endpoint` is set.
+static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
+/// Installs the global subscriber once (logs only); later calls do nothing.
 pub fn init(format: LogFormat) {
+    let _ = init_with(format, None);
+}
+
+/// Installs the global subscriber once: logs, and spans exported to `otlp_endpoint` (the
+/// collector's OTLP/HTTP base URL, e.g. `http://otel-collector:4318`) when given.
+pub fn init_with(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Pretty => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let pretty = (format == LogFormat::Pretty)
+        .then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+    let json = (format == LogFormat::Json).then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_writer(std::io::stderr)
+    });
+    let spans = match otlp_endpoint {
+        Some(endpoint) => {
+            let provider = exporter(endpoint)?;
+            let tracer = provider.tracer("mfa-totp");
+            let _ = PROVIDER.set(provider);
+            Some(tracing_opentelemetry::layer().with_tracer(tracer))
+        }
+        None => None,
     };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(pretty)
+        .with(json)
+        .with(spans)
+        .try_init();
+    Ok(())
+}
+
+fn exporter(endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
+    use opentelemetry_otlp::WithExportConfig;
+    crate::startup::install_crypto_provider();
+    let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(url.clone())
+        .with_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| anyhow::anyhow!("telemetry.otlp_endpoint {url}: {e}"))?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name("mfa-totp")
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build())
+}
+
+/// Exports the spans still buffered (at shutdown).
+pub fn shutdown() {
+    if let Some(provider) = PROVIDER.get()
+        && let Err(error) = provider.shutdown()
+    {
+        eprintln!("warning: exporting the last spans failed: {error}");
+    }
+}
+
+/// A request's `traceparent` (W3C Trace Context) as the propagator reads it.
+struct Headers<'a>(&'a poem::http::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Gives the request's span its trace: the caller's `traceparent` when it is valid, else a
+/// new one. Records the trace id on the span (so every log line of the request has it) and
+/// returns it.
+pub fn trace_request(span: &tracing::Span, headers: &poem::http::HeaderMap) -> String {
+    let incoming = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(traceparent_trace_id);
+    if PROVIDER.get().is_some() {
+        if incoming.is_some() {
+            let parent = TraceContextPropagator::new().extract(&Headers(headers));
+            let _ = span.set_parent(parent);
+        }
+        let id = span.context().span().span_context().trace_id();
+        if id != TraceId::INVALID {
+            let id = id.to_string();
+            span.record("trace_id", id.as_str());
+            return id;
+        }
+    }
+    let id = incoming.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    span.record("trace_id", id.as_str());
+    id
+}
+
+/// The trace id of a valid `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero),
+/// lower case.
+pub fn traceparent_trace_id(value: &str) -> Option<String> {
+    let mut parts = value.trim().split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let valid = hex(version, 2)
+        && version != "ff"
+        && (version != "00" || parts.next().is_none())
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && parent.bytes().any(|b| b != b'0')
+        && hex(flags, 2);
+    valid.then(|| trace.to_owned())
 }
 
 /// The server's own metrics (their names are an interface: the README lists them).
@@ -64,4 +190,29 @@ pub fn metrics() -> &'static metrics_exporter_prometheus::PrometheusHandle {
         let _ = metrics::set_global_recorder(recorder);
         handle
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::traceparent_trace_id;
+
+    #[test]
+    fn a_valid_traceparent_gives_its_trace_id_and_anything_else_none() {
+        assert_eq!(
+            traceparent_trace_id("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+                .as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        ] {
+            assert_eq!(traceparent_trace_id(bad), None, "{bad}");
+        }
+    }
 }

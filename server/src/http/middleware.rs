@@ -55,7 +55,14 @@ impl<E: Endpoint> Endpoint for ContractEndpoint<E> {
             .operation_id(method.as_str(), &custom_methods::decode_colons(&path))
             .unwrap_or("other")
             .to_owned();
-        let span = tracing::info_span!("request", request_id = %id, %method, path = %path);
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id,
+            trace_id = tracing::field::Empty,
+            %method,
+            path = %path
+        );
+        crate::telemetry::trace_request(&span, req.headers());
         let started = std::time::Instant::now();
         let mut response = async {
             let result = if custom_methods::is_internal_form(&path) {

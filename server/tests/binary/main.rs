@@ -9,3 +9,4 @@ mod production;
 mod readme_flow;
 mod sms_providers;
 mod support;
+mod traces;

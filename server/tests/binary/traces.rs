@@ -1,0 +1,97 @@
+//! Traces: the caller's W3C `traceparent` names the request's trace in every log line of the
+//! request, and with `telemetry.otlp_endpoint` the request's span is exported over OTLP/HTTP
+//! in that trace, to a small receiver on loopback.
+
+use std::time::Duration;
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::start;
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_s_span_is_exported_in_the_caller_s_trace_and_its_logs_name_it() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/traces"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let endpoint = receiver.uri();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(
+        dir.path(),
+        &[("MFA_TOTP__TELEMETRY__OTLP_ENDPOINT", &endpoint)],
+    );
+    mfa_totp_server::startup::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let response = http
+        .get(format!(
+            "{}/internal/v1/mfa/challenges/not-a-uuid",
+            server.base()
+        ))
+        .header("traceparent", TRACEPARENT)
+        .header("x-request-id", "traced-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // The log line of the request's outcome is written after the response.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    {
+        let logs = server.logs.lock().unwrap();
+        let lines: Vec<&String> = logs.iter().filter(|l| l.contains("traced-1")).collect();
+        assert!(!lines.is_empty(), "no log line of the request");
+        for line in lines {
+            assert!(line.contains(TRACE_ID), "the trace id in {line}");
+        }
+    }
+    // Stopping flushes the spans.
+    server.terminate();
+    assert_eq!(server.exit_code_within(Duration::from_secs(10)), Some(0));
+    let exported = receiver.received_requests().await.unwrap();
+    assert!(!exported.is_empty(), "no span reached the receiver");
+    let trace_bytes: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&TRACE_ID[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    assert!(
+        exported.iter().any(|r| {
+            r.headers
+                .get("content-type")
+                .is_some_and(|v| v.to_str().unwrap_or_default().contains("protobuf"))
+                && r.body.windows(16).any(|w| w == trace_bytes.as_slice())
+        }),
+        "an OTLP protobuf export carries the caller's trace id"
+    );
+}
+
+#[tokio::test]
+async fn without_a_traceparent_each_request_gets_its_own_trace_id_in_its_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    mfa_totp_server::startup::install_crypto_provider();
+    let http = reqwest::Client::new();
+    for id in ["untraced-1", "untraced-2"] {
+        http.get(format!("{}/health/live", server.base()))
+            .header("x-request-id", id)
+            .send()
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = server.logs.lock().unwrap();
+    let trace_of = |id: &str| -> String {
+        let line = logs.iter().find(|l| l.contains(id)).expect("a log line");
+        let log: serde_json::Value = serde_json::from_str(line).unwrap();
+        log["span"]["trace_id"]
+            .as_str()
+            .expect("a trace id")
+            .to_owned()
+    };
+    let (a, b) = (trace_of("untraced-1"), trace_of("untraced-2"));
+    assert_eq!(a.len(), 32);
+    assert_ne!(a, b);
+}
