@@ -59,10 +59,11 @@ impl HealthApi {
         })
     }
 
-    /// Readiness: the database answers.
+    /// Readiness: the database answers, and a code could go out.
     ///
-    /// `200 UP` when a database round trip succeeds, `503 SERVICE_UNAVAILABLE` otherwise.
-    /// A load balancer should route traffic only to ready instances.
+    /// `200 UP` when a database round trip succeeds and, with a chain of SMS providers, at
+    /// least one provider's circuit is closed; `503 SERVICE_UNAVAILABLE` naming what is down
+    /// otherwise. A load balancer should route traffic only to ready instances.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self) -> Result<Ready, ApiError> {
         let mut failing = Vec::new();

@@ -38,7 +38,7 @@ pub fn errors_of(operation_id: &str) -> Option<Vec<Example>> {
                 "Metrics are served on the admin port.",
             ),
         )],
-        "ready" => vec![("SERVICE_UNAVAILABLE", not_ready(&["database"]))],
+        "ready" => vec![("SERVICE_UNAVAILABLE", not_ready(&["database", "sms"]))],
         "initiateTotpSms" => user_call::<InitiateError>(vec![bad_id()]),
         "verifyTotpSms" => user_call::<VerifyError>(vec![bad_id(), blank_field("otp")]),
         "createChallenge" => service_call::<CreateChallengeError>(
