@@ -167,6 +167,19 @@ async fn a_full_flow_moves_every_documented_metric() {
     }
 }
 
+/// The names are an interface: the README's table lists each one the service exports.
+#[test]
+fn the_readme_documents_every_metric() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    for name in mfa_totp_server::telemetry::METRIC_NAMES {
+        assert!(
+            readme.contains(&format!("| `{name}` |")),
+            "{name} is not in the README"
+        );
+    }
+}
+
 #[tokio::test]
 async fn with_an_admin_port_the_metrics_are_served_there_only() {
     let admin = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
