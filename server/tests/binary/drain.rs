@@ -8,7 +8,7 @@ use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{create_challenge, initiate, put_user, service_token, start, token};
+use crate::support::{create_challenge, initiate, put_user, service_token, start_on_twilio, token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_request_in_flight_finish_and_refuses_new_connections() {
@@ -23,16 +23,10 @@ async fn sigterm_lets_the_request_in_flight_finish_and_refuses_new_connections()
         .await;
     let twilio_url = slow_twilio.uri();
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start(
+    let mut server = start_on_twilio(
         dir.path(),
-        &[
-            ("MFA_TOTP__SMS__PROVIDER", "twilio"),
-            ("MFA_TOTP__SMS__TWILIO__BASE_URL", &twilio_url),
-            ("MFA_TOTP__SMS__TWILIO__ACCOUNT_SID", "AC0123"),
-            ("MFA_TOTP__SMS__TWILIO__AUTH_TOKEN", "twilio-token"),
-            ("MFA_TOTP__SMS__TWILIO__FROM", "+15005550006"),
-            ("MFA_TOTP__SERVER__SHUTDOWN_GRACE_SECS", "5"),
-        ],
+        &twilio_url,
+        &[("MFA_TOTP__SERVER__SHUTDOWN_GRACE_SECS", "5")],
     );
     mfa_totp_server::startup::install_crypto_provider();
     let (base, http) = (server.base(), reqwest::Client::new());

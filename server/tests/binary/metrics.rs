@@ -9,7 +9,9 @@ use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{create_challenge, initiate, put_user, service_token, start, token, verify};
+use crate::support::{
+    create_challenge, initiate, put_user, service_token, start, start_on_twilio, token, verify,
+};
 
 /// `name{sorted labels}` → value, for every sample line.
 fn samples(text: &str) -> BTreeMap<String, f64> {
@@ -48,16 +50,10 @@ async fn a_full_flow_moves_every_documented_metric() {
         .await;
     let twilio_url = twilio.uri();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(
+    let server = start_on_twilio(
         dir.path(),
-        &[
-            ("MFA_TOTP__SMS__PROVIDER", "twilio"),
-            ("MFA_TOTP__SMS__TWILIO__BASE_URL", &twilio_url),
-            ("MFA_TOTP__SMS__TWILIO__ACCOUNT_SID", "AC0123"),
-            ("MFA_TOTP__SMS__TWILIO__AUTH_TOKEN", "twilio-token"),
-            ("MFA_TOTP__SMS__TWILIO__FROM", "+15005550006"),
-            ("MFA_TOTP__LIMITS__USER_CHALLENGES__MAX", "1"),
-        ],
+        &twilio_url,
+        &[("MFA_TOTP__LIMITS__USER_CHALLENGES__MAX", "1")],
     );
     mfa_totp_server::startup::install_crypto_provider();
     let (base, http) = (server.base(), reqwest::Client::new());

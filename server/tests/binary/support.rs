@@ -28,6 +28,19 @@ impl Drop for Server {
     }
 }
 
+/// `mfa-totp serve --dev` sending through a Twilio (a fake) at `twilio_url`, with `env`.
+pub fn start_on_twilio(dir: &std::path::Path, twilio_url: &str, env: &[(&str, &str)]) -> Server {
+    let mut all = vec![
+        ("MFA_TOTP__SMS__PROVIDER", "twilio"),
+        ("MFA_TOTP__SMS__TWILIO__BASE_URL", twilio_url),
+        ("MFA_TOTP__SMS__TWILIO__ACCOUNT_SID", "AC0123"),
+        ("MFA_TOTP__SMS__TWILIO__AUTH_TOKEN", "twilio-token"),
+        ("MFA_TOTP__SMS__TWILIO__FROM", "+15005550006"),
+    ];
+    all.extend_from_slice(env);
+    start(dir, &all)
+}
+
 /// `mfa-totp serve --dev`, as the README runs it.
 pub fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     start_with(dir, &["serve", "--dev"], env)
