@@ -2,7 +2,9 @@
 //! logged here on target `audit`, so that a log pipeline can ship it. Support staff read a
 //! challenge's events through [`UseCases::challenge_events`].
 
-use mfa_totp_domain::{Actor, AuditEvent, AuditKind, Challenge, ChallengeId, Timestamp};
+use mfa_totp_domain::{
+    Actor, AuditEvent, AuditKind, AuditOutcome, Challenge, ChallengeId, Timestamp,
+};
 
 use crate::{StoreError, UseCases};
 
@@ -21,7 +23,7 @@ pub(crate) fn challenge_event(
     at: Timestamp,
     who: &Actor,
     challenge: &Challenge,
-    outcome: &str,
+    outcome: AuditOutcome,
 ) -> AuditEvent {
     let event = AuditEvent::new(
         kind,

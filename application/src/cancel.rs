@@ -1,6 +1,6 @@
 //! `:cancel`: the operation service withdraws a challenge (and its context) it no longer needs.
 
-use mfa_totp_domain::{Actor, AuditKind, ChallengeId, ChallengeStatus, ClientId};
+use mfa_totp_domain::{Actor, AuditKind, AuditOutcome, ChallengeId, ChallengeStatus, ClientId};
 
 use crate::audit::{challenge_event, log_event};
 use crate::{ChallengeView, MAX_RACE_RETRIES, StoreError, UseCases};
@@ -54,7 +54,7 @@ impl UseCases {
                 now,
                 who,
                 &challenge,
-                ChallengeStatus::Cancelled.as_str(),
+                AuditOutcome::Status(ChallengeStatus::Cancelled),
             );
             if self
                 .challenges

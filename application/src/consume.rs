@@ -2,8 +2,8 @@
 //! context. After that the context is gone (`STEP_UP_REQUEST_CONTEXT_NOT_FOUND`).
 
 use mfa_totp_domain::{
-    Actor, AuditKind, ChallengeId, ChallengeStatus, ClientId, ConsumeRefused, Operation, Timestamp,
-    UserId,
+    Actor, AuditKind, AuditOutcome, ChallengeId, ChallengeStatus, ClientId, ConsumeRefused,
+    Operation, Timestamp, UserId,
 };
 
 use crate::audit::{challenge_event, log_event};
@@ -69,7 +69,13 @@ impl UseCases {
                 }
             },
         )?;
-        let event = challenge_event(AuditKind::Consumed, now, who, &challenge, "CONSUMED");
+        let event = challenge_event(
+            AuditKind::Consumed,
+            now,
+            who,
+            &challenge,
+            AuditOutcome::Consumed,
+        );
         if !self.contexts.consume(id, now, &event).await? {
             return Err(ConsumeError::ContextNotFound);
         }

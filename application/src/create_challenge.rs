@@ -1,8 +1,9 @@
 //! An operation service registers what awaits authorisation and gets a challenge for it.
 
 use mfa_totp_domain::{
-    Actor, AttributeProblem, AuditEvent, AuditKind, Challenge, ChallengeId, ClientId, LimitKey,
-    LimitKind, LimitReached, Locale, Operation, SealedSecret, StepUpContext, TotpSecret, UserId,
+    Actor, AttributeProblem, AuditEvent, AuditKind, AuditOutcome, Challenge, ChallengeId, ClientId,
+    LimitKey, LimitKind, LimitReached, Locale, Operation, SealedSecret, StepUpContext, TotpSecret,
+    UserId,
 };
 
 use crate::audit::log_event;
@@ -79,13 +80,12 @@ impl UseCases {
             )
             .into_iter()
             .collect();
-        let event = |kind, id, outcome: &str| {
-            AuditEvent::new(kind, now, who, id, challenge.subject(), outcome)
-        };
+        let event =
+            |kind, id, outcome| AuditEvent::new(kind, now, who, id, challenge.subject(), outcome);
         let created = event(
             AuditKind::ChallengeCreated,
             Some(challenge.id()),
-            challenge.status().as_str(),
+            AuditOutcome::Status(challenge.status()),
         );
         match self
             .challenges
@@ -95,8 +95,8 @@ impl UseCases {
             Change::Applied => log_event(&created),
             Change::Limited(reached) => {
                 // The challenge was never stored: the refusal names no challenge.
-                let hit =
-                    event(AuditKind::LimitHit, None, "TOO_MANY_REQUESTS").with_limit(reached.kind);
+                let hit = event(AuditKind::LimitHit, None, AuditOutcome::TooManyRequests)
+                    .with_limit(reached.kind);
                 self.record_refusal(hit).await;
                 return Err(CreateChallengeError::Limited(reached));
             }

@@ -1,8 +1,8 @@
 //! `:initiate`: send the challenge's code by SMS to the subject's phone.
 
 use mfa_totp_domain::{
-    Actor, AuditEvent, AuditKind, Challenge, ChallengeId, ChallengeStatus, LimitReached,
-    PhoneNumber, PhoneRefused, SendOutcome, SendRefused, SmsSend, Timestamp, UserId,
+    Actor, AuditEvent, AuditKind, AuditOutcome, Challenge, ChallengeId, ChallengeStatus,
+    LimitReached, PhoneNumber, PhoneRefused, SendOutcome, SendRefused, SmsSend, Timestamp, UserId,
 };
 
 use crate::access::AccessError;
@@ -61,7 +61,7 @@ impl UseCases {
         for _ in 0..MAX_RACE_RETRIES {
             let (challenge, context) = self.load_for_subject(id, caller).await?;
             let now = self.clock.now();
-            let event = |kind, outcome: &str| {
+            let event = |kind, outcome| {
                 AuditEvent::new(kind, now, who, Some(id), challenge.subject(), outcome)
             };
             let plan = match challenge.plan_send(now, &self.policy, &self.totp) {
@@ -86,8 +86,11 @@ impl UseCases {
             if let Err(refused) = self.phones.check(&phone) {
                 tracing::warn!(to = %phone, reason = %refused, "the stored phone may not receive codes");
                 // Nothing changed, but support staff must see why no code went out.
-                let failed = event(AuditKind::SendFailed, SendOutcome::Rejected.as_str())
-                    .with_phone(phone.masked());
+                let failed = event(
+                    AuditKind::SendFailed,
+                    AuditOutcome::Send(SendOutcome::Rejected),
+                )
+                .with_phone(phone.masked());
                 self.record_refusal(failed).await;
                 return Err(InitiateError::PhoneRefused(refused));
             }
@@ -97,7 +100,7 @@ impl UseCases {
                 Change::Applied => {}
                 Change::Stale => continue,
                 Change::Limited(reached) => {
-                    let hit = event(AuditKind::LimitHit, "TOO_MANY_REQUESTS")
+                    let hit = event(AuditKind::LimitHit, AuditOutcome::TooManyRequests)
                         .with_phone(phone.masked())
                         .with_limit(reached.kind);
                     self.record_refusal(hit).await;
@@ -125,9 +128,15 @@ impl UseCases {
             let started = std::time::Instant::now();
             let result = self.sms.send(&sms).await;
             let audit = match &result {
-                Ok(sent) => event(AuditKind::CodeSent, "ACCEPTED")
-                    .with_message(Some(sent.provider.to_owned()), sent.message_id.clone()),
-                Err(error) => event(AuditKind::SendFailed, send_outcome(error).as_str()),
+                Ok(sent) => event(
+                    AuditKind::CodeSent,
+                    AuditOutcome::Send(SendOutcome::Accepted),
+                )
+                .with_message(Some(sent.provider.to_owned()), sent.message_id.clone()),
+                Err(error) => event(
+                    AuditKind::SendFailed,
+                    AuditOutcome::Send(send_outcome(error)),
+                ),
             }
             .with_phone(phone.masked());
             self.log_send(id, &result, started.elapsed(), now, segments, &audit)
@@ -170,7 +179,7 @@ impl UseCases {
             now,
             who,
             challenge,
-            ChallengeStatus::Expired.as_str(),
+            AuditOutcome::Status(ChallengeStatus::Expired),
         );
         if self
             .challenges

@@ -381,7 +381,7 @@ async fn initiate_refused_by_a_limit_sends_nothing_and_records_the_hit() {
             e.kind == mfa_totp_domain::AuditKind::LimitHit
                 && e.limit == Some(mfa_totp_domain::LimitKind::PhoneSms)
                 && e.masked_phone.as_deref() == Some("+44*******123")
-                && e.outcome == "TOO_MANY_REQUESTS"
+                && e.outcome.as_str() == "TOO_MANY_REQUESTS"
         })
         .times(1)
         .returning(|_| Ok(()));
@@ -406,7 +406,7 @@ async fn initiate_to_a_stored_number_the_rules_now_refuse_sends_nothing() {
         .expect_record()
         .withf(|e| {
             e.kind == mfa_totp_domain::AuditKind::SendFailed
-                && e.outcome == "REJECTED"
+                && e.outcome.as_str() == "REJECTED"
                 && e.masked_phone.as_deref() == Some("+97*******789")
         })
         .times(1)
@@ -433,7 +433,8 @@ async fn a_failed_send_refunds_the_charges_it_took_and_is_audited() {
     sends
         .expect_log_send()
         .withf(|_, event| {
-            event.kind == mfa_totp_domain::AuditKind::SendFailed && event.outcome == "UNAVAILABLE"
+            event.kind == mfa_totp_domain::AuditKind::SendFailed
+                && event.outcome.as_str() == "UNAVAILABLE"
         })
         .times(1)
         .returning(|_, _| Ok(()));

@@ -1,8 +1,8 @@
 //! `:verify`: check the code the subject typed.
 
 use mfa_totp_domain::{
-    Actor, AuditKind, ChallengeId, ChallengeStatus, LimitKey, LimitKind, LimitReached, Timestamp,
-    UserId, VerifyRefused,
+    Actor, AuditKind, AuditOutcome, ChallengeId, ChallengeStatus, LimitKey, LimitKind,
+    LimitReached, Timestamp, UserId, VerifyRefused,
 };
 
 use crate::access::AccessError;
@@ -54,7 +54,7 @@ impl UseCases {
         for _ in 0..MAX_RACE_RETRIES {
             let (challenge, context) = self.load_for_subject(id, caller).await?;
             let now = self.clock.now();
-            let event = |kind, outcome: &str| challenge_event(kind, now, who, &challenge, outcome);
+            let event = |kind, outcome| challenge_event(kind, now, who, &challenge, outcome);
             let charges = |amount| -> Vec<_> {
                 let key = LimitKey::user(challenge.subject());
                 self.limits
@@ -87,7 +87,7 @@ impl UseCases {
             let (change, events) = if right {
                 let events = vec![event(
                     AuditKind::Verified,
-                    ChallengeStatus::Verified.as_str(),
+                    AuditOutcome::Status(ChallengeStatus::Verified),
                 )];
                 let change = self
                     .challenges
@@ -96,9 +96,12 @@ impl UseCases {
                 (change, events)
             } else {
                 let after = challenge.after_failed_attempt(&self.policy);
-                let mut events = vec![event(AuditKind::VerifyFailed, "INVALID_OTP")];
+                let mut events = vec![event(AuditKind::VerifyFailed, AuditOutcome::InvalidOtp)];
                 if after.status() == ChallengeStatus::Locked {
-                    events.push(event(AuditKind::Locked, ChallengeStatus::Locked.as_str()));
+                    events.push(event(
+                        AuditKind::Locked,
+                        AuditOutcome::Status(ChallengeStatus::Locked),
+                    ));
                 }
                 let change = self
                     .challenges
@@ -114,8 +117,8 @@ impl UseCases {
             match change {
                 Change::Stale => continue,
                 Change::Limited(reached) => {
-                    let hit =
-                        event(AuditKind::LimitHit, "TOO_MANY_REQUESTS").with_limit(reached.kind);
+                    let hit = event(AuditKind::LimitHit, AuditOutcome::TooManyRequests)
+                        .with_limit(reached.kind);
                     self.record_refusal(hit).await;
                     return Err(VerifyError::Limited(reached));
                 }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::{ChallengeId, LimitKind, Timestamp, UserId};
+use crate::{ChallengeId, ChallengeStatus, LimitKind, SendOutcome, Timestamp, UserId};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,6 +61,49 @@ impl fmt::Display for AuditKind {
     }
 }
 
+/// The result of an event in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditOutcome {
+    /// The challenge's status after the event.
+    Status(ChallengeStatus),
+    /// How a send ended.
+    Send(SendOutcome),
+    /// A wrong code.
+    InvalidOtp,
+    /// The context was handed over.
+    Consumed,
+    /// A limit refused the request.
+    TooManyRequests,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Status(status) => status.as_str(),
+            Self::Send(outcome) => outcome.as_str(),
+            Self::InvalidOtp => "INVALID_OTP",
+            Self::Consumed => "CONSUMED",
+            Self::TooManyRequests => "TOO_MANY_REQUESTS",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let fixed = [Self::InvalidOtp, Self::Consumed, Self::TooManyRequests];
+        ChallengeStatus::ALL
+            .iter()
+            .map(|s| Self::Status(*s))
+            .chain(SendOutcome::ALL.iter().map(|o| Self::Send(*o)))
+            .chain(fixed)
+            .find(|o| o.as_str() == text)
+    }
+}
+
+impl fmt::Display for AuditOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One audited event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {
@@ -75,9 +118,7 @@ pub struct AuditEvent {
     pub actor: String,
     /// `+44*******456`, when a phone was involved.
     pub masked_phone: Option<String>,
-    /// The result in one word: the challenge's status after the event, the send's outcome
-    /// (`ACCEPTED`, `REJECTED`, `UNAVAILABLE`), `INVALID_OTP`, or `TOO_MANY_REQUESTS`.
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     /// The limit that refused, for `LIMIT_HIT`.
     pub limit: Option<LimitKind>,
     /// The SMS provider and its message id, for sends.
@@ -92,7 +133,7 @@ impl AuditEvent {
         who: &Actor,
         challenge_id: Option<ChallengeId>,
         subject: &UserId,
-        outcome: impl Into<String>,
+        outcome: AuditOutcome,
     ) -> Self {
         Self {
             kind,
@@ -102,7 +143,7 @@ impl AuditEvent {
             subject: subject.clone(),
             actor: who.actor.clone(),
             masked_phone: None,
-            outcome: outcome.into(),
+            outcome,
             limit: None,
             provider: None,
             message_id: None,
@@ -139,5 +180,32 @@ impl Actor {
             request_id: request_id.into(),
             actor: actor.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_reads_back_from_its_name_and_the_names_are_distinct() {
+        let all: Vec<AuditOutcome> = ChallengeStatus::ALL
+            .iter()
+            .map(|s| AuditOutcome::Status(*s))
+            .chain(SendOutcome::ALL.iter().map(|o| AuditOutcome::Send(*o)))
+            .chain([
+                AuditOutcome::InvalidOtp,
+                AuditOutcome::Consumed,
+                AuditOutcome::TooManyRequests,
+            ])
+            .collect();
+        for outcome in &all {
+            assert_eq!(AuditOutcome::parse(outcome.as_str()), Some(*outcome));
+        }
+        let mut names: Vec<&str> = all.iter().map(|o| o.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        assert_eq!(AuditOutcome::parse("SOMETHING"), None);
     }
 }

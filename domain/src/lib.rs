@@ -11,7 +11,7 @@ pub mod phone;
 pub mod sms;
 pub mod totp;
 
-pub use audit::{Actor, AuditEvent, AuditKind};
+pub use audit::{Actor, AuditEvent, AuditKind, AuditOutcome};
 pub use challenge::{
     CancelRefused, Challenge, ChallengePolicy, ChallengeRecord, ChallengeStatus, ConsumeRefused,
     InvalidChallenge, IssuedCode, SendPlan, SendRefused, VerifyRefused,

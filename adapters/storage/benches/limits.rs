@@ -51,7 +51,7 @@ impl Case {
             &Actor::new("bench", "bench"),
             Some(id),
             user,
-            "PENDING",
+            mfa_totp_domain::AuditOutcome::Status(mfa_totp_domain::ChallengeStatus::Pending),
         )
     }
 

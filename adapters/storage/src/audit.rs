@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use mfa_totp_application::{AuditLog, StoreError};
-use mfa_totp_domain::{AuditEvent, AuditKind, ChallengeId, LimitKind, UserId};
+use mfa_totp_domain::{AuditEvent, AuditKind, AuditOutcome, ChallengeId, LimitKind, UserId};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -28,7 +28,7 @@ pub(crate) async fn insert_events(
         subject_user_id: Set(e.subject.as_str().to_owned()),
         actor: Set(e.actor.clone()),
         masked_phone: Set(e.masked_phone.clone()),
-        outcome: Set(e.outcome.clone()),
+        outcome: Set(e.outcome.as_str().to_owned()),
         limit_kind: Set(e.limit.map(|l| l.as_str().to_owned())),
         provider: Set(e.provider.clone()),
         message_id: Set(e.message_id.clone()),
@@ -62,7 +62,8 @@ fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
         request_id: row.request_id,
         actor: row.actor,
         masked_phone: row.masked_phone,
-        outcome: row.outcome,
+        outcome: AuditOutcome::parse(&row.outcome)
+            .ok_or_else(|| bad(format!("outcome '{}'", row.outcome)))?,
         provider: row.provider,
         message_id: row.message_id,
     })

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use mfa_totp_application::UseCases;
-use mfa_totp_domain::{AuditEvent, AuditKind, LimitKind};
+use mfa_totp_domain::{
+    AuditEvent, AuditKind, AuditOutcome as DomainOutcome, ChallengeStatus, LimitKind, SendOutcome,
+};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
@@ -44,6 +46,8 @@ pub enum AuditEventType {
 pub enum AuditOutcome {
     /// The challenge was created.
     Pending,
+    /// A code went out (the challenge's status after a send).
+    CodeSent,
     Accepted,
     Rejected,
     Unavailable,
@@ -111,32 +115,30 @@ pub struct ChallengeEvents {
     pub events: Vec<AuditEventDto>,
 }
 
-fn outcome(text: &str) -> Result<AuditOutcome, ApiError> {
-    Ok(match text {
-        "PENDING" => AuditOutcome::Pending,
-        "ACCEPTED" => AuditOutcome::Accepted,
-        "REJECTED" => AuditOutcome::Rejected,
-        "UNAVAILABLE" => AuditOutcome::Unavailable,
-        "INVALID_OTP" => AuditOutcome::InvalidOtp,
-        "VERIFIED" => AuditOutcome::Verified,
-        "LOCKED" => AuditOutcome::Locked,
-        "EXPIRED" => AuditOutcome::Expired,
-        "CANCELLED" => AuditOutcome::Cancelled,
-        "CONSUMED" => AuditOutcome::Consumed,
-        "TOO_MANY_REQUESTS" => AuditOutcome::TooManyRequests,
-        other => {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "stored audit outcome '{other}' is unknown"
-            )));
+impl From<DomainOutcome> for AuditOutcome {
+    fn from(outcome: DomainOutcome) -> Self {
+        match outcome {
+            DomainOutcome::Status(status) => match status {
+                ChallengeStatus::Pending => Self::Pending,
+                ChallengeStatus::CodeSent => Self::CodeSent,
+                ChallengeStatus::Verified => Self::Verified,
+                ChallengeStatus::Locked => Self::Locked,
+                ChallengeStatus::Expired => Self::Expired,
+                ChallengeStatus::Cancelled => Self::Cancelled,
+            },
+            DomainOutcome::Send(SendOutcome::Accepted) => Self::Accepted,
+            DomainOutcome::Send(SendOutcome::Rejected) => Self::Rejected,
+            DomainOutcome::Send(SendOutcome::Unavailable) => Self::Unavailable,
+            DomainOutcome::InvalidOtp => Self::InvalidOtp,
+            DomainOutcome::Consumed => Self::Consumed,
+            DomainOutcome::TooManyRequests => Self::TooManyRequests,
         }
-    })
+    }
 }
 
-impl TryFrom<AuditEvent> for AuditEventDto {
-    type Error = ApiError;
-
-    fn try_from(event: AuditEvent) -> Result<Self, ApiError> {
-        Ok(Self {
+impl From<AuditEvent> for AuditEventDto {
+    fn from(event: AuditEvent) -> Self {
+        Self {
             event_type: match event.kind {
                 AuditKind::ChallengeCreated => AuditEventType::ChallengeCreated,
                 AuditKind::CodeSent => AuditEventType::CodeSent,
@@ -154,7 +156,7 @@ impl TryFrom<AuditEvent> for AuditEventDto {
             subject_user_id: Text::new(event.subject.to_string()),
             actor: Text::new(event.actor),
             masked_phone_number: event.masked_phone.map(Text::new),
-            outcome: outcome(&event.outcome)?,
+            outcome: event.outcome.into(),
             limit: event.limit.map(|l| match l {
                 LimitKind::UserWrongCodes => LimitName::UserWrongCodes,
                 LimitKind::UserChallenges => LimitName::UserChallenges,
@@ -164,7 +166,7 @@ impl TryFrom<AuditEvent> for AuditEventDto {
             }),
             provider: event.provider,
             message_id: event.message_id,
-        })
+        }
     }
 }
 
@@ -240,10 +242,7 @@ impl AuditApi {
         let events = answer(&self.use_cases, self.use_cases.challenge_events(id).await)?;
         Ok(Json(ChallengeEvents {
             challenge_id: id.to_string(),
-            events: events
-                .into_iter()
-                .map(AuditEventDto::try_from)
-                .collect::<Result<_, _>>()?,
+            events: events.into_iter().map(AuditEventDto::from).collect(),
         }))
     }
 }

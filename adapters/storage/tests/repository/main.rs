@@ -142,7 +142,7 @@ fn event_of(kind: AuditKind, challenge: Option<ChallengeId>) -> AuditEvent {
         &Actor::new("req-1", "payments-service"),
         challenge,
         &UserId::parse("user-1").unwrap(),
-        "VERIFIED",
+        mfa_totp_domain::AuditOutcome::Status(ChallengeStatus::Verified),
     )
 }
 
