@@ -10,7 +10,8 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{
-    create_challenge, initiate, put_user, service_token, start, start_on_twilio, token, verify,
+    create_challenge, initiate, put_user, request_challenge, service_token, start, start_on_twilio,
+    token, verify,
 };
 
 /// `name{sorted labels}` → value, for every sample line.
@@ -84,13 +85,7 @@ async fn a_full_flow_moves_every_documented_metric() {
         .await
         .unwrap();
     assert_eq!(consumed.status(), 200);
-    let refused = http
-        .post(format!("{base}/internal/v1/mfa/challenges"))
-        .bearer_auth(&service)
-        .json(&json!({"subjectUserId": "alice", "stepUpRequestContext": {"operation": "payments.transfer"}}))
-        .send()
-        .await
-        .unwrap();
+    let refused = request_challenge(&http, &base, &service, "alice").await;
     assert_eq!(refused.status(), 429);
 
     let (status, text) = scrape(&format!("{base}/metrics")).await;

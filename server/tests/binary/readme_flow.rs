@@ -8,7 +8,8 @@ use mfa_totp_sms::ConsoleLine;
 use serde_json::{Value, json};
 
 use crate::support::{
-    BIN, create_challenge, initiate, put_user, service_token, start, token, verify,
+    BIN, create_challenge, initiate, put_user, request_challenge, service_token, start, token,
+    verify,
 };
 
 #[tokio::test]
@@ -116,13 +117,7 @@ async fn a_limit_is_set_by_its_environment_variable() {
     let http = reqwest::Client::new();
     let service = service_token(dir.path());
     create_challenge(&http, &base, &service, "alice").await;
-    let refused = http
-        .post(format!("{base}/internal/v1/mfa/challenges"))
-        .bearer_auth(&service)
-        .json(&json!({"subjectUserId": "alice", "stepUpRequestContext": {"operation": "payments.transfer"}}))
-        .send()
-        .await
-        .unwrap();
+    let refused = request_challenge(&http, &base, &service, "alice").await;
     assert_eq!(refused.status(), 429);
     assert_eq!(refused.headers()["retry-after"], "3600");
     let body: Value = refused.json().await.unwrap();

@@ -160,15 +160,14 @@ pub fn service_token(dir: &std::path::Path) -> String {
     )
 }
 
-/// Creates a challenge for `subject` through the instance at `base`; returns its id.
-pub async fn create_challenge(
+/// Asks the instance at `base` for a challenge for `subject`; the response as it came.
+pub async fn request_challenge(
     http: &reqwest::Client,
     base: &str,
     service_token: &str,
     subject: &str,
-) -> String {
-    let created: Value = http
-        .post(format!("{base}/internal/v1/mfa/challenges"))
+) -> reqwest::Response {
+    http.post(format!("{base}/internal/v1/mfa/challenges"))
         .bearer_auth(service_token)
         .json(&json!({
             "subjectUserId": subject,
@@ -177,6 +176,17 @@ pub async fn create_challenge(
         .send()
         .await
         .unwrap()
+}
+
+/// Creates a challenge for `subject` through the instance at `base`; returns its id.
+pub async fn create_challenge(
+    http: &reqwest::Client,
+    base: &str,
+    service_token: &str,
+    subject: &str,
+) -> String {
+    let created: Value = request_challenge(http, base, service_token, subject)
+        .await
         .json()
         .await
         .unwrap();
