@@ -117,18 +117,26 @@ pub async fn two_purgers_at_once_delete_what_outlived_its_retention_once(f: Fixt
     }
     let events_before = rows(&f, "SELECT COUNT(*) AS n FROM audit_events").await;
 
-    let purger = || Purger {
-        store: Arc::new(f.store.clone()),
+    let purger = |store: SqlStore| Purger {
+        store: Arc::new(store),
         clock: Arc::new(At(t0())),
         policy: RetentionPolicy {
             batch_size: 4,
             ..RetentionPolicy::default()
         },
     };
-    let (a, b) = (purger(), purger());
-    let (a, b) = tokio::join!(a.purge(), b.purge());
-    let mut purged = a.unwrap();
-    purged += b.unwrap();
+    // Two instances: each with its own pool on the same database, purging at once.
+    let other = connect(f._database.url(), &PoolSettings::default())
+        .await
+        .unwrap();
+    let (a, b) = (purger(f.store.clone()), purger(SqlStore::new(other)));
+    let (a, b) = tokio::join!(
+        tokio::spawn(async move { a.purge().await }),
+        tokio::spawn(async move { b.purge().await })
+    );
+    let mut purged = a.unwrap().unwrap();
+    purged += b.unwrap().unwrap();
+
     assert_eq!(
         purged,
         Purged {
@@ -158,5 +166,8 @@ pub async fn two_purgers_at_once_delete_what_outlived_its_retention_once(f: Fixt
     );
     assert_eq!(rows(&f, "SELECT COUNT(*) AS n FROM rate_limits").await, 3);
     // Nothing is left to purge.
-    assert_eq!(purger().purge().await.unwrap(), Purged::default());
+    assert_eq!(
+        purger(f.store.clone()).purge().await.unwrap(),
+        Purged::default()
+    );
 }
