@@ -101,6 +101,14 @@ fn phone() -> PhoneNumber {
     PhoneNumber::parse("+447400123456").unwrap()
 }
 
+/// Records the first send of `c` (planned at [`t0`]) with `charges`.
+async fn send_charged(f: &Fixture, c: &Challenge, charges: &[LimitCharge]) -> Change {
+    f.store
+        .record_send(c.id(), &plan_at(c, t0()), charges)
+        .await
+        .unwrap()
+}
+
 pub async fn a_refused_change_writes_nothing_and_takes_no_other_charge(f: Fixture) {
     let mut limits = limits(0, 60);
     limits.user_sms = mfa_totp_domain::Limit::new(1, 60);
@@ -108,20 +116,10 @@ pub async fn a_refused_change_writes_nothing_and_takes_no_other_charge(f: Fixtur
     let first = stored(&f).await;
     let charges = limits.sms_charges(&user(), &phone(), t0());
     assert_eq!(charges.len(), 2);
-    assert!(
-        f.store
-            .record_send(first.id(), &plan_at(&first, t0()), &charges)
-            .await
-            .unwrap()
-            .applied()
-    );
+    assert!(send_charged(&f, &first, &charges).await.applied());
     // user_sms is used up: the send is refused, and phone_sms keeps its second unit.
     let second = stored(&f).await;
-    let refused = f
-        .store
-        .record_send(second.id(), &plan_at(&second, t0()), &charges)
-        .await
-        .unwrap();
+    let refused = send_charged(&f, &second, &charges).await;
     assert_eq!(
         refused,
         Change::Limited(LimitReached {
@@ -139,19 +137,10 @@ pub async fn a_refused_change_writes_nothing_and_takes_no_other_charge(f: Fixtur
         .filter(|c| c.kind == LimitKind::PhoneSms)
         .cloned()
         .collect();
-    assert!(
-        f.store
-            .record_send(second.id(), &plan_at(&second, t0()), &phone_only)
-            .await
-            .unwrap()
-            .applied()
-    );
+    assert!(send_charged(&f, &second, &phone_only).await.applied());
     let third = stored(&f).await;
     assert!(matches!(
-        f.store
-            .record_send(third.id(), &plan_at(&third, t0()), &phone_only)
-            .await
-            .unwrap(),
+        send_charged(&f, &third, &phone_only).await,
         Change::Limited(LimitReached {
             kind: LimitKind::PhoneSms,
             ..
