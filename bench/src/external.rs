@@ -16,7 +16,9 @@ pub struct DatabaseLimits {
 
 /// `url` with its database name replaced by `name`.
 fn on_database(url: &str, name: &str) -> anyhow::Result<String> {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let slash = base
         .rfind('/')
         .filter(|&i| i > "postgres://".len())

@@ -82,17 +82,18 @@ pub async fn start() -> anyhow::Result<(String, Arc<Inbox>)> {
                             && request.method() == hyper::Method::POST
                             && request.headers().contains_key(hyper::header::AUTHORIZATION);
                         let form = request.into_body().collect().await?.to_bytes();
-                        let response = if right_path && inbox.take(&form) {
-                            let n = inbox.sent.fetch_add(1, Ordering::Relaxed);
-                            Response::builder().status(201).body(Full::new(Bytes::from(
-                                format!(r#"{{"sid":"SM{n:032x}","status":"queued"}}"#),
-                            )))
-                        } else {
-                            inbox.refused.fetch_add(1, Ordering::Relaxed);
-                            Response::builder().status(400).body(Full::new(Bytes::from(
-                                r#"{"code":21602,"message":"bad request"}"#,
-                            )))
-                        };
+                        let response =
+                            if right_path && inbox.take(&form) {
+                                let n = inbox.sent.fetch_add(1, Ordering::Relaxed);
+                                Response::builder().status(201).body(Full::new(Bytes::from(
+                                    format!(r#"{{"sid":"SM{n:032x}","status":"queued"}}"#),
+                                )))
+                            } else {
+                                inbox.refused.fetch_add(1, Ordering::Relaxed);
+                                Response::builder().status(400).body(Full::new(Bytes::from(
+                                    r#"{"code":21602,"message":"bad request"}"#,
+                                )))
+                            };
                         Ok::<_, anyhow::Error>(response.expect("a valid response"))
                     }
                 });

@@ -15,9 +15,9 @@
 //!
 //! Usage: `mfa-totp-bench --server PATH [--engines sqlite,postgres] [--postgres-url URL]`.
 
+mod external;
 mod fake_twilio;
 mod load;
-mod external;
 mod report;
 mod server;
 
@@ -347,9 +347,11 @@ async fn run_engine(
     let health = Arc::new(vec![Call::get("/health/live".into(), None)]);
     phases.push(
         bench
-            .phase("GET /health/live (ceiling)", usize::MAX, |_, conn, budget| {
-                each(conn, budget, health.clone(), 200)
-            })
+            .phase(
+                "GET /health/live (ceiling)",
+                usize::MAX,
+                |_, conn, budget| each(conn, budget, health.clone(), 200),
+            )
             .await?,
     );
     let ceiling_by_wrk = external::wrk_ceiling(server.addr, options.connections, options.secs);
@@ -393,9 +395,11 @@ async fn run_engine(
     let sent_before = inbox.sent();
     phases.push(
         bench
-            .phase(":initiate (fresh challenge)", sends.len(), |_, conn, budget| {
-                each(conn, budget, sends.clone(), 200)
-            })
+            .phase(
+                ":initiate (fresh challenge)",
+                sends.len(),
+                |_, conn, budget| each(conn, budget, sends.clone(), 200),
+            )
             .await?,
     );
     let sent = (inbox.sent() - sent_before) as usize;
@@ -433,9 +437,11 @@ async fn run_engine(
     // 99 wrong codes each: the 100th would lock the challenge.
     phases.push(
         bench
-            .phase(":verify wrong code", wrongs.len() * 99, |_, conn, budget| {
-                each(conn, budget, wrongs.clone(), 400)
-            })
+            .phase(
+                ":verify wrong code",
+                wrongs.len() * 99,
+                |_, conn, budget| each(conn, budget, wrongs.clone(), 400),
+            )
             .await?,
     );
 

@@ -204,11 +204,12 @@ pub fn install_crypto_provider() {
 impl Application {
     pub async fn build(settings: &Settings, overrides: Overrides) -> anyhow::Result<Self> {
         install_crypto_provider();
-        let db = connect_database(settings).await?;
+        let store = open_store(settings).await?;
         if settings.database.migrate_on_start {
-            migrate_database(&db).await.context("migrations failed")?;
+            migrate_database(store.writer())
+                .await
+                .context("migrations failed")?;
         }
-        let store = SqlStore::new(db);
         let messages = crate::messages::catalog(&settings.sms)?;
         crate::messages::warn_about_long_templates(settings, &messages);
         let (sms, sms_check) = match overrides.sms {
@@ -406,13 +407,23 @@ pub async fn published_spec() -> anyhow::Result<String> {
     .json)
 }
 
-async fn connect_database(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
-    let pool = PoolSettings {
+fn pool_settings(settings: &Settings) -> PoolSettings {
+    PoolSettings {
         max_connections: settings.database.max_connections,
         acquire_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
         connect_timeout: Duration::from_millis(settings.database.acquire_timeout_ms),
-    };
-    connect(&settings.database.url, &pool)
+    }
+}
+
+async fn connect_database(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    connect(&settings.database.url, &pool_settings(settings))
+        .await
+        .context("cannot connect to the database (database.url)")
+}
+
+/// The store as the server uses it: on a SQLite file, a writer and a pool of readers.
+async fn open_store(settings: &Settings) -> anyhow::Result<SqlStore> {
+    mfa_totp_storage::open(&settings.database.url, &pool_settings(settings))
         .await
         .context("cannot connect to the database (database.url)")
 }

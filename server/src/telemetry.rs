@@ -188,13 +188,58 @@ pub fn metrics() -> &'static metrics_exporter_prometheus::PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may be installed already (a test harness): then ours only renders.
         let _ = metrics::set_global_recorder(recorder);
+        // The recorder keeps every histogram sample until they are folded into the buckets,
+        // which a scrape does, or an upkeep: without one, an instance nobody scrapes grows
+        // by every request's samples.
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            })
+            .expect("a thread for the metrics upkeep");
         handle
     })
 }
 
+/// How often histogram samples are folded into their buckets when nobody scrapes.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 #[cfg(test)]
 mod tests {
     use super::traceparent_trace_id;
+
+    fn resident_bytes() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        let kib: u64 = line["VmRSS:".len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .unwrap();
+        kib * 1024
+    }
+
+    /// Six million histogram samples (8 bytes each, kept until folded into buckets) over
+    /// six seconds, never scraped: the process must not keep them all.
+    #[test]
+    fn histogram_samples_do_not_pile_up_when_nobody_scrapes() {
+        super::metrics();
+        let histogram = metrics::histogram!("mfa_totp_test_upkeep_seconds");
+        let before = resident_bytes();
+        for _ in 0..6 {
+            for _ in 0..1_000_000 {
+                histogram.record(0.001);
+            }
+            std::thread::sleep(super::UPKEEP_EVERY + std::time::Duration::from_millis(50));
+        }
+        let grown = resident_bytes().saturating_sub(before);
+        assert!(grown < 24 << 20, "the process grew by {} MiB", grown >> 20);
+    }
 
     #[test]
     fn a_valid_traceparent_gives_its_trace_id_and_anything_else_none() {

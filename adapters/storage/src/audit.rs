@@ -81,7 +81,7 @@ impl AuditLog for SqlStore {
             .filter(Column::ChallengeId.eq(id.to_string()))
             .order_by_asc(Column::Id)
             .limit(mfa_totp_application::MAX_EVENTS)
-            .all(&self.db)
+            .all(self.reads())
             .await
             .map_err(store_error)?
             .into_iter()

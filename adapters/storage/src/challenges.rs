@@ -163,8 +163,7 @@ impl ChallengeRepository for SqlStore {
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     async fn find(&self, id: ChallengeId) -> Result<Option<Challenge>, StoreError> {
-        challenge::Entity::find_by_id(id.to_string())
-            .one(&self.db)
+        crate::first_row(challenge::Entity::find_by_id(id.to_string()), self.reads())
             .await
             .map_err(store_error)?
             .map(|row| self.to_domain(row))

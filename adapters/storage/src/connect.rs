@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
 
+use crate::SqlStore;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolSettings {
     pub max_connections: u32,
@@ -22,6 +24,29 @@ impl Default for PoolSettings {
             connect_timeout: Duration::from_secs(3),
         }
     }
+}
+
+/// Opens the store on `url`. On a SQLite file, writes go through one connection of their
+/// own and reads through a pool of `pool.max_connections`: SQLite lets one writer in at a
+/// time, and writers that queue for the one connection wait their turn in order, where
+/// writers on several connections would wait in SQLite's busy handler, which sleeps (up to
+/// 100 ms a time) instead of waking when the lock is free. Elsewhere one pool does both.
+pub async fn open(url: &str, pool: &PoolSettings) -> Result<SqlStore, DbErr> {
+    if !is_sqlite_file(url) {
+        return Ok(SqlStore::new(connect(url, pool).await?));
+    }
+    let writer = PoolSettings {
+        max_connections: 1,
+        ..*pool
+    };
+    let db = connect(url, &writer).await?;
+    let reads = connect(url, pool).await?;
+    Ok(SqlStore::with_readers(db, reads))
+}
+
+/// A SQLite database that other connections can share: a file, not `:memory:`.
+fn is_sqlite_file(url: &str) -> bool {
+    url.starts_with("sqlite:") && !url.contains(":memory:") && !url.contains("mode=memory")
 }
 
 /// Connects to `url` (`sqlite://...` or `postgres://...`).
@@ -88,9 +113,22 @@ fn statement_kind(sql: &str) -> &'static str {
         .unwrap_or("other")
 }
 
-/// Sets the pool gauges from the pool as it is now.
-pub fn record_pool_gauges(db: &DatabaseConnection) {
-    let (size, idle) = match db.get_database_backend() {
+/// Sets the pool gauges from the pools as they are now (the writer's and the readers').
+pub fn record_pool_gauges(pools: &[&DatabaseConnection]) {
+    let (mut size, mut idle) = (0, 0);
+    for db in pools {
+        let (s, i) = pool_state(db);
+        size += s;
+        idle += i;
+    }
+    let idle = idle as f64;
+    metrics::gauge!(metric::POOL_CONNECTIONS, "state" => "in_use").set(f64::from(size) - idle);
+    metrics::gauge!(metric::POOL_CONNECTIONS, "state" => "idle").set(idle);
+}
+
+/// A pool's connections, and how many of them are idle.
+fn pool_state(db: &DatabaseConnection) -> (u32, usize) {
+    match db.get_database_backend() {
         sea_orm::DatabaseBackend::Postgres => {
             let pool = db.get_postgres_connection_pool();
             (pool.size(), pool.num_idle())
@@ -99,11 +137,8 @@ pub fn record_pool_gauges(db: &DatabaseConnection) {
             let pool = db.get_sqlite_connection_pool();
             (pool.size(), pool.num_idle())
         }
-        _ => return,
-    };
-    let idle = idle as f64;
-    metrics::gauge!(metric::POOL_CONNECTIONS, "state" => "in_use").set(f64::from(size) - idle);
-    metrics::gauge!(metric::POOL_CONNECTIONS, "state" => "idle").set(idle);
+        _ => (0, 0),
+    }
 }
 
 #[cfg(test)]

@@ -38,12 +38,14 @@ fn to_domain(id: ChallengeId, row: step_up_context::Model) -> Result<StepUpConte
 impl StepUpContextRepository for SqlStore {
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     async fn find_context(&self, id: ChallengeId) -> Result<Option<StepUpContext>, StoreError> {
-        step_up_context::Entity::find_by_id(id.to_string())
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .map(|row| to_domain(id, row))
-            .transpose()
+        crate::first_row(
+            step_up_context::Entity::find_by_id(id.to_string()),
+            self.reads(),
+        )
+        .await
+        .map_err(store_error)?
+        .map(|row| to_domain(id, row))
+        .transpose()
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]

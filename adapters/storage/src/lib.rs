@@ -22,7 +22,7 @@ mod users;
 use mfa_totp_application::ReadinessCheck;
 use sea_orm::DatabaseConnection;
 
-pub use connect::{PoolSettings, connect, metric};
+pub use connect::{PoolSettings, connect, metric, open};
 pub use migration::{Migrator, migrate};
 
 /// The SQL store. It implements `ChallengeRepository`, `StepUpContextRepository`,
@@ -30,21 +30,49 @@ pub use migration::{Migrator, migrate};
 /// secrets arrive sealed and are stored as they are.
 #[derive(Clone)]
 pub struct SqlStore {
+    /// Every write, and every read a write depends on, goes through this pool.
     db: DatabaseConnection,
+    /// Reads that stand alone: another pool on a SQLite file ([`open`]).
+    readers: Option<DatabaseConnection>,
 }
 
 impl SqlStore {
+    /// A store with one pool for everything.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self { db, readers: None }
     }
 
-    /// Sets the pool gauges (`mfa_totp_db_pool_connections`) from the pool as it is now.
+    /// A store that writes through `db` and reads through `reads`.
+    pub fn with_readers(db: DatabaseConnection, reads: DatabaseConnection) -> Self {
+        Self {
+            db,
+            readers: Some(reads),
+        }
+    }
+
+    /// The pool for reads that stand alone.
+    fn reads(&self) -> &DatabaseConnection {
+        self.readers.as_ref().unwrap_or(&self.db)
+    }
+
+    /// The pool that writes (migrations run on it).
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Sets the pool gauges (`mfa_totp_db_pool_connections`) from the pools as they are now.
     pub fn record_pool_gauges(&self) {
-        connect::record_pool_gauges(&self.db);
+        match &self.readers {
+            Some(readers) => connect::record_pool_gauges(&[&self.db, readers]),
+            None => connect::record_pool_gauges(&[&self.db]),
+        }
     }
 
-    /// Closes the pool: connections in use finish their statement first.
+    /// Closes the pools: connections in use finish their statement first.
     pub async fn close(&self) {
+        if let Some(readers) = &self.readers {
+            let _ = readers.clone().close().await;
+        }
         let _ = self.db.clone().close().await;
     }
 }
@@ -59,6 +87,17 @@ impl ReadinessCheck for SqlStore {
     async fn is_ready(&self) -> bool {
         self.db.ping().await.is_ok()
     }
+}
+
+/// The first row `select` finds, read without `LIMIT`: sea-query binds a limit as a
+/// parameter, and SQLite plans `LIMIT ?` by the value bound to it, so a statement with one
+/// is prepared again each time it runs (a fifth of a read's time in the profile; see
+/// BENCHMARKS.md). Only for selects of a few rows: by key, or one challenge's sends.
+async fn first_row<E: sea_orm::EntityTrait>(
+    select: sea_orm::Select<E>,
+    db: &impl sea_orm::ConnectionTrait,
+) -> Result<Option<E::Model>, sea_orm::DbErr> {
+    Ok(select.all(db).await?.into_iter().next())
 }
 
 fn millis(ts: mfa_totp_domain::Timestamp) -> i64 {

@@ -76,11 +76,13 @@ async fn window_end(
     db: &impl ConnectionTrait,
     charge: &LimitCharge,
 ) -> Result<mfa_totp_domain::Timestamp, StoreError> {
-    let row = rate_limit::Entity::find_by_id((
-        charge.kind.as_str().to_owned(),
-        charge.key.as_str().to_owned(),
-    ))
-    .one(db)
+    let row = crate::first_row(
+        rate_limit::Entity::find_by_id((
+            charge.kind.as_str().to_owned(),
+            charge.key.as_str().to_owned(),
+        )),
+        db,
+    )
     .await
     .map_err(store_error)?
     .ok_or_else(|| {

@@ -63,15 +63,17 @@ impl SmsSendLog for SqlStore {
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     async fn last_send(&self, id: ChallengeId) -> Result<Option<SmsSend>, StoreError> {
-        sms_send::Entity::find()
-            .filter(sms_send::Column::ChallengeId.eq(id.to_string()))
-            .order_by_desc(sms_send::Column::SentAt)
-            .order_by_desc(sms_send::Column::Id)
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .map(to_domain)
-            .transpose()
+        crate::first_row(
+            sms_send::Entity::find()
+                .filter(sms_send::Column::ChallengeId.eq(id.to_string()))
+                .order_by_desc(sms_send::Column::SentAt)
+                .order_by_desc(sms_send::Column::Id),
+            self.reads(),
+        )
+        .await
+        .map_err(store_error)?
+        .map(to_domain)
+        .transpose()
     }
 
     #[tracing::instrument(skip_all, fields(provider, status = %status))]

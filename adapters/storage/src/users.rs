@@ -14,8 +14,7 @@ use crate::{SqlStore, millis};
 impl UserDirectoryReader for SqlStore {
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     async fn contact(&self, user_id: &UserId) -> Result<Option<Contact>, StoreError> {
-        let Some(row) = user::Entity::find_by_id(user_id.as_str())
-            .one(&self.db)
+        let Some(row) = crate::first_row(user::Entity::find_by_id(user_id.as_str()), self.reads())
             .await
             .map_err(store_error)?
         else {
