@@ -25,15 +25,15 @@ impl UseCases {
         id: ChallengeId,
         caller: &UserId,
     ) -> Result<(Challenge, StepUpContext), AccessError> {
-        let challenge = self
+        let (challenge, context) = self
             .challenges
-            .find(id)
+            .find_with_context(id)
             .await?
             .ok_or(AccessError::ChallengeNotFound)?;
         if challenge.subject() != caller {
             return Err(AccessError::SubjectMismatch);
         }
-        match self.contexts.find_context(id).await? {
+        match context {
             Some(context) if context.is_active() => Ok((challenge, context)),
             _ => Err(AccessError::ContextNotFound),
         }

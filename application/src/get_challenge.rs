@@ -21,15 +21,14 @@ impl UseCases {
         client: &ClientId,
         id: ChallengeId,
     ) -> Result<ChallengeView, GetChallengeError> {
-        let challenge = self
+        let (challenge, context) = self
             .challenges
-            .find(id)
+            .find_with_context(id)
             .await?
             .ok_or(GetChallengeError::ChallengeNotFound)?;
         if !challenge.is_owned_by(client) {
             return Err(GetChallengeError::NotOwner);
         }
-        let context = self.contexts.find_context(id).await?;
         let last_send = self.sends.last_send(id).await?;
         Ok(ChallengeView {
             status: challenge.status_at(self.clock.now()),
@@ -63,7 +62,9 @@ mod tests {
     #[tokio::test]
     async fn get_of_an_unknown_challenge_is_not_found() {
         let mut m = Mocks::new();
-        m.challenges.expect_find().returning(|_| Ok(None));
+        m.challenges
+            .expect_find_with_context()
+            .returning(|_| Ok(None));
         let err = m
             .build()
             .get_challenge(&client(), challenge_id())
@@ -75,7 +76,9 @@ mod tests {
     #[tokio::test]
     async fn get_reports_unavailable_storage() {
         let mut m = Mocks::new();
-        m.challenges.expect_find().returning(|_| Err(unavailable()));
+        m.challenges
+            .expect_find_with_context()
+            .returning(|_| Err(unavailable()));
         let err = m
             .build()
             .get_challenge(&client(), challenge_id())

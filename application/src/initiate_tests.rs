@@ -96,7 +96,9 @@ async fn initiate_resends_the_same_code_within_its_ttl() {
 #[tokio::test]
 async fn initiate_of_an_unknown_challenge_is_challenge_not_found() {
     let mut m = Mocks::new();
-    m.challenges.expect_find().returning(|_| Ok(None));
+    m.challenges
+        .expect_find_with_context()
+        .returning(|_| Ok(None));
     let err = initiate_err(m).await;
     assert!(matches!(
         err,
@@ -242,7 +244,9 @@ async fn initiate_retries_on_fresh_state_after_losing_a_race() {
 #[tokio::test]
 async fn initiate_reports_unavailable_storage() {
     let mut m = Mocks::new();
-    m.challenges.expect_find().returning(|_| Err(unavailable()));
+    m.challenges
+        .expect_find_with_context()
+        .returning(|_| Err(unavailable()));
     let err = initiate_err(m).await;
     assert!(matches!(
         err,
@@ -314,12 +318,13 @@ async fn the_sms_is_written_in_the_requested_then_the_users_locale() {
         (Some("en"), Some("de"), ("en", "Your verification code")),
         (None, None, ("en", "Your verification code")),
     ] {
-        let mut m = Mocks::new().with_challenge(challenge(ChallengeStatus::Pending));
+        let mut m = Mocks::new();
         let requested = requested.map(|l| Locale::parse(l).unwrap());
-        m.contexts.expect_find_context().returning(move |_| {
-            Ok(Some(
-                context(ContextState::Active).with_locale(requested.clone()),
-            ))
+        m.challenges.expect_find_with_context().returning(move |_| {
+            Ok(Some((
+                challenge(ChallengeStatus::Pending),
+                Some(context(ContextState::Active).with_locale(requested.clone())),
+            )))
         });
         m.user_reader
             .expect_contact()

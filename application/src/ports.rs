@@ -45,6 +45,13 @@ pub trait ChallengeRepository: Send + Sync + 'static {
 
     async fn find(&self, id: ChallengeId) -> Result<Option<Challenge>, StoreError>;
 
+    /// The challenge and its step-up request context, in one read: what every request of
+    /// the subject (`:initiate`, `:verify`) and every `GET` starts with.
+    async fn find_with_context(
+        &self,
+        id: ChallengeId,
+    ) -> Result<Option<(Challenge, Option<StepUpContext>)>, StoreError>;
+
     /// Records one send as planned, if the send count is still `plan.expected_send_count`
     /// and the challenge is still `PENDING` or `CODE_SENT`. (The send's audit event comes
     /// with its outcome, in [`SmsSendLog::log_send`].)

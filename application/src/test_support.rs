@@ -148,6 +148,10 @@ pub struct Mocks {
     pub audit: MockAuditLog,
     pub limits: Limits,
     pub now: Timestamp,
+    /// What `find_with_context` returns, from [`Mocks::with_challenge`] and
+    /// [`Mocks::with_context`].
+    challenge: Option<Challenge>,
+    context: Option<ContextState>,
 }
 
 impl Mocks {
@@ -169,18 +173,24 @@ impl Mocks {
             audit: MockAuditLog::new(),
             limits: Limits::default(),
             now: now(),
+            challenge: None,
+            context: None,
         }
     }
 
-    /// Expects `find` of the test challenge to return `c` (any number of times).
+    /// Expects `find` (and `find_with_context`) of the test challenge to return `c` (any
+    /// number of times).
     pub fn with_challenge(mut self, c: Challenge) -> Self {
+        self.challenge = Some(c.clone());
         self.challenges
             .expect_find()
             .returning(move |_| Ok(Some(c.clone())));
         self
     }
 
+    /// Expects `find_context` (and `find_with_context`) to return a context in `state`.
     pub fn with_context(mut self, state: ContextState) -> Self {
+        self.context = Some(state);
         self.contexts
             .expect_find_context()
             .returning(move |_| Ok(Some(context(state))));
@@ -193,7 +203,13 @@ impl Mocks {
         self
     }
 
-    pub fn build(self) -> UseCases {
+    pub fn build(mut self) -> UseCases {
+        if let Some(c) = self.challenge.take() {
+            let state = self.context;
+            self.challenges
+                .expect_find_with_context()
+                .returning(move |_| Ok(Some((c.clone(), state.map(context)))));
+        }
         let mut clock = MockClock::new();
         let at = self.now;
         clock.expect_now().returning(move || at);

@@ -100,20 +100,25 @@ async fn verify_that_loses_the_race_to_the_lock_reports_the_lock() {
     let mut m = Mocks::new().with_context(ContextState::Active);
     let mut seq = mockall::Sequence::new();
     m.challenges
-        .expect_find()
+        .expect_find_with_context()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(Some(code_sent())));
+        .returning(|_| Ok(Some((code_sent(), Some(context(ContextState::Active))))));
     m.challenges
         .expect_record_failed_attempt()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _, _| Ok(Change::Stale));
     m.challenges
-        .expect_find()
+        .expect_find_with_context()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(Some(challenge(ChallengeStatus::Locked))));
+        .returning(|_| {
+            Ok(Some((
+                challenge(ChallengeStatus::Locked),
+                Some(context(ContextState::Active)),
+            )))
+        });
     let err = verify_err(m, &wrong_code()).await;
     assert!(matches!(err, VerifyError::Locked { .. }));
 }
@@ -123,20 +128,25 @@ async fn verify_that_loses_the_race_to_another_verify_is_challenge_not_found() {
     let mut m = Mocks::new().with_context(ContextState::Active);
     let mut seq = mockall::Sequence::new();
     m.challenges
-        .expect_find()
+        .expect_find_with_context()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(Some(code_sent())));
+        .returning(|_| Ok(Some((code_sent(), Some(context(ContextState::Active))))));
     m.challenges
         .expect_mark_verified()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _, _, _| Ok(Change::Stale));
     m.challenges
-        .expect_find()
+        .expect_find_with_context()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(Some(challenge(ChallengeStatus::Verified))));
+        .returning(|_| {
+            Ok(Some((
+                challenge(ChallengeStatus::Verified),
+                Some(context(ContextState::Active)),
+            )))
+        });
     let err = verify_err(m, &right_code()).await;
     assert!(matches!(
         err,

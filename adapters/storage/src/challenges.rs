@@ -171,6 +171,27 @@ impl ChallengeRepository for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
+    async fn find_with_context(
+        &self,
+        id: ChallengeId,
+    ) -> Result<Option<(Challenge, Option<StepUpContext>)>, StoreError> {
+        let Some((row, context)) = challenge::Entity::find_by_id(id.to_string())
+            .find_also_related(step_up_context::Entity)
+            .all(self.reads())
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let context = context
+            .map(|row| crate::contexts::to_domain(id, row))
+            .transpose()?;
+        Ok(Some((self.to_domain(row)?, context)))
+    }
+
+    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     async fn record_send(
         &self,
         id: ChallengeId,

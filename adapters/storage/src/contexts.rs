@@ -12,7 +12,10 @@ use crate::entities::{challenge, step_up_context};
 use crate::errors::store_error;
 use crate::{SqlStore, from_millis, millis};
 
-fn to_domain(id: ChallengeId, row: step_up_context::Model) -> Result<StepUpContext, StoreError> {
+pub(crate) fn to_domain(
+    id: ChallengeId,
+    row: step_up_context::Model,
+) -> Result<StepUpContext, StoreError> {
     let bad =
         |what: String| StoreError::Unexpected(anyhow::anyhow!("stored context of {id}: {what}"));
     let attributes = match serde_json::from_str(&row.attributes).map_err(|e| bad(e.to_string()))? {

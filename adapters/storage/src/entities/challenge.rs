@@ -24,6 +24,16 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// Its step-up request context (read together in one `LEFT JOIN`).
+    #[sea_orm(has_one = "super::step_up_context::Entity")]
+    Context,
+}
+
+impl Related<super::step_up_context::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Context.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

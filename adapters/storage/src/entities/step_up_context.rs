@@ -16,6 +16,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::challenge::Entity",
+        from = "Column::ChallengeId",
+        to = "super::challenge::Column::Id"
+    )]
+    Challenge,
+}
+
+impl Related<super::challenge::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Challenge.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -13,7 +13,7 @@ use mfa_totp_domain::{
     SealedSecret, SendOutcome, SendPlan, SmsSend, StepUpContext, Timestamp, TotpPolicy, UserId,
 };
 use mfa_totp_storage::testing::{Engine, TestDatabase};
-use mfa_totp_storage::{Migrator, PoolSettings, SqlStore, connect, migrate};
+use mfa_totp_storage::{Migrator, PoolSettings, SqlStore, connect, migrate, open};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
 
@@ -39,15 +39,17 @@ struct Fixture {
 }
 
 /// A migrated store on a fresh database of `engine`, or `None` when that engine is skipped.
+/// It is opened as the server opens it: on SQLite, one writer and a pool of readers.
 async fn fixture(engine: Engine, test: &str) -> Option<Fixture> {
     let database = TestDatabase::create(engine, test).await?;
-    let db = connect(database.url(), &PoolSettings::default())
+    let store = open(database.url(), &PoolSettings::default())
         .await
         .unwrap();
+    let db = store.writer().clone();
     migrate(&db).await.unwrap();
     Some(Fixture {
         engine,
-        store: SqlStore::new(db.clone()),
+        store,
         db,
         _database: database,
     })
@@ -242,7 +244,11 @@ async fn inserted_challenge_and_context_read_back_equal(f: Fixture) {
     );
     assert_eq!(
         f.store.find_context(challenge.id()).await.unwrap(),
-        Some(context)
+        Some(context.clone())
+    );
+    assert_eq!(
+        f.store.find_with_context(challenge.id()).await.unwrap(),
+        Some((challenge, Some(context)))
     );
 }
 
@@ -277,6 +283,13 @@ async fn sealed_secret_and_client_are_stored_as_given(f: Fixture) {
 
 async fn unknown_challenge_is_none(f: Fixture) {
     assert_eq!(f.store.find(ChallengeId::generate()).await.unwrap(), None);
+    assert_eq!(
+        f.store
+            .find_with_context(ChallengeId::generate())
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn record_send_applies_once_per_snapshot(f: Fixture) {
