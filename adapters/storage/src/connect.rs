@@ -49,6 +49,9 @@ fn is_sqlite_file(url: &str) -> bool {
     url.starts_with("sqlite:") && !url.contains(":memory:") && !url.contains("mode=memory")
 }
 
+/// Each SQLite connection's page cache, in KiB.
+const SQLITE_PAGE_CACHE_KIB: u32 = 512;
+
 /// Connects to `url` (`sqlite://...` or `postgres://...`).
 ///
 /// Several processes that open a fresh SQLite file at the same moment can be told "database
@@ -86,6 +89,10 @@ async fn connect_once(url: &str, pool: &PoolSettings) -> Result<DatabaseConnecti
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+                // Each connection keeps its own page cache (2 MiB by default): 512 KiB keeps
+                // the B-tree's inner pages, and the leaves a point read touches come from the
+                // OS's cache of the file. Eleven connections cost 6 MiB instead of 22.
+                .pragma("cache_size", format!("-{SQLITE_PAGE_CACHE_KIB}"))
         });
     let mut db = Database::connect(options).await?;
     db.set_metric_callback(|info| {

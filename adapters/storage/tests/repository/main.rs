@@ -231,6 +231,23 @@ async fn sqlite_database_runs_in_wal_mode() {
     assert_eq!(mode, "wal");
 }
 
+/// Eleven connections (a writer, ten readers) at SQLite's default of 2 MiB each took a
+/// third of the server's memory: each keeps 512 KiB.
+#[tokio::test]
+async fn sqlite_connections_keep_a_small_page_cache() {
+    let f = fixture(Engine::Sqlite, "cache_size").await.unwrap();
+    let row =
+        f.db.query_one_raw(Statement::from_string(
+            f.db.get_database_backend(),
+            "PRAGMA cache_size",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let kib: i64 = row.try_get_by_index(0).unwrap();
+    assert_eq!(kib, -512, "negative: KiB");
+}
+
 async fn inserted_challenge_and_context_read_back_equal(f: Fixture) {
     let (challenge, context) = new_challenge();
     f.store
