@@ -216,19 +216,23 @@ async fn sent(f: &Fixture) -> Challenge {
     f.store.find(c.id()).await.unwrap().unwrap()
 }
 
-#[tokio::test]
-async fn sqlite_database_runs_in_wal_mode() {
-    let f = fixture(Engine::Sqlite, "wal").await.unwrap();
+/// The value of SQLite's `PRAGMA name` on a connection of the store's writer pool.
+async fn sqlite_pragma<T: sea_orm::TryGetable>(f: &Fixture, name: &str) -> T {
     let row =
         f.db.query_one_raw(Statement::from_string(
             f.db.get_database_backend(),
-            "PRAGMA journal_mode",
+            format!("PRAGMA {name}"),
         ))
         .await
         .unwrap()
         .unwrap();
-    let mode: String = row.try_get_by_index(0).unwrap();
-    assert_eq!(mode, "wal");
+    row.try_get_by_index(0).unwrap()
+}
+
+#[tokio::test]
+async fn sqlite_database_runs_in_wal_mode() {
+    let f = fixture(Engine::Sqlite, "wal").await.unwrap();
+    assert_eq!(sqlite_pragma::<String>(&f, "journal_mode").await, "wal");
 }
 
 /// Eleven connections (a writer, ten readers) at SQLite's default of 2 MiB each took a
@@ -236,15 +240,7 @@ async fn sqlite_database_runs_in_wal_mode() {
 #[tokio::test]
 async fn sqlite_connections_keep_a_small_page_cache() {
     let f = fixture(Engine::Sqlite, "cache_size").await.unwrap();
-    let row =
-        f.db.query_one_raw(Statement::from_string(
-            f.db.get_database_backend(),
-            "PRAGMA cache_size",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let kib: i64 = row.try_get_by_index(0).unwrap();
+    let kib: i64 = sqlite_pragma(&f, "cache_size").await;
     assert_eq!(kib, -512, "negative: KiB");
 }
 
