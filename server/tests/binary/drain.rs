@@ -8,7 +8,7 @@ use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{create_challenge, initiate, put_user, service_token, start_on_twilio, token};
+use crate::support::{Alice, create_challenge, initiate, start_on_twilio, with_alice};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_request_in_flight_finish_and_refuses_new_connections() {
@@ -28,14 +28,12 @@ async fn sigterm_lets_the_request_in_flight_finish_and_refuses_new_connections()
         &twilio_url,
         &[("MFA_TOTP__SERVER__SHUTDOWN_GRACE_SECS", "5")],
     );
-    mfa_totp_server::startup::install_crypto_provider();
-    let (base, http) = (server.base(), reqwest::Client::new());
-    let service = service_token(dir.path());
-    let alice = token(dir.path(), &["--sub", "alice"]);
-    assert_eq!(
-        put_user(&http, &base, &service, "alice", "+447400123123").await,
-        201
-    );
+    let Alice {
+        base,
+        http,
+        service,
+        alice,
+    } = with_alice(&server, dir.path()).await;
     let id = create_challenge(&http, &base, &service, "alice").await;
 
     let in_flight = {

@@ -10,8 +10,8 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{
-    create_challenge, initiate, put_user, request_challenge, service_token, start, start_on_twilio,
-    token, verify,
+    Alice, create_challenge, initiate, request_challenge, start, start_on_twilio, verify,
+    with_alice,
 };
 
 /// `name{sorted labels}` → value, for every sample line.
@@ -56,14 +56,12 @@ async fn a_full_flow_moves_every_documented_metric() {
         &twilio_url,
         &[("MFA_TOTP__LIMITS__USER_CHALLENGES__MAX", "1")],
     );
-    mfa_totp_server::startup::install_crypto_provider();
-    let (base, http) = (server.base(), reqwest::Client::new());
-    let service = service_token(dir.path());
-    let alice = token(dir.path(), &["--sub", "alice"]);
-    assert_eq!(
-        put_user(&http, &base, &service, "alice", "+447400123123").await,
-        201
-    );
+    let Alice {
+        base,
+        http,
+        service,
+        alice,
+    } = with_alice(&server, dir.path()).await;
     let id = create_challenge(&http, &base, &service, "alice").await;
     assert_eq!(initiate(&http, &base, &alice, &id).await, 200);
     let requests = twilio.received_requests().await.unwrap();

@@ -8,8 +8,8 @@ use mfa_totp_sms::ConsoleLine;
 use serde_json::{Value, json};
 
 use crate::support::{
-    BIN, create_challenge, initiate, put_user, request_challenge, service_token, start, token,
-    verify,
+    Alice, BIN, create_challenge, initiate, request_challenge, service_token, start, verify,
+    with_alice,
 };
 
 #[tokio::test]
@@ -20,16 +20,12 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
         dir.path().join("mfa-totp.db").exists(),
         "SQLite file created by default"
     );
-    let base = format!("http://127.0.0.1:{}", server.port);
-    mfa_totp_server::startup::install_crypto_provider();
-    let http = reqwest::Client::new();
-    let service = service_token(dir.path());
-    let alice = token(dir.path(), &["--sub", "alice"]);
-
-    assert_eq!(
-        put_user(&http, &base, &service, "alice", "+447400123123").await,
-        201
-    );
+    let Alice {
+        base,
+        http,
+        service,
+        alice,
+    } = with_alice(&server, dir.path()).await;
 
     let id = &create_challenge(&http, &base, &service, "alice").await;
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{create_challenge, initiate, put_user, service_token, start, token, verify};
+use crate::support::{Alice, create_challenge, initiate, start, verify, with_alice};
 
 /// A field of the last form `fake` received.
 async fn last_field(fake: &MockServer, field: &str) -> String {
@@ -55,14 +55,12 @@ async fn configured_by_environment_the_binary_sends_through_twilio_and_fails_ove
             ("MFA_TOTP__SMS__VONAGE__FROM", "MFA"),
         ],
     );
-    mfa_totp_server::startup::install_crypto_provider();
-    let (base, http) = (server.base(), reqwest::Client::new());
-    let service = service_token(dir.path());
-    let alice = token(dir.path(), &["--sub", "alice"]);
-    assert_eq!(
-        put_user(&http, &base, &service, "alice", "+447400123123").await,
-        201
-    );
+    let Alice {
+        base,
+        http,
+        service,
+        alice,
+    } = with_alice(&server, dir.path()).await;
 
     // Through Twilio, the first of the chain.
     let id = create_challenge(&http, &base, &service, "alice").await;

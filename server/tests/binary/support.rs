@@ -92,6 +92,33 @@ pub fn start_with(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) ->
     }
 }
 
+/// A caller's view of a running server: its base URL, an HTTP client, the operation
+/// service's token and alice's, with alice's phone (`+447400123123`) in the directory.
+pub struct Alice {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub service: String,
+    pub alice: String,
+}
+
+/// Tokens for the service and alice, and alice's phone put into `server`'s directory.
+pub async fn with_alice(server: &Server, dir: &std::path::Path) -> Alice {
+    mfa_totp_server::startup::install_crypto_provider();
+    let (base, http) = (server.base(), reqwest::Client::new());
+    let service = service_token(dir);
+    let alice = token(dir, &["--sub", "alice"]);
+    assert_eq!(
+        put_user(&http, &base, &service, "alice", "+447400123123").await,
+        201
+    );
+    Alice {
+        base,
+        http,
+        service,
+        alice,
+    }
+}
+
 /// `mfa-totp token --dev …`: signed with the secret of `serve --dev`.
 pub fn token(dir: &std::path::Path, args: &[&str]) -> String {
     let out = Command::new(BIN)
