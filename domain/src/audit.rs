@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::names::stored_names;
 use crate::{ChallengeId, ChallengeStatus, LimitKind, SendOutcome, Timestamp, UserId};
 
 /// What happened.
@@ -21,45 +22,18 @@ pub enum AuditKind {
     LimitHit,
 }
 
-impl AuditKind {
-    pub const ALL: [AuditKind; 10] = [
-        Self::ChallengeCreated,
-        Self::CodeSent,
-        Self::SendFailed,
-        Self::VerifyFailed,
-        Self::Verified,
-        Self::Locked,
-        Self::Expired,
-        Self::Cancelled,
-        Self::Consumed,
-        Self::LimitHit,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ChallengeCreated => "CHALLENGE_CREATED",
-            Self::CodeSent => "CODE_SENT",
-            Self::SendFailed => "SEND_FAILED",
-            Self::VerifyFailed => "VERIFY_FAILED",
-            Self::Verified => "VERIFIED",
-            Self::Locked => "LOCKED",
-            Self::Expired => "EXPIRED",
-            Self::Cancelled => "CANCELLED",
-            Self::Consumed => "CONSUMED",
-            Self::LimitHit => "LIMIT_HIT",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-}
-
-impl fmt::Display for AuditKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+stored_names!(AuditKind {
+    ChallengeCreated = "CHALLENGE_CREATED",
+    CodeSent = "CODE_SENT",
+    SendFailed = "SEND_FAILED",
+    VerifyFailed = "VERIFY_FAILED",
+    Verified = "VERIFIED",
+    Locked = "LOCKED",
+    Expired = "EXPIRED",
+    Cancelled = "CANCELLED",
+    Consumed = "CONSUMED",
+    LimitHit = "LIMIT_HIT",
+});
 
 /// The result of an event in one word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,14 +61,20 @@ impl AuditOutcome {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
+}
+
+impl std::str::FromStr for AuditOutcome {
+    type Err = crate::UnknownName;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
         let fixed = [Self::InvalidOtp, Self::Consumed, Self::TooManyRequests];
         ChallengeStatus::ALL
-            .iter()
-            .map(|s| Self::Status(*s))
-            .chain(SendOutcome::ALL.iter().map(|o| Self::Send(*o)))
+            .into_iter()
+            .map(Self::Status)
+            .chain(SendOutcome::ALL.into_iter().map(Self::Send))
             .chain(fixed)
             .find(|o| o.as_str() == text)
+            .ok_or_else(|| crate::UnknownName::new("AuditOutcome", text))
     }
 }
 
@@ -200,12 +180,12 @@ mod tests {
             ])
             .collect();
         for outcome in &all {
-            assert_eq!(AuditOutcome::parse(outcome.as_str()), Some(*outcome));
+            assert_eq!(outcome.as_str().parse::<AuditOutcome>(), Ok(*outcome));
         }
         let mut names: Vec<&str> = all.iter().map(|o| o.as_str()).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), all.len());
-        assert_eq!(AuditOutcome::parse("SOMETHING"), None);
+        assert!("SOMETHING".parse::<AuditOutcome>().is_err());
     }
 }

@@ -4,13 +4,11 @@
 
 mod lifecycle;
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::TimeDelta;
 
 pub use lifecycle::{CancelRefused, ConsumeRefused, SendPlan, SendRefused, VerifyRefused};
 
+use crate::names::stored_names;
 use crate::{ChallengeId, ClientId, SealedSecret, Timestamp, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,46 +21,18 @@ pub enum ChallengeStatus {
     Cancelled,
 }
 
-impl ChallengeStatus {
-    pub const ALL: [Self; 6] = [
-        Self::Pending,
-        Self::CodeSent,
-        Self::Verified,
-        Self::Locked,
-        Self::Expired,
-        Self::Cancelled,
-    ];
+stored_names!(ChallengeStatus {
+    Pending = "PENDING",
+    CodeSent = "CODE_SENT",
+    Verified = "VERIFIED",
+    Locked = "LOCKED",
+    Expired = "EXPIRED",
+    Cancelled = "CANCELLED",
+});
 
+impl ChallengeStatus {
     pub fn is_terminal(self) -> bool {
         !matches!(self, Self::Pending | Self::CodeSent)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::CodeSent => "CODE_SENT",
-            Self::Verified => "VERIFIED",
-            Self::Locked => "LOCKED",
-            Self::Expired => "EXPIRED",
-            Self::Cancelled => "CANCELLED",
-        }
-    }
-}
-
-impl fmt::Display for ChallengeStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ChallengeStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| format!("unknown challenge status '{s}'"))
     }
 }
 

@@ -1,10 +1,9 @@
 //! The step-up request context: what an operation service is waiting to authorise.
 
-use std::fmt;
-use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
+use crate::names::stored_names;
 use crate::{ChallengeId, Locale, Timestamp};
 
 crate::ids::text_id!(
@@ -21,32 +20,11 @@ pub enum ContextState {
     Cancelled,
 }
 
-impl ContextState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "ACTIVE",
-            Self::Consumed => "CONSUMED",
-            Self::Cancelled => "CANCELLED",
-        }
-    }
-}
-
-impl fmt::Display for ContextState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ContextState {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Active, Self::Consumed, Self::Cancelled]
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| format!("unknown context state '{s}'"))
-    }
-}
+stored_names!(ContextState {
+    Active = "ACTIVE",
+    Consumed = "CONSUMED",
+    Cancelled = "CANCELLED",
+});
 
 /// The context registered with a challenge, handed back once to the operation service after
 /// the challenge is verified.

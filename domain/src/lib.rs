@@ -7,6 +7,7 @@ pub mod context;
 pub mod ids;
 pub mod limits;
 pub mod message;
+pub mod names;
 pub mod phone;
 pub mod sms;
 pub mod totp;
@@ -19,6 +20,7 @@ pub use challenge::{
 pub use context::{ContextState, Operation, StepUpContext};
 pub use ids::{ChallengeId, ClientId, InvalidId, TEXT_PATTERN, UserId, parse_text};
 pub use limits::{Limit, LimitCharge, LimitKey, LimitKind, LimitReached, Limits};
+pub use names::UnknownName;
 pub use message::{
     AttributeProblem, CatalogError, Encoding, InvalidLocale, Locale, MessageCatalog, MessageCost,
     MessageSettings, RenderedSms, Template, TemplateError, TemplateKey,

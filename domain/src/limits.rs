@@ -7,11 +7,11 @@
 //! fit in one window; two windows back to back may let up to `2 × max` through in one
 //! window's length, the price of an exact count that needs no per-event rows.
 
-use std::fmt;
 
 use chrono::TimeDelta;
 use sha2::{Digest, Sha256};
 
+use crate::names::stored_names;
 use crate::{PhoneNumber, Timestamp, UserId};
 
 /// Which limit: also its configuration name (`limits.<name>.max`).
@@ -29,29 +29,15 @@ pub enum LimitKind {
     GlobalSms,
 }
 
+stored_names!(LimitKind {
+    UserWrongCodes = "user_wrong_codes",
+    UserChallenges = "user_challenges",
+    UserSms = "user_sms",
+    PhoneSms = "phone_sms",
+    GlobalSms = "global_sms",
+});
+
 impl LimitKind {
-    pub const ALL: [LimitKind; 5] = [
-        Self::UserWrongCodes,
-        Self::UserChallenges,
-        Self::UserSms,
-        Self::PhoneSms,
-        Self::GlobalSms,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UserWrongCodes => "user_wrong_codes",
-            Self::UserChallenges => "user_challenges",
-            Self::UserSms => "user_sms",
-            Self::PhoneSms => "phone_sms",
-            Self::GlobalSms => "global_sms",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-
     /// What a refusal tells the caller.
     pub fn describe(self) -> &'static str {
         match self {
@@ -61,12 +47,6 @@ impl LimitKind {
             Self::PhoneSms => "too many codes were sent to the user's phone",
             Self::GlobalSms => "the service sent too many codes in a short time",
         }
-    }
-}
-
-impl fmt::Display for LimitKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -283,6 +263,6 @@ mod tests {
         let key = LimitKey::phone(&PhoneNumber::parse("+447400123456").unwrap());
         assert_eq!(key.as_str().len(), 64);
         assert!(!key.as_str().contains("7400123456"));
-        assert_eq!(LimitKind::parse("phone_sms"), Some(LimitKind::PhoneSms));
+        assert_eq!("phone_sms".parse::<LimitKind>(), Ok(LimitKind::PhoneSms));
     }
 }

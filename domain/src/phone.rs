@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::names::stored_names;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("must be an E.164 phone number: '+' then 8 to 15 digits, the first not 0")]
 pub struct InvalidPhoneNumber;
@@ -79,44 +81,23 @@ pub enum NumberType {
     Unknown,
 }
 
+// The configuration names: `mobile`, `fixed_line_or_mobile`, `premium_rate`, ...
+stored_names!(NumberType {
+    Mobile = "mobile",
+    FixedLine = "fixed_line",
+    FixedLineOrMobile = "fixed_line_or_mobile",
+    TollFree = "toll_free",
+    PremiumRate = "premium_rate",
+    SharedCost = "shared_cost",
+    PersonalNumber = "personal_number",
+    Voip = "voip",
+    Pager = "pager",
+    Uan = "uan",
+    Voicemail = "voicemail",
+    Unknown = "unknown",
+});
+
 impl NumberType {
-    pub const ALL: [NumberType; 12] = [
-        Self::Mobile,
-        Self::FixedLine,
-        Self::FixedLineOrMobile,
-        Self::TollFree,
-        Self::PremiumRate,
-        Self::SharedCost,
-        Self::PersonalNumber,
-        Self::Voip,
-        Self::Pager,
-        Self::Uan,
-        Self::Voicemail,
-        Self::Unknown,
-    ];
-
-    /// The configuration name: `mobile`, `fixed_line_or_mobile`, `premium_rate`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Mobile => "mobile",
-            Self::FixedLine => "fixed_line",
-            Self::FixedLineOrMobile => "fixed_line_or_mobile",
-            Self::TollFree => "toll_free",
-            Self::PremiumRate => "premium_rate",
-            Self::SharedCost => "shared_cost",
-            Self::PersonalNumber => "personal_number",
-            Self::Voip => "voip",
-            Self::Pager => "pager",
-            Self::Uan => "uan",
-            Self::Voicemail => "voicemail",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == name)
-    }
-
     fn of(number: &phonenumber::PhoneNumber) -> Self {
         use phonenumber::Type;
         match number.number_type(&phonenumber::metadata::DATABASE) {
@@ -139,12 +120,6 @@ impl NumberType {
             | Type::Carrier
             | Type::NoInternational => Self::Unknown,
         }
-    }
-}
-
-impl fmt::Display for NumberType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

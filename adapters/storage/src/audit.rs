@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use mfa_totp_application::{AuditLog, StoreError};
-use mfa_totp_domain::{AuditEvent, AuditKind, AuditOutcome, ChallengeId, LimitKind, UserId};
+use mfa_totp_domain::{AuditEvent, AuditOutcome, ChallengeId, LimitKind, UnknownName, UserId};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -45,7 +45,10 @@ fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
         StoreError::Unexpected(anyhow::anyhow!("stored audit event {}: {what}", row.id))
     };
     Ok(AuditEvent {
-        kind: AuditKind::parse(&row.kind).ok_or_else(|| bad(format!("kind '{}'", row.kind)))?,
+        kind: row
+            .kind
+            .parse()
+            .map_err(|e: UnknownName| bad(e.to_string()))?,
         at: from_millis(row.occurred_at)?,
         challenge_id: row
             .challenge_id
@@ -57,13 +60,16 @@ fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
         limit: row
             .limit_kind
             .as_deref()
-            .map(|k| LimitKind::parse(k).ok_or_else(|| bad(format!("limit '{k}'"))))
-            .transpose()?,
+            .map(str::parse::<LimitKind>)
+            .transpose()
+            .map_err(|e| bad(e.to_string()))?,
         request_id: row.request_id,
         actor: row.actor,
         masked_phone: row.masked_phone,
-        outcome: AuditOutcome::parse(&row.outcome)
-            .ok_or_else(|| bad(format!("outcome '{}'", row.outcome)))?,
+        outcome: row
+            .outcome
+            .parse::<AuditOutcome>()
+            .map_err(|e| bad(e.to_string()))?,
         provider: row.provider,
         message_id: row.message_id,
     })

@@ -8,7 +8,9 @@ use mfa_totp_domain::{
     IssuedCode, LimitCharge, SealedSecret, SendPlan, StepUpContext, Timestamp, UserId,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait, UpdateMany,
+};
 
 use crate::entities::{challenge, step_up_context};
 use crate::errors::store_error;
@@ -84,7 +86,10 @@ impl SqlStore {
         let record = ChallengeRecord {
             subject: UserId::parse(&row.subject_user_id)
                 .map_err(|e| unexpected(format!("stored subject of {id}: {e}")))?,
-            status: row.status.parse().map_err(unexpected)?,
+            status: row
+                .status
+                .parse()
+                .map_err(|e: mfa_totp_domain::UnknownName| unexpected(e.to_string()))?,
             client: row
                 .client_id
                 .as_deref()
@@ -198,37 +203,20 @@ impl ChallengeRepository for SqlStore {
         plan: &SendPlan,
         charges: &[LimitCharge],
     ) -> Result<Change, StoreError> {
-        let update = challenge::Entity::update_many()
-            .col_expr(
-                challenge::Column::Status,
-                Expr::value(ChallengeStatus::CodeSent.as_str()),
-            )
-            .col_expr(
-                challenge::Column::CodeStep,
-                Expr::value(plan.code.step as i64),
-            )
-            .col_expr(
-                challenge::Column::CodeIssuedAt,
-                Expr::value(millis(plan.code.issued_at)),
-            )
-            .col_expr(
-                challenge::Column::SendCount,
-                Expr::col(challenge::Column::SendCount).add(1),
-            )
-            .col_expr(
-                challenge::Column::LastSentAt,
-                Expr::value(millis(plan.sent_at)),
-            )
-            .col_expr(
-                challenge::Column::SentTo,
-                match &plan.sent_to {
-                    Some(to) => Expr::value(to.clone()),
-                    None => Expr::col(challenge::Column::SentTo),
-                },
-            )
-            .filter(id_is(id))
-            .filter(status_in(&LIVE))
-            .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32));
+        let update = SendColumns {
+            status: ChallengeStatus::CodeSent,
+            code: Some(plan.code),
+            send_count: Expr::col(challenge::Column::SendCount).add(1),
+            last_sent_at: Some(plan.sent_at),
+            sent_to: match &plan.sent_to {
+                Some(to) => Expr::value(to.clone()),
+                None => Expr::col(challenge::Column::SentTo).into(),
+            },
+        }
+        .update()
+        .filter(id_is(id))
+        .filter(status_in(&LIVE))
+        .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32));
         self.change(charges, update, &[]).await
     }
 
@@ -239,38 +227,21 @@ impl ChallengeRepository for SqlStore {
         plan: &SendPlan,
         charges: &[LimitCharge],
     ) -> Result<bool, StoreError> {
-        let update = challenge::Entity::update_many()
-            .col_expr(
-                challenge::Column::Status,
-                Expr::value(before.status().as_str()),
-            )
-            .col_expr(
-                challenge::Column::CodeStep,
-                Expr::value(before.code().map(|c| c.step as i64)),
-            )
-            .col_expr(
-                challenge::Column::CodeIssuedAt,
-                Expr::value(before.code().map(|c| millis(c.issued_at))),
-            )
-            .col_expr(
-                challenge::Column::SendCount,
-                Expr::value(before.send_count() as i32),
-            )
-            .col_expr(
-                challenge::Column::LastSentAt,
-                Expr::value(before.last_sent_at().map(millis)),
-            )
-            .col_expr(
-                challenge::Column::SentTo,
-                Expr::value(before.sent_to().map(str::to_owned)),
-            )
-            .filter(id_is(before.id()))
-            .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
-            .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32 + 1))
-            .filter(challenge::Column::LastSentAt.eq(millis(plan.sent_at)))
-            // A wrong code counted since the send would be lost, and the row left `PENDING`
-            // with a failed attempt; such a send stays recorded instead.
-            .filter(challenge::Column::FailedAttempts.eq(before.failed_attempts() as i32));
+        let update = SendColumns {
+            status: before.status(),
+            code: before.code(),
+            send_count: Expr::value(before.send_count() as i32),
+            last_sent_at: before.last_sent_at(),
+            sent_to: Expr::value(before.sent_to().map(str::to_owned)),
+        }
+        .update()
+        .filter(id_is(before.id()))
+        .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
+        .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32 + 1))
+        .filter(challenge::Column::LastSentAt.eq(millis(plan.sent_at)))
+        // A wrong code counted since the send would be lost, and the row left `PENDING`
+        // with a failed attempt; such a send stays recorded instead.
+        .filter(challenge::Column::FailedAttempts.eq(before.failed_attempts() as i32));
         // Refunds first: limit rows before the challenge row, as every change takes them.
         let txn = self.db.begin().await.map_err(store_error)?;
         limits::refund_all(&txn, charges).await?;
@@ -393,5 +364,36 @@ impl ChallengeRepository for SqlStore {
             txn.rollback().await.map_err(store_error)?;
         }
         Ok(context_cancelled)
+    }
+}
+
+/// The columns a send changes: the status, the code in play, the count, when and to whom.
+/// `record_send` writes them after a send, `undo_send` puts back the values before it.
+struct SendColumns {
+    status: ChallengeStatus,
+    code: Option<IssuedCode>,
+    send_count: SimpleExpr,
+    last_sent_at: Option<Timestamp>,
+    sent_to: SimpleExpr,
+}
+
+impl SendColumns {
+    fn update(self) -> UpdateMany<challenge::Entity> {
+        challenge::Entity::update_many()
+            .col_expr(challenge::Column::Status, Expr::value(self.status.as_str()))
+            .col_expr(
+                challenge::Column::CodeStep,
+                Expr::value(self.code.map(|c| c.step as i64)),
+            )
+            .col_expr(
+                challenge::Column::CodeIssuedAt,
+                Expr::value(self.code.map(|c| millis(c.issued_at))),
+            )
+            .col_expr(challenge::Column::SendCount, self.send_count)
+            .col_expr(
+                challenge::Column::LastSentAt,
+                Expr::value(self.last_sent_at.map(millis)),
+            )
+            .col_expr(challenge::Column::SentTo, self.sent_to)
     }
 }

@@ -32,7 +32,10 @@ pub(crate) fn to_domain(
             .map(mfa_totp_domain::Locale::parse)
             .transpose()
             .map_err(|e| bad(e.to_string()))?,
-        state: row.state.parse().map_err(bad)?,
+        state: row
+            .state
+            .parse()
+            .map_err(|e: mfa_totp_domain::UnknownName| bad(e.to_string()))?,
         consumed_at: row.consumed_at.map(from_millis).transpose()?,
     })
 }

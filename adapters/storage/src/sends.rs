@@ -17,7 +17,10 @@ fn to_domain(row: sms_send::Model) -> Result<SmsSend, StoreError> {
     };
     Ok(SmsSend {
         challenge_id: ChallengeId::parse(&row.challenge_id).map_err(|e| bad(e.to_string()))?,
-        outcome: row.outcome.parse().map_err(bad)?,
+        outcome: row
+            .outcome
+            .parse()
+            .map_err(|e: mfa_totp_domain::UnknownName| bad(e.to_string()))?,
         provider: row.provider.clone(),
         message_id: row.message_id.clone(),
         chain_position: row.chain_position.map(|p| p.max(0) as u32),
@@ -29,7 +32,7 @@ fn to_domain(row: sms_send::Model) -> Result<SmsSend, StoreError> {
             .as_deref()
             .map(str::parse)
             .transpose()
-            .map_err(bad)?,
+            .map_err(|e: mfa_totp_domain::UnknownName| bad(e.to_string()))?,
         sent_at: from_millis(row.sent_at)?,
     })
 }
