@@ -101,6 +101,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn cancel_that_loses_every_race_is_contended() {
+        let mut m = Mocks::new()
+            .with_challenge(challenge(ChallengeStatus::CodeSent))
+            .with_context(ContextState::Active);
+        m.challenges
+            .expect_cancel()
+            .times(crate::MAX_RACE_RETRIES)
+            .returning(|_, _, _| Ok(false));
+        let err = m
+            .build()
+            .cancel(&who(), &client(), challenge_id())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CancelError::Contended), "{err:?}");
+    }
+
+    #[tokio::test]
     async fn cancel_of_a_locked_challenge_is_challenge_not_found() {
         let m = Mocks::new()
             .with_challenge(challenge(ChallengeStatus::Locked))

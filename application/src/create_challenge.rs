@@ -11,6 +11,9 @@ use crate::{ChallengeView, Change, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateChallengeError {
+    /// `auth.clients` does not let this client create challenges for this operation.
+    #[error("this client may not create challenges for the operation '{0}'")]
+    OperationNotAllowed(Operation),
     /// The operation's SMS shows these attributes, and they are missing or cannot be shown.
     #[error("the step-up request context's attributes cannot be shown in an SMS")]
     Attributes(Vec<(String, AttributeProblem)>),
@@ -44,6 +47,9 @@ impl UseCases {
         who: &Actor,
         request: NewChallenge,
     ) -> Result<ChallengeView, CreateChallengeError> {
+        if !self.clients.may_create(&request.client, &request.operation) {
+            return Err(CreateChallengeError::OperationNotAllowed(request.operation));
+        }
         let problems = self
             .messages
             .check_attributes(&request.operation, &request.attributes);
@@ -165,6 +171,25 @@ mod tests {
         assert_eq!(
             created.context.unwrap().operation.as_str(),
             "payments.transfer"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_may_create_only_the_operations_auth_clients_lists_for_it() {
+        let mut m = Mocks::new();
+        m.clients = crate::ClientOperations::new(std::collections::BTreeMap::from([(
+            client().as_str().to_owned(),
+            vec!["profile.phone_change".to_owned()],
+        )]));
+        m.challenges.expect_insert().never();
+        let err = m
+            .build()
+            .create_challenge(&who(), request())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, CreateChallengeError::OperationNotAllowed(op) if op.as_str() == "payments.transfer"),
+            "{err:?}"
         );
     }
 

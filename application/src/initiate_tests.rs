@@ -447,3 +447,14 @@ async fn a_failed_send_refunds_the_charges_it_took_and_is_audited() {
     let err = initiate_err(m).await;
     assert!(matches!(err, InitiateError::Sms(SmsError::Unavailable(_))));
 }
+
+#[tokio::test]
+async fn initiate_that_loses_every_race_is_contended_and_sends_nothing() {
+    let mut m = ready();
+    m.challenges
+        .expect_record_send()
+        .times(crate::MAX_RACE_RETRIES)
+        .returning(|_, _, _| Ok(Change::Stale));
+    m.sms.expect_send().never();
+    assert!(matches!(initiate_err(m).await, InitiateError::Contended));
+}

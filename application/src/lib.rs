@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod cancel;
+mod clients;
 pub mod consume;
 pub mod create_challenge;
 pub mod delivery;
@@ -22,10 +23,12 @@ use std::sync::Arc;
 
 use mfa_totp_domain::{ChallengePolicy, Limits, MessageCatalog, PhonePolicy, TotpPolicy};
 
+pub use clients::ClientOperations;
 pub use ports::{
     AuditLog, ChallengeRepository, Change, CipherError, Clock, Contact, Cutoffs, MAX_EVENTS,
-    OutboundSms, Purged, ReadinessCheck, Retention, SecretCipher, SentSms, SmsError, SmsSendLog,
-    SmsSender, StepUpContextRepository, StoreError, UserDirectoryReader, UserDirectoryWriter,
+    OutboundSms, PoolGauges, Purged, ReadinessCheck, Retention, SecretCipher, SentSms, SmsError,
+    SmsSendLog, SmsSender, StepUpContextRepository, StoreError, UserDirectoryReader,
+    UserDirectoryWriter,
 };
 pub use view::ChallengeView;
 
@@ -50,6 +53,8 @@ pub struct UseCases {
     pub limits: Limits,
     /// Which phone numbers may receive codes.
     pub phones: PhonePolicy,
+    /// Which operations each client may create challenges for.
+    pub clients: ClientOperations,
 }
 
 /// A conditional update that lost a race is retried on fresh state this many times. Each

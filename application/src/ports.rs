@@ -291,6 +291,12 @@ pub trait ReadinessCheck: Send + Sync + 'static {
     async fn is_ready(&self) -> bool;
 }
 
+/// The connection pools' gauges, set from the pools as they are at each scrape of
+/// `GET /metrics`.
+pub trait PoolGauges: Send + Sync + 'static {
+    fn record_pool_gauges(&self);
+}
+
 /// The time. Tests control it.
 #[cfg_attr(test, mockall::automock)]
 pub trait Clock: Send + Sync + 'static {

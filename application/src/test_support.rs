@@ -9,8 +9,8 @@ use mfa_totp_domain::{
     StepUpContext, TemplateKey, Timestamp, TotpPolicy, TotpSecret, UserId,
 };
 
-use crate::UseCases;
 use crate::ports::*;
+use crate::{ClientOperations, UseCases};
 
 pub fn now() -> Timestamp {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap()
@@ -147,6 +147,7 @@ pub struct Mocks {
     pub sends: MockSmsSendLog,
     pub audit: MockAuditLog,
     pub limits: Limits,
+    pub clients: ClientOperations,
     pub now: Timestamp,
     /// What `find_with_context` returns, from [`Mocks::with_challenge`] and
     /// [`Mocks::with_context`].
@@ -172,6 +173,7 @@ impl Mocks {
             },
             audit: MockAuditLog::new(),
             limits: Limits::default(),
+            clients: ClientOperations::default(),
             now: now(),
             challenge: None,
             context: None,
@@ -228,6 +230,7 @@ impl Mocks {
             totp: TotpPolicy::default(),
             limits: self.limits,
             phones: PhonePolicy::default(),
+            clients: self.clients,
         }
     }
 }

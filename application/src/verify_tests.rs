@@ -286,3 +286,29 @@ async fn with_the_limit_off_a_wrong_code_takes_nothing_from_any_window() {
     let err = verify_err(m, &wrong_code()).await;
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
+
+#[tokio::test]
+async fn verify_that_loses_every_race_is_contended() {
+    let mut m = ready(code_sent());
+    m.challenges
+        .expect_mark_verified()
+        .times(crate::MAX_RACE_RETRIES)
+        .returning(|_, _, _, _, _| Ok(Change::Stale));
+    assert!(matches!(
+        verify_err(m, &right_code()).await,
+        VerifyError::Contended
+    ));
+}
+
+#[tokio::test]
+async fn a_wrong_code_that_loses_every_race_is_contended() {
+    let mut m = ready(code_sent());
+    m.challenges
+        .expect_record_failed_attempt()
+        .times(crate::MAX_RACE_RETRIES)
+        .returning(|_, _, _, _| Ok(Change::Stale));
+    assert!(matches!(
+        verify_err(m, &wrong_code()).await,
+        VerifyError::Contended
+    ));
+}

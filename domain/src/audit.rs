@@ -60,7 +60,6 @@ impl AuditOutcome {
             Self::TooManyRequests => "TOO_MANY_REQUESTS",
         }
     }
-
 }
 
 impl std::str::FromStr for AuditOutcome {

@@ -48,6 +48,16 @@ pub struct ChallengePolicy {
     pub max_sends: u32,
 }
 
+impl ChallengePolicy {
+    /// The longest a challenge lives, and the longest cooldown or limit window: one day.
+    /// Every `Retry-After` the service sends is at most this, and the spec says so.
+    pub const MAX_WAIT_SECS: u32 = 86_400;
+    /// The most SMS one challenge may send; the spec's bound on `sendsRemaining`.
+    pub const MAX_SENDS: u32 = 100;
+    /// The most wrong codes one challenge may take before it locks.
+    pub const MAX_FAILED_ATTEMPTS: u32 = 100;
+}
+
 impl Default for ChallengePolicy {
     fn default() -> Self {
         Self {

@@ -1,6 +1,5 @@
 //! The step-up request context: what an operation service is waiting to authorise.
 
-
 use sha2::{Digest, Sha256};
 
 use crate::names::stored_names;

@@ -20,11 +20,11 @@ pub use challenge::{
 pub use context::{ContextState, Operation, StepUpContext};
 pub use ids::{ChallengeId, ClientId, InvalidId, TEXT_PATTERN, UserId, parse_text};
 pub use limits::{Limit, LimitCharge, LimitKey, LimitKind, LimitReached, Limits};
-pub use names::UnknownName;
 pub use message::{
     AttributeProblem, CatalogError, Encoding, InvalidLocale, Locale, MessageCatalog, MessageCost,
     MessageSettings, RenderedSms, Template, TemplateError, TemplateKey,
 };
+pub use names::UnknownName;
 pub use phone::{InvalidPhoneNumber, NumberType, PhoneNumber, PhonePolicy, PhoneRefused};
 pub use sms::{DeliveryStatus, SendOutcome, SmsSend};
 pub use totp::{InvalidOtp, OtpAlgorithm, OtpCode, SealedSecret, TotpPolicy, TotpSecret};

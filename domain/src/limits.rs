@@ -7,7 +7,6 @@
 //! fit in one window; two windows back to back may let up to `2 × max` through in one
 //! window's length, the price of an exact count that needs no per-event rows.
 
-
 use chrono::TimeDelta;
 use sha2::{Digest, Sha256};
 

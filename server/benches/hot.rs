@@ -27,8 +27,7 @@ fn token() -> String {
 fn verify_token(c: &mut Criterion) {
     let verifier = TokenVerifier::new(
         &VerificationKey::Hs256(SECRET.to_vec()),
-        "mfa-totp",
-        "mfa-totp",
+        mfa_totp_server::auth::TokenRules::from(&mfa_totp_server::config::AuthSettings::default()),
     )
     .unwrap();
     let token = token();

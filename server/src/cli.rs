@@ -1,14 +1,15 @@
-//! The `mfa-totp` command line.
+//! The `mfa-totp` command line: its arguments, and which command runs with which
+//! configuration. Each command's body lives in `commands/` (and `serve` in `app/`).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use secrecy::ExposeSecret;
-
-use crate::settings::{DEVELOPMENT_HS256_SECRET, Mode, Settings};
-use crate::startup::{Application, Overrides};
+use crate::app::{Application, Overrides};
+use crate::commands::token::TokenRequest;
+use crate::commands::{healthcheck, migrate, purge, sms, token};
+use crate::config::{Config, Mode};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -122,9 +123,10 @@ fn parse_attribute(raw: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = cli.config.as_deref();
     match cli.command.unwrap_or(Command::Serve { dev: false }) {
         Command::Openapi => {
-            print!("{}", crate::startup::published_spec().await?);
+            print!("{}", crate::app::published_spec()?);
             Ok(())
         }
         Command::Token {
@@ -133,42 +135,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             scopes,
             ttl_secs,
         } => {
-            let settings = Settings::load(cli.config.as_deref())?;
-            let auth = &settings.auth;
-            if auth.public_key_pem.is_some() || auth.jwks_url.is_some() {
-                anyhow::bail!(
-                    "auth.public_key_pem or auth.jwks_url is set: tokens come from your identity provider, not from mfa-totp token"
-                );
-            }
-            let ttl_secs = ttl_secs.unwrap_or(auth.token_ttl_secs);
-            if ttl_secs > auth.max_token_lifetime_secs {
-                anyhow::bail!(
-                    "--ttl-secs {ttl_secs} exceeds auth.max_token_lifetime_secs ({}): the service would refuse the token",
-                    auth.max_token_lifetime_secs
-                );
-            }
-            let secret = match (&auth.hs256_secret, dev) {
-                (Some(secret), _) => secret.expose_secret().as_bytes().to_vec(),
-                (None, true) => {
-                    eprintln!(
-                        "warning: minting with the PUBLIC DEVELOPMENT SECRET (no auth.hs256_secret configured)"
-                    );
-                    DEVELOPMENT_HS256_SECRET.as_bytes().to_vec()
-                }
-                (None, false) => anyhow::bail!(
-                    "no auth.hs256_secret configured (MFA_TOTP__AUTH__HS256_SECRET); \
-                     pass --dev to sign with the public development secret of `serve --dev`"
-                ),
-            };
-            let token = crate::auth::mint_hs256(
-                &secret,
-                &auth.issuer,
-                &auth.audience,
-                &sub,
-                &scopes,
+            let config = Config::load(file)?;
+            let request = TokenRequest {
+                dev,
+                sub,
+                scopes,
                 ttl_secs,
-            )?;
-            println!("{token}");
+            };
+            println!("{}", token::mint(&config.settings.auth, &request)?);
             Ok(())
         }
         Command::Sms {
@@ -179,27 +153,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     attributes,
                 },
         } => {
-            let settings = Settings::load(cli.config.as_deref())?;
-            print!(
-                "{}",
-                render_preview(&settings, &operation, locale.as_deref(), attributes)?
-            );
+            let config = Config::load(file)?;
+            let preview = sms::render_preview(&config, &operation, locale.as_deref(), attributes)?;
+            print!("{preview}");
             Ok(())
         }
         Command::Sms {
             command: SmsCommand::Test { to },
         } => {
-            let settings = Settings::load(cli.config.as_deref())?;
-            crate::startup::install_crypto_provider();
-            for line in crate::sms::send_test(&settings.sms, &to).await? {
+            let config = Config::load(file)?;
+            crate::tls::install_crypto_provider();
+            for line in sms::send_test(&config.settings.sms, &to).await? {
                 println!("{line}");
             }
             Ok(())
         }
         Command::Purge => {
-            let settings = Settings::load(cli.config.as_deref())?;
-            crate::telemetry::init(settings.server.log_format);
-            let purged = crate::startup::purge(&settings).await?;
+            let config = Config::load(file)?;
+            crate::telemetry::init(config.settings.server.log_format);
+            let purged = purge::purge(&config).await?;
             println!(
                 "purged {} challenges, {} audit events, {} limit windows",
                 purged.challenges, purged.audit_events, purged.limit_windows
@@ -209,12 +181,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config {
             command: ConfigCommand::Check { dev },
         } => {
-            let mode = if dev {
-                Mode::Development
-            } else {
-                Mode::Production
-            };
-            let checked = crate::config_check::check(cli.config.as_deref(), mode);
+            let checked = crate::config::check(file, mode(dev));
             if let Some(effective) = &checked.effective {
                 println!("effective configuration (secrets redacted):\n{effective}");
             }
@@ -231,61 +198,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Healthcheck { url, timeout_secs } => {
             let url = match url {
                 Some(url) => url,
-                None => {
-                    let settings = Settings::load(cli.config.as_deref())?;
-                    let host = match settings.server.host.as_str() {
-                        "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
-                        host => host,
-                    };
-                    format!("http://{host}:{}/health/ready", settings.server.port)
-                }
+                None => healthcheck::ready_url(&Config::load(file)?.settings.server),
             };
-            crate::startup::install_crypto_provider();
-            let response = reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(timeout_secs))
-                .build()?
-                .get(&url)
-                .send()
-                .await
-                .with_context(|| format!("{url} did not answer"))?;
-            let status = response.status();
-            if status.is_success() {
-                println!("{url}: {status}");
-                Ok(())
-            } else {
-                anyhow::bail!(
-                    "{url}: {status} {}",
-                    response.text().await.unwrap_or_default()
-                )
-            }
+            let timeout = std::time::Duration::from_secs(timeout_secs);
+            println!("{}", healthcheck::probe(&url, timeout).await?);
+            Ok(())
         }
         Command::Migrate => {
-            let settings = Settings::load(cli.config.as_deref())?;
-            crate::telemetry::init(settings.server.log_format);
-            crate::startup::migrate(&settings).await?;
+            let config = Config::load(file)?;
+            crate::telemetry::init(config.settings.server.log_format);
+            migrate::migrate(&config.settings.database).await?;
             tracing::info!("migrations applied");
             Ok(())
         }
         Command::Serve { dev } => {
-            let mode = if dev {
-                Mode::Development
-            } else {
-                Mode::Production
-            };
-            let (settings, filled) = Settings::load(cli.config.as_deref())?.for_mode(mode)?;
+            let (config, filled) = Config::load(file)?.for_mode(mode(dev))?;
+            let settings = &config.settings;
             crate::telemetry::init_with(
                 settings.server.log_format,
                 settings.telemetry.otlp_endpoint.as_deref(),
             )?;
-            if mode == Mode::Development {
+            if dev {
                 development_banner(&filled);
             }
-            let app = Application::build(&settings, Overrides::default()).await?;
+            let app = Application::build(&config, Overrides::default()).await?;
             let served = app.run_until_stopped().await.context("server failed");
             // The exporter blocks while it flushes: off the async workers.
             tokio::task::spawn_blocking(crate::telemetry::shutdown).await?;
             served
         }
+    }
+}
+
+fn mode(dev: bool) -> Mode {
+    if dev {
+        Mode::Development
+    } else {
+        Mode::Production
     }
 }
 
@@ -306,46 +255,4 @@ fn development_banner(filled: &[&str]) {
         filled = %public,
         "development mode: public development keys and console SMS fill in what is not configured"
     );
-}
-
-/// `sms render`: the message, then its locale, encoding and segments.
-fn render_preview(
-    settings: &Settings,
-    operation: &str,
-    locale: Option<&str>,
-    attributes: Vec<(String, String)>,
-) -> anyhow::Result<String> {
-    let catalog = crate::messages::catalog(&settings.sms)?;
-    let operation = mfa_totp_domain::Operation::parse(operation)
-        .map_err(|e| anyhow::anyhow!("--operation {e}"))?;
-    let locale = locale
-        .map(mfa_totp_domain::Locale::parse)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("--locale {e}"))?;
-    let attributes: serde_json::Map<String, serde_json::Value> = attributes
-        .into_iter()
-        .map(|(name, value)| (name, serde_json::Value::String(value)))
-        .collect();
-    let problems = catalog.check_attributes(&operation, &attributes);
-    if let Some((name, problem)) = problems.first() {
-        anyhow::bail!("--attr {name} {problem} (this operation's SMS shows it)");
-    }
-    let code: String = "123456789"
-        .chars()
-        .take(settings.challenge.otp_digits.into())
-        .collect();
-    let minutes = (i64::from(settings.challenge.code_ttl_secs) / 60).max(1);
-    let sms = catalog.render(&code, minutes, &operation, &attributes, locale.as_ref());
-    Ok(format!(
-        "{}\n---\nlocale: {}\nencoding: {}\nsegments: {} ({} {})\n",
-        sms.text,
-        sms.locale,
-        sms.cost.encoding.as_str(),
-        sms.cost.segments,
-        sms.cost.units,
-        match sms.cost.encoding {
-            mfa_totp_domain::Encoding::Gsm7 => "septets",
-            mfa_totp_domain::Encoding::Ucs2 => "UTF-16 units",
-        }
-    ))
 }

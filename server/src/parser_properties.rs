@@ -211,7 +211,15 @@ const SECRET: &[u8] = b"property-test-secret-of-at-least-32-bytes";
 fn verifier() -> &'static TokenVerifier {
     static VERIFIER: OnceLock<TokenVerifier> = OnceLock::new();
     VERIFIER.get_or_init(|| {
-        TokenVerifier::new(&VerificationKey::Hs256(SECRET.to_vec()), "iss", "aud").unwrap()
+        TokenVerifier::new(
+            &VerificationKey::Hs256(SECRET.to_vec()),
+            crate::auth::TokenRules {
+                issuer: "iss".into(),
+                audience: "aud".into(),
+                max_lifetime_secs: 86_400,
+            },
+        )
+        .unwrap()
     })
 }
 

@@ -16,8 +16,8 @@ use mfa_totp_application::{Clock, SmsSender};
 use mfa_totp_server::auth::{
     SCOPE_AUDIT_READ, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE, SCOPE_USERS_WRITE, mint_hs256,
 };
-use mfa_totp_server::settings::LogFormat;
-use mfa_totp_server::{Application, Overrides, Settings};
+use mfa_totp_server::config::LogFormat;
+use mfa_totp_server::{Application, Config, Overrides, Settings};
 use mfa_totp_sms::{ConsoleLine, ConsoleSms};
 pub use mfa_totp_storage::testing::{Engine, TestDatabase};
 use serde_json::{Value, json};
@@ -218,8 +218,9 @@ impl TestApp {
                 inbox.clone(),
             )))) as Arc<dyn SmsSender>),
         };
+        let config = Config::new(setup.settings).expect("the test's settings are valid");
         let app = Application::build(
-            &setup.settings,
+            &config,
             Overrides {
                 sms,
                 clock: setup.clock,

@@ -72,18 +72,31 @@ struct Refused {
     message: Option<String>,
 }
 
-impl TwilioSms {
-    /// Errors name the missing key, e.g. `sms.twilio.account_sid`.
-    pub fn new(config: &TwilioConfig) -> Result<Self, String> {
-        let account_sid = config.account_sid.clone().ok_or("sms.twilio.account_sid")?;
-        let auth_token = config.auth_token.clone().ok_or("sms.twilio.auth_token")?;
-        let sender = match (&config.from, &config.messaging_service_sid) {
+impl TwilioConfig {
+    /// The values a sender needs, checked without building it. Errors name the missing key,
+    /// e.g. `sms.twilio.account_sid`.
+    pub fn check(&self) -> Result<(), String> {
+        self.parts().map(drop)
+    }
+
+    fn parts(&self) -> Result<(String, SecretString, Sender), String> {
+        let account_sid = self.account_sid.clone().ok_or("sms.twilio.account_sid")?;
+        let auth_token = self.auth_token.clone().ok_or("sms.twilio.auth_token")?;
+        let sender = match (&self.from, &self.messaging_service_sid) {
             (_, Some(service)) => Sender::MessagingService(service.clone()),
             (Some(from), None) => Sender::From(from.clone()),
             (None, None) => {
                 return Err("sms.twilio.from (or sms.twilio.messaging_service_sid)".into());
             }
         };
+        Ok((account_sid, auth_token, sender))
+    }
+}
+
+impl TwilioSms {
+    /// Errors name the missing key, as [`TwilioConfig::check`].
+    pub fn new(config: &TwilioConfig) -> Result<Self, String> {
+        let (account_sid, auth_token, sender) = config.parts()?;
         Ok(Self {
             http: http::client(Duration::from_millis(config.timeout_ms)),
             url: format!(

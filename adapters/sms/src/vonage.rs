@@ -61,15 +61,32 @@ struct Message {
     error_text: Option<String>,
 }
 
+impl VonageConfig {
+    /// The values a sender needs, checked without building it. Errors name the missing key,
+    /// e.g. `sms.vonage.api_key`.
+    pub fn check(&self) -> Result<(), String> {
+        self.parts().map(drop)
+    }
+
+    fn parts(&self) -> Result<(String, SecretString, String), String> {
+        Ok((
+            self.api_key.clone().ok_or("sms.vonage.api_key")?,
+            self.api_secret.clone().ok_or("sms.vonage.api_secret")?,
+            self.from.clone().ok_or("sms.vonage.from")?,
+        ))
+    }
+}
+
 impl VonageSms {
-    /// Errors name the missing key, e.g. `sms.vonage.api_key`.
+    /// Errors name the missing key, as [`VonageConfig::check`].
     pub fn new(config: &VonageConfig) -> Result<Self, String> {
+        let (api_key, api_secret, from) = config.parts()?;
         Ok(Self {
             http: http::client(Duration::from_millis(config.timeout_ms)),
             url: format!("{}/sms/json", config.base_url.trim_end_matches('/')),
-            api_key: config.api_key.clone().ok_or("sms.vonage.api_key")?,
-            api_secret: config.api_secret.clone().ok_or("sms.vonage.api_secret")?,
-            from: config.from.clone().ok_or("sms.vonage.from")?,
+            api_key,
+            api_secret,
+            from,
         })
     }
 }

@@ -67,11 +67,16 @@ pub fn signature(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
     format!("v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-impl WebhookSms {
-    /// Errors name the missing or wrong key, e.g. `sms.webhook.url`.
-    pub fn new(config: &WebhookConfig) -> Result<Self, String> {
+impl WebhookConfig {
+    /// The values a sender needs, checked without building it. Errors name the missing or
+    /// wrong key, e.g. `sms.webhook.url`.
+    pub fn check(&self) -> Result<(), String> {
+        self.parts().map(drop)
+    }
+
+    fn parts(&self) -> Result<(String, SecretString, reqwest::header::HeaderMap), String> {
         let mut headers = reqwest::header::HeaderMap::new();
-        for (name, value) in &config.headers {
+        for (name, value) in &self.headers {
             let name: reqwest::header::HeaderName = name
                 .parse()
                 .map_err(|_| format!("sms.webhook.headers.{name}"))?;
@@ -80,10 +85,22 @@ impl WebhookSms {
                 .map_err(|_| format!("sms.webhook.headers.{name}"))?;
             headers.insert(name, value);
         }
+        Ok((
+            self.url.clone().ok_or("sms.webhook.url")?,
+            self.secret.clone().ok_or("sms.webhook.secret")?,
+            headers,
+        ))
+    }
+}
+
+impl WebhookSms {
+    /// Errors name the missing or wrong key, as [`WebhookConfig::check`].
+    pub fn new(config: &WebhookConfig) -> Result<Self, String> {
+        let (url, secret, headers) = config.parts()?;
         Ok(Self {
             http: http::client(Duration::from_millis(config.timeout_ms)),
-            url: config.url.clone().ok_or("sms.webhook.url")?,
-            secret: config.secret.clone().ok_or("sms.webhook.secret")?,
+            url,
+            secret,
             headers,
         })
     }

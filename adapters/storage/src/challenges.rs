@@ -210,7 +210,7 @@ impl ChallengeRepository for SqlStore {
             last_sent_at: Some(plan.sent_at),
             sent_to: match &plan.sent_to {
                 Some(to) => Expr::value(to.clone()),
-                None => Expr::col(challenge::Column::SentTo).into(),
+                None => Expr::col(challenge::Column::SentTo),
             },
         }
         .update()

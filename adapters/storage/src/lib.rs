@@ -19,7 +19,7 @@ mod sends;
 pub mod testing;
 mod users;
 
-use mfa_totp_application::ReadinessCheck;
+use mfa_totp_application::{PoolGauges, ReadinessCheck};
 use sea_orm::DatabaseConnection;
 
 pub use connect::{PoolSettings, connect, metric, open};
@@ -42,6 +42,12 @@ impl SqlStore {
         Self { db, readers: None }
     }
 
+    /// A store with no database: every call answers `Unavailable`. It serves what needs the
+    /// store's type and never a query, such as the published spec (`mfa-totp openapi`).
+    pub fn disconnected() -> Self {
+        Self::new(DatabaseConnection::default())
+    }
+
     /// A store that writes through `db` and reads through `reads`.
     pub fn with_readers(db: DatabaseConnection, reads: DatabaseConnection) -> Self {
         Self {
@@ -60,20 +66,22 @@ impl SqlStore {
         &self.db
     }
 
-    /// Sets the pool gauges (`mfa_totp_db_pool_connections`) from the pools as they are now.
-    pub fn record_pool_gauges(&self) {
-        match &self.readers {
-            Some(readers) => connect::record_pool_gauges(&[&self.db, readers]),
-            None => connect::record_pool_gauges(&[&self.db]),
-        }
-    }
-
     /// Closes the pools: connections in use finish their statement first.
     pub async fn close(&self) {
         if let Some(readers) = &self.readers {
             let _ = readers.clone().close().await;
         }
         let _ = self.db.clone().close().await;
+    }
+}
+
+impl PoolGauges for SqlStore {
+    /// Sets `mfa_totp_db_pool_connections` from the pools as they are now.
+    fn record_pool_gauges(&self) {
+        match &self.readers {
+            Some(readers) => connect::record_pool_gauges(&[&self.db, readers]),
+            None => connect::record_pool_gauges(&[&self.db]),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use mfa_totp_application::UseCases;
 use mfa_totp_domain::{
-    AuditEvent, AuditKind, AuditOutcome as DomainOutcome, ChallengeStatus, LimitKind, SendOutcome,
+    AuditEvent, AuditKind, AuditOutcome as DomainOutcome, LimitKind, SendOutcome,
 };
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -11,7 +11,7 @@ use poem_openapi::types::Example;
 use poem_openapi::{Enum, Object, OpenApi};
 
 use crate::api::params::{ChallengeIdParam, MaskedPhoneRule, RequestIdRule, Text, UserIdRule};
-use crate::api::{ApiTags, EXAMPLE_CHALLENGE_ID, answer, example_time};
+use crate::api::{ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, answer, example_time};
 use crate::auth::{BearerToken, SCOPE_AUDIT_READ};
 use crate::http::error::ApiError;
 
@@ -115,17 +115,24 @@ pub struct ChallengeEvents {
     pub events: Vec<AuditEventDto>,
 }
 
+/// A challenge's status as the audit trail names it: the same words as `ChallengeStatus`.
+impl From<ChallengeStatusDto> for AuditOutcome {
+    fn from(status: ChallengeStatusDto) -> Self {
+        match status {
+            ChallengeStatusDto::Pending => Self::Pending,
+            ChallengeStatusDto::CodeSent => Self::CodeSent,
+            ChallengeStatusDto::Verified => Self::Verified,
+            ChallengeStatusDto::Locked => Self::Locked,
+            ChallengeStatusDto::Expired => Self::Expired,
+            ChallengeStatusDto::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
 impl From<DomainOutcome> for AuditOutcome {
     fn from(outcome: DomainOutcome) -> Self {
         match outcome {
-            DomainOutcome::Status(status) => match status {
-                ChallengeStatus::Pending => Self::Pending,
-                ChallengeStatus::CodeSent => Self::CodeSent,
-                ChallengeStatus::Verified => Self::Verified,
-                ChallengeStatus::Locked => Self::Locked,
-                ChallengeStatus::Expired => Self::Expired,
-                ChallengeStatus::Cancelled => Self::Cancelled,
-            },
+            DomainOutcome::Status(status) => ChallengeStatusDto::from(status).into(),
             DomainOutcome::Send(SendOutcome::Accepted) => Self::Accepted,
             DomainOutcome::Send(SendOutcome::Rejected) => Self::Rejected,
             DomainOutcome::Send(SendOutcome::Unavailable) => Self::Unavailable,
@@ -175,7 +182,7 @@ impl Example for AuditEventDto {
         Self {
             event_type: AuditEventType::CodeSent,
             occurred_at: example_time(5),
-            request_id: Text::new(crate::spec::EXAMPLE_REQUEST_ID.into()),
+            request_id: Text::new(crate::http::request_id::EXAMPLE.into()),
             subject_user_id: Text::new("alice".into()),
             actor: Text::new("alice".into()),
             masked_phone_number: Some(Text::new("+44*******123".into())),

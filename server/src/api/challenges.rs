@@ -2,30 +2,29 @@
 //! status, consume the verified context once, or cancel.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use mfa_totp_application::ChallengeView;
 use mfa_totp_application::UseCases;
 use mfa_totp_application::create_challenge::NewChallenge;
-use mfa_totp_domain::{Locale, Operation, StepUpContext, UserId};
+use mfa_totp_domain::{ClientId, Locale, Operation, StepUpContext, UserId};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use crate::api::params::parsed;
 use crate::api::params::{ChallengeIdParam, LocaleRule, OperationRule, Text, UserIdRule};
 use crate::api::sms_send::SmsSendDto;
 use crate::api::{
     ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, answer, caller_client_id, example_time,
 };
-use crate::auth::{BearerToken, ClientOperations, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE};
+use crate::auth::{BearerToken, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE};
 use crate::http::error::ApiError;
 use crate::http::strict_json::{Fields, StrictBody, StrictJson};
 
 pub struct ChallengesApi {
     pub use_cases: UseCases,
-    pub clients: Arc<ClientOperations>,
 }
 
 /// What awaits authorisation.
@@ -73,6 +72,41 @@ impl StrictBody for CreateChallengeRequest {
             step_up_request_context: context?,
             locale: locale?.map(Text::new),
         })
+    }
+}
+
+impl CreateChallengeRequest {
+    /// The use case's command, for the calling `client`: each field parsed by its domain
+    /// type, and every field that does not parse refused at once, at its path.
+    pub fn into_new_challenge(self, client: ClientId) -> Result<NewChallenge, ApiError> {
+        let subject = parsed("subjectUserId", UserId::parse(&self.subject_user_id.0));
+        let operation = parsed(
+            "stepUpRequestContext.operation",
+            Operation::parse(&self.step_up_request_context.operation.0),
+        );
+        let locale = self
+            .locale
+            .map(|l| parsed("locale", Locale::parse(&l.0)))
+            .transpose();
+        match (subject, operation, locale) {
+            (Ok(subject), Ok(operation), Ok(locale)) => Ok(NewChallenge {
+                client,
+                subject,
+                operation,
+                attributes: self
+                    .step_up_request_context
+                    .attributes
+                    .into_iter()
+                    .collect(),
+                locale,
+            }),
+            (subject, operation, locale) => Err(ApiError::for_fields(
+                [subject.err(), operation.err(), locale.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            )),
+        }
     }
 }
 
@@ -229,33 +263,7 @@ impl ChallengesApi {
     ) -> Result<CreatedChallenge, ApiError> {
         auth.0.require_scope(SCOPE_CHALLENGES_WRITE)?;
         let client = caller_client_id(&auth.0)?;
-        let request = body.0;
-        let subject = UserId::parse(&request.subject_user_id.0)
-            .map_err(|e| ApiError::bad_request(format!("subjectUserId {e}.")))?;
-        let operation = Operation::parse(&request.step_up_request_context.operation.0)
-            .map_err(|e| ApiError::bad_request(format!("stepUpRequestContext.operation {e}.")))?;
-        if !self.clients.may_create(&client, &operation) {
-            return Err(ApiError::forbidden(format!(
-                "This client may not create challenges for the operation '{}' (auth.clients).",
-                operation.as_str()
-            )));
-        }
-        let locale = request
-            .locale
-            .map(|l| Locale::parse(&l.0))
-            .transpose()
-            .map_err(|e| ApiError::bad_request(format!("locale {e}.")))?;
-        let new = NewChallenge {
-            locale,
-            client,
-            subject,
-            operation,
-            attributes: request
-                .step_up_request_context
-                .attributes
-                .into_iter()
-                .collect(),
-        };
+        let new = body.0.into_new_challenge(client)?;
         let created = answer(
             &self.use_cases,
             self.use_cases.create_challenge(&auth.0.actor(), new).await,

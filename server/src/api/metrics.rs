@@ -1,7 +1,9 @@
 //! `GET /metrics`: Prometheus' text format, on the main port, or only on the admin port when
 //! `server.admin_port` is set.
 
-use mfa_totp_storage::SqlStore;
+use std::sync::Arc;
+
+use mfa_totp_application::PoolGauges;
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Payload;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
@@ -11,7 +13,8 @@ use crate::api::ApiTags;
 use crate::http::error::{ApiError, ErrorCode};
 
 pub struct MetricsApi {
-    pub store: SqlStore,
+    /// The database pools' gauges, set at each scrape.
+    pub pools: Arc<dyn PoolGauges>,
     /// `false` when an admin port serves the metrics instead.
     pub served_here: bool,
 }
@@ -51,8 +54,8 @@ enum Scrape {
 
 impl Exposition {
     /// The metrics as of now: the pool gauges are read at each scrape.
-    pub fn of(store: &SqlStore) -> Self {
-        store.record_pool_gauges();
+    pub fn of(pools: &dyn PoolGauges) -> Self {
+        pools.record_pool_gauges();
         Self(crate::telemetry::metrics().render())
     }
 }
@@ -73,6 +76,6 @@ impl MetricsApi {
                 "Metrics are served on the admin port.",
             ));
         }
-        Ok(Scrape::Metrics(Exposition::of(&self.store)))
+        Ok(Scrape::Metrics(Exposition::of(self.pools.as_ref())))
     }
 }

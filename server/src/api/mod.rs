@@ -2,6 +2,8 @@
 
 pub mod audit;
 pub mod challenges;
+pub mod errors;
+pub mod examples;
 pub mod health;
 pub mod metrics;
 pub mod params;
@@ -10,15 +12,16 @@ pub mod sms_status;
 pub mod totp_sms;
 pub mod users;
 
-use chrono::{DateTime, Utc};
 use mfa_totp_domain::{ChallengeStatus, ClientId, UserId};
 use poem_openapi::{Enum, Tags};
 
 use mfa_totp_application::UseCases;
 
+pub use examples::{EXAMPLE_CHALLENGE_ID, example_digest, example_time};
+
+use crate::api::errors::UseCaseError;
 use crate::auth::Caller;
 use crate::http::error::ApiError;
-use crate::http::error_mapping::UseCaseError;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -59,25 +62,6 @@ impl From<ChallengeStatus> for ChallengeStatusDto {
             ChallengeStatus::Cancelled => Self::Cancelled,
         }
     }
-}
-
-/// The challenge id the spec's examples show.
-pub const EXAMPLE_CHALLENGE_ID: &str = "0b6f1c1e-2f4d-4c43-9a51-6d1f0f7f2a10";
-
-/// A fixed instant for the spec's examples, `offset_secs` after the example challenge's birth.
-pub fn example_time(offset_secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(1_795_000_000 + offset_secs, 0).expect("a valid timestamp")
-}
-
-/// The digest of the spec's example context (`payments.transfer`, amount `120.00`).
-pub fn example_digest() -> String {
-    let attributes = serde_json::json!({"amount": "120.00"});
-    mfa_totp_domain::StepUpContext::new(
-        mfa_totp_domain::ChallengeId::parse(EXAMPLE_CHALLENGE_ID).expect("a UUID"),
-        mfa_totp_domain::Operation::parse("payments.transfer").expect("an operation"),
-        attributes.as_object().cloned().unwrap_or_default(),
-    )
-    .digest()
 }
 
 /// The caller's user id, from the token's `sub`.

@@ -13,6 +13,14 @@ use poem_openapi::types::{
 };
 use serde_json::Value;
 
+use crate::http::error::{FieldError, FieldErrorCode};
+
+/// A body field parsed by its domain type: on failure, the field error at `field` that says
+/// why (`NOT_BLANK`: the contract's code for a field without a usable value).
+pub fn parsed<T, E: std::fmt::Display>(field: &str, value: Result<T, E>) -> Result<T, FieldError> {
+    value.map_err(|e| FieldError::new(FieldErrorCode::NotBlank, field, &e.to_string()))
+}
+
 /// A `{challengeId}`: a hyphenated UUID.
 #[derive(Debug, Clone, Copy)]
 pub struct ChallengeIdParam(pub ChallengeId);
@@ -73,7 +81,7 @@ impl TextRule for RequestIdRule {
     const NAME: &'static str = "RequestIdText";
     const PATTERN: &'static str = crate::http::request_id::PATTERN;
     const MAX_LEN: Option<usize> = Some(crate::http::request_id::MAX_LEN);
-    const EXAMPLE: &'static str = crate::spec::EXAMPLE_REQUEST_ID;
+    const EXAMPLE: &'static str = crate::http::request_id::EXAMPLE;
 }
 
 impl TextRule for MaskedPhoneRule {

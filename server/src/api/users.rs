@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::api::params::{LocaleRule, PhoneNumberRule, Text, UserIdParam};
+use crate::api::params::{LocaleRule, PhoneNumberRule, Text, UserIdParam, parsed};
 use crate::api::{ApiTags, answer};
 use crate::auth::{BearerToken, SCOPE_USERS_WRITE};
 use crate::http::error::ApiError;
@@ -40,6 +40,26 @@ impl StrictBody for PutUserRequest {
             phone_number: Text::new(phone_number?),
             locale: locale?.map(Text::new),
         })
+    }
+}
+
+impl TryFrom<PutUserRequest> for Contact {
+    type Error = ApiError;
+
+    /// Each field parsed by its domain type; every field that does not parse is refused at
+    /// once, at its path, as a number the phone rules refuse is.
+    fn try_from(request: PutUserRequest) -> Result<Self, ApiError> {
+        let phone = parsed("phoneNumber", PhoneNumber::parse(&request.phone_number.0));
+        let locale = request
+            .locale
+            .map(|l| parsed("locale", Locale::parse(&l.0)))
+            .transpose();
+        match (phone, locale) {
+            (Ok(phone), Ok(locale)) => Ok(Contact { phone, locale }),
+            (phone, locale) => Err(ApiError::for_fields(
+                [phone.err(), locale.err()].into_iter().flatten().collect(),
+            )),
+        }
     }
 }
 
@@ -104,15 +124,7 @@ impl UsersApi {
     ) -> Result<PutUserResponse, ApiError> {
         auth.0.require_scope(SCOPE_USERS_WRITE)?;
         let user = user_id.0.0;
-        let phone = PhoneNumber::parse(&body.0.phone_number.0)
-            .map_err(|e| ApiError::bad_request(format!("phoneNumber {e}.")))?;
-        let locale = body
-            .0
-            .locale
-            .map(|l| Locale::parse(&l.0))
-            .transpose()
-            .map_err(|e| ApiError::bad_request(format!("locale {e}.")))?;
-        let contact = Contact { phone, locale };
+        let contact = Contact::try_from(body.0)?;
         let created = answer(
             &self.use_cases,
             self.use_cases.put_user(&user, &contact).await,

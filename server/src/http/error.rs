@@ -80,6 +80,18 @@ pub struct ErrorBody {
     pub field_errors: Vec<FieldError>,
 }
 
+impl FieldError {
+    /// `field` refused with `code`; the message names the field and says why
+    /// (`"{field} {why}."`).
+    pub fn new(code: FieldErrorCode, field: &str, why: &str) -> Self {
+        Self {
+            code,
+            message: format!("{field} {why}."),
+            field: field.to_owned(),
+        }
+    }
+}
+
 impl Example for FieldError {
     fn example() -> Self {
         Self {
@@ -95,7 +107,7 @@ impl Example for ErrorBody {
         Self {
             code: ErrorCode::BadRequest,
             message: "otp must not be blank.".into(),
-            request_id: crate::spec::EXAMPLE_REQUEST_ID.into(),
+            request_id: crate::http::request_id::EXAMPLE.into(),
             field_errors: vec![FieldError::example()],
         }
     }
@@ -194,6 +206,16 @@ impl ApiError {
 
     pub fn invalid_fields(message: impl Into<String>, fields: Vec<FieldError>) -> Self {
         ErrorResponse::BadRequest(body(ErrorCode::BadRequest, message, fields)).into()
+    }
+
+    /// `400 BAD_REQUEST` for these refused fields; the message is theirs, joined.
+    pub fn for_fields(fields: Vec<FieldError>) -> Self {
+        let message = fields
+            .iter()
+            .map(|f| f.message.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self::invalid_fields(message, fields)
     }
 
     pub fn invalid_otp() -> Self {

@@ -4,7 +4,6 @@
 
 pub mod custom_methods;
 pub mod error;
-pub mod error_mapping;
 pub mod form;
 pub mod middleware;
 pub mod request_id;

@@ -6,6 +6,8 @@ pub const HEADER: &str = "x-request-id";
 pub const MAX_LEN: usize = 128;
 /// What a request id is made of, as the spec publishes it.
 pub const PATTERN: &str = "^[A-Za-z0-9._:-]{1,128}$";
+/// The request id the spec's examples show.
+pub const EXAMPLE: &str = "7d0f6c2e-3b1a-4f5e-9c8d-2a6b4e1f0c3d";
 
 /// The request's id, in the request's data for the handlers (the audit trail carries it).
 #[derive(Debug, Clone)]

@@ -32,6 +32,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
 
+use crate::config::ServerSettings;
+
 /// How long a client may take, and how many may be connected at once.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -39,6 +41,19 @@ pub struct ConnectionLimits {
     pub body_read: Duration,
     pub idle: Duration,
     pub max_connections: usize,
+}
+
+impl From<&ServerSettings> for ConnectionLimits {
+    /// `server.header_read_timeout_secs`, `body_read_timeout_secs`, `idle_timeout_secs` and
+    /// `max_connections`.
+    fn from(server: &ServerSettings) -> Self {
+        Self {
+            header_read: Duration::from_secs(server.header_read_timeout_secs),
+            body_read: Duration::from_secs(server.body_read_timeout_secs),
+            idle: Duration::from_secs(server.idle_timeout_secs),
+            max_connections: server.max_connections,
+        }
+    }
 }
 
 /// Serves `endpoint` on `listener` until `shutdown` completes, then drains for up to `grace`.

@@ -13,19 +13,20 @@ use mfa_totp_application::initiate::InitiateError;
 use mfa_totp_application::put_user::PutUserError;
 use mfa_totp_application::verify::VerifyError;
 
+use crate::api::errors::UseCaseError;
+use crate::api::examples::example_now;
 use crate::api::health::not_ready;
 use crate::api::sms_status::bad_signature;
 use crate::auth::{
     SCOPE_AUDIT_READ, SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE, SCOPE_USERS_WRITE,
 };
 use crate::http::error::{ApiError, FieldError, FieldErrorCode};
-use crate::http::error_mapping::{UseCaseError, example_now};
 
 /// An error body example, under the name it is published with.
 pub type Example = (&'static str, ApiError);
 
 /// The request id every example shows.
-pub const EXAMPLE_REQUEST_ID: &str = "7d0f6c2e-3b1a-4f5e-9c8d-2a6b4e1f0c3d";
+pub use crate::http::request_id::EXAMPLE as EXAMPLE_REQUEST_ID;
 
 /// The errors of `operation_id`, or `None` for an operation this table does not know.
 pub fn errors_of(operation_id: &str) -> Option<Vec<Example>> {

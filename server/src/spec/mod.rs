@@ -11,8 +11,8 @@ use poem_openapi::types::ToJSON;
 use serde_json::{Map, Value, json};
 
 use crate::http::{custom_methods, request_id};
-use crate::settings::MAX_WAIT_SECS;
 pub use errors::{EXAMPLE_REQUEST_ID, errors_of};
+use mfa_totp_domain::ChallengePolicy;
 
 const HTTP_METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
@@ -109,7 +109,7 @@ fn document_headers(response: &mut Value) {
     if let Some(mut retry_after) = headers.remove("RETRY-AFTER") {
         retry_after["example"] = json!(30);
         retry_after["schema"]["minimum"] = json!(1);
-        retry_after["schema"]["maximum"] = json!(MAX_WAIT_SECS);
+        retry_after["schema"]["maximum"] = json!(ChallengePolicy::MAX_WAIT_SECS);
         headers.insert("Retry-After".into(), retry_after);
     }
     headers.insert(

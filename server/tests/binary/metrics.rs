@@ -34,7 +34,7 @@ fn samples(text: &str) -> BTreeMap<String, f64> {
 }
 
 async fn scrape(url: &str) -> (u16, String) {
-    mfa_totp_server::startup::install_crypto_provider();
+    mfa_totp_server::tls::install_crypto_provider();
     let response = reqwest::get(url).await.unwrap();
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())

@@ -54,8 +54,8 @@ fn serve_without_keys_is_refused_naming_each_missing_key() {
 
 #[test]
 fn development_keys_and_console_sms_are_refused_in_production() {
-    let dev_secret = mfa_totp_server::settings::DEVELOPMENT_HS256_SECRET;
-    let dev_key = mfa_totp_server::settings::DEVELOPMENT_CRYPTO_KEY;
+    let dev_secret = mfa_totp_server::config::DEVELOPMENT_HS256_SECRET;
+    let dev_key = mfa_totp_server::config::DEVELOPMENT_CRYPTO_KEY;
     let out = run(
         &["serve"],
         &[
@@ -108,12 +108,11 @@ async fn token_falls_back_to_the_development_secret_only_with_dev() {
     let token = String::from_utf8(out.stdout).unwrap();
     let verifier = mfa_totp_server::auth::TokenVerifier::new(
         &mfa_totp_server::auth::VerificationKey::Hs256(
-            mfa_totp_server::settings::DEVELOPMENT_HS256_SECRET
+            mfa_totp_server::config::DEVELOPMENT_HS256_SECRET
                 .as_bytes()
                 .to_vec(),
         ),
-        "mfa-totp",
-        "mfa-totp",
+        mfa_totp_server::auth::TokenRules::from(&mfa_totp_server::config::AuthSettings::default()),
     )
     .unwrap();
     assert_eq!(verifier.verify(token.trim()).await.unwrap().subject, "x");
@@ -157,8 +156,8 @@ async fn a_configured_production_start_serves_and_refuses_the_development_secret
     let server = start_with(dir.path(), &["serve"], &env);
     let logs = server.logs.lock().unwrap().join("\n");
     assert!(!logs.contains("DEVELOPMENT"), "{logs}");
-    mfa_totp_server::startup::install_crypto_provider();
-    let dev = mint(mfa_totp_server::settings::DEVELOPMENT_HS256_SECRET);
+    mfa_totp_server::tls::install_crypto_provider();
+    let dev = mint(mfa_totp_server::config::DEVELOPMENT_HS256_SECRET);
     assert_eq!(status_of_users_put(server.port, &dev).await, 401);
     assert_eq!(status_of_users_put(server.port, &mint(SECRET)).await, 201);
 }
@@ -173,8 +172,8 @@ async fn dev_mode_keeps_what_is_configured() {
         logs.contains("crypto.keys, sms.provider") && !logs.contains("auth.hs256_secret,"),
         "{logs}"
     );
-    mfa_totp_server::startup::install_crypto_provider();
-    let dev = mint(mfa_totp_server::settings::DEVELOPMENT_HS256_SECRET);
+    mfa_totp_server::tls::install_crypto_provider();
+    let dev = mint(mfa_totp_server::config::DEVELOPMENT_HS256_SECRET);
     assert_eq!(status_of_users_put(server.port, &dev).await, 401);
     assert_eq!(status_of_users_put(server.port, &mint(SECRET)).await, 201);
 }

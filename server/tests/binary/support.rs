@@ -103,7 +103,7 @@ pub struct Alice {
 
 /// Tokens for the service and alice, and alice's phone put into `server`'s directory.
 pub async fn with_alice(server: &Server, dir: &std::path::Path) -> Alice {
-    mfa_totp_server::startup::install_crypto_provider();
+    mfa_totp_server::tls::install_crypto_provider();
     let (base, http) = (server.base(), reqwest::Client::new());
     let service = service_token(dir);
     let alice = token(dir, &["--sub", "alice"]);

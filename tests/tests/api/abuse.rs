@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use mfa_totp_server::Settings;
-use mfa_totp_server::settings::LimitSettings;
+use mfa_totp_server::config::LimitSettings;
 use mfa_totp_tests::{PHONE, Reply, TestApp, other_code};
 
 /// The limit a 429 names, from its message (`Limit phone_sms reached: ...`).
@@ -27,20 +27,21 @@ fn retry_after(reply: &Reply) -> u64 {
 fn only(kinds: &[&str], max: u32, window_secs: u32) -> impl FnOnce(&mut Settings) {
     let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
     move |settings| {
-        let limits = &mut settings.limits;
-        for (name, limit) in [
-            ("user_wrong_codes", &mut limits.user_wrong_codes),
-            ("user_challenges", &mut limits.user_challenges),
-            ("user_sms", &mut limits.user_sms),
-            ("phone_sms", &mut limits.phone_sms),
-            ("global_sms", &mut limits.global_sms),
-        ] {
-            let max = if kinds.iter().any(|k| k == name) {
+        let all = [
+            "user_wrong_codes",
+            "user_challenges",
+            "user_sms",
+            "phone_sms",
+            "global_sms",
+        ];
+        for kind in all {
+            let max = if kinds.iter().any(|k| k == kind) {
                 max
             } else {
                 0
             };
-            *limit = LimitSettings::new(max, window_secs);
+            let limit = LimitSettings::new(max, window_secs);
+            settings.limits.insert(kind.to_string(), limit);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The audit trail, read as support staff read it: every event of a full flow once, in
 //! order, with the request that caused it, and never a code or a full number.
 
-use mfa_totp_server::settings::SmsProvider;
+use mfa_totp_server::config::SmsProvider;
 use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase, other_code};
 use serde_json::{Value, json};
 use wiremock::matchers::method;
@@ -33,7 +33,12 @@ async fn app_on_twilio(
     let mut setup = Setup::new(&database);
     setup.settings.sms.chain = vec![SmsProvider::Twilio];
     setup.settings.sms.twilio = twilio_config(&twilio.uri());
-    setup.settings.limits.phone_sms.max = Some(3);
+    setup
+        .settings
+        .limits
+        .entry("phone_sms".into())
+        .or_default()
+        .max = Some(3);
     setup.real_sms = true;
     setup.clock = Some(clock.clone());
     (TestApp::spawn_with(setup, Some(database)).await, clock)

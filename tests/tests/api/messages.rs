@@ -3,7 +3,7 @@
 //! creation refuses missing or unshowable attributes at their paths, and the context digest
 //! is the same on create, verify and consume.
 
-use mfa_totp_server::settings::SmsProvider;
+use mfa_totp_server::config::SmsProvider;
 use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

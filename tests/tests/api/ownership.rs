@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use mfa_totp_server::auth::{SCOPE_CHALLENGES_READ, SCOPE_CHALLENGES_WRITE};
-use mfa_totp_server::settings::ClientSettings;
+use mfa_totp_server::config::ClientSettings;
 use mfa_totp_storage::testing::TestDatabase;
 use mfa_totp_tests::{ManualClock, Setup, TestApp};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! for a `twilio,vonage` chain, delivers the code through fakes of those providers on
 //! loopback, and the user verifies with the code read from the fake's captured request.
 
-use mfa_totp_server::settings::SmsProvider;
+use mfa_totp_server::config::SmsProvider;
 use mfa_totp_sms::{TwilioConfig, VonageConfig};
 use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase};
 use serde_json::json;

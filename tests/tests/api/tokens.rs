@@ -161,7 +161,8 @@ async fn start_up_fails_clearly_when_the_first_jwks_fetch_fails() {
     let mut setup = Setup::new(&database);
     setup.settings.auth.hs256_secret = None;
     setup.settings.auth.jwks_url = Some(url);
-    let error = Application::build(&setup.settings, Overrides::default())
+    let config = mfa_totp_server::Config::new(setup.settings).unwrap();
+    let error = Application::build(&config, Overrides::default())
         .await
         .err()
         .expect("start-up fails")

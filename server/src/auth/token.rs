@@ -1,39 +1,14 @@
-//! Bearer JWT authentication: HS256 with a shared secret, RS256/ES256 with a public key, or
-//! RS256/ES256 keys from the identity provider's JWKS. `exp`, `nbf`, `iss`, `aud` and the
-//! lifetime are always checked. `sub` is the caller's id (a user id, or the calling service);
-//! `scope` or `scp` carries the service scopes.
+//! Checking a bearer token: the signature with the one configured key (an HS256 secret, an
+//! RS256/ES256 public key, or the identity provider's JWKS by `kid`), then the claims every
+//! token must satisfy, whatever its key.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use mfa_totp_domain::UserId;
+use serde::Deserialize;
 
-use jsonwebtoken::{
-    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
-};
-use mfa_totp_domain::{ClientId, Operation, UserId};
-use poem::Request;
-use poem_openapi::SecurityScheme;
-use poem_openapi::auth::Bearer;
-use serde::{Deserialize, Serialize};
-
-use crate::http::error::{ApiError, UNAVAILABLE_RETRY_AFTER_SECS};
-use crate::jwks::Jwks;
-
-pub const SCOPE_CHALLENGES_WRITE: &str = "mfa:challenges:write";
-pub const SCOPE_CHALLENGES_READ: &str = "mfa:challenges:read";
-pub const SCOPE_USERS_WRITE: &str = "mfa:users:write";
-pub const SCOPE_AUDIT_READ: &str = "mfa:audit:read";
-
-/// The claims `mfa-totp token` mints.
-#[derive(Debug, Serialize)]
-pub struct Claims {
-    pub sub: String,
-    pub exp: u64,
-    pub iat: u64,
-    pub iss: String,
-    pub aud: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub scope: String,
-}
+use super::jwks::Jwks;
+use super::{Caller, TokenError};
+use crate::config::AuthSettings;
 
 /// The claims read from a token, in the shapes identity providers send them: `iss`, `aud`
 /// (a string or an array) and `nbf` are checked by `jsonwebtoken`; scopes come as a
@@ -67,68 +42,6 @@ impl Words {
     }
 }
 
-/// Who is calling, once the token checked out.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The token's `sub`, exactly as sent (it is refused unless canonical).
-    pub subject: String,
-    scopes: HashSet<String>,
-    /// The request's id (`X-Request-Id`), which audit events carry.
-    pub request_id: String,
-}
-
-impl Caller {
-    /// Who the audit trail says made the request.
-    pub fn actor(&self) -> mfa_totp_domain::Actor {
-        mfa_totp_domain::Actor::new(self.request_id.clone(), self.subject.clone())
-    }
-
-    /// `403 FORBIDDEN` unless the token has `scope`.
-    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
-        if self.scopes.contains(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::missing_scope(scope))
-        }
-    }
-}
-
-/// `auth.clients.<sub>.operations`: the operations a client may create challenges for. A
-/// client without an entry may create challenges for any operation.
-#[derive(Debug, Default)]
-pub struct ClientOperations(BTreeMap<String, Vec<String>>);
-
-impl ClientOperations {
-    pub fn new(allowed: BTreeMap<String, Vec<String>>) -> Self {
-        Self(allowed)
-    }
-
-    pub fn may_create(&self, client: &ClientId, operation: &Operation) -> bool {
-        self.0
-            .get(client.as_str())
-            .is_none_or(|allowed| allowed.iter().any(|op| op == operation.as_str()))
-    }
-}
-
-/// Why a token was refused. Every one answers 401, except keys that cannot be fetched (503).
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    #[error(transparent)]
-    Invalid(#[from] jsonwebtoken::errors::Error),
-    #[error(
-        "the token's sub is not canonical: blank, surrounded by white space, with control characters or too long"
-    )]
-    NonCanonicalSubject,
-    #[error("the token lives longer than auth.max_token_lifetime_secs ({max_secs} s)")]
-    TooLongLived { max_secs: u64 },
-    #[error("the token names no key (kid) and the keys come from a JWKS")]
-    MissingKeyId,
-    #[error("the JWKS has no usable key {0:?}")]
-    UnknownKey(String),
-    #[error("the JWKS could not be fetched: {0}")]
-    KeysUnavailable(String),
-}
-
 /// How tokens are checked.
 pub enum VerificationKey {
     Hs256(Vec<u8>),
@@ -136,14 +49,27 @@ pub enum VerificationKey {
     Es256Pem(String),
 }
 
-/// What every token must satisfy, whatever its key.
-struct ClaimRules {
-    issuer: String,
-    audience: String,
-    max_lifetime_secs: u64,
+/// What every token must satisfy, whatever its key: `auth.issuer`, `auth.audience` and
+/// `auth.max_token_lifetime_secs`.
+#[derive(Debug, Clone)]
+pub struct TokenRules {
+    pub issuer: String,
+    pub audience: String,
+    /// Tokens whose `exp` lies further ahead than this (from `iat`, or from now) are refused.
+    pub max_lifetime_secs: u64,
 }
 
-impl ClaimRules {
+impl From<&AuthSettings> for TokenRules {
+    fn from(auth: &AuthSettings) -> Self {
+        Self {
+            issuer: auth.issuer.clone(),
+            audience: auth.audience.clone(),
+            max_lifetime_secs: auth.max_token_lifetime_secs,
+        }
+    }
+}
+
+impl TokenRules {
     const LEEWAY_SECS: u64 = 30;
 
     fn validation(&self, algorithm: Algorithm) -> Validation {
@@ -202,18 +128,14 @@ enum Keys {
 
 pub struct TokenVerifier {
     keys: Keys,
-    rules: ClaimRules,
+    rules: TokenRules,
 }
 
-/// `auth.max_token_lifetime_secs` by default.
-pub const DEFAULT_MAX_TOKEN_LIFETIME_SECS: u64 = 86_400;
-
 impl TokenVerifier {
-    /// One fixed key, and the default maximum lifetime.
+    /// One fixed key.
     pub fn new(
         key: &VerificationKey,
-        issuer: &str,
-        audience: &str,
+        rules: TokenRules,
     ) -> Result<Self, jsonwebtoken::errors::Error> {
         let (key, algorithm) = match key {
             VerificationKey::Hs256(secret) => (DecodingKey::from_secret(secret), Algorithm::HS256),
@@ -223,11 +145,6 @@ impl TokenVerifier {
             VerificationKey::Es256Pem(pem) => {
                 (DecodingKey::from_ec_pem(pem.as_bytes())?, Algorithm::ES256)
             }
-        };
-        let rules = ClaimRules {
-            issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
-            max_lifetime_secs: DEFAULT_MAX_TOKEN_LIFETIME_SECS,
         };
         Ok(Self {
             keys: Keys::Fixed {
@@ -239,12 +156,7 @@ impl TokenVerifier {
     }
 
     /// RS256 and ES256 keys from a JWKS endpoint, picked by the token's `kid`.
-    pub fn from_jwks(keys: Jwks, issuer: &str, audience: &str) -> Self {
-        let rules = ClaimRules {
-            issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
-            max_lifetime_secs: DEFAULT_MAX_TOKEN_LIFETIME_SECS,
-        };
+    pub fn from_jwks(keys: Jwks, rules: TokenRules) -> Self {
         Self {
             keys: Keys::Jwks {
                 keys: Box::new(keys),
@@ -253,12 +165,6 @@ impl TokenVerifier {
             },
             rules,
         }
-    }
-
-    /// Tokens whose `exp` lies further ahead than this (from `iat`, or from now) are refused.
-    pub fn with_max_lifetime_secs(mut self, secs: u64) -> Self {
-        self.rules.max_lifetime_secs = secs;
-        self
     }
 
     pub async fn verify(&self, token: &str) -> Result<Caller, TokenError> {
@@ -279,80 +185,25 @@ impl TokenVerifier {
     }
 }
 
-/// Mints HS256 tokens for local use (`mfa-totp token`).
-pub fn mint_hs256(
-    secret: &[u8],
-    issuer: &str,
-    audience: &str,
-    subject: &str,
-    scopes: &[String],
-    ttl_secs: u64,
-) -> Result<String, jsonwebtoken::errors::Error> {
-    let now = chrono::Utc::now().timestamp().max(0) as u64;
-    let claims = Claims {
-        sub: subject.to_owned(),
-        exp: now + ttl_secs,
-        iat: now,
-        iss: issuer.to_owned(),
-        aud: audience.to_owned(),
-        scope: scopes.join(" "),
-    };
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret),
-    )
-}
-
-/// `Authorization: Bearer <JWT>`: a signed JWT (JWS) checked as RFC8725 (JWT Best Current
-/// Practices) asks. The key is fixed by configuration (an HS256 secret, an RS256/ES256 public
-/// key, or the identity provider's JWKS, picked by `kid`) and the algorithm is the key's,
-/// never the token's, so `alg: none` and algorithm confusion are refused. `exp`, `iss` and
-/// `aud` (a string or an array) are required, `nbf` is checked, a token living longer than
-/// the configured maximum is refused, and `sub` must be canonical (never trimmed). Scopes
-/// come in `scope` or `scp`.
-#[derive(SecurityScheme)]
-#[oai(
-    rename = "bearerAuth",
-    ty = "bearer",
-    bearer_format = "JWT",
-    checker = "check_token"
-)]
-pub struct BearerToken(pub Caller);
-
-async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
-    let verifier = req.data::<Arc<TokenVerifier>>().ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!("no TokenVerifier in the request data"))
-    })?;
-    let request_id = req
-        .data::<crate::http::request_id::RequestId>()
-        .map(|id| id.0.clone())
-        .unwrap_or_default();
-    let caller = verifier.verify(&bearer.token).await.map_err(|e| {
-        let error = match &e {
-            TokenError::KeysUnavailable(_) => ApiError::unavailable(
-                "The keys to check the bearer token with cannot be fetched.",
-                UNAVAILABLE_RETRY_AFTER_SECS,
-            ),
-            _ => ApiError::unauthorized("The bearer token is invalid or expired."),
-        };
-        poem::Error::from(error.with_cause(e))
-    })?;
-    Ok(Caller {
-        request_id,
-        ..caller
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::mint::mint_hs256;
+    use jsonwebtoken::{EncodingKey, Header, encode};
     use serde_json::{Value, json};
 
     const SECRET: &[u8] = b"secret";
 
     fn verifier() -> TokenVerifier {
-        TokenVerifier::new(&VerificationKey::Hs256(SECRET.to_vec()), "iss", "aud").unwrap()
+        TokenVerifier::new(&VerificationKey::Hs256(SECRET.to_vec()), rules()).unwrap()
+    }
+
+    fn rules() -> TokenRules {
+        TokenRules {
+            issuer: "iss".into(),
+            audience: "aud".into(),
+            max_lifetime_secs: 86_400,
+        }
     }
 
     fn now() -> i64 {
@@ -421,7 +272,14 @@ mod tests {
             verifier().verify(&century).await,
             Err(TokenError::TooLongLived { .. })
         ));
-        let short = verifier().with_max_lifetime_secs(600);
+        let short = TokenVerifier::new(
+            &VerificationKey::Hs256(SECRET.to_vec()),
+            TokenRules {
+                max_lifetime_secs: 600,
+                ..rules()
+            },
+        )
+        .unwrap();
         let hour = token_with(json!({"exp": now() + 3600}));
         assert!(short.verify(&hour).await.is_err());
         let issued_long_ago = token_with(json!({"iat": now() - 3000, "exp": now() + 60}));
@@ -489,14 +347,12 @@ mod tests {
         let read = |name: &str| std::fs::read_to_string(format!("{fixtures}/{name}")).unwrap();
         let rs = TokenVerifier::new(
             &VerificationKey::Rs256Pem(read("rs256-test-public.pem")),
-            "iss",
-            "aud",
+            rules(),
         )
         .unwrap();
         let es = TokenVerifier::new(
             &VerificationKey::Es256Pem(read("es256-test-public.pem")),
-            "iss",
-            "aud",
+            rules(),
         )
         .unwrap();
         let rs_token = signed(Algorithm::RS256, &read("rs256-test-private.pem"), "iss");
@@ -507,8 +363,35 @@ mod tests {
         assert!(es.verify(&rs_token).await.is_err());
         let other_issuer = signed(Algorithm::ES256, &read("es256-test-private.pem"), "other");
         assert!(es.verify(&other_issuer).await.is_err());
-        let hs = mint_hs256(SECRET, "iss", "aud", "u", &[], 60).unwrap();
-        assert!(rs.verify(&hs).await.is_err(), "no algorithm confusion");
+    }
+
+    /// The attack: the public key is public, so an attacker signs HS256 with its PEM bytes as
+    /// the secret. A verifier that took the algorithm from the token would accept that.
+    #[tokio::test]
+    async fn an_hs256_token_signed_with_the_public_key_as_secret_is_refused() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        for (name, key) in [
+            (
+                "rs256-test-public.pem",
+                VerificationKey::Rs256Pem as fn(String) -> _,
+            ),
+            ("es256-test-public.pem", VerificationKey::Es256Pem),
+        ] {
+            let pem = std::fs::read_to_string(format!("{fixtures}/{name}")).unwrap();
+            let forged = mint_hs256(pem.as_bytes(), "iss", "aud", "u", &[], 60).unwrap();
+            let as_hs256 =
+                TokenVerifier::new(&VerificationKey::Hs256(pem.clone().into_bytes()), rules())
+                    .unwrap();
+            assert!(
+                as_hs256.verify(&forged).await.is_ok(),
+                "the forgery is a valid HS256 token under the PEM bytes"
+            );
+            let verifier = TokenVerifier::new(&key(pem), rules()).unwrap();
+            assert!(
+                matches!(verifier.verify(&forged).await, Err(TokenError::Invalid(_))),
+                "{name}: no algorithm confusion"
+            );
+        }
     }
 
     #[tokio::test]

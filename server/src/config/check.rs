@@ -1,7 +1,7 @@
 //! `mfa-totp config check`: every problem of a configuration at once, and the effective
 //! values with every secret redacted.
 
-use crate::settings::{Mode, Settings};
+use super::{Mode, Settings};
 
 /// What `config check` found: the effective values (printable) and each problem.
 pub struct Checked {
@@ -28,13 +28,6 @@ pub fn check(file: Option<&std::path::Path>, mode: Mode) -> Checked {
                 .production_gaps()
                 .into_iter()
                 .map(|gap| format!("production: {gap}")),
-        );
-    }
-    if settings.crypto.active_key_id.is_some() {
-        problems.extend(
-            crate::keys::build_cipher(&settings)
-                .err()
-                .map(|e| format!("{e:#}")),
         );
     }
     Checked {

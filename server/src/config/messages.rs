@@ -5,33 +5,8 @@
 use std::collections::BTreeMap;
 
 use mfa_totp_domain::{Locale, MessageCatalog, MessageSettings, TemplateKey};
-use serde::Deserialize;
 
-use crate::settings::{Settings, SmsSettings};
-
-/// A template, or the next level of an operation's dotted name.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum TemplateTree {
-    Text(String),
-    Tree(BTreeMap<String, TemplateTree>),
-}
-
-/// An operation's settings, or the next level of its dotted name.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum OperationTree {
-    Operation(OperationSettings),
-    Tree(BTreeMap<String, OperationTree>),
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OperationSettings {
-    /// The context attributes the operation's SMS shows, and its creation requires.
-    #[serde(deserialize_with = "crate::settings::string_list")]
-    pub required_attributes: Vec<String>,
-}
+use super::schema::{OperationTree, Settings, SmsSettings, TemplateTree};
 
 /// `prefix.name`, or `name` at the top.
 fn dotted(prefix: &str, name: &str) -> String {

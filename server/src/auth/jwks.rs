@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
-use crate::auth::TokenError;
+use super::TokenError;
 
 /// One usable key of the set.
 pub struct JwksKey {

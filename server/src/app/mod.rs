@@ -1,0 +1,210 @@
+//! The composition root: `Application::build` wires the adapters that config picks into
+//! the use cases and the API, and binds the listeners, so tests can bind port 0 and read the
+//! port back. It only composes; what it composes lives beside it:
+//! - `adapters`: the SMS sender, the cipher and the store that config picks;
+//! - `use_cases`: the use cases on those adapters;
+//! - `routes`: what the main and admin listeners serve;
+//! - `purge`, `signals`: the background purge, and when to stop;
+//! - `spec`: the published spec, without a database;
+//! - `clock`: the real clock.
+
+pub mod adapters;
+pub mod clock;
+mod purge;
+mod routes;
+mod signals;
+mod spec;
+mod use_cases;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use mfa_totp_application::purge::Purger;
+use mfa_totp_application::{Clock, ReadinessCheck, SmsSender};
+use mfa_totp_storage::{SqlStore, migrate};
+use poem::endpoint::BoxEndpoint;
+use tokio::net::TcpListener;
+
+use crate::api::sms_status::TwilioCallback;
+use crate::auth::build_verifier;
+use crate::config::{Config, SmsSettings, warn_about_long_templates};
+use crate::http::serve::{ConnectionLimits, serve};
+pub use clock::SystemClock;
+pub use spec::published_spec;
+use use_cases::Adapters;
+
+/// Adapters a test can put in place of the configured ones.
+#[derive(Default)]
+pub struct Overrides {
+    pub sms: Option<Arc<dyn SmsSender>>,
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    endpoint: BoxEndpoint<'static>,
+    limits: ConnectionLimits,
+    /// The admin listener and what it serves (`/metrics`), when `server.admin_port` is set.
+    admin: Option<(TcpListener, BoxEndpoint<'static>)>,
+    store: SqlStore,
+    grace: Duration,
+    /// The background purge and how often it runs (`None`: never).
+    purge: Option<(Arc<Purger>, Duration)>,
+}
+
+impl Application {
+    pub async fn build(config: &Config, overrides: Overrides) -> anyhow::Result<Self> {
+        let (settings, policies) = (&config.settings, &config.policies);
+        crate::tls::install_crypto_provider();
+        let store = adapters::open_store(&settings.database).await?;
+        if settings.database.migrate_on_start {
+            migrate(store.writer()).await.context("migrations failed")?;
+        }
+        warn_about_long_templates(settings, &policies.messages);
+        let (sms, sms_check) = match overrides.sms {
+            Some(sms) => (sms, None),
+            None => adapters::build_sms(&settings.sms)?,
+        };
+        let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let purge = (settings.purge.interval_secs > 0).then(|| {
+            let purger = Purger {
+                store: Arc::new(store.clone()),
+                clock: clock.clone(),
+                policy: policies.retention,
+            };
+            let every = Duration::from_secs(settings.purge.interval_secs);
+            (Arc::new(purger), every)
+        });
+        let adapters = Adapters {
+            sms,
+            clock,
+            cipher: adapters::build_cipher(&settings.crypto)?,
+        };
+        let use_cases = use_cases::wire(&store, adapters, policies);
+        let verifier = Arc::new(build_verifier(&settings.auth).await?);
+        crate::telemetry::metrics();
+        let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(store.clone())];
+        checks.extend(sms_check);
+        let operations = routes::Operations {
+            checks,
+            pools: Arc::new(store.clone()),
+            metrics_here: settings.server.admin_port.is_none(),
+            twilio: twilio_callback(&settings.sms),
+        };
+        let endpoint = routes::main_endpoint(routes::api_service(use_cases, operations), verifier)?;
+        let host = &settings.server.host;
+        let listener = bind(host, settings.server.port, "server.port").await?;
+        let port = listener.local_addr()?.port();
+        let admin = match settings.server.admin_port {
+            Some(admin_port) => Some((
+                bind(host, admin_port, "server.admin_port").await?,
+                routes::admin_endpoint(Arc::new(store.clone())),
+            )),
+            None => None,
+        };
+        Ok(Self {
+            listener,
+            port,
+            endpoint,
+            limits: ConnectionLimits::from(&settings.server),
+            admin,
+            store,
+            grace: Duration::from_secs(settings.server.shutdown_grace_secs),
+            purge,
+        })
+    }
+
+    /// The admin port, when one is configured.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
+            .map(|address| address.port())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM / SIGINT; then stops accepting, lets the requests in flight
+    /// finish within `server.shutdown_grace_secs`, and closes the database pool.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(port = self.port, admin_port = ?self.admin_port(), "mfa-totp listening");
+        let purging = self
+            .purge
+            .clone()
+            .map(|(purger, every)| tokio::spawn(purge::purge_every(purger, every)));
+        let stop = tokio::sync::watch::channel(false);
+        let admin = self.admin.map(|(listener, endpoint)| {
+            let mut stopped = stop.1.clone();
+            tokio::spawn(serve(
+                listener,
+                endpoint,
+                self.limits,
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+                self.grace,
+            ))
+        });
+        let served = serve(
+            self.listener,
+            self.endpoint,
+            self.limits,
+            async move {
+                signals::shutdown_signal().await;
+                let _ = stop.0.send(true);
+            },
+            self.grace,
+        )
+        .await;
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
+        if let Some(purging) = purging {
+            purging.abort();
+        }
+        self.store.close().await;
+        tracing::info!("mfa-totp stopped: requests drained, database pool closed");
+        served
+    }
+
+    /// Serves until the task is dropped (tests). The background purge does not run.
+    pub async fn run(self) -> std::io::Result<()> {
+        if let Some((listener, endpoint)) = self.admin {
+            tokio::spawn(serve(
+                listener,
+                endpoint,
+                self.limits,
+                std::future::pending(),
+                Duration::ZERO,
+            ));
+        }
+        serve(
+            self.listener,
+            self.endpoint,
+            self.limits,
+            std::future::pending(),
+            Duration::ZERO,
+        )
+        .await
+    }
+}
+
+/// A listener on `host:port`; an error names the key of the port.
+async fn bind(host: &str, port: u16, key: &str) -> anyhow::Result<TcpListener> {
+    let address = format!("{host}:{port}");
+    TcpListener::bind(address.clone())
+        .await
+        .with_context(|| format!("cannot listen on {address} (server.host, {key})"))
+}
+
+/// Twilio's callbacks are checked when Twilio is configured with a status callback URL.
+fn twilio_callback(sms: &SmsSettings) -> Option<TwilioCallback> {
+    Some(TwilioCallback {
+        auth_token: sms.twilio.auth_token.clone()?,
+        url: sms.twilio.status_callback.clone()?,
+    })
+}

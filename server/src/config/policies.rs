@@ -1,0 +1,235 @@
+//! What the configuration means to the domain and the use cases: each section translated
+//! into the policy that applies it, once, by the one function that also reports its
+//! problems. Bounds the published spec states (`ChallengePolicy::MAX_WAIT_SECS`, ...) are the
+//! domain's.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use mfa_totp_application::ClientOperations;
+use mfa_totp_application::purge::RetentionPolicy;
+use mfa_totp_domain::{
+    ChallengePolicy, Limit, LimitKind, Limits, MessageCatalog, NumberType, OtpAlgorithm,
+    PhonePolicy, TotpPolicy,
+};
+
+use super::schema::{LimitSettings, Settings};
+
+/// Every rule the configuration sets, as the domain and the use cases take them.
+pub struct Policies {
+    pub challenge: ChallengePolicy,
+    pub totp: TotpPolicy,
+    pub limits: Limits,
+    pub phones: PhonePolicy,
+    pub retention: RetentionPolicy,
+    /// The SMS templates, and the attributes each operation's SMS shows.
+    pub messages: Arc<MessageCatalog>,
+    /// `auth.clients`: which operations each client may create challenges for.
+    pub clients: ClientOperations,
+}
+
+impl Policies {
+    /// The policies `settings` describe, or every problem found on the way, one per section
+    /// (each names its key).
+    pub fn of(settings: &Settings) -> Result<Self, Vec<String>> {
+        let challenge = settings.challenge_policy();
+        let totp = settings.totp_policy();
+        let limits = settings.limits();
+        let phones = settings.phone_policy();
+        let retention = settings.retention_policy();
+        let messages = super::messages::catalog(&settings.sms);
+        match (challenge, totp, limits, phones, retention, messages) {
+            (Ok(challenge), Ok(totp), Ok(limits), Ok(phones), Ok(retention), Ok(messages)) => {
+                Ok(Self {
+                    challenge,
+                    totp,
+                    limits,
+                    phones,
+                    retention,
+                    messages: Arc::new(messages),
+                    clients: settings.client_operations(),
+                })
+            }
+            (challenge, totp, limits, phones, retention, messages) => Err([
+                challenge.err(),
+                totp.err(),
+                limits.err(),
+                phones.err(),
+                retention.err(),
+                messages.err(),
+            ]
+            .into_iter()
+            .flatten()
+            .map(|e| format!("{e:#}"))
+            .collect()),
+        }
+    }
+}
+
+impl Settings {
+    fn client_operations(&self) -> ClientOperations {
+        ClientOperations::new(
+            self.auth
+                .clients
+                .iter()
+                .map(|(sub, client)| (sub.clone(), client.operations.clone()))
+                .collect(),
+        )
+    }
+
+    /// The challenge limits, within the bounds the published spec states.
+    pub(super) fn challenge_policy(&self) -> anyhow::Result<ChallengePolicy> {
+        let c = &self.challenge;
+        let positive = [
+            ("challenge.ttl_secs", c.ttl_secs),
+            ("challenge.consume_ttl_secs", c.consume_ttl_secs),
+            ("challenge.code_ttl_secs", c.code_ttl_secs),
+            ("challenge.max_failed_attempts", c.max_failed_attempts),
+            ("challenge.max_sends", c.max_sends),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            anyhow::bail!("invalid configuration: {key} must be at least 1");
+        }
+        let bounded = [
+            (
+                "challenge.ttl_secs",
+                c.ttl_secs,
+                ChallengePolicy::MAX_WAIT_SECS,
+            ),
+            (
+                "challenge.consume_ttl_secs",
+                c.consume_ttl_secs,
+                ChallengePolicy::MAX_WAIT_SECS,
+            ),
+            (
+                "challenge.resend_cooldown_secs",
+                c.resend_cooldown_secs,
+                ChallengePolicy::MAX_WAIT_SECS,
+            ),
+            (
+                "challenge.max_sends",
+                c.max_sends,
+                ChallengePolicy::MAX_SENDS,
+            ),
+            (
+                "challenge.max_failed_attempts",
+                c.max_failed_attempts,
+                ChallengePolicy::MAX_FAILED_ATTEMPTS,
+            ),
+        ];
+        if let Some((key, _, max)) = bounded.iter().find(|(_, v, max)| v > max) {
+            anyhow::bail!("invalid configuration: {key} must be at most {max}");
+        }
+        if c.code_ttl_secs > c.ttl_secs {
+            anyhow::bail!(
+                "invalid configuration: challenge.code_ttl_secs must not exceed challenge.ttl_secs"
+            );
+        }
+        Ok(ChallengePolicy {
+            challenge_ttl: TimeDelta::seconds(c.ttl_secs.into()),
+            consume_ttl: TimeDelta::seconds(c.consume_ttl_secs.into()),
+            code_ttl: TimeDelta::seconds(c.code_ttl_secs.into()),
+            max_failed_attempts: c.max_failed_attempts,
+            resend_cooldown: TimeDelta::seconds(c.resend_cooldown_secs.into()),
+            max_sends: c.max_sends,
+        })
+    }
+
+    /// The retention the purge applies.
+    pub(super) fn retention_policy(&self) -> anyhow::Result<RetentionPolicy> {
+        let p = &self.purge;
+        if p.batch_size == 0 || p.batch_size > 100_000 {
+            anyhow::bail!("invalid configuration: purge.batch_size must be 1 to 100000");
+        }
+        let days = |secs: u64, key: &str| {
+            i64::try_from(secs)
+                .ok()
+                .and_then(TimeDelta::try_seconds)
+                .ok_or_else(|| anyhow::anyhow!("invalid configuration: {key} is too large"))
+        };
+        Ok(RetentionPolicy {
+            challenges: days(p.challenge_retention_secs, "purge.challenge_retention_secs")?,
+            audit_events: days(p.audit_retention_secs, "purge.audit_retention_secs")?,
+            longest_window: TimeDelta::seconds(ChallengePolicy::MAX_WAIT_SECS.into()),
+            batch_size: p.batch_size,
+        })
+    }
+
+    /// The limits across challenges; each window is 1 s to a day, so `Retry-After` stays
+    /// within the published bound.
+    pub(super) fn limits(&self) -> anyhow::Result<Limits> {
+        if let Some(unknown) = self
+            .limits
+            .keys()
+            .find(|name| name.parse::<LimitKind>().is_err())
+        {
+            let known: Vec<&str> = LimitKind::ALL.iter().map(|k| k.as_str()).collect();
+            anyhow::bail!(
+                "invalid configuration: limits.{unknown} is no limit (known: {})",
+                known.join(", ")
+            );
+        }
+        let mut limits = Limits::default();
+        for kind in LimitKind::ALL {
+            let default = limits.get(kind);
+            let LimitSettings { max, window_secs } =
+                self.limits.get(kind.as_str()).copied().unwrap_or_default();
+            let max = max.unwrap_or(default.max);
+            let window_secs = window_secs.unwrap_or(default.window.num_seconds() as u32);
+            if !(1..=ChallengePolicy::MAX_WAIT_SECS).contains(&window_secs) {
+                anyhow::bail!(
+                    "invalid configuration: limits.{kind}.window_secs must be 1 to {}",
+                    ChallengePolicy::MAX_WAIT_SECS
+                );
+            }
+            *limits.get_mut(kind) = Limit::new(max, window_secs);
+        }
+        Ok(limits)
+    }
+
+    /// Which numbers may receive codes: `sms.allowed_number_types` and
+    /// `sms.allowed_countries`.
+    pub(super) fn phone_policy(&self) -> anyhow::Result<PhonePolicy> {
+        let sms = &self.sms;
+        let types = sms
+            .allowed_number_types
+            .iter()
+            .map(|name| {
+                name.parse::<NumberType>().map_err(|_| {
+                    let known: Vec<&str> = NumberType::ALL.iter().map(|t| t.as_str()).collect();
+                    anyhow::anyhow!(
+                        "invalid configuration: sms.allowed_number_types: unknown type '{name}' (known: {})",
+                        known.join(", ")
+                    )
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if types.is_empty() {
+            anyhow::bail!(
+                "invalid configuration: sms.allowed_number_types must name at least one type"
+            );
+        }
+        if let Some(bad) = sms
+            .allowed_countries
+            .iter()
+            .find(|c| !PhonePolicy::is_known_country(&c.to_ascii_uppercase()))
+        {
+            anyhow::bail!(
+                "invalid configuration: sms.allowed_countries: '{bad}' is not an ISO 3166-1 alpha-2 region (or 001)"
+            );
+        }
+        let countries = (!sms.allowed_countries.is_empty()).then(|| sms.allowed_countries.clone());
+        Ok(PhonePolicy::new(types, countries))
+    }
+
+    pub(super) fn totp_policy(&self) -> anyhow::Result<TotpPolicy> {
+        let c = &self.challenge;
+        let algorithm: OtpAlgorithm = c
+            .otp_algorithm
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: challenge.otp_algorithm: {e}"))?;
+        TotpPolicy::new(c.otp_digits, c.otp_step_secs.into(), algorithm).map_err(|e| {
+            anyhow::anyhow!("invalid configuration: challenge.otp_digits/otp_step_secs: {e}")
+        })
+    }
+}

@@ -1,0 +1,189 @@
+//! The configuration's layers, validation and translation.
+
+use mfa_totp_domain::{ChallengePolicy, Limit};
+
+use super::*;
+
+#[test]
+fn defaults_are_valid_and_follow_the_design() {
+    let s = Settings::default();
+    s.validate().unwrap();
+    assert_eq!(s.challenge_policy().unwrap(), ChallengePolicy::default());
+    assert_eq!(s.database.url, "sqlite://mfa-totp.db?mode=rwc");
+}
+
+#[test]
+fn validation_names_the_key_at_fault() {
+    let mut s = Settings::default();
+    s.challenge.code_ttl_secs = 900;
+    assert!(
+        s.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("challenge.code_ttl_secs")
+    );
+    let mut s = Settings::default();
+    s.challenge.otp_digits = 4;
+    assert!(
+        s.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("challenge.otp_digits")
+    );
+    let mut s = Settings::default();
+    s.crypto.active_key_id = Some("k9".into());
+    assert!(
+        s.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("crypto.active_key_id")
+    );
+}
+
+#[test]
+fn limits_beyond_what_the_spec_states_are_refused() {
+    type Change = fn(&mut ChallengeSettings);
+    let cases: [(&str, Change); 3] = [
+        ("challenge.ttl_secs", |c| {
+            c.ttl_secs = ChallengePolicy::MAX_WAIT_SECS + 1
+        }),
+        ("challenge.resend_cooldown_secs", |c| {
+            c.resend_cooldown_secs = ChallengePolicy::MAX_WAIT_SECS + 1
+        }),
+        ("challenge.max_sends", |c| {
+            c.max_sends = ChallengePolicy::MAX_SENDS + 1
+        }),
+    ];
+    for (key, change) in cases {
+        let mut s = Settings::default();
+        change(&mut s.challenge);
+        let error = s.validate().unwrap_err().to_string();
+        assert!(error.contains(key) && error.contains("at most"), "{error}");
+    }
+}
+
+#[test]
+fn an_sms_chain_comes_from_a_toml_list_and_the_provider_keys_are_read() {
+    let s = load_toml(
+        "[sms]\nchain = [\"twilio\", \"vonage\"]\n\
+         [sms.twilio]\naccount_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+15005550006\"\n\
+         [sms.vonage]\napi_key = \"k\"\napi_secret = \"s\"\nfrom = \"MFA\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        s.sms.providers(),
+        [SmsProvider::Twilio, SmsProvider::Vonage]
+    );
+    assert_eq!(s.sms.twilio.account_sid.as_deref(), Some("AC1"));
+}
+
+#[test]
+fn an_sms_chain_comes_from_a_comma_list_in_the_environment() {
+    let chain: SmsSettings = serde_json::from_value(serde_json::json!({
+        "chain": "webhook, console",
+    }))
+    .unwrap();
+    assert_eq!(
+        chain.providers(),
+        [SmsProvider::Webhook, SmsProvider::Console]
+    );
+    let wrong = serde_json::from_value::<SmsSettings>(serde_json::json!({"chain": "twilio,sinch"}));
+    assert!(wrong.unwrap_err().to_string().contains("sinch"));
+}
+
+#[test]
+fn a_chosen_sms_provider_without_its_keys_stops_start_up_naming_the_key() {
+    let error = load_toml("[sms]\nprovider = \"twilio\"\n[sms.twilio]\naccount_sid = \"AC1\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("sms.twilio.auth_token"), "{error}");
+    let error = load_toml("[sms]\nchain = [\"vonage\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("sms.vonage.api_key"), "{error}");
+}
+
+fn load_toml(text: &str) -> anyhow::Result<Settings> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mfa-totp.toml");
+    std::fs::write(&path, text).unwrap();
+    Settings::load(Some(&path))
+}
+
+#[test]
+fn limits_and_phone_rules_come_from_the_config_and_bad_values_name_their_key() {
+    let s = load_toml(
+        "[limits.phone_sms]\nmax = 0\nwindow_secs = 60\n\
+         [limits.global_sms]\nmax = 100\nwindow_secs = 10\n\
+         [sms]\nallowed_countries = [\"GB\", \"de\"]\n\
+         allowed_number_types = [\"mobile\"]\n",
+    )
+    .unwrap();
+    let limits = s.limits().unwrap();
+    assert_eq!(limits.phone_sms.max, 0, "off");
+    assert_eq!(limits.global_sms, Limit::new(100, 10));
+    assert_eq!(
+        limits.user_sms,
+        Limit::new(10, 3600),
+        "untouched: the default"
+    );
+    let phones = s.phone_policy().unwrap();
+    let de = mfa_totp_domain::PhoneNumber::parse("+4915123456789").unwrap();
+    let us = mfa_totp_domain::PhoneNumber::parse("+12015550123").unwrap();
+    assert_eq!(phones.check(&de), Ok(()));
+    assert!(phones.check(&us).is_err(), "neither listed nor mobile");
+
+    // A wrong value stops loading, naming its key.
+    let error = load_toml("[limits.user_sms]\nmax = 3\nwindow_secs = 0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("limits.user_sms.window_secs"), "{error}");
+    let half = load_toml("[limits.user_sms]\nmax = 3\n").unwrap();
+    assert_eq!(half.limits().unwrap().user_sms, Limit::new(3, 3600));
+    let error = load_toml("[sms]\nallowed_number_types = [\"mobiel\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("sms.allowed_number_types") && error.contains("mobiel"));
+    let error = load_toml("[sms]\nallowed_countries = \"GB,XX\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("sms.allowed_countries") && error.contains("XX"));
+}
+
+#[test]
+fn one_token_key_at_a_time() {
+    let error = load_toml(
+        "[auth]\nhs256_secret = \"a-configured-secret-of-at-least-32-bytes\"\n\
+         jwks_url = \"https://idp.example/jwks\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("auth.hs256_secret, auth.jwks_url are all set"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_config_file_overrides_the_defaults() {
+    let s =
+        load_toml("[challenge]\nmax_sends = 2\n[database]\nurl = \"sqlite::memory:\"\n").unwrap();
+    assert_eq!(s.challenge.max_sends, 2);
+    assert_eq!(s.database.url, "sqlite::memory:");
+    assert_eq!(
+        s.challenge.max_failed_attempts, 5,
+        "untouched keys keep their defaults"
+    );
+}
+
+#[test]
+fn a_config_file_with_a_wrong_value_or_unknown_key_names_it() {
+    let wrong = load_toml("[server]\nport = \"eighty\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(wrong.contains("server.port"), "{wrong}");
+    let unknown = load_toml("[challenge]\nmax_sendz = 2\n")
+        .unwrap_err()
+        .to_string();
+    assert!(unknown.contains("max_sendz"), "{unknown}");
+}

@@ -1,0 +1,141 @@
+//! Validation: what serde cannot check, ranges and relations between keys, and that each
+//! chosen SMS provider has its keys. It checks values; it builds no adapter. Every problem
+//! is named at once, each with its key.
+
+use secrecy::ExposeSecret;
+
+use super::mode::MIN_HS256_SECRET_BYTES;
+use super::policies::Policies;
+use super::schema::{Settings, SmsProvider, SmsSettings};
+
+impl Settings {
+    /// Checks what serde cannot: ranges and relations between keys. Names every problem.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.validated().map(drop)
+    }
+
+    /// The policies the settings describe, or every problem of the configuration at once.
+    pub(super) fn validated(&self) -> anyhow::Result<Policies> {
+        let mut problems = self.problems_of_values();
+        match Policies::of(self) {
+            Ok(policies) if problems.is_empty() => return Ok(policies),
+            Ok(_) => {}
+            Err(more) => problems.extend(more),
+        }
+        anyhow::bail!("{}", problems.join("\n"))
+    }
+
+    /// Every problem of the configuration, one per group of keys.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = self.problems_of_values();
+        problems.extend(Policies::of(self).err().unwrap_or_default());
+        problems
+    }
+
+    /// The problems no policy reports: the server, the database, the keys and the SMS
+    /// providers' keys.
+    fn problems_of_values(&self) -> Vec<String> {
+        [
+            self.check_server_database_and_keys(),
+            self.check_crypto_keys(),
+            check_sms_keys(&self.sms),
+        ]
+        .into_iter()
+        .filter_map(|checked| checked.err().map(|e| format!("{e:#}")))
+        .collect()
+    }
+
+    fn check_server_database_and_keys(&self) -> anyhow::Result<()> {
+        let server = &self.server;
+        let at_least_one = [
+            (
+                "server.header_read_timeout_secs",
+                server.header_read_timeout_secs,
+            ),
+            (
+                "server.body_read_timeout_secs",
+                server.body_read_timeout_secs,
+            ),
+            ("server.idle_timeout_secs", server.idle_timeout_secs),
+            ("server.max_connections", server.max_connections as u64),
+        ];
+        if let Some((key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
+            anyhow::bail!("invalid configuration: {key} must be at least 1");
+        }
+        if self.database.max_connections == 0 {
+            anyhow::bail!("invalid configuration: database.max_connections must be at least 1");
+        }
+        if let Some(active) = &self.crypto.active_key_id
+            && !self.crypto.keys.contains_key(active)
+        {
+            anyhow::bail!(
+                "invalid configuration: crypto.active_key_id '{active}' is not among crypto.keys"
+            );
+        }
+        if self.crypto.active_key_id.is_none() && !self.crypto.keys.is_empty() {
+            anyhow::bail!(
+                "invalid configuration: crypto.active_key_id is required when crypto.keys are set"
+            );
+        }
+        let token_keys = self.auth.token_keys();
+        if token_keys.len() > 1 {
+            anyhow::bail!(
+                "invalid configuration: {} are all set; tokens are checked with one of them",
+                token_keys.join(", ")
+            );
+        }
+        if self.auth.max_token_lifetime_secs == 0 {
+            anyhow::bail!("invalid configuration: auth.max_token_lifetime_secs must be at least 1");
+        }
+        if let Some(secret) = &self.auth.hs256_secret
+            && secret.expose_secret().len() < MIN_HS256_SECRET_BYTES
+        {
+            anyhow::bail!(
+                "invalid configuration: auth.hs256_secret must be at least {MIN_HS256_SECRET_BYTES} bytes \
+                 (it has {}); generate one with `openssl rand -base64 48`",
+                secret.expose_secret().len()
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Settings {
+    /// Each of `crypto.keys` is base64 of 32 bytes, under a lower-case key id.
+    fn check_crypto_keys(&self) -> anyhow::Result<()> {
+        // An active key id outside `crypto.keys` is reported with the other keys.
+        let Some(active) = (self.crypto.active_key_id.as_ref())
+            .filter(|active| self.crypto.keys.contains_key(*active))
+        else {
+            return Ok(());
+        };
+        mfa_totp_crypto::AesGcmCipher::from_base64_keys(
+            self.crypto
+                .keys
+                .iter()
+                .map(|(id, key)| (id.as_str(), key.expose_secret())),
+            active,
+        )
+        .map(drop)
+        .map_err(|e| anyhow::anyhow!("invalid configuration: crypto.keys: {e}"))
+    }
+}
+
+/// Each provider of `sms.provider` / `sms.chain` has the keys it needs.
+fn check_sms_keys(sms: &SmsSettings) -> anyhow::Result<()> {
+    for provider in sms.providers() {
+        let checked = match provider {
+            SmsProvider::Console => Ok(()),
+            SmsProvider::Twilio => sms.twilio.check(),
+            SmsProvider::Vonage => sms.vonage.check(),
+            SmsProvider::Webhook => sms.webhook.check(),
+        };
+        if let Err(key) = checked {
+            anyhow::bail!(
+                "invalid configuration: {key} is required for the {} SMS provider",
+                provider.name()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! TLS for every client and pool of the process: ring as the one rustls crypto provider.
+
+/// Installs ring as the one rustls crypto provider (for sqlx, reqwest and the OTLP exporter
+/// alike). Later calls do nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
