@@ -175,14 +175,13 @@ impl TestApp {
         Self::spawn_with(setup, Some(database)).await
     }
 
-    /// Defaults on a fresh database of `engine`; `None` (said loudly) when PostgreSQL is
-    /// asked for and not configured.
-    pub async fn spawn_on(engine: Engine, test: &str) -> Option<(Self, Arc<ManualClock>)> {
-        let database = TestDatabase::create(engine, test).await?;
+    /// Defaults on a fresh database of `engine`, with a clock the test moves by hand.
+    pub async fn spawn_on(engine: Engine, test: &str) -> (Self, Arc<ManualClock>) {
+        let database = TestDatabase::create(engine, test).await;
         let clock = ManualClock::new();
         let mut setup = Setup::new(&database);
         setup.clock = Some(clock.clone());
-        Some((Self::spawn_with(setup, Some(database)).await, clock))
+        (Self::spawn_with(setup, Some(database)).await, clock)
     }
 
     /// `configure`d settings on a fresh database of the engine `MFA_TOTP_TEST_ENGINE` picks,

@@ -29,19 +29,24 @@ impl Engine {
     }
 }
 
-/// The PostgreSQL server URL, or `None` after saying loudly that `test` is skipped.
-pub fn postgres_url_or_skip(test: &str) -> Option<String> {
-    match std::env::var(POSTGRES_URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            // Straight to stderr: the test harness captures `eprintln!` of passing tests.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED on PostgreSQL: {test} (set {POSTGRES_URL_VAR} to run it)"
-            );
-            None
-        }
-    }
+/// The PostgreSQL server URL. Without it, a test that asks for PostgreSQL fails, saying how
+/// to set it: the PostgreSQL tests are `#[ignore]`d unless the variable was set when they
+/// were built (`cfg(postgres_tests)`, from each test crate's build script).
+pub fn postgres_url() -> String {
+    std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "this test needs PostgreSQL: set {POSTGRES_URL_VAR}, e.g. \
+                 postgres://postgres@127.0.0.1:5432/postgres"
+            )
+        })
+}
+
+/// Whether PostgreSQL is configured (for benchmarks, which measure what they can).
+pub fn postgres_configured() -> bool {
+    std::env::var(POSTGRES_URL_VAR).is_ok_and(|url| !url.is_empty())
 }
 
 /// One test's database.
@@ -53,21 +58,21 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// A fresh, empty database on `engine`; `None` when PostgreSQL is not configured (the
-    /// skip is reported). With `MFA_TOTP_TEST_ENGINE=postgres` a missing URL is an error.
-    pub async fn create(engine: Engine, test: &str) -> Option<Self> {
+    /// A fresh, empty database on `engine`. PostgreSQL without its URL fails the test.
+    pub async fn create(engine: Engine, test: &str) -> Self {
         match engine {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                Some(Self {
+                let _ = test;
+                Self {
                     url,
                     postgres: None,
                     _dir: Some(dir),
-                })
+                }
             }
             Engine::Postgres => {
-                let server = postgres_url_or_skip(test)?;
+                let server = postgres_url();
                 let name = format!("mfa_totp_test_{}", unique_suffix());
                 let admin = Database::connect(&server)
                     .await
@@ -77,22 +82,18 @@ impl TestDatabase {
                     .await
                     .expect("CREATE DATABASE");
                 admin.close().await.ok();
-                Some(Self {
+                Self {
                     url: with_database(&server, &name),
                     postgres: Some((server, name)),
                     _dir: None,
-                })
+                }
             }
         }
     }
 
-    /// Like [`Self::create`] on the engine `MFA_TOTP_TEST_ENGINE` picks; asking for
-    /// PostgreSQL without its URL fails the test instead of skipping it.
+    /// Like [`Self::create`] on the engine `MFA_TOTP_TEST_ENGINE` picks.
     pub async fn from_env(test: &str) -> Self {
-        let engine = Engine::from_env();
-        Self::create(engine, test)
-            .await
-            .unwrap_or_else(|| panic!("{ENGINE_VAR}=postgres needs {POSTGRES_URL_VAR}"))
+        Self::create(Engine::from_env(), test).await
     }
 
     pub fn url(&self) -> &str {
