@@ -187,3 +187,48 @@ fn a_config_file_with_a_wrong_value_or_unknown_key_names_it() {
         .to_string();
     assert!(unknown.contains("max_sendz"), "{unknown}");
 }
+
+#[test]
+fn an_unknown_limit_is_named_with_the_known_ones() {
+    let error = load_toml("[limits.phone_smss]\nmax = 3\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("limits.phone_smss") && error.contains("phone_sms"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_validated_config_carries_the_policies_its_settings_describe() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mfa-totp.toml");
+    std::fs::write(
+        &path,
+        "[challenge]\nmax_sends = 2\n[limits.user_sms]\nmax = 7\n\
+         [auth.clients.payments-service]\noperations = [\"payments.transfer\"]\n",
+    )
+    .unwrap();
+    let config = Config::load(Some(&path)).unwrap();
+    assert_eq!(config.policies.challenge.max_sends, 2);
+    assert_eq!(config.policies.limits.user_sms, Limit::new(7, 3600));
+    let payments = mfa_totp_domain::ClientId::parse("payments-service").unwrap();
+    let phone = mfa_totp_domain::Operation::parse("profile.phone_change").unwrap();
+    assert!(!config.policies.clients.may_create(&payments, &phone));
+}
+
+#[test]
+fn every_problem_is_named_at_once() {
+    let mut s = Settings::default();
+    s.challenge.max_sends = 0;
+    s.server.max_connections = 0;
+    s.sms.provider = SmsProvider::Twilio;
+    let error = Config::new(s).err().unwrap().to_string();
+    for key in [
+        "challenge.max_sends",
+        "server.max_connections",
+        "sms.twilio.account_sid",
+    ] {
+        assert!(error.contains(key), "{key} not in {error}");
+    }
+}

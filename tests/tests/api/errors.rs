@@ -417,3 +417,55 @@ async fn consuming_before_verification_finds_no_verified_context() {
         200
     );
 }
+
+/// A body field that does not parse by its domain type is refused at its path, like a
+/// refused one: every such field at once, each with its field error.
+#[tokio::test]
+async fn malformed_body_fields_are_refused_each_with_its_field_error() {
+    let app = TestApp::spawn().await;
+    let reply = app
+        .send(
+            app.http
+                .put(app.url("/internal/v1/mfa/users/alice"))
+                .bearer_auth(TestApp::service_token())
+                .json(&json!({"phoneNumber": "0044 7400 123123", "locale": "not a locale"})),
+        )
+        .await;
+    reply.assert_error(400, "BAD_REQUEST");
+    let fields: Vec<&str> = reply.body["fieldErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["phoneNumber", "locale"], "{}", reply.body);
+    assert_eq!(
+        reply.body["fieldErrors"][0]["code"],
+        "urn:plmr:mfa-totp:api:NOT_BLANK"
+    );
+
+    let reply = app
+        .post_json(
+            "/internal/v1/mfa/challenges",
+            &TestApp::service_token(),
+            json!({
+                "subjectUserId": "al\u{7}ice",
+                "stepUpRequestContext": {"operation": "payments\u{0}transfer"},
+                "locale": "x",
+            }),
+        )
+        .await;
+    reply.assert_error(400, "BAD_REQUEST");
+    let fields: Vec<&str> = reply.body["fieldErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["subjectUserId", "stepUpRequestContext.operation", "locale"],
+        "{}",
+        reply.body
+    );
+}
