@@ -432,13 +432,7 @@ async fn malformed_body_fields_are_refused_each_with_its_field_error() {
         )
         .await;
     reply.assert_error(400, "BAD_REQUEST");
-    let fields: Vec<&str> = reply.body["fieldErrors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["phoneNumber", "locale"], "{}", reply.body);
+    assert_eq!(fields(&reply), ["phoneNumber", "locale"], "{}", reply.body);
     assert_eq!(
         reply.body["fieldErrors"][0]["code"],
         "urn:plmr:mfa-totp:api:NOT_BLANK"
@@ -456,16 +450,20 @@ async fn malformed_body_fields_are_refused_each_with_its_field_error() {
         )
         .await;
     reply.assert_error(400, "BAD_REQUEST");
-    let fields: Vec<&str> = reply.body["fieldErrors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        fields,
+        fields(&reply),
         ["subjectUserId", "stepUpRequestContext.operation", "locale"],
         "{}",
         reply.body
     );
+}
+
+/// The paths of a reply's field errors, in order.
+fn fields(reply: &mfa_totp_tests::Reply) -> Vec<&str> {
+    reply.body["fieldErrors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect()
 }
