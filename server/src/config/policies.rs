@@ -34,7 +34,7 @@ impl Policies {
     pub fn of(settings: &Settings) -> Result<Self, Vec<String>> {
         let challenge = settings.challenge_policy();
         let totp = settings.totp_policy();
-        let limits = settings.limits();
+        let limits = settings.limit_policy();
         let phones = settings.phone_policy();
         let retention = settings.retention_policy();
         let messages = super::messages::catalog(&settings.sms);
@@ -157,7 +157,7 @@ impl Settings {
 
     /// The limits across challenges; each window is 1 s to a day, so `Retry-After` stays
     /// within the published bound.
-    pub(super) fn limits(&self) -> anyhow::Result<Limits> {
+    pub(super) fn limit_policy(&self) -> anyhow::Result<Limits> {
         if let Some(unknown) = self
             .limits
             .keys()

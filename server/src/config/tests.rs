@@ -119,7 +119,7 @@ fn limits_and_phone_rules_come_from_the_config_and_bad_values_name_their_key() {
          allowed_number_types = [\"mobile\"]\n",
     )
     .unwrap();
-    let limits = s.limits().unwrap();
+    let limits = s.limit_policy().unwrap();
     assert_eq!(limits.phone_sms.max, 0, "off");
     assert_eq!(limits.global_sms, Limit::new(100, 10));
     assert_eq!(
@@ -139,7 +139,7 @@ fn limits_and_phone_rules_come_from_the_config_and_bad_values_name_their_key() {
         .to_string();
     assert!(error.contains("limits.user_sms.window_secs"), "{error}");
     let half = load_toml("[limits.user_sms]\nmax = 3\n").unwrap();
-    assert_eq!(half.limits().unwrap().user_sms, Limit::new(3, 3600));
+    assert_eq!(half.limit_policy().unwrap().user_sms, Limit::new(3, 3600));
     let error = load_toml("[sms]\nallowed_number_types = [\"mobiel\"]\n")
         .unwrap_err()
         .to_string();
