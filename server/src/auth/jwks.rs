@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
-use super::TokenError;
+use super::error::TokenError;
 
 /// One usable key of the set.
 pub struct JwksKey {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 
 use super::jwks::{Jwks, JwksOptions};
-use super::{TokenRules, TokenVerifier, VerificationKey};
+use super::token::{TokenRules, TokenVerifier, VerificationKey};
 use crate::config::{AuthSettings, PublicKeyAlgorithm};
 
 /// The token verifier: with a fixed key, or with the JWKS (fetched here: start-up fails when

@@ -6,8 +6,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use mfa_totp_domain::UserId;
 use serde::Deserialize;
 
+use super::caller::Caller;
+use super::error::TokenError;
 use super::jwks::Jwks;
-use super::{Caller, TokenError};
 use crate::config::AuthSettings;
 
 /// The claims read from a token, in the shapes identity providers send them: `iss`, `aud`
@@ -100,11 +101,7 @@ impl TokenRules {
             .chain(claims.scp)
             .flat_map(Words::into_words)
             .collect();
-        Ok(Caller {
-            subject: claims.sub,
-            scopes,
-            request_id: String::new(),
-        })
+        Ok(Caller::new(claims.sub, scopes))
     }
 }
 

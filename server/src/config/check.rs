@@ -1,7 +1,8 @@
 //! `mfa-totp config check`: every problem of a configuration at once, and the effective
 //! values with every secret redacted.
 
-use super::{Mode, Settings};
+use super::mode::Mode;
+use super::schema::Settings;
 
 /// What `config check` found: the effective values (printable) and each problem.
 pub struct Checked {

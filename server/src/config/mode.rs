@@ -3,8 +3,8 @@
 
 use secrecy::ExposeSecret;
 
-use super::Config;
 use super::schema::{Settings, SmsProvider};
+use super::validate::Config;
 
 /// The public HS256 secret that `serve --dev` and `token --dev` use when none is configured.
 /// A production start refuses it.
@@ -14,8 +14,6 @@ pub const DEVELOPMENT_HS256_SECRET: &str = "mfa-totp-development-secret-do-not-u
 pub const DEVELOPMENT_CRYPTO_KEY: &str = "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtISEhISE=";
 /// The key id of [`DEVELOPMENT_CRYPTO_KEY`].
 pub const DEVELOPMENT_CRYPTO_KEY_ID: &str = "dev";
-/// The shortest HS256 secret accepted: 256 bits, as RFC 7518 §3.2 asks.
-pub const MIN_HS256_SECRET_BYTES: usize = 32;
 
 /// Production (the default) refuses development keys and console SMS; development
 /// (`serve --dev`) fills them in.

@@ -2,13 +2,41 @@
 //! chosen SMS provider has its keys. It checks values; it builds no adapter. Every problem
 //! is named at once, each with its key.
 
+use std::path::Path;
+
 use secrecy::ExposeSecret;
 
-use super::mode::MIN_HS256_SECRET_BYTES;
 use super::policies::Policies;
 use super::schema::{Settings, SmsProvider, SmsSettings};
 
+/// The shortest HS256 secret accepted: 256 bits, as RFC 7518 §3.2 asks.
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+
+/// A validated configuration: the settings, and the policies they describe.
+pub struct Config {
+    pub settings: Settings,
+    pub policies: Policies,
+}
+
+impl Config {
+    /// Reads and validates the layers. `file` is the optional config file.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        Self::new(Settings::read(file)?)
+    }
+
+    /// Validates `settings`: every problem is named at once.
+    pub fn new(settings: Settings) -> anyhow::Result<Self> {
+        let policies = settings.validated()?;
+        Ok(Self { settings, policies })
+    }
+}
+
 impl Settings {
+    /// Loads and validates the layers. `file` is the optional config file.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        Ok(Config::load(file)?.settings)
+    }
+
     /// Checks what serde cannot: ranges and relations between keys. Names every problem.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.validated().map(drop)

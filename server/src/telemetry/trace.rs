@@ -6,7 +6,7 @@ use opentelemetry::trace::{TraceContextExt, TraceId};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::PROVIDER;
+use super::export::is_exporting;
 
 /// A request's `traceparent` (W3C Trace Context) as the propagator reads it.
 struct Headers<'a>(&'a poem::http::HeaderMap);
@@ -29,7 +29,7 @@ pub fn trace_request(span: &tracing::Span, headers: &poem::http::HeaderMap) -> S
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
         .and_then(traceparent_trace_id);
-    if PROVIDER.get().is_some() {
+    if is_exporting() {
         if incoming.is_some() {
             let parent = TraceContextPropagator::new().extract(&Headers(headers));
             let _ = span.set_parent(parent);
