@@ -39,18 +39,7 @@ impl AesGcmCipher {
     ) -> Result<Self, KeyRingError> {
         let mut ring = HashMap::new();
         for (id, encoded) in keys {
-            let id_ok = (1..=32).contains(&id.len())
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !id_ok {
-                return Err(KeyRingError::BadKeyId(id.to_owned()));
-            }
-            let bytes = STANDARD
-                .decode(encoded.trim())
-                .ok()
-                .filter(|b| b.len() == 32)
-                .ok_or_else(|| KeyRingError::BadKey(id.to_owned()))?;
+            let bytes = decode_key(id, encoded)?;
             ring.insert(
                 id.to_owned(),
                 Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
@@ -64,6 +53,40 @@ impl AesGcmCipher {
             active: active.to_owned(),
         })
     }
+}
+
+/// Checks `(key id, base64 key)` pairs and the active key id as
+/// [`AesGcmCipher::from_base64_keys`] does, without building a cipher (configuration checks).
+pub fn check_base64_keys<'a>(
+    keys: impl IntoIterator<Item = (&'a str, &'a str)>,
+    active: &str,
+) -> Result<(), KeyRingError> {
+    let mut has_active = false;
+    for (id, encoded) in keys {
+        decode_key(id, encoded)?;
+        has_active |= id == active;
+    }
+    if has_active {
+        Ok(())
+    } else {
+        Err(KeyRingError::UnknownActiveKey(active.to_owned()))
+    }
+}
+
+/// A key's 32 bytes, once its id and its base64 are checked.
+fn decode_key(id: &str, encoded: &str) -> Result<Vec<u8>, KeyRingError> {
+    let id_ok = (1..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !id_ok {
+        return Err(KeyRingError::BadKeyId(id.to_owned()));
+    }
+    STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| KeyRingError::BadKey(id.to_owned()))
 }
 
 impl SecretCipher for AesGcmCipher {
@@ -179,5 +202,23 @@ mod tests {
             AesGcmCipher::from_base64_keys([("k1", K1)], "k9").err(),
             Some(KeyRingError::UnknownActiveKey("k9".into()))
         );
+    }
+
+    #[test]
+    fn the_check_refuses_what_the_ring_refuses_and_passes_what_it_builds() {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (&[("k1", "c2hvcnQ=")], "k1"),
+            (&[("a:b", K1)], "a:b"),
+            (&[("k1", K1)], "k9"),
+            (&[("k1", K1), ("k2", K2)], "k2"),
+            (&[("k1", K1), ("k2", "not base64!")], "k1"),
+        ];
+        for (keys, active) in cases {
+            assert_eq!(
+                check_base64_keys(keys.iter().copied(), active),
+                AesGcmCipher::from_base64_keys(keys.iter().copied(), active).map(drop),
+                "{keys:?} {active}"
+            );
+        }
     }
 }

@@ -137,14 +137,13 @@ impl Settings {
         else {
             return Ok(());
         };
-        mfa_totp_crypto::AesGcmCipher::from_base64_keys(
+        mfa_totp_crypto::check_base64_keys(
             self.crypto
                 .keys
                 .iter()
                 .map(|(id, key)| (id.as_str(), key.expose_secret())),
             active,
         )
-        .map(drop)
         .map_err(|e| anyhow::anyhow!("invalid configuration: crypto.keys: {e}"))
     }
 }
