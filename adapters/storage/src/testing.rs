@@ -32,13 +32,13 @@ impl Engine {
 /// The PostgreSQL server URL. Without it, a test that asks for PostgreSQL fails, saying how
 /// to set it: the PostgreSQL tests are `#[ignore]`d unless the variable was set when they
 /// were built (`cfg(postgres_tests)`, from each test crate's build script).
-pub fn postgres_url() -> String {
+pub fn postgres_url(test: &str) -> String {
     std::env::var(POSTGRES_URL_VAR)
         .ok()
         .filter(|url| !url.is_empty())
         .unwrap_or_else(|| {
             panic!(
-                "this test needs PostgreSQL: set {POSTGRES_URL_VAR}, e.g. \
+                "{test} needs PostgreSQL: set {POSTGRES_URL_VAR}, e.g. \
                  postgres://postgres@127.0.0.1:5432/postgres"
             )
         })
@@ -58,13 +58,13 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// A fresh, empty database on `engine`. PostgreSQL without its URL fails the test.
+    /// A fresh, empty database on `engine` for `test`. PostgreSQL without its URL fails the
+    /// test, naming it.
     pub async fn create(engine: Engine, test: &str) -> Self {
         match engine {
             Engine::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                let _ = test;
                 Self {
                     url,
                     postgres: None,
@@ -72,7 +72,7 @@ impl TestDatabase {
                 }
             }
             Engine::Postgres => {
-                let server = postgres_url();
+                let server = postgres_url(test);
                 let name = format!("mfa_totp_test_{}", unique_suffix());
                 let admin = Database::connect(&server)
                     .await

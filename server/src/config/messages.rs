@@ -107,12 +107,11 @@ pub fn warn_about_long_templates(settings: &Settings, catalog: &MessageCatalog) 
 mod tests {
     use super::*;
     use mfa_totp_domain::Operation;
+    use std::sync::Arc;
 
-    fn load(toml: &str) -> anyhow::Result<MessageCatalog> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("mfa-totp.toml");
-        std::fs::write(&path, toml).unwrap();
-        catalog(&Settings::load(Some(&path))?.sms)
+    /// The catalog a configuration built from `toml` carries.
+    fn load(toml: &str) -> anyhow::Result<Arc<MessageCatalog>> {
+        Ok(crate::config::tests::load_toml(toml)?.policies.messages)
     }
 
     #[test]

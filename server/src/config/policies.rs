@@ -16,6 +16,7 @@ use mfa_totp_domain::{
 use super::schema::{LimitSettings, Settings};
 
 /// Every rule the configuration sets, as the domain and the use cases take them.
+#[derive(Debug)]
 pub struct Policies {
     pub challenge: ChallengePolicy,
     pub totp: TotpPolicy,
@@ -161,7 +162,9 @@ impl Settings {
         if let Some(unknown) = self
             .limits
             .keys()
-            .find(|name| name.parse::<LimitKind>().is_err())
+            // Exactly the limit's name: it is looked up by it below.
+            // Exactly the limit's name: it is looked up by it below.
+            .find(|name| !LimitKind::ALL.iter().any(|kind| kind.as_str() == *name))
         {
             let known: Vec<&str> = LimitKind::ALL.iter().map(|k| k.as_str()).collect();
             anyhow::bail!(

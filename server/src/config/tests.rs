@@ -6,38 +6,25 @@ use super::*;
 
 #[test]
 fn defaults_are_valid_and_follow_the_design() {
-    let s = Settings::default();
-    s.validate().unwrap();
-    assert_eq!(s.challenge_policy().unwrap(), ChallengePolicy::default());
-    assert_eq!(s.database.url, "sqlite://mfa-totp.db?mode=rwc");
+    let config = Config::new(Settings::default()).unwrap();
+    assert_eq!(config.policies.challenge, ChallengePolicy::default());
+    assert_eq!(
+        config.settings.database.url,
+        "sqlite://mfa-totp.db?mode=rwc"
+    );
 }
 
 #[test]
 fn validation_names_the_key_at_fault() {
     let mut s = Settings::default();
     s.challenge.code_ttl_secs = 900;
-    assert!(
-        s.validate()
-            .unwrap_err()
-            .to_string()
-            .contains("challenge.code_ttl_secs")
-    );
+    assert!(problems(s).contains("challenge.code_ttl_secs"));
     let mut s = Settings::default();
     s.challenge.otp_digits = 4;
-    assert!(
-        s.validate()
-            .unwrap_err()
-            .to_string()
-            .contains("challenge.otp_digits")
-    );
+    assert!(problems(s).contains("challenge.otp_digits"));
     let mut s = Settings::default();
     s.crypto.active_key_id = Some("k9".into());
-    assert!(
-        s.validate()
-            .unwrap_err()
-            .to_string()
-            .contains("crypto.active_key_id")
-    );
+    assert!(problems(s).contains("crypto.active_key_id"));
 }
 
 #[test]
@@ -57,7 +44,7 @@ fn limits_beyond_what_the_spec_states_are_refused() {
     for (key, change) in cases {
         let mut s = Settings::default();
         change(&mut s.challenge);
-        let error = s.validate().unwrap_err().to_string();
+        let error = problems(s);
         assert!(error.contains(key) && error.contains("at most"), "{error}");
     }
 }
@@ -71,10 +58,10 @@ fn an_sms_chain_comes_from_a_toml_list_and_the_provider_keys_are_read() {
     )
     .unwrap();
     assert_eq!(
-        s.sms.providers(),
+        s.settings.sms.providers(),
         [SmsProvider::Twilio, SmsProvider::Vonage]
     );
-    assert_eq!(s.sms.twilio.account_sid.as_deref(), Some("AC1"));
+    assert_eq!(s.settings.sms.twilio.account_sid.as_deref(), Some("AC1"));
 }
 
 #[test]
@@ -103,11 +90,17 @@ fn a_chosen_sms_provider_without_its_keys_stops_start_up_naming_the_key() {
     assert!(error.contains("sms.vonage.api_key"), "{error}");
 }
 
-fn load_toml(text: &str) -> anyhow::Result<Settings> {
+/// The configuration `text` describes, loaded from a file as `--config` loads it.
+pub(super) fn load_toml(text: &str) -> anyhow::Result<Config> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mfa-totp.toml");
     std::fs::write(&path, text).unwrap();
-    Settings::load(Some(&path))
+    Config::load(Some(&path))
+}
+
+/// Every problem `settings` have, as one message.
+fn problems(settings: Settings) -> String {
+    Config::new(settings).expect_err("a problem").to_string()
 }
 
 #[test]
@@ -119,7 +112,7 @@ fn limits_and_phone_rules_come_from_the_config_and_bad_values_name_their_key() {
          allowed_number_types = [\"mobile\"]\n",
     )
     .unwrap();
-    let limits = s.limit_policy().unwrap();
+    let limits = s.policies.limits;
     assert_eq!(limits.phone_sms.max, 0, "off");
     assert_eq!(limits.global_sms, Limit::new(100, 10));
     assert_eq!(
@@ -127,7 +120,7 @@ fn limits_and_phone_rules_come_from_the_config_and_bad_values_name_their_key() {
         Limit::new(10, 3600),
         "untouched: the default"
     );
-    let phones = s.phone_policy().unwrap();
+    let phones = &s.policies.phones;
     let de = mfa_totp_domain::PhoneNumber::parse("+4915123456789").unwrap();
     let us = mfa_totp_domain::PhoneNumber::parse("+12015550123").unwrap();
     assert_eq!(phones.check(&de), Ok(()));
@@ -139,7 +132,7 @@ fn limits_and_phone_rules_come_from_the_config_and_bad_values_name_their_key() {
         .to_string();
     assert!(error.contains("limits.user_sms.window_secs"), "{error}");
     let half = load_toml("[limits.user_sms]\nmax = 3\n").unwrap();
-    assert_eq!(half.limit_policy().unwrap().user_sms, Limit::new(3, 3600));
+    assert_eq!(half.policies.limits.user_sms, Limit::new(3, 3600));
     let error = load_toml("[sms]\nallowed_number_types = [\"mobiel\"]\n")
         .unwrap_err()
         .to_string();
@@ -168,6 +161,7 @@ fn one_token_key_at_a_time() {
 fn a_config_file_overrides_the_defaults() {
     let s =
         load_toml("[challenge]\nmax_sends = 2\n[database]\nurl = \"sqlite::memory:\"\n").unwrap();
+    let s = s.settings;
     assert_eq!(s.challenge.max_sends, 2);
     assert_eq!(s.database.url, "sqlite::memory:");
     assert_eq!(
@@ -200,16 +194,20 @@ fn an_unknown_limit_is_named_with_the_known_ones() {
 }
 
 #[test]
+fn a_limit_is_named_exactly_as_it_is_looked_up() {
+    let mut s = Settings::default();
+    s.limits
+        .insert("PHONE_SMS".into(), LimitSettings::new(0, 60));
+    assert!(problems(s).contains("limits.PHONE_SMS"));
+}
+
+#[test]
 fn a_validated_config_carries_the_policies_its_settings_describe() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("mfa-totp.toml");
-    std::fs::write(
-        &path,
+    let config = load_toml(
         "[challenge]\nmax_sends = 2\n[limits.user_sms]\nmax = 7\n\
          [auth.clients.payments-service]\noperations = [\"payments.transfer\"]\n",
     )
     .unwrap();
-    let config = Config::load(Some(&path)).unwrap();
     assert_eq!(config.policies.challenge.max_sends, 2);
     assert_eq!(config.policies.limits.user_sms, Limit::new(7, 3600));
     let payments = mfa_totp_domain::ClientId::parse("payments-service").unwrap();
@@ -223,7 +221,7 @@ fn every_problem_is_named_at_once() {
     s.challenge.max_sends = 0;
     s.server.max_connections = 0;
     s.sms.provider = SmsProvider::Twilio;
-    let error = Config::new(s).err().unwrap().to_string();
+    let error = problems(s);
     for key in [
         "challenge.max_sends",
         "server.max_connections",

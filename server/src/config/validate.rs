@@ -13,6 +13,7 @@ use super::schema::{Settings, SmsProvider, SmsSettings};
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
 
 /// A validated configuration: the settings, and the policies they describe.
+#[derive(Debug)]
 pub struct Config {
     pub settings: Settings,
     pub policies: Policies,
@@ -32,16 +33,6 @@ impl Config {
 }
 
 impl Settings {
-    /// Loads and validates the layers. `file` is the optional config file.
-    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        Ok(Config::load(file)?.settings)
-    }
-
-    /// Checks what serde cannot: ranges and relations between keys. Names every problem.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        self.validated().map(drop)
-    }
-
     /// The policies the settings describe, or every problem of the configuration at once.
     pub(super) fn validated(&self) -> anyhow::Result<Policies> {
         let mut problems = self.problems_of_values();

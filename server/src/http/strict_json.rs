@@ -104,11 +104,11 @@ impl Fields {
 
     fn missing(&mut self, name: &str) {
         let field = self.path(name);
-        self.field_errors.push(FieldError {
-            code: FieldErrorCode::NotNull,
-            message: format!("{field} must not be null."),
-            field,
-        });
+        self.field_errors.push(FieldError::new(
+            FieldErrorCode::NotNull,
+            &field,
+            "must not be null",
+        ));
     }
 
     /// Records a refusal of `name` that is neither null nor blank (wrong type, bad format).
@@ -126,11 +126,11 @@ impl Fields {
             }
             Some(Value::String(s)) if s.trim().is_empty() => {
                 let field = self.path(name);
-                self.field_errors.push(FieldError {
-                    code: FieldErrorCode::NotBlank,
-                    message: format!("{field} must not be blank."),
-                    field,
-                });
+                self.field_errors.push(FieldError::new(
+                    FieldErrorCode::NotBlank,
+                    &field,
+                    "must not be blank",
+                ));
                 None
             }
             Some(Value::String(s)) => Some(s),

@@ -91,14 +91,6 @@ fn bad_id() -> Example {
 }
 
 fn blank_field(field: &str) -> Example {
-    let message = format!("{field} must not be blank.");
-    let error = FieldError {
-        code: FieldErrorCode::NotBlank,
-        message: message.clone(),
-        field: field.to_owned(),
-    };
-    (
-        "BAD_REQUEST",
-        ApiError::invalid_fields(message, vec![error]),
-    )
+    let error = FieldError::new(FieldErrorCode::NotBlank, field, "must not be blank");
+    ("BAD_REQUEST", ApiError::for_fields(vec![error]))
 }
