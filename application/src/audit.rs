@@ -87,8 +87,9 @@ fn count(event: &AuditEvent) {
                 }
             }
         }
-        // Counted with their provider and latency in `count_send`.
-        AuditKind::CodeSent | AuditKind::SendFailed => {}
+        // Counted with their provider and latency in `count_send`; delivery reports are
+        // not a metric of their own.
+        AuditKind::CodeSent | AuditKind::SendFailed | AuditKind::DeliveryReported => {}
     }
 }
 
@@ -121,6 +122,7 @@ pub fn log_event(event: &AuditEvent) {
         limit = event.limit.map(|l| l.as_str()).unwrap_or(""),
         provider = event.provider.as_deref().unwrap_or(""),
         message_id = event.message_id.as_deref().unwrap_or(""),
+        error_code = event.error_code.as_deref().unwrap_or(""),
         "audit event"
     );
 }

@@ -28,6 +28,10 @@ pub enum InitiateError {
     SendCapReached { until: Timestamp },
     #[error(transparent)]
     Sms(SmsError),
+    /// A provider may have sent the code but did not confirm it; the send counts, and the
+    /// next may go at `ready_at`.
+    #[error("the SMS provider did not confirm the send; the next may go at {ready_at}")]
+    Unconfirmed { ready_at: Timestamp },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the challenge kept changing under concurrent requests")]
@@ -124,6 +128,7 @@ impl UseCases {
                 to: phone.clone(),
                 challenge_id: id,
                 locale: Some(message.locale.to_string()),
+                send_id: format!("{id}.{}", plan.expected_send_count + 1),
             };
             let started = std::time::Instant::now();
             let result = self.sms.send(&sms).await;
@@ -133,17 +138,18 @@ impl UseCases {
                     AuditOutcome::Send(SendOutcome::Accepted),
                 )
                 .with_message(Some(sent.provider.to_owned()), sent.message_id.clone()),
-                Err(error) => event(
-                    AuditKind::SendFailed,
-                    AuditOutcome::Send(send_outcome(error)),
-                ),
+                Err(error) => event(AuditKind::SendFailed, AuditOutcome::Send(error.outcome()))
+                    .with_message(Some(error.answer().provider.to_owned()), None)
+                    .with_error_code(error.answer().code.clone()),
             }
             .with_phone(phone.masked());
             self.log_send(id, &result, started.elapsed(), now, segments, &audit)
                 .await;
             let sent = match result {
                 Ok(sent) => sent,
-                Err(error) => {
+                // No provider took it and none may have sent it: the send is undone, and costs
+                // nothing.
+                Err(error @ SmsError::Unavailable(_)) => {
                     tracing::warn!(error = %error, to = %phone, "SMS not sent; undoing the recorded send");
                     if !self
                         .challenges
@@ -153,6 +159,19 @@ impl UseCases {
                         tracing::warn!("the recorded send changed before it could be undone");
                     }
                     return Err(InitiateError::Sms(error));
+                }
+                // A refusal of this number, or a send that may have gone out: it stands as a
+                // send (cooldown, cap and limits), so that neither can be repeated for free.
+                Err(error @ SmsError::Refused(_)) => {
+                    tracing::warn!(error = %error, to = %phone, "SMS refused for this number; the send counts");
+                    return Err(InitiateError::Sms(error));
+                }
+                Err(error @ SmsError::Unknown(_)) => {
+                    tracing::warn!(error = %error, to = %phone, "SMS outcome unknown; the send counts");
+                    let after = challenge.after_send(&plan);
+                    return Err(InitiateError::Unconfirmed {
+                        ready_at: after.resend_available_at(&self.policy).unwrap_or(now),
+                    });
                 }
             };
             tracing::info!(
@@ -203,23 +222,26 @@ impl UseCases {
         event: &AuditEvent,
     ) {
         let sent = result.as_ref().ok();
+        let answer = result.as_ref().err().map(SmsError::answer);
         let outcome = match result {
             Ok(_) => SendOutcome::Accepted,
-            Err(error) => send_outcome(error),
+            Err(error) => error.outcome(),
         };
+        let provider = sent.map(|s| s.provider).or(answer.map(|a| a.provider));
         crate::audit::count_send(
-            sent.map(|s| s.provider),
+            provider,
             match outcome {
                 SendOutcome::Accepted => "accepted",
                 SendOutcome::Rejected => "rejected",
                 SendOutcome::Unavailable => "unavailable",
+                SendOutcome::Unknown => "unknown",
             },
             latency,
         );
         let send = SmsSend {
             challenge_id: id,
             outcome,
-            provider: sent.map(|s| s.provider.to_owned()),
+            provider: provider.map(str::to_owned),
             message_id: sent.and_then(|s| s.message_id.clone()),
             chain_position: sent.map(|s| s.chain_position as u32),
             attempts: sent.map_or(0, |s| s.attempts),
@@ -227,6 +249,7 @@ impl UseCases {
             delivery: None,
             sent_at: at,
             segments,
+            error_code: answer.and_then(|a| a.code.clone()),
         };
         if let Err(error) = self.sends.log_send(&send, event).await {
             tracing::warn!(error = %error, "the SMS send could not be recorded");
@@ -245,13 +268,6 @@ impl UseCases {
             sends_remaining: after.sends_remaining(&self.policy),
             masked_phone_number: phone.masked(),
         }
-    }
-}
-
-fn send_outcome(error: &SmsError) -> SendOutcome {
-    match error {
-        SmsError::Rejected(_) => SendOutcome::Rejected,
-        SmsError::Unavailable(_) => SendOutcome::Unavailable,
     }
 }
 

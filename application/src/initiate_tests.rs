@@ -209,15 +209,69 @@ async fn initiate_undoes_the_recorded_send_when_the_provider_is_down() {
     m.challenges
         .expect_record_send()
         .returning(|_, _, _| Ok(Change::Applied));
-    m.sms
-        .expect_send()
-        .returning(|_| Err(SmsError::Unavailable(anyhow::anyhow!("timeout"))));
+    m.sms.expect_send().returning(|_| {
+        Err(SmsError::Unavailable(crate::ProviderAnswer::new(
+            "twilio", None, "timeout",
+        )))
+    });
     m.challenges
         .expect_undo_send()
         .times(1)
         .returning(|_, _, _| Ok(true));
     let err = initiate_err(m).await;
     assert!(matches!(err, InitiateError::Sms(SmsError::Unavailable(_))));
+}
+
+/// A refusal of the number, or a send that may have gone out: the send stands (cooldown, cap
+/// and limits charged), never undone; the event and the record name the provider's code.
+#[tokio::test]
+async fn initiate_keeps_the_send_charged_when_the_number_is_refused_or_the_outcome_unknown() {
+    for error in [
+        SmsError::Refused(crate::ProviderAnswer::new(
+            "twilio",
+            Some("21635".into()),
+            "landline",
+        )),
+        SmsError::Unknown(crate::ProviderAnswer::new("twilio", None, "timed out")),
+    ] {
+        let mut m = ready();
+        m.challenges
+            .expect_record_send()
+            .times(1)
+            .returning(|_, _, _| Ok(Change::Applied));
+        let answer = error.clone();
+        m.sms.expect_send().returning(move |_| Err(answer.clone()));
+        m.challenges.expect_undo_send().never();
+        let outcome = error.outcome();
+        let code = error.answer().code.clone();
+        let mut sends = crate::ports::MockSmsSendLog::new();
+        sends
+            .expect_log_send()
+            .withf(move |send, event| {
+                send.outcome == outcome
+                    && send.provider.as_deref() == Some("twilio")
+                    && send.error_code == code
+                    && event.error_code == code
+                    && event.provider.as_deref() == Some("twilio")
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        m.sends = sends;
+        let err = initiate_err(m).await;
+        match error {
+            SmsError::Refused(_) => {
+                assert!(
+                    matches!(err, InitiateError::Sms(SmsError::Refused(_))),
+                    "{err:?}"
+                )
+            }
+            _ => assert!(
+                matches!(err, InitiateError::Unconfirmed { ready_at }
+                    if ready_at == now() + ChallengePolicy::default().resend_cooldown),
+                "{err:?}"
+            ),
+        }
+    }
 }
 
 #[tokio::test]
@@ -295,14 +349,20 @@ async fn initiate_records_a_send_no_provider_could_take() {
     m.challenges
         .expect_undo_send()
         .returning(|_, _, _| Ok(true));
-    m.sms
-        .expect_send()
-        .returning(|_| Err(SmsError::Unavailable(anyhow::anyhow!("all down"))));
+    m.sms.expect_send().returning(|_| {
+        Err(SmsError::Unavailable(crate::ProviderAnswer::new(
+            "vonage",
+            Some("HTTP 503".into()),
+            "all down",
+        )))
+    });
     let mut sends = crate::ports::MockSmsSendLog::new();
     sends
         .expect_log_send()
         .withf(|s, _| {
-            s.outcome == mfa_totp_domain::SendOutcome::Unavailable && s.provider.is_none()
+            s.outcome == mfa_totp_domain::SendOutcome::Unavailable
+                && s.provider.as_deref() == Some("vonage")
+                && s.error_code.as_deref() == Some("HTTP 503")
         })
         .times(1)
         .returning(|_, _| Ok(()));
@@ -426,9 +486,13 @@ async fn a_failed_send_refunds_the_charges_it_took_and_is_audited() {
     m.challenges
         .expect_record_send()
         .returning(|_, _, _| Ok(Change::Applied));
-    m.sms
-        .expect_send()
-        .returning(|_| Err(SmsError::Unavailable(anyhow::anyhow!("connection refused"))));
+    m.sms.expect_send().returning(|_| {
+        Err(SmsError::Unavailable(crate::ProviderAnswer::new(
+            "twilio",
+            None,
+            "connection refused",
+        )))
+    });
     m.challenges
         .expect_undo_send()
         .withf(|_, _, charges| charges.len() == 3)

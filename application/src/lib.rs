@@ -25,10 +25,10 @@ use mfa_totp_domain::{ChallengePolicy, Limits, MessageCatalog, PhonePolicy, Totp
 
 pub use clients::ClientOperations;
 pub use ports::{
-    AuditLog, ChallengeRepository, Change, CipherError, Clock, Contact, Cutoffs, MAX_EVENTS,
-    OutboundSms, PoolGauges, Purged, ReadinessCheck, Retention, SecretCipher, SentSms, SmsError,
-    SmsSendLog, SmsSender, StepUpContextRepository, StoreError, UserDirectoryReader,
-    UserDirectoryWriter,
+    AuditLog, ChallengeRepository, Change, CipherError, Clock, Contact, Cutoffs, DeliveryReport,
+    DeliveryUpdate, MAX_EVENTS, OutboundSms, PoolGauges, ProviderAnswer, Purged, ReadinessCheck,
+    Retention, SecretCipher, SentSms, SmsError, SmsSendLog, SmsSender, StepUpContextRepository,
+    StoreError, UserDirectoryReader, UserDirectoryWriter,
 };
 pub use view::ChallengeView;
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use mfa_totp_domain::{
     AuditEvent, Challenge, ChallengeId, ChallengeStatus, DeliveryStatus, IssuedCode, LimitCharge,
     LimitReached, Locale, PhoneNumber, SendPlan, SmsSend, StepUpContext, Timestamp, TotpSecret,
-    UserId,
+    UserId, redact_numbers,
 };
 
 /// A storage failure. `Unavailable` means "retry later" (the database cannot be reached);
@@ -176,6 +176,10 @@ pub struct OutboundSms {
     pub challenge_id: ChallengeId,
     /// The recipient's language (BCP 47), when known.
     pub locale: Option<String>,
+    /// This send's key, the same on every retry of it at every provider, so that a receiver
+    /// can de-duplicate: `{challengeId}.{n}`, `n` the send's number in its challenge (the
+    /// webhook's `webhook-id`).
+    pub send_id: String,
 }
 
 /// What the provider that carried a message said about it.
@@ -201,14 +205,72 @@ impl SentSms {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+/// What a provider answered when it did not accept a message: who, its own error code, and
+/// its text with every number in it redacted (providers quote the number they refuse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderAnswer {
+    pub provider: &'static str,
+    /// Twilio's `code`, Vonage's `status`, `HTTP 503`, ...: `None` when there was no answer.
+    pub code: Option<String>,
+    pub detail: String,
+}
+
+impl ProviderAnswer {
+    /// The answer, with [`redact_numbers`] applied to `detail`.
+    pub fn new(provider: &'static str, code: Option<String>, detail: impl AsRef<str>) -> Self {
+        Self {
+            provider,
+            code,
+            detail: redact_numbers(detail.as_ref()),
+        }
+    }
+}
+
+impl std::fmt::Display for ProviderAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "{} (code {code}): {}", self.provider, self.detail),
+            None => write!(f, "{}: {}", self.provider, self.detail),
+        }
+    }
+}
+
+/// A send a provider did not accept, classified by what it means for the send (see the
+/// README's provider-outcome table).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SmsError {
-    /// The provider refused this message for good (for example, the number).
-    #[error("SMS provider rejected the message: {0}")]
-    Rejected(String),
-    /// The provider could not be reached or asked us to retry later.
-    #[error("SMS provider unavailable")]
-    Unavailable(#[source] anyhow::Error),
+    /// The provider refused the message for this number (invalid, a landline, unsubscribed,
+    /// the sender's own number, ...). Another provider would be told the same: final for the
+    /// send, never retried, never failed over, and charged like a send.
+    #[error("SMS refused for this number: {0}")]
+    Refused(ProviderAnswer),
+    /// The request may have reached the provider, which did not say whether it took it (a
+    /// timeout or a dropped connection after the request went out). The SMS may be on its
+    /// way: not retried anywhere, and charged like a send.
+    #[error("SMS outcome unknown: {0}")]
+    Unknown(ProviderAnswer),
+    /// The provider failed (unreachable, 5xx, 429, a problem of our account with it): no SMS
+    /// went out. The next provider may carry the message; the send is not charged.
+    #[error("SMS provider unavailable: {0}")]
+    Unavailable(ProviderAnswer),
+}
+
+impl SmsError {
+    pub fn answer(&self) -> &ProviderAnswer {
+        match self {
+            Self::Refused(answer) | Self::Unknown(answer) | Self::Unavailable(answer) => answer,
+        }
+    }
+
+    /// How the send ended, as its record keeps it.
+    pub fn outcome(&self) -> mfa_totp_domain::SendOutcome {
+        use mfa_totp_domain::SendOutcome;
+        match self {
+            Self::Refused(_) => SendOutcome::Rejected,
+            Self::Unknown(_) => SendOutcome::Unknown,
+            Self::Unavailable(_) => SendOutcome::Unavailable,
+        }
+    }
 }
 
 #[cfg_attr(test, mockall::automock)]
@@ -227,15 +289,33 @@ pub trait SmsSendLog: Send + Sync + 'static {
     /// The latest send of the challenge, if any.
     async fn last_send(&self, id: ChallengeId) -> Result<Option<SmsSend>, StoreError>;
 
-    /// Sets the delivery status of the message `provider` knows as `message_id`. Returns
-    /// whether such a send exists.
+    /// Applies a delivery report to the send `provider` knows as `message_id`: its status
+    /// moves only forward ([`DeliveryStatus::replaces`]), in one conditional `UPDATE`, and its
+    /// error code is kept. `None` when no such send exists.
     async fn update_delivery(
         &self,
-        provider: &str,
-        message_id: &str,
-        status: DeliveryStatus,
+        report: &DeliveryReport,
         at: Timestamp,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<DeliveryUpdate>, StoreError>;
+}
+
+/// A provider's report on a message it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub provider: String,
+    pub message_id: String,
+    pub status: DeliveryStatus,
+    /// The provider's error code (Twilio's `ErrorCode`, e.g. `30008`), when it gave one.
+    pub error_code: Option<String>,
+}
+
+/// What a delivery report found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryUpdate {
+    /// The challenge the send belongs to.
+    pub challenge_id: ChallengeId,
+    /// Whether the status moved; a report of a status the send is past changes nothing.
+    pub applied: bool,
 }
 
 /// What a purge deletes: challenges (with their contexts and send records) that expired

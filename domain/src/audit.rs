@@ -5,7 +5,9 @@
 use std::fmt;
 
 use crate::names::stored_names;
-use crate::{ChallengeId, ChallengeStatus, LimitKind, SendOutcome, Timestamp, UserId};
+use crate::{
+    ChallengeId, ChallengeStatus, DeliveryStatus, LimitKind, SendOutcome, Timestamp, UserId,
+};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,6 +22,7 @@ pub enum AuditKind {
     Cancelled,
     Consumed,
     LimitHit,
+    DeliveryReported,
 }
 
 stored_names!(AuditKind {
@@ -33,6 +36,7 @@ stored_names!(AuditKind {
     Cancelled = "CANCELLED",
     Consumed = "CONSUMED",
     LimitHit = "LIMIT_HIT",
+    DeliveryReported = "DELIVERY_REPORTED",
 });
 
 /// The result of an event in one word.
@@ -42,6 +46,8 @@ pub enum AuditOutcome {
     Status(ChallengeStatus),
     /// How a send ended.
     Send(SendOutcome),
+    /// What a provider's delivery report said.
+    Delivery(DeliveryStatus),
     /// A wrong code.
     InvalidOtp,
     /// The context was handed over.
@@ -55,6 +61,7 @@ impl AuditOutcome {
         match self {
             Self::Status(status) => status.as_str(),
             Self::Send(outcome) => outcome.as_str(),
+            Self::Delivery(status) => status.as_str(),
             Self::InvalidOtp => "INVALID_OTP",
             Self::Consumed => "CONSUMED",
             Self::TooManyRequests => "TOO_MANY_REQUESTS",
@@ -71,6 +78,7 @@ impl std::str::FromStr for AuditOutcome {
             .into_iter()
             .map(Self::Status)
             .chain(SendOutcome::ALL.into_iter().map(Self::Send))
+            .chain(DeliveryStatus::ALL.into_iter().map(Self::Delivery))
             .chain(fixed)
             .find(|o| o.as_str() == text)
             .ok_or_else(|| crate::UnknownName::new("AuditOutcome", text))
@@ -103,6 +111,14 @@ pub struct AuditEvent {
     /// The SMS provider and its message id, for sends.
     pub provider: Option<String>,
     pub message_id: Option<String>,
+    /// The provider's error code, for a send it did not accept or a delivery report.
+    pub error_code: Option<String>,
+    /// How many identical refusals in a row this event stands for: a refusal repeated with
+    /// nothing else happening in between is counted on one event, so that no flood of them
+    /// can push a later change out of the trail. 1 for every other event.
+    pub repeats: u32,
+    /// When the last of those repeats happened (`None` while there is one).
+    pub last_at: Option<Timestamp>,
 }
 
 impl AuditEvent {
@@ -126,6 +142,9 @@ impl AuditEvent {
             limit: None,
             provider: None,
             message_id: None,
+            error_code: None,
+            repeats: 1,
+            last_at: None,
         }
     }
 
@@ -142,6 +161,11 @@ impl AuditEvent {
     pub fn with_message(mut self, provider: Option<String>, message_id: Option<String>) -> Self {
         self.provider = provider;
         self.message_id = message_id;
+        self
+    }
+
+    pub fn with_error_code(mut self, code: Option<String>) -> Self {
+        self.error_code = code;
         self
     }
 }
@@ -172,6 +196,11 @@ mod tests {
             .iter()
             .map(|s| AuditOutcome::Status(*s))
             .chain(SendOutcome::ALL.iter().map(|o| AuditOutcome::Send(*o)))
+            .chain(
+                DeliveryStatus::ALL
+                    .iter()
+                    .map(|d| AuditOutcome::Delivery(*d)),
+            )
             .chain([
                 AuditOutcome::InvalidOtp,
                 AuditOutcome::Consumed,

@@ -26,7 +26,7 @@ pub use message::{
 };
 pub use names::UnknownName;
 pub use phone::{InvalidPhoneNumber, NumberType, PhoneNumber, PhonePolicy, PhoneRefused};
-pub use sms::{DeliveryStatus, SendOutcome, SmsSend};
+pub use sms::{DeliveryStatus, SendOutcome, SmsSend, redact_numbers};
 pub use totp::{InvalidOtp, OtpAlgorithm, OtpCode, SealedSecret, TotpPolicy, TotpSecret};
 
 /// The instant type used across the domain (UTC, millisecond precision once stored).

@@ -1,9 +1,17 @@
 //! The providers of `sms.chain`, in order, each behind a bounded retry with jittered backoff
-//! (backon) and a circuit breaker (failsafe). A transient failure (timeout, connect error,
-//! 5xx, 429, a provider-side failure) is retried, then gives way to the next provider. A
-//! permanent rejection of the number stops the chain, since another provider would not
-//! help. A provider whose breaker is open is skipped without a request, so a dead provider
-//! costs one fast failover instead of its timeout on every send.
+//! (backon) and a circuit breaker (failsafe). What happens next depends on how the provider
+//! answered ([`SmsError`]):
+//! - a provider failure (unreachable, 5xx, 429, our account's problem) is retried, counts
+//!   against the provider's breaker, then gives way to the next provider;
+//! - a refusal of this message for its number stops the chain (another provider would be
+//!   told the same) and says nothing about the provider's health: its breaker is untouched,
+//!   so no number can open it;
+//! - an unknown outcome (the request may have been taken) stops the chain without a retry,
+//!   since the SMS may be on its way; being slow or silent is the provider's failure, so it
+//!   counts against its breaker.
+//!
+//! A provider whose breaker is open is skipped without a request, so a dead provider costs
+//! one fast failover instead of its timeout on every send.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,12 +23,12 @@ use failsafe::backoff::{self, Constant};
 use failsafe::failure_policy::{self, ConsecutiveFailures};
 use failsafe::futures::CircuitBreaker;
 use failsafe::{Config, StateMachine};
-use mfa_totp_application::{OutboundSms, ReadinessCheck, SentSms, SmsError, SmsSender};
+use mfa_totp_application::{OutboundSms, ProviderAnswer, SentSms, SmsError, SmsSender};
 
 /// The chain's metrics, per provider (their names are an interface: the README lists them).
 pub mod metric {
     /// Each provider's part in each send, by `provider` and `outcome` (`accepted`,
-    /// `rejected`, `failed`, `skipped` while its circuit is open).
+    /// `rejected` for this number, `failed`, `unknown`, `skipped` while its circuit is open).
     pub const PROVIDER_SENDS: &str = "mfa_totp_sms_provider_sends_total";
     /// How long a provider took, its retries included, by `provider`.
     pub const PROVIDER_DURATION: &str = "mfa_totp_sms_provider_duration_seconds";
@@ -121,9 +129,10 @@ impl SmsChain {
         let retried = send
             .retry(self.retry)
             .when(|e| matches!(e, SmsError::Unavailable(_)));
-        // Only transient failures count against the provider; a rejected number is not its fault.
+        // A refused number is not the provider's fault, and must not let a user open the
+        // breaker; a failure or a silence is.
         let guarded = link.breaker.call_with(
-            |e: &SmsError| matches!(e, SmsError::Unavailable(_)),
+            |e: &SmsError| matches!(e, SmsError::Unavailable(_) | SmsError::Unknown(_)),
             retried,
         );
         let result = match guarded.await {
@@ -144,7 +153,8 @@ enum Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderReport {
     pub provider: &'static str,
-    /// `accepted (message …)`, `rejected: …`, `failed: …` or `skipped: circuit open`.
+    /// `accepted (message …)`, `rejected: …`, `unknown: …`, `failed: …` or `skipped:
+    /// circuit open`.
     pub outcome: String,
     pub attempts: u32,
     pub latency_ms: u64,
@@ -158,6 +168,7 @@ impl SmsChain {
     ) -> (Result<SentSms, SmsError>, Vec<ProviderReport>) {
         let to = sms.to.masked();
         let mut reports = Vec::new();
+        let mut last = None;
         for (position, link) in self.links.iter().enumerate() {
             let started = Instant::now();
             let (result, attempts) = self.try_link(link, sms).await;
@@ -191,18 +202,27 @@ impl SmsChain {
                     count("skipped");
                     tracing::warn!(provider = link.name, %to, "SMS provider skipped: its circuit is open");
                     reports.push(report("skipped: circuit open".into()));
+                    last = Some(ProviderAnswer::new(link.name, None, "circuit open"));
                 }
-                Err(Failure::Sms(SmsError::Rejected(why))) => {
+                Err(Failure::Sms(error @ SmsError::Refused(_))) => {
                     count("rejected");
-                    tracing::warn!(provider = link.name, %to, latency_ms, attempts, reason = %why, "SMS rejected for good");
-                    reports.push(report(format!("rejected: {why}")));
-                    return (Err(SmsError::Rejected(why)), reports);
+                    let answer = error.answer();
+                    tracing::warn!(provider = link.name, %to, latency_ms, attempts, %answer, "SMS refused for this number");
+                    reports.push(report(format!("rejected: {answer}")));
+                    return (Err(error), reports);
                 }
-                Err(Failure::Sms(SmsError::Unavailable(error))) => {
+                Err(Failure::Sms(error @ SmsError::Unknown(_))) => {
+                    count("unknown");
+                    let answer = error.answer();
+                    tracing::warn!(provider = link.name, %to, latency_ms, attempts, %answer, "SMS outcome unknown; not tried elsewhere");
+                    reports.push(report(format!("unknown: {answer}")));
+                    return (Err(error), reports);
+                }
+                Err(Failure::Sms(SmsError::Unavailable(answer))) => {
                     count("failed");
-                    let error = format!("{error:#}");
-                    tracing::warn!(provider = link.name, %to, latency_ms, attempts, %error, "SMS provider failed; trying the next");
-                    reports.push(report(format!("failed: {error}")));
+                    tracing::warn!(provider = link.name, %to, latency_ms, attempts, %answer, "SMS provider failed; trying the next");
+                    reports.push(report(format!("failed: {answer}")));
+                    last = Some(answer);
                 }
             }
         }
@@ -211,27 +231,14 @@ impl SmsChain {
             .map(|r| format!("{}: {}", r.provider, r.outcome))
             .collect::<Vec<_>>()
             .join("; ");
+        let last = last.unwrap_or_else(|| ProviderAnswer::new("none", None, ""));
         (
-            Err(SmsError::Unavailable(anyhow::anyhow!(
-                "every SMS provider failed: {summary}"
-            ))),
+            Err(SmsError::Unavailable(ProviderAnswer {
+                detail: format!("every SMS provider failed: {summary}"),
+                ..last
+            })),
             reports,
         )
-    }
-}
-
-/// Ready while at least one provider's circuit is closed (or half open): with every circuit
-/// open, no code could go out.
-#[async_trait]
-impl ReadinessCheck for SmsChain {
-    fn name(&self) -> &'static str {
-        "sms"
-    }
-
-    async fn is_ready(&self) -> bool {
-        // Every link is asked (no short circuit), so that each circuit gauge is fresh.
-        let available: Vec<bool> = self.links.iter().map(ChainLink::is_available).collect();
-        available.contains(&true)
     }
 }
 

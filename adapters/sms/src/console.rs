@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use mfa_totp_application::{OutboundSms, SentSms, SmsError, SmsSender};
+use mfa_totp_application::{OutboundSms, ProviderAnswer, SentSms, SmsError, SmsSender};
 
 /// What the console provider prints before the text; `to` is the E.164 number.
 const PREFIX: &str = "SMS to ";
@@ -31,11 +31,17 @@ impl ConsoleSms {
 impl SmsSender for ConsoleSms {
     async fn send(&self, sms: &OutboundSms) -> Result<SentSms, SmsError> {
         let mut out = self.out.lock().map_err(|_| {
-            SmsError::Unavailable(std::io::Error::other("console writer poisoned").into())
+            SmsError::Unavailable(ProviderAnswer::new(
+                "console",
+                None,
+                "console writer poisoned",
+            ))
         })?;
         writeln!(out, "{PREFIX}{}: {}", sms.to.as_e164(), sms.body)
             .and_then(|()| out.flush())
-            .map_err(|e| SmsError::Unavailable(e.into()))?;
+            .map_err(|e| {
+                SmsError::Unavailable(ProviderAnswer::new("console", None, e.to_string()))
+            })?;
         Ok(SentSms::by("console", None))
     }
 }
@@ -82,6 +88,7 @@ mod tests {
             body: "Your code is 123456.".into(),
             challenge_id: mfa_totp_domain::ChallengeId::generate(),
             locale: None,
+            send_id: "test.1".into(),
         };
         let sent = sms.send(&message).await.unwrap();
         assert_eq!(sent.provider, "console");

@@ -1,10 +1,11 @@
 //! What the HTTP providers share: a client bounded by the provider's timeout, and how a
-//! request that did not complete is reported. Whether a reply is transient (the next
-//! provider of the chain may carry the message) or permanent is each provider's own call.
+//! request that did not complete, or an HTTP status, is classified. What a provider's own
+//! error codes mean is each provider's call (see the README's provider-outcome table).
 
 use std::time::Duration;
 
-use mfa_totp_application::SmsError;
+use mfa_totp_application::{ProviderAnswer, SmsError};
+use reqwest::StatusCode;
 
 /// A client for one provider: `timeout` bounds each request, connect included. TLS runs on
 /// ring, installed here if the process has no rustls provider yet (the server installs the
@@ -18,8 +19,47 @@ pub(crate) fn client(timeout: Duration) -> reqwest::Client {
         .expect("a reqwest client with only timeouts set builds")
 }
 
-/// The request did not complete (timeout, connect error, unreadable reply): transient.
-pub(crate) fn transport(provider: &str, error: reqwest::Error) -> SmsError {
+/// The request did not complete. Before the connection was made (refused, DNS, TLS), nothing
+/// reached the provider: it failed. After, the request may have been taken (a timeout
+/// waiting for the answer, a connection dropped mid-answer): the outcome is unknown.
+pub(crate) fn transport(provider: &'static str, error: reqwest::Error) -> SmsError {
+    let connect = error.is_connect();
     // Without the URL: a provider's URL may carry an account id.
-    SmsError::Unavailable(anyhow::anyhow!("{provider}: {}", error.without_url()))
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    let answer = ProviderAnswer::new(provider, None, text);
+    if connect {
+        SmsError::Unavailable(answer)
+    } else {
+        SmsError::Unknown(answer)
+    }
+}
+
+/// An HTTP status that says the provider, not the message, is the problem: 429 (our rate),
+/// 401 / 407 (our credentials), 408 and every 5xx but 504. A 504 comes from a proxy
+/// that gave up waiting for the provider, which may have taken the request: unknown.
+/// `None` for any other status: the provider's own answer decides.
+pub(crate) fn provider_side(provider: &'static str, status: StatusCode) -> Option<SmsError> {
+    let answer = || ProviderAnswer::new(provider, Some(format!("HTTP {}", status.as_u16())), "");
+    match status.as_u16() {
+        504 => Some(SmsError::Unknown(answer())),
+        401 | 407 | 408 | 429 | 500..=599 => Some(SmsError::Unavailable(answer())),
+        _ => None,
+    }
+}
+
+/// `status` and the first bytes of a body that is not the provider's documented answer (an
+/// HTML page of a proxy, say): what an error keeps of it.
+pub(crate) fn unreadable(status: StatusCode, body: &str) -> String {
+    let start: String = body.chars().take(80).collect();
+    format!(
+        "HTTP {}: unexpected answer: {}",
+        status.as_u16(),
+        start.trim()
+    )
 }

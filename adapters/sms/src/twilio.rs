@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mfa_totp_application::{OutboundSms, SentSms, SmsError, SmsSender};
+use mfa_totp_application::{OutboundSms, ProviderAnswer, SentSms, SmsError, SmsSender};
 use mfa_totp_domain::DeliveryStatus;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -41,10 +41,19 @@ impl Default for TwilioConfig {
     }
 }
 
-/// Twilio's error codes that say this number cannot get this message from anyone: invalid
-/// `To` (21211), not a mobile number (21614), unsubscribed with STOP (21610), a region the
-/// account may not send to (21408), a number that cannot be routed (21612).
-const PERMANENT_CODES: [u64; 5] = [21211, 21614, 21610, 21408, 21612];
+/// Twilio's error codes that say our account or sender, not the recipient, is wrong:
+/// authentication (20003), account suspended or not active (20005, 30002), not allowed
+/// (20403), unknown resource (20404, a wrong account SID), too many requests (20429,
+/// 14107), the `From` number invalid, missing, not SMS-capable, not ours or not of this
+/// account (21212, 21603, 21606, 21659, 21660, 21661), the messaging service missing or
+/// without senders (21701-21712). A send that gets one failed at the provider: it is retried
+/// and handed to the next provider. Any other error code Twilio answers with a 4xx is about
+/// this message (the number: 21211 invalid, 21614 not a mobile, 21635 a landline, 21610
+/// unsubscribed, 21266 the same as `From`, 21408 a region not enabled, ...): refused, final.
+const ACCOUNT_CODES: [u64; 21] = [
+    14107, 20003, 20005, 20403, 20404, 20429, 21212, 21603, 21606, 21659, 21660, 21661, 21701,
+    21702, 21703, 21704, 21705, 21706, 21707, 21710, 30002,
+];
 
 pub struct TwilioSms {
     http: reqwest::Client,
@@ -63,7 +72,6 @@ enum Sender {
 #[derive(Deserialize)]
 struct Accepted {
     sid: Option<String>,
-    status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -132,30 +140,41 @@ impl SmsSender for TwilioSms {
             .map_err(|e| http::transport("twilio", e))?;
         let status = response.status();
         if status.is_success() {
-            let accepted: Accepted = response
-                .json()
-                .await
-                .map_err(|e| http::transport("twilio", e))?;
-            return match accepted.status.as_deref() {
-                Some("failed" | "undelivered") => Err(SmsError::Unavailable(anyhow::anyhow!(
-                    "twilio: the message was {}",
-                    accepted.status.unwrap_or_default()
-                ))),
-                _ => Ok(SentSms::by("twilio", accepted.sid)),
+            // Any 2xx: Twilio took the message, even if the body cannot be read.
+            let sid = match response.json::<Accepted>().await {
+                Ok(accepted) => accepted.sid,
+                Err(error) => {
+                    tracing::warn!(error = %error.without_url(), "twilio accepted the message with an unreadable body");
+                    None
+                }
             };
+            return Ok(SentSms::by("twilio", sid));
         }
-        let refused: Refused = response.json().await.unwrap_or(Refused {
-            code: None,
-            message: None,
-        });
-        let what = format!(
-            "twilio: HTTP {status}, code {}: {}",
-            refused.code.map_or("-".into(), |c| c.to_string()),
-            refused.message.unwrap_or_default()
+        if let Some(error) = http::provider_side("twilio", status) {
+            return Err(error);
+        }
+        let body = response.text().await.unwrap_or_default();
+        let Ok(Refused {
+            code: Some(code),
+            message,
+        }) = serde_json::from_str::<Refused>(&body)
+        else {
+            // Not Twilio's error document: whatever answered is not Twilio at work.
+            return Err(SmsError::Unavailable(ProviderAnswer::new(
+                "twilio",
+                Some(format!("HTTP {}", status.as_u16())),
+                http::unreadable(status, &body),
+            )));
+        };
+        let answer = ProviderAnswer::new(
+            "twilio",
+            Some(code.to_string()),
+            format!("HTTP {}: {}", status.as_u16(), message.unwrap_or_default()),
         );
-        match refused.code {
-            Some(code) if PERMANENT_CODES.contains(&code) => Err(SmsError::Rejected(what)),
-            _ => Err(SmsError::Unavailable(anyhow::anyhow!(what))),
+        if ACCOUNT_CODES.contains(&code) {
+            Err(SmsError::Unavailable(answer))
+        } else {
+            Err(SmsError::Refused(answer))
         }
     }
 }
@@ -174,7 +193,10 @@ pub fn twilio_signature(
         .encode(signing_mac(auth_token, url, params).finalize().into_bytes())
 }
 
-/// Whether `signature` is [`twilio_signature`] of the request, compared in constant time.
+/// Whether `signature` is [`twilio_signature`] of the request, compared in constant time,
+/// over `url` as configured or with its port the other way ([`port_variant`]): Twilio signs
+/// `https://host/…` for some requests and `https://host:443/…` for others, and its own
+/// `RequestValidator` accepts both.
 pub fn is_twilio_signature(
     auth_token: &SecretString,
     url: &str,
@@ -186,9 +208,39 @@ pub fn is_twilio_signature(
     let Ok(given) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else {
         return false;
     };
-    signing_mac(auth_token, url, params)
-        .verify_slice(&given)
-        .is_ok()
+    let matches = |url: &str| {
+        signing_mac(auth_token, url, params)
+            .verify_slice(&given)
+            .is_ok()
+    };
+    // Both are computed, so that the time taken does not say which form matched.
+    let as_given = matches(url);
+    let other = port_variant(url).is_some_and(|variant| matches(&variant));
+    as_given | other
+}
+
+/// `url` with its port removed when it has one, or with the scheme's default port added
+/// when it has none (`https` 443, `http` 80); `None` for a URL of another scheme.
+pub fn port_variant(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return None,
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let host_start = authority.rfind('@').map_or(0, |at| at + 1);
+    let (userinfo, host_port) = authority.split_at(host_start);
+    // A port follows the last ':' that is after any IPv6 literal's ']'.
+    let port_colon = host_port
+        .rfind(':')
+        .filter(|colon| host_port.rfind(']').is_none_or(|bracket| *colon > bracket));
+    let host_port = match port_colon {
+        Some(colon) => host_port[..colon].to_owned(),
+        None => format!("{host_port}:{default_port}"),
+    };
+    Some(format!("{scheme}://{userinfo}{host_port}{path}"))
 }
 
 fn signing_mac(
@@ -209,11 +261,13 @@ fn signing_mac(
     mac
 }
 
-/// Twilio's message statuses, in the service's terms.
+/// Twilio's message statuses, in the service's terms; `None` for one this service does not
+/// know (Twilio adds statuses now and then), which is taken and changes nothing.
 pub fn delivery_status(twilio: &str) -> Option<DeliveryStatus> {
     Some(match twilio {
         "accepted" | "scheduled" | "queued" | "sending" => DeliveryStatus::Queued,
         "sent" => DeliveryStatus::Sent,
+        "partially_delivered" => DeliveryStatus::PartiallyDelivered,
         "delivered" | "read" => DeliveryStatus::Delivered,
         "undelivered" => DeliveryStatus::Undelivered,
         "failed" | "canceled" => DeliveryStatus::Failed,
@@ -234,6 +288,11 @@ mod tests {
             "delivered",
             "undelivered",
             "failed",
+            "partially_delivered",
+            "read",
+            "canceled",
+            "accepted",
+            "scheduled",
         ] {
             assert!(delivery_status(status).is_some(), "{status}");
         }
@@ -242,6 +301,51 @@ mod tests {
             Some(DeliveryStatus::Delivered)
         );
         assert_eq!(delivery_status("bogus"), None);
+    }
+
+    #[test]
+    fn the_port_variant_adds_the_default_port_or_removes_the_one_given() {
+        for (url, variant) in [
+            (
+                "https://mfa.example/cb?x=1",
+                "https://mfa.example:443/cb?x=1",
+            ),
+            ("https://mfa.example:443/cb", "https://mfa.example/cb"),
+            ("http://mfa.example:8080/cb", "http://mfa.example/cb"),
+            ("http://mfa.example", "http://mfa.example:80"),
+            ("https://u:p@[::1]/cb", "https://u:p@[::1]:443/cb"),
+            ("https://[::1]:8443/cb", "https://[::1]/cb"),
+        ] {
+            assert_eq!(port_variant(url).as_deref(), Some(variant), "{url}");
+        }
+        assert_eq!(port_variant("ftp://x/y"), None);
+    }
+
+    #[test]
+    fn a_signature_over_either_port_form_is_accepted_and_no_other() {
+        let token = SecretString::from("12345");
+        let params = vec![("MessageSid".to_owned(), "SM1".to_owned())];
+        let signed_with_port = twilio_signature(&token, "https://mfa.example:443/status", &params);
+        assert!(is_twilio_signature(
+            &token,
+            "https://mfa.example/status",
+            &params,
+            &signed_with_port
+        ));
+        let signed_without = twilio_signature(&token, "https://mfa.example/status", &params);
+        assert!(is_twilio_signature(
+            &token,
+            "https://mfa.example:443/status",
+            &params,
+            &signed_without
+        ));
+        let other_port = twilio_signature(&token, "https://mfa.example:8443/status", &params);
+        assert!(!is_twilio_signature(
+            &token,
+            "https://mfa.example/status",
+            &params,
+            &other_port
+        ));
     }
 
     /// Twilio's own example from its security documentation.

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mfa_totp_application::{OutboundSms, SentSms, SmsError, SmsSender};
+use mfa_totp_application::{OutboundSms, ProviderAnswer, SentSms, SmsError, SmsSender};
+use mfa_totp_domain::{Encoding, MessageCost};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -33,10 +34,14 @@ impl Default for VonageConfig {
     }
 }
 
-/// Vonage statuses that say this number cannot get the message from anyone, the way
-/// Twilio's number codes are mapped: invalid message or unroutable number (6), number barred
-/// (7).
-const PERMANENT_STATUSES: [&str; 2] = ["6", "7"];
+/// Vonage's `messages[].status` values that say this message cannot reach this number from
+/// anyone: invalid parameters (3, Vonage's answer to an invalid `to`), invalid message or
+/// unroutable number (6), number barred (7), message too long (12), invalid network code
+/// (22), a destination not on the account's list (29), number de-activated (33). Refused,
+/// final. Every other non-zero status (throttled, credentials, our account's balance or
+/// sender, Vonage's internal error, ...) is a failure of the provider: retried, then handed
+/// to the next provider.
+const REFUSED_STATUSES: [&str; 7] = ["3", "6", "7", "12", "22", "29", "33"];
 
 pub struct VonageSms {
     http: reqwest::Client,
@@ -96,13 +101,18 @@ impl SmsSender for VonageSms {
     async fn send(&self, sms: &OutboundSms) -> Result<SentSms, SmsError> {
         // Vonage takes the number in international format without the `+`.
         let to = sms.to.as_e164().trim_start_matches('+');
-        let form = [
+        let mut form = vec![
             ("api_key", self.api_key.as_str()),
             ("api_secret", self.api_secret.expose_secret()),
             ("from", self.from.as_str()),
             ("to", to),
             ("text", sms.body.as_str()),
         ];
+        // Vonage's `type` defaults to `text` (GSM-7): a text that needs UCS-2 would arrive
+        // garbled without `unicode`.
+        if MessageCost::of(&sms.body).encoding == Encoding::Ucs2 {
+            form.push(("type", "unicode"));
+        }
         let response = self
             .http
             .post(&self.url)
@@ -112,31 +122,37 @@ impl SmsSender for VonageSms {
             .map_err(|e| http::transport("vonage", e))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(SmsError::Unavailable(anyhow::anyhow!(
-                "vonage: HTTP {status}"
-            )));
+            return Err(http::provider_side("vonage", status).unwrap_or_else(|| {
+                SmsError::Unavailable(ProviderAnswer::new(
+                    "vonage",
+                    Some(format!("HTTP {}", status.as_u16())),
+                    "",
+                ))
+            }));
         }
-        let reply: Reply = response
-            .json()
-            .await
-            .map_err(|e| http::transport("vonage", e))?;
-        let Some(message) = reply.messages.into_iter().next() else {
-            return Err(SmsError::Unavailable(anyhow::anyhow!(
-                "vonage: no message in the reply"
-            )));
+        // Any 2xx that does not name a refusal: Vonage took the message.
+        let reply = match response.json::<Reply>().await {
+            Ok(reply) => reply,
+            Err(error) => {
+                tracing::warn!(error = %error.without_url(), "vonage accepted the message with an unreadable body");
+                return Ok(SentSms::by("vonage", None));
+            }
         };
-        if message.status == "0" {
-            return Ok(SentSms::by("vonage", message.message_id));
+        // A long text goes as several parts, one status each: taken if any part was.
+        if reply.messages.is_empty() || reply.messages.iter().any(|m| m.status == "0") {
+            let id = reply.messages.into_iter().find_map(|m| m.message_id);
+            return Ok(SentSms::by("vonage", id));
         }
-        let what = format!(
-            "vonage: status {}: {}",
-            message.status,
-            message.error_text.unwrap_or_default()
+        let message = reply.messages.into_iter().next().expect("not empty");
+        let answer = ProviderAnswer::new(
+            "vonage",
+            Some(message.status.clone()),
+            message.error_text.unwrap_or_default(),
         );
-        if PERMANENT_STATUSES.contains(&message.status.as_str()) {
-            Err(SmsError::Rejected(what))
+        if REFUSED_STATUSES.contains(&message.status.as_str()) {
+            Err(SmsError::Refused(answer))
         } else {
-            Err(SmsError::Unavailable(anyhow::anyhow!(what)))
+            Err(SmsError::Unavailable(answer))
         }
     }
 }

@@ -1,19 +1,30 @@
 //! A generic HTTP provider for in-house gateways: a JSON POST of `{to, body, challengeId,
-//! locale}` to a configured URL, signed so that the receiver can trust it and refuse
-//! replays.
+//! locale}` to a configured URL, signed so that the receiver can trust it, refuse replays
+//! and de-duplicate retries.
 //!
-//! The signature: `X-Mfa-Totp-Timestamp` is the Unix time in seconds, and
-//! `X-Mfa-Totp-Signature` is `v1=` and the lower-case hex of HMAC-SHA256, under the
-//! configured secret, of `{timestamp}.{body}` (the raw request body). A receiver recomputes
-//! it over the bytes it received, compares in constant time, and refuses a timestamp more
-//! than a few minutes old.
+//! The headers are those of Standard Webhooks (<https://www.standardwebhooks.com>), for which
+//! receivers have libraries in most languages:
+//! - `webhook-id`: the send's key ([`OutboundSms::send_id`]), the same on every retry of one
+//!   send: a receiver that saw it already answers 2xx and sends nothing.
+//! - `webhook-timestamp`: the Unix time in seconds of this attempt.
+//! - `webhook-signature`: `v1,` and the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`,
+//!   under the secret: with a `whsec_` secret, the bytes of the base64 after the prefix (as
+//!   the libraries read it), else the secret's own bytes.
+//!
+//! The older headers are still sent: `X-Mfa-Totp-Timestamp` (the same timestamp) and
+//! `X-Mfa-Totp-Signature`, `v1=` and the hex HMAC-SHA256 of `{timestamp}.{body}`.
+//!
+//! The gateway answers 2xx when it took the message; 4xx (other than 401, 407, 408 and 429)
+//! when it refuses this message for its number, which is final; 401, 407, 408, 429 or 5xx
+//! when it failed, which the chain retries and fails over (504, a proxy that gave up
+//! waiting, is an unknown outcome: not retried).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
-use mfa_totp_application::{OutboundSms, SentSms, SmsError, SmsSender};
+use mfa_totp_application::{OutboundSms, ProviderAnswer, SentSms, SmsError, SmsSender};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -22,6 +33,7 @@ use crate::http;
 
 pub const SIGNATURE_HEADER: &str = "x-mfa-totp-signature";
 pub const TIMESTAMP_HEADER: &str = "x-mfa-totp-timestamp";
+pub use standardwebhooks::{HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP};
 
 /// `sms.webhook.*`.
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +61,7 @@ pub struct WebhookSms {
     http: reqwest::Client,
     url: String,
     secret: SecretString,
+    signer: standardwebhooks::Webhook,
     headers: reqwest::header::HeaderMap,
 }
 
@@ -56,6 +69,18 @@ pub struct WebhookSms {
 struct Accepted {
     #[serde(rename = "messageId")]
     message_id: Option<String>,
+}
+
+/// The Standard Webhooks signer of `secret`: a `whsec_` secret is base64 after the prefix, as
+/// the receivers' libraries read it; any other secret is its own bytes. `None` for a
+/// `whsec_` secret that is not base64.
+pub fn standard_signer(secret: &SecretString) -> Option<standardwebhooks::Webhook> {
+    let secret = secret.expose_secret();
+    if secret.starts_with("whsec_") {
+        standardwebhooks::Webhook::new(secret).ok()
+    } else {
+        standardwebhooks::Webhook::from_bytes(secret.as_bytes().to_vec()).ok()
+    }
 }
 
 /// `v1=` and the hex HMAC-SHA256 of `{timestamp}.{body}` under `secret`.
@@ -74,7 +99,18 @@ impl WebhookConfig {
         self.parts().map(drop)
     }
 
-    fn parts(&self) -> Result<(String, SecretString, reqwest::header::HeaderMap), String> {
+    #[allow(clippy::type_complexity)]
+    fn parts(
+        &self,
+    ) -> Result<
+        (
+            String,
+            SecretString,
+            standardwebhooks::Webhook,
+            reqwest::header::HeaderMap,
+        ),
+        String,
+    > {
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &self.headers {
             let name: reqwest::header::HeaderName = name
@@ -85,9 +121,12 @@ impl WebhookConfig {
                 .map_err(|_| format!("sms.webhook.headers.{name}"))?;
             headers.insert(name, value);
         }
+        let secret = self.secret.clone().ok_or("sms.webhook.secret")?;
+        let signer = standard_signer(&secret).ok_or("sms.webhook.secret (whsec_ then base64)")?;
         Ok((
             self.url.clone().ok_or("sms.webhook.url")?,
-            self.secret.clone().ok_or("sms.webhook.secret")?,
+            secret,
+            signer,
             headers,
         ))
     }
@@ -96,11 +135,12 @@ impl WebhookConfig {
 impl WebhookSms {
     /// Errors name the missing or wrong key, as [`WebhookConfig::check`].
     pub fn new(config: &WebhookConfig) -> Result<Self, String> {
-        let (url, secret, headers) = config.parts()?;
+        let (url, secret, signer, headers) = config.parts()?;
         Ok(Self {
             http: http::client(Duration::from_millis(config.timeout_ms)),
             url,
             secret,
+            signer,
             headers,
         })
     }
@@ -119,11 +159,18 @@ impl SmsSender for WebhookSms {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        let standard = self
+            .signer
+            .sign(&sms.send_id, timestamp as i64, &body)
+            .expect("a JSON body is UTF-8");
         let response = self
             .http
             .post(&self.url)
             .headers(self.headers.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(HEADER_WEBHOOK_ID, sms.send_id.as_str())
+            .header(HEADER_WEBHOOK_TIMESTAMP, timestamp.to_string())
+            .header(HEADER_WEBHOOK_SIGNATURE, standard)
             .header(TIMESTAMP_HEADER, timestamp.to_string())
             .header(
                 SIGNATURE_HEADER,
@@ -142,16 +189,18 @@ impl SmsSender for WebhookSms {
                 .and_then(|a| a.message_id);
             return Ok(SentSms::by("webhook", message_id));
         }
-        let what = format!("webhook: HTTP {status}");
-        let refused_the_message = status == reqwest::StatusCode::BAD_REQUEST
-            || status == reqwest::StatusCode::UNPROCESSABLE_ENTITY;
-        if refused_the_message {
-            // The gateway refused this message (e.g. the number); another provider would be
+        if let Some(error) = http::provider_side("webhook", status) {
+            return Err(error);
+        }
+        let code = Some(format!("HTTP {}", status.as_u16()));
+        if status.is_client_error() {
+            // The gateway judged this message (the number, say); another provider would be
             // told the same.
-            Err(SmsError::Rejected(what))
+            Err(SmsError::Refused(ProviderAnswer::new("webhook", code, "")))
         } else {
-            // 5xx, 429, 408, and 4xx that say more about this gateway than the number.
-            Err(SmsError::Unavailable(anyhow::anyhow!(what)))
+            Err(SmsError::Unavailable(ProviderAnswer::new(
+                "webhook", code, "",
+            )))
         }
     }
 }

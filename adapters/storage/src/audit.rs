@@ -4,11 +4,14 @@
 use async_trait::async_trait;
 use mfa_totp_application::{AuditLog, StoreError};
 use mfa_totp_domain::{AuditEvent, AuditOutcome, ChallengeId, LimitKind, UnknownName, UserId};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, NotSet, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 
 use crate::entities::audit_event::{self, Column};
+use crate::entities::challenge;
 use crate::errors::store_error;
 use crate::{SqlStore, from_millis, millis};
 
@@ -32,6 +35,9 @@ pub(crate) async fn insert_events(
         limit_kind: Set(e.limit.map(|l| l.as_str().to_owned())),
         provider: Set(e.provider.clone()),
         message_id: Set(e.message_id.clone()),
+        error_code: Set(e.error_code.clone()),
+        repeats: Set(e.repeats.min(i32::MAX as u32) as i32),
+        last_occurred_at: Set(e.last_at.map(millis)),
     });
     audit_event::Entity::insert_many(rows)
         .exec_without_returning(db)
@@ -72,26 +78,80 @@ fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
             .map_err(|e| bad(e.to_string()))?,
         provider: row.provider,
         message_id: row.message_id,
+        error_code: row.error_code,
+        repeats: row.repeats.max(1) as u32,
+        last_at: row.last_occurred_at.map(from_millis).transpose()?,
     })
 }
 
 #[async_trait]
 impl AuditLog for SqlStore {
+    /// A refusal that repeats the challenge's newest event (same kind, outcome, limit, actor
+    /// and error code) is counted on that event; any other is a new row. One transaction
+    /// that holds the challenge's row (PostgreSQL) or the database's write lock (SQLite,
+    /// taken by the `UPDATE`), so that refusals racing each other still count on one row.
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        insert_events(&self.db, std::slice::from_ref(event)).await
+        let Some(challenge_id) = event.challenge_id else {
+            return insert_events(&self.db, std::slice::from_ref(event)).await;
+        };
+        let txn = self.db.begin().await.map_err(store_error)?;
+        if txn.get_database_backend() == DatabaseBackend::Postgres {
+            challenge::Entity::find_by_id(challenge_id.to_string())
+                .select_only()
+                .column(challenge::Column::Id)
+                .lock_exclusive()
+                .into_tuple::<String>()
+                .one(&txn)
+                .await
+                .map_err(store_error)?;
+        }
+        let newest = Query::select()
+            .expr(Column::Id.max())
+            .from(audit_event::Entity)
+            .and_where(Column::ChallengeId.eq(challenge_id.to_string()))
+            .to_owned();
+        let same = |column: Column, value: Option<String>| match value {
+            Some(value) => column.eq(value),
+            None => column.is_null(),
+        };
+        let repeated = audit_event::Entity::update_many()
+            .col_expr(
+                Column::Repeats,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(Column::Repeats), 1),
+            )
+            .col_expr(Column::LastOccurredAt, Expr::value(millis(event.at)))
+            .filter(Column::Id.in_subquery(newest))
+            .filter(Column::Kind.eq(event.kind.as_str()))
+            .filter(Column::Outcome.eq(event.outcome.as_str()))
+            .filter(Column::Actor.eq(event.actor.as_str()))
+            .filter(same(
+                Column::LimitKind,
+                event.limit.map(|l| l.as_str().to_owned()),
+            ))
+            .filter(same(Column::ErrorCode, event.error_code.clone()))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        if repeated.rows_affected == 0 {
+            insert_events(&txn, std::slice::from_ref(event)).await?;
+        }
+        txn.commit().await.map_err(store_error)
     }
 
+    /// The newest [`MAX_EVENTS`](mfa_totp_application::MAX_EVENTS), oldest first.
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     async fn events(&self, id: ChallengeId) -> Result<Vec<AuditEvent>, StoreError> {
-        audit_event::Entity::find()
+        let mut events = audit_event::Entity::find()
             .filter(Column::ChallengeId.eq(id.to_string()))
-            .order_by_asc(Column::Id)
+            .order_by_desc(Column::Id)
             .limit(mfa_totp_application::MAX_EVENTS)
             .all(self.reads())
             .await
             .map_err(store_error)?
             .into_iter()
             .map(to_domain)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        events.reverse();
+        Ok(events)
     }
 }

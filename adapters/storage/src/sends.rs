@@ -2,10 +2,12 @@
 //! message id.
 
 use async_trait::async_trait;
-use mfa_totp_application::{SmsSendLog, StoreError};
+use mfa_totp_application::{DeliveryReport, DeliveryUpdate, SmsSendLog, StoreError};
 use mfa_totp_domain::{AuditEvent, ChallengeId, DeliveryStatus, SmsSend, Timestamp};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
 
 use crate::entities::sms_send;
 use crate::errors::store_error;
@@ -34,6 +36,7 @@ fn to_domain(row: sms_send::Model) -> Result<SmsSend, StoreError> {
             .transpose()
             .map_err(|e: mfa_totp_domain::UnknownName| bad(e.to_string()))?,
         sent_at: from_millis(row.sent_at)?,
+        error_code: row.error_code.clone(),
     })
 }
 
@@ -54,6 +57,7 @@ impl SmsSendLog for SqlStore {
             delivery_status: Set(send.delivery.map(|d| d.as_str().to_owned())),
             sent_at: Set(millis(send.sent_at)),
             updated_at: Set(millis(send.sent_at)),
+            error_code: Set(send.error_code.clone()),
         };
         let txn = self.db.begin().await.map_err(store_error)?;
         sms_send::Entity::insert(row)
@@ -79,25 +83,53 @@ impl SmsSendLog for SqlStore {
         .transpose()
     }
 
-    #[tracing::instrument(skip_all, fields(provider, status = %status))]
+    #[tracing::instrument(skip_all, fields(provider = %report.provider))]
     async fn update_delivery(
         &self,
-        provider: &str,
-        message_id: &str,
-        status: DeliveryStatus,
+        report: &DeliveryReport,
         at: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let result = sms_send::Entity::update_many()
+    ) -> Result<Option<DeliveryUpdate>, StoreError> {
+        let send = sms_send::Entity::find()
+            .filter(sms_send::Column::Provider.eq(report.provider.as_str()))
+            .filter(sms_send::Column::MessageId.eq(report.message_id.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?;
+        let Some(send) = send else {
+            return Ok(None);
+        };
+        let challenge_id = ChallengeId::parse(&send.challenge_id).map_err(|e| {
+            StoreError::Unexpected(anyhow::anyhow!("stored SMS send {}: {e}", send.id))
+        })?;
+        let earlier: Vec<&str> = report
+            .status
+            .replaces()
+            .into_iter()
+            .map(DeliveryStatus::as_str)
+            .collect();
+        let mut update = sms_send::Entity::update_many()
             .col_expr(
                 sms_send::Column::DeliveryStatus,
-                Expr::value(status.as_str()),
+                Expr::value(report.status.as_str()),
             )
-            .col_expr(sms_send::Column::UpdatedAt, Expr::value(millis(at)))
-            .filter(sms_send::Column::Provider.eq(provider))
-            .filter(sms_send::Column::MessageId.eq(message_id))
+            .col_expr(sms_send::Column::UpdatedAt, Expr::value(millis(at)));
+        if let Some(code) = &report.error_code {
+            update = update.col_expr(sms_send::Column::ErrorCode, Expr::value(code.as_str()));
+        }
+        // Forward only: from no status yet, or from one of an earlier stage.
+        let result = update
+            .filter(sms_send::Column::Id.eq(send.id.as_str()))
+            .filter(
+                Condition::any()
+                    .add(sms_send::Column::DeliveryStatus.is_null())
+                    .add(sms_send::Column::DeliveryStatus.is_in(earlier)),
+            )
             .exec(&self.db)
             .await
             .map_err(store_error)?;
-        Ok(result.rows_affected > 0)
+        Ok(Some(DeliveryUpdate {
+            challenge_id,
+            applied: result.rows_affected > 0,
+        }))
     }
 }

@@ -11,6 +11,7 @@ use poem_openapi::types::Example;
 use poem_openapi::{Enum, Object, OpenApi};
 
 use crate::api::params::{ChallengeIdParam, MaskedPhoneRule, RequestIdRule, Text, UserIdRule};
+use crate::api::sms_send::DeliveryStatusDto;
 use crate::api::{ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, answer, example_time};
 use crate::auth::{BearerToken, SCOPE_AUDIT_READ};
 use crate::http::error::ApiError;
@@ -26,7 +27,8 @@ pub enum AuditEventType {
     ChallengeCreated,
     /// A provider accepted the SMS (`provider`, `messageId`).
     CodeSent,
-    /// No provider took the SMS (`outcome` says how it failed).
+    /// No provider took the SMS (`outcome` says how: `REJECTED` for this number, `UNKNOWN`
+    /// when it may have gone out, `UNAVAILABLE`; `provider` and `errorCode` say who and why).
     SendFailed,
     /// A wrong code.
     VerifyFailed,
@@ -38,6 +40,9 @@ pub enum AuditEventType {
     Consumed,
     /// A limit across challenges refused the request (`limit`).
     LimitHit,
+    /// The provider reported on the message's delivery (`outcome`: the status reported;
+    /// `errorCode`: the provider's, e.g. Twilio's `30008`).
+    DeliveryReported,
 }
 
 /// The result in one word.
@@ -51,6 +56,15 @@ pub enum AuditOutcome {
     Accepted,
     Rejected,
     Unavailable,
+    /// A provider may have sent the SMS but did not confirm it.
+    Unknown,
+    /// Delivery reports: the status the provider reported.
+    Queued,
+    Sent,
+    PartiallyDelivered,
+    Delivered,
+    Undelivered,
+    Failed,
     InvalidOtp,
     Verified,
     Locked,
@@ -98,9 +112,21 @@ pub struct AuditEventDto {
     /// The SMS provider that carried the message, for `CODE_SENT`.
     #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
     pub provider: Option<String>,
-    /// The provider's id of the message, for `CODE_SENT`.
+    /// The provider's id of the message, for `CODE_SENT` and `DELIVERY_REPORTED`.
     #[oai(skip_serializing_if_is_none, validator(max_length = 128))]
     pub message_id: Option<String>,
+    /// The provider's error code, for `SEND_FAILED` and `DELIVERY_REPORTED` (Twilio's
+    /// `21614`, Vonage's `6`, `HTTP 503`, ...).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub error_code: Option<String>,
+    /// How many identical refusals in a row this event stands for: a refusal repeated with
+    /// nothing else in between is counted here instead of written again. 1 for any other
+    /// event.
+    #[oai(validator(minimum(value = "1"), maximum(value = "2147483647")))]
+    pub repeats: u32,
+    /// When the last of the repeats happened, when there was more than one.
+    #[oai(skip_serializing_if_is_none)]
+    pub last_occurred_at: Option<DateTime<Utc>>,
 }
 
 /// A challenge's audit trail, oldest first.
@@ -136,6 +162,15 @@ impl From<DomainOutcome> for AuditOutcome {
             DomainOutcome::Send(SendOutcome::Accepted) => Self::Accepted,
             DomainOutcome::Send(SendOutcome::Rejected) => Self::Rejected,
             DomainOutcome::Send(SendOutcome::Unavailable) => Self::Unavailable,
+            DomainOutcome::Send(SendOutcome::Unknown) => Self::Unknown,
+            DomainOutcome::Delivery(status) => match DeliveryStatusDto::from(status) {
+                DeliveryStatusDto::Queued => Self::Queued,
+                DeliveryStatusDto::Sent => Self::Sent,
+                DeliveryStatusDto::PartiallyDelivered => Self::PartiallyDelivered,
+                DeliveryStatusDto::Delivered => Self::Delivered,
+                DeliveryStatusDto::Undelivered => Self::Undelivered,
+                DeliveryStatusDto::Failed => Self::Failed,
+            },
             DomainOutcome::InvalidOtp => Self::InvalidOtp,
             DomainOutcome::Consumed => Self::Consumed,
             DomainOutcome::TooManyRequests => Self::TooManyRequests,
@@ -157,6 +192,7 @@ impl From<AuditEvent> for AuditEventDto {
                 AuditKind::Cancelled => AuditEventType::Cancelled,
                 AuditKind::Consumed => AuditEventType::Consumed,
                 AuditKind::LimitHit => AuditEventType::LimitHit,
+                AuditKind::DeliveryReported => AuditEventType::DeliveryReported,
             },
             occurred_at: event.at,
             request_id: Text::new(event.request_id),
@@ -173,6 +209,9 @@ impl From<AuditEvent> for AuditEventDto {
             }),
             provider: event.provider,
             message_id: event.message_id,
+            error_code: event.error_code,
+            repeats: event.repeats.max(1),
+            last_occurred_at: event.last_at,
         }
     }
 }
@@ -190,6 +229,9 @@ impl Example for AuditEventDto {
             limit: None,
             provider: Some("twilio".into()),
             message_id: Some("SM0123456789abcdef0123456789abcdef".into()),
+            error_code: None,
+            repeats: 1,
+            last_occurred_at: None,
         }
     }
 }
@@ -217,6 +259,8 @@ impl Example for ChallengeEvents {
                     limit: Some(LimitName::PhoneSms),
                     provider: None,
                     message_id: None,
+                    repeats: 3,
+                    last_occurred_at: Some(example_time(52)),
                     ..AuditEventDto::example()
                 },
             ],
@@ -228,9 +272,11 @@ impl Example for ChallengeEvents {
 impl AuditApi {
     /// Lists a challenge's audit events, oldest first.
     ///
-    /// For support staff: each change of the challenge, each SMS sent or failed, and each
-    /// refusal by a limit across challenges, with the request that caused it. Events hold
-    /// masked phones only, never a code. At most the first 1000 events. Needs scope
+    /// For support staff: each change of the challenge, each SMS sent or failed, each
+    /// delivery report, and each refusal by a limit across challenges, with the request that
+    /// caused it. Events hold masked phones only, never a code. A refusal repeated with
+    /// nothing else in between is one event with its `repeats` count, so refusals cannot
+    /// push a change out of the trail; beyond 1000 events, the newest 1000. Needs scope
     /// `mfa:audit:read`; any client with it may read any challenge's events.
     #[oai(
         path = "/:challengeId/events",

@@ -59,11 +59,16 @@ impl HealthApi {
         })
     }
 
-    /// Readiness: the database answers, and a code could go out.
+    /// Readiness: the database answers.
     ///
-    /// `200 UP` when a database round trip succeeds and, with a chain of SMS providers, at
-    /// least one provider's circuit is closed; `503 SERVICE_UNAVAILABLE` naming what is down
-    /// otherwise. A load balancer should route traffic only to ready instances.
+    /// `200 UP` when a database round trip succeeds; `503 SERVICE_UNAVAILABLE` naming what is
+    /// down otherwise. A load balancer should route traffic only to ready instances.
+    ///
+    /// SMS providers are not part of it: every instance shares them, so taking one instance
+    /// out of service cannot bring an SMS back, while verifying codes already sent, creating
+    /// and consuming challenges still work. An open circuit shows in
+    /// `mfa_totp_sms_circuit_open`; `:initiate` answers 503 while no provider can take a
+    /// message.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self) -> Result<Ready, ApiError> {
         let mut failing = Vec::new();

@@ -13,10 +13,12 @@ use crate::api::example_time;
 pub enum SendOutcomeDto {
     /// A provider accepted the message.
     Accepted,
-    /// A provider refused the number for good.
+    /// A provider refused the message for this number (see `errorCode`); it counts as a send.
     Rejected,
-    /// No provider could take the message.
+    /// No provider could take the message; it did not count.
     Unavailable,
+    /// A provider may have sent it but did not confirm (a timeout); it counts as a send.
+    Unknown,
 }
 
 /// What the provider reported later about the message's delivery.
@@ -25,6 +27,8 @@ pub enum SendOutcomeDto {
 pub enum DeliveryStatusDto {
     Queued,
     Sent,
+    /// Some segments of a long message were delivered (Twilio's `partially_delivered`).
+    PartiallyDelivered,
     Delivered,
     Undelivered,
     Failed,
@@ -36,10 +40,14 @@ pub enum DeliveryStatusDto {
 pub struct SmsSendDto {
     /// How the send ended when it was made.
     pub outcome: SendOutcomeDto,
-    /// The provider that carried it (`twilio`, `vonage`, `webhook`, `console`); absent when
-    /// none did.
+    /// The provider that carried it (`twilio`, `vonage`, `webhook`, `console`), or the one
+    /// that refused or failed it last.
     #[oai(skip_serializing_if_is_none, validator(max_length = 16))]
     pub provider: Option<String>,
+    /// The provider's error code: why it refused the send (Twilio's `21614`, Vonage's `6`,
+    /// `HTTP 503`), or why it could not deliver it (Twilio's `ErrorCode`, e.g. `30008`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub error_code: Option<String>,
     /// The provider's delivery report, once one arrived (Twilio's status callback).
     #[oai(skip_serializing_if_is_none)]
     pub delivery_status: Option<DeliveryStatusDto>,
@@ -57,17 +65,26 @@ impl From<SmsSend> for SmsSendDto {
                 SendOutcome::Accepted => SendOutcomeDto::Accepted,
                 SendOutcome::Rejected => SendOutcomeDto::Rejected,
                 SendOutcome::Unavailable => SendOutcomeDto::Unavailable,
+                SendOutcome::Unknown => SendOutcomeDto::Unknown,
             },
             provider: send.provider,
-            delivery_status: send.delivery.map(|d| match d {
-                DeliveryStatus::Queued => DeliveryStatusDto::Queued,
-                DeliveryStatus::Sent => DeliveryStatusDto::Sent,
-                DeliveryStatus::Delivered => DeliveryStatusDto::Delivered,
-                DeliveryStatus::Undelivered => DeliveryStatusDto::Undelivered,
-                DeliveryStatus::Failed => DeliveryStatusDto::Failed,
-            }),
+            error_code: send.error_code,
+            delivery_status: send.delivery.map(DeliveryStatusDto::from),
             sent_at: send.sent_at,
             segments: send.segments.clamp(1, 255),
+        }
+    }
+}
+
+impl From<DeliveryStatus> for DeliveryStatusDto {
+    fn from(status: DeliveryStatus) -> Self {
+        match status {
+            DeliveryStatus::Queued => Self::Queued,
+            DeliveryStatus::Sent => Self::Sent,
+            DeliveryStatus::PartiallyDelivered => Self::PartiallyDelivered,
+            DeliveryStatus::Delivered => Self::Delivered,
+            DeliveryStatus::Undelivered => Self::Undelivered,
+            DeliveryStatus::Failed => Self::Failed,
         }
     }
 }
@@ -77,6 +94,7 @@ impl Example for SmsSendDto {
         Self {
             outcome: SendOutcomeDto::Accepted,
             provider: Some("twilio".into()),
+            error_code: None,
             delivery_status: Some(DeliveryStatusDto::Delivered),
             sent_at: example_time(20),
             segments: 1,

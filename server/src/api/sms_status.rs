@@ -1,7 +1,8 @@
 //! Delivery reports from SMS providers: Twilio's `StatusCallback`, authenticated by its
 //! `X-Twilio-Signature` (no bearer token: Twilio cannot hold one).
 
-use mfa_totp_application::UseCases;
+use mfa_totp_application::{DeliveryReport, UseCases};
+use mfa_totp_domain::Actor;
 use mfa_totp_sms::twilio::{delivery_status, is_twilio_signature};
 use poem_openapi::auth::ApiKey;
 use poem_openapi::types::Example;
@@ -11,6 +12,7 @@ use secrecy::SecretString;
 use crate::api::{ApiTags, answer};
 use crate::http::error::ApiError;
 use crate::http::form::FormPairs;
+use crate::http::request_id::RequestId;
 
 /// What checks Twilio's callbacks: the auth token, and the callback URL exactly as Twilio was
 /// given it (`sms.twilio.status_callback`), which the signature covers.
@@ -36,19 +38,29 @@ pub struct TwilioStatus {
         validator(max_length = 64, pattern = "^[A-Za-z0-9]+$")
     )]
     pub message_sid: String,
-    /// `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed`, ...
+    /// `queued`, `sending`, `sent`, `partially_delivered`, `delivered`, `undelivered`,
+    /// `failed`, ...: a status the service does not know is taken and changes nothing.
     #[oai(
         rename = "MessageStatus",
         validator(max_length = 32, pattern = "^[a-z_]+$")
     )]
     pub message_status: String,
+    /// Twilio's error code for an undelivered or failed message (`30008`); kept on the send
+    /// and in the audit trail.
+    #[oai(
+        rename = "ErrorCode",
+        skip_serializing_if_is_none,
+        validator(max_length = 16, pattern = "^[0-9]{1,16}$")
+    )]
+    pub error_code: Option<String>,
 }
 
 impl Example for TwilioStatus {
     fn example() -> Self {
         Self {
             message_sid: "SM0123456789abcdef0123456789abcdef".into(),
-            message_status: "delivered".into(),
+            message_status: "undelivered".into(),
+            error_code: Some("30008".into()),
         }
     }
 }
@@ -76,8 +88,13 @@ impl SmsStatusApi {
     /// Receives Twilio's delivery report for a message.
     ///
     /// Twilio posts here when `sms.twilio.status_callback` names this URL. The request must
-    /// carry a valid `X-Twilio-Signature` (HMAC-SHA1 of the URL and the sorted parameters
-    /// under the auth token); otherwise it is refused with 403.
+    /// carry `X-Twilio-Signature` (HMAC-SHA1 of the URL and the sorted parameters under the
+    /// auth token): without the header it is refused with 401, with one that does not match
+    /// (over the configured URL, with or without its default port, as Twilio's own validator
+    /// accepts) with 403. A message's status only moves forward (queued, sent,
+    /// partially delivered, then a final one), so a late or replayed report changes nothing;
+    /// every report of a known message is written to its challenge's audit trail with its
+    /// `ErrorCode`.
     #[oai(
         path = "/twilio/status",
         method = "post",
@@ -85,6 +102,7 @@ impl SmsStatusApi {
     )]
     async fn twilio_status(
         &self,
+        request: &poem::Request,
         signature: TwilioSignature,
         body: FormPairs<TwilioStatus>,
     ) -> Result<Recorded, ApiError> {
@@ -105,16 +123,35 @@ impl SmsStatusApi {
                 "MessageSid and MessageStatus are required.",
             ));
         };
-        let status = delivery_status(status)
-            .ok_or_else(|| ApiError::bad_request(format!("Unknown MessageStatus {status}.")))?;
+        let Some(status) = delivery_status(status) else {
+            // A status Twilio added since: taken (so that Twilio does not retry it), and
+            // nothing changes.
+            tracing::info!(
+                status,
+                "a Twilio status this service does not know: ignored"
+            );
+            return Ok(Recorded::Recorded);
+        };
+        let report = DeliveryReport {
+            provider: "twilio".into(),
+            message_id: message_id.to_owned(),
+            status,
+            error_code: body.get("ErrorCode").map(str::to_owned),
+        };
+        let who = Actor::new(request_id(request), "twilio");
         answer(
             &self.use_cases,
-            self.use_cases
-                .record_delivery("twilio", message_id, status)
-                .await,
+            self.use_cases.record_delivery(&who, report).await,
         )?;
         Ok(Recorded::Recorded)
     }
+}
+
+/// The request's id, as the middleware set it.
+fn request_id(request: &poem::Request) -> String {
+    request
+        .data::<RequestId>()
+        .map_or_else(String::new, |id| id.0.clone())
 }
 
 pub fn bad_signature() -> ApiError {

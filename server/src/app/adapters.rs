@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use mfa_totp_application::{ReadinessCheck, SecretCipher, SmsSender};
+use mfa_totp_application::{SecretCipher, SmsSender};
 use mfa_totp_crypto::AesGcmCipher;
 use mfa_totp_sms::{ChainLink, ConsoleSms, Resilience, SmsChain, TwilioSms, VonageSms, WebhookSms};
 use mfa_totp_storage::{PoolSettings, SqlStore};
@@ -14,17 +14,12 @@ use secrecy::ExposeSecret;
 
 use crate::config::{CryptoSettings, DatabaseSettings, SmsProvider, SmsSettings};
 
-/// The readiness check of an SMS chain, when there is one.
-pub type SmsReadiness = Option<Arc<dyn ReadinessCheck>>;
-
-/// The configured sender, and the readiness check of its chain (`sms`: not ready while every
-/// provider's circuit is open). The console alone has no circuit and no check.
-pub fn build_sms(settings: &SmsSettings) -> anyhow::Result<(Arc<dyn SmsSender>, SmsReadiness)> {
+/// The configured sender: the console alone, or the chain of providers.
+pub fn build_sms(settings: &SmsSettings) -> anyhow::Result<Arc<dyn SmsSender>> {
     if settings.providers() == [SmsProvider::Console] {
-        return Ok((Arc::new(ConsoleSms::stdout()), None));
+        return Ok(Arc::new(ConsoleSms::stdout()));
     }
-    let chain = Arc::new(build_chain(settings)?);
-    Ok((chain.clone(), Some(chain)))
+    Ok(Arc::new(build_chain(settings)?))
 }
 
 /// Every configured provider as a chain, each behind its retry and breaker (console too).

@@ -18,6 +18,7 @@ pub async fn send_test(settings: &SmsSettings, to: &str) -> anyhow::Result<Vec<S
         body: "mfa-totp test message: SMS delivery works.".into(),
         challenge_id: mfa_totp_domain::ChallengeId::generate(),
         locale: None,
+        send_id: format!("test.{}", mfa_totp_domain::ChallengeId::generate()),
     };
     let (result, reports) = chain.send_reporting(&sms).await;
     let mut lines: Vec<String> = reports

@@ -10,16 +10,18 @@ use serde_json::json;
 
 mod down_provider {
     //! An SMS provider that is down, to reach `SERVICE_UNAVAILABLE`.
-    use mfa_totp_application::{OutboundSms, SentSms, SmsError, SmsSender};
+    use mfa_totp_application::{OutboundSms, ProviderAnswer, SentSms, SmsError, SmsSender};
 
     pub struct FailingSms;
 
     #[mfa_totp_tests::async_trait]
     impl SmsSender for FailingSms {
         async fn send(&self, _sms: &OutboundSms) -> Result<SentSms, SmsError> {
-            Err(SmsError::Unavailable(
-                std::io::Error::other("provider down").into(),
-            ))
+            Err(SmsError::Unavailable(ProviderAnswer::new(
+                "fake",
+                None,
+                "provider down",
+            )))
         }
     }
 }

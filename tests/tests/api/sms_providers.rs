@@ -2,7 +2,7 @@
 //! for a `twilio,vonage` chain, delivers the code through fakes of those providers on
 //! loopback, and the user verifies with the code read from the fake's captured request.
 
-use mfa_totp_server::config::SmsProvider;
+use mfa_totp_server::config::{LimitSettings, SmsProvider};
 use mfa_totp_sms::{TwilioConfig, VonageConfig};
 use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase};
 use serde_json::json;
@@ -96,33 +96,203 @@ async fn with_twilio_down_a_twilio_vonage_chain_delivers_through_vonage() {
     );
 }
 
+/// Twilio's error body for `code`.
+fn twilio_refusal(code: u64, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(json!({
+        "code": code, "message": message,
+        "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": 400,
+    }))
+}
+
+/// A number the provider refuses (here a landline, Twilio 21635, or the sender's own number,
+/// 21266): `USER_NOT_FOUND`, and the send counts (cooldown, limits), so that repeating it
+/// costs the user, not the service. It is neither retried nor failed over, and no number
+/// opens the breaker: readiness stays up and other users still get their codes.
 #[tokio::test]
-async fn a_number_the_provider_refuses_for_good_is_user_not_found_and_costs_no_send() {
-    let twilio = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "code": 21211, "message": "The 'To' number is not a valid phone number.",
-            "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400,
-        })))
-        .mount(&twilio)
-        .await;
-    let app = app_with(&[SmsProvider::Twilio], &twilio.uri(), "http://127.0.0.1:9").await;
-    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
-    let id = app.create_challenge("alice").await;
-    app.initiate(&id, "alice")
-        .await
-        .assert_error(404, "USER_NOT_FOUND");
-    let status = app
-        .get(
-            &format!("/internal/v1/mfa/challenges/{id}"),
-            &TestApp::service_token(),
+async fn a_number_the_provider_refuses_is_final_charged_and_cannot_switch_sms_off() {
+    for (code, text) in [
+        (21635, "'To' number cannot be a landline."),
+        (
+            21266,
+            "'To' and 'From' number cannot be the same: +447400123123",
+        ),
+    ] {
+        let twilio = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(wiremock::matchers::body_string_contains(
+                "To=%2B447400123123",
+            ))
+            .respond_with(twilio_refusal(code, text))
+            .mount(&twilio)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(json!({"sid": "SM2", "status": "queued"})),
+            )
+            .mount(&twilio)
+            .await;
+        let vonage = MockServer::start().await;
+        let app = app_with(
+            &[SmsProvider::Twilio, SmsProvider::Vonage],
+            &twilio.uri(),
+            &vonage.uri(),
         )
         .await;
-    assert_eq!(
-        status.body["status"], "PENDING",
-        "the failed send was undone"
+        assert_eq!(app.put_user("mallory", PHONE).await.status, 201);
+        assert_eq!(app.put_user("bob", "+447400123999").await.status, 201);
+        // The default `phone_sms` limit is 5 an hour: the refusals use it up.
+        for _ in 0..5 {
+            let id = app.create_challenge("mallory").await;
+            app.initiate(&id, "mallory")
+                .await
+                .assert_error(404, "USER_NOT_FOUND");
+            let last = last_sms(&app, &id).await;
+            assert_eq!(
+                (&last["outcome"], &last["provider"], &last["errorCode"]),
+                (
+                    &json!("REJECTED"),
+                    &json!("twilio"),
+                    &json!(code.to_string())
+                )
+            );
+            // The refused send counts: the cooldown holds, and no request goes out.
+            app.initiate(&id, "mallory")
+                .await
+                .assert_error(429, "TOO_MANY_REQUESTS");
+            let events = app
+                .get(
+                    &format!("/internal/v1/mfa/challenges/{id}/events"),
+                    &TestApp::service_token(),
+                )
+                .await;
+            let failed = events.body["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["type"] == "SEND_FAILED")
+                .cloned()
+                .unwrap();
+            assert_eq!(
+                (
+                    &failed["outcome"],
+                    &failed["provider"],
+                    &failed["errorCode"]
+                ),
+                (
+                    &json!("REJECTED"),
+                    &json!("twilio"),
+                    &json!(code.to_string())
+                )
+            );
+        }
+        let id = app.create_challenge("mallory").await;
+        let limited = app.initiate(&id, "mallory").await;
+        limited.assert_error(429, "TOO_MANY_REQUESTS");
+        assert!(
+            limited.body["message"]
+                .as_str()
+                .unwrap()
+                .contains("phone_sms")
+        );
+        assert_eq!(
+            twilio.received_requests().await.unwrap().len(),
+            5,
+            "one request per send: no retry, none past the limit"
+        );
+        assert!(
+            vonage.received_requests().await.unwrap().is_empty(),
+            "no failover"
+        );
+        assert_eq!(app.get("/health/ready", "").await.status, 200);
+        let id = app.create_challenge("bob").await;
+        assert_eq!(
+            app.initiate(&id, "bob").await.status,
+            200,
+            "bob still gets codes"
+        );
+        assert_eq!(last_sms(&app, &id).await["provider"], "twilio");
+    }
+}
+
+/// The `phone_sms` limit at 2 an hour, with Twilio and Vonage configured.
+async fn app_with_phone_limit(twilio: &str, vonage: &str) -> TestApp {
+    let database = TestDatabase::from_env("sms_outcomes").await;
+    let mut setup = Setup::new(&database);
+    setup.settings.sms.chain = vec![SmsProvider::Twilio, SmsProvider::Vonage];
+    setup.settings.sms.twilio = TwilioConfig {
+        timeout_ms: 300,
+        ..twilio_config(twilio)
+    };
+    setup.settings.sms.vonage = vonage_config(vonage);
+    setup
+        .settings
+        .limits
+        .insert("phone_sms".into(), LimitSettings::new(2, 3600));
+    setup.real_sms = true;
+    TestApp::spawn_with(setup, Some(database)).await
+}
+
+/// A provider that may have sent the SMS (it took the request, then timed out) is not
+/// retried elsewhere, and the send is charged: two slow sends use the phone's budget of 2.
+/// A 2xx with a body that is not Twilio's is a send too, made once.
+#[tokio::test]
+async fn an_unknown_outcome_is_charged_and_never_sent_twice() {
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"sid": "SM1", "status": "queued"}))
+                .set_delay(std::time::Duration::from_secs(2)),
+        )
+        .mount(&slow)
+        .await;
+    let vonage = MockServer::start().await;
+    let app = app_with_phone_limit(&slow.uri(), &vonage.uri()).await;
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    for _ in 0..2 {
+        let id = app.create_challenge("alice").await;
+        let reply = app.initiate(&id, "alice").await;
+        reply.assert_error(503, "SERVICE_UNAVAILABLE");
+        assert_eq!(
+            reply.header("retry-after"),
+            Some("30"),
+            "the send's cooldown"
+        );
+        assert_eq!(last_sms(&app, &id).await["outcome"], "UNKNOWN");
+    }
+    let id = app.create_challenge("alice").await;
+    let refused = app.initiate(&id, "alice").await;
+    refused.assert_error(429, "TOO_MANY_REQUESTS");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("phone_sms"),
+        "{}",
+        refused.body
     );
-    assert_eq!(status.body["lastSms"]["outcome"], "REJECTED");
+    assert_eq!(slow.received_requests().await.unwrap().len(), 2, "no retry");
+    assert!(
+        vonage.received_requests().await.unwrap().is_empty(),
+        "no failover"
+    );
+
+    let html = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_raw("<html>Created</html>", "text/html"))
+        .mount(&html)
+        .await;
+    let vonage = MockServer::start().await;
+    let app = app_with_phone_limit(&html.uri(), &vonage.uri()).await;
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    let id = app.create_challenge("alice").await;
+    assert_eq!(app.initiate(&id, "alice").await.status, 200);
+    assert_eq!(
+        html.received_requests().await.unwrap().len(),
+        1,
+        "sent once"
+    );
+    assert!(vonage.received_requests().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -149,6 +319,18 @@ async fn report(
     status: &str,
     token: Option<&str>,
 ) -> mfa_totp_tests::Reply {
+    report_signed_over(app, sid, status, &[], token, CALLBACK).await
+}
+
+/// A Twilio status callback with `extra` parameters, its signature computed over `url`.
+async fn report_signed_over(
+    app: &TestApp,
+    sid: &str,
+    status: &str,
+    extra: &[(&str, &str)],
+    token: Option<&str>,
+    url: &str,
+) -> mfa_totp_tests::Reply {
     let params: Vec<(String, String)> = [
         ("AccountSid", "AC0123"),
         ("MessageSid", sid),
@@ -156,6 +338,7 @@ async fn report(
         ("To", "+447400123123"),
     ]
     .iter()
+    .chain(extra)
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
     let mut request = app
@@ -164,16 +347,14 @@ async fn report(
         .header("content-type", "application/x-www-form-urlencoded")
         .body(serde_urlencoded::to_string(&params).unwrap());
     if let Some(token) = token {
-        let signature = mfa_totp_sms::twilio::twilio_signature(&token.into(), CALLBACK, &params);
+        let signature = mfa_totp_sms::twilio::twilio_signature(&token.into(), url, &params);
         request = request.header("x-twilio-signature", signature);
     }
     app.send(request).await
 }
 
-#[tokio::test]
-async fn a_signed_twilio_status_callback_sets_the_delivery_status_and_a_bad_one_is_forbidden() {
-    let twilio = twilio_accepting().await;
-    let database = TestDatabase::from_env("twilio_callback").await;
+async fn app_with_callback(twilio: &MockServer, test: &str) -> TestApp {
+    let database = TestDatabase::from_env(test).await;
     let mut setup = Setup::new(&database);
     setup.settings.sms.chain = vec![SmsProvider::Twilio];
     setup.settings.sms.twilio = TwilioConfig {
@@ -181,7 +362,13 @@ async fn a_signed_twilio_status_callback_sets_the_delivery_status_and_a_bad_one_
         ..twilio_config(&twilio.uri())
     };
     setup.real_sms = true;
-    let app = TestApp::spawn_with(setup, Some(database)).await;
+    TestApp::spawn_with(setup, Some(database)).await
+}
+
+#[tokio::test]
+async fn a_signed_twilio_status_callback_sets_the_delivery_status_and_a_bad_one_is_forbidden() {
+    let twilio = twilio_accepting().await;
+    let app = app_with_callback(&twilio, "twilio_callback").await;
     assert_eq!(app.put_user("alice", PHONE).await.status, 201);
     let id = app.create_challenge("alice").await;
     assert_eq!(app.initiate(&id, "alice").await.status, 200);
@@ -207,6 +394,81 @@ async fn a_signed_twilio_status_callback_sets_the_delivery_status_and_a_bad_one_
     assert_eq!(last_sms(&app, &id).await["deliveryStatus"], "DELIVERED");
 }
 
+/// A status only moves forward: a late or replayed `queued` or `sent` after `delivered`
+/// changes nothing; `partially_delivered` and statuses Twilio adds later are taken; every
+/// report is in the audit trail with Twilio's `ErrorCode`; Twilio's signature over the URL
+/// with `:443` is accepted as its own validator accepts it.
+#[tokio::test]
+async fn delivery_reports_only_move_forward_and_are_audited_with_their_error_code() {
+    let twilio = twilio_accepting().await;
+    let app = app_with_callback(&twilio, "twilio_callback_order").await;
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    let id = app.create_challenge("alice").await;
+    assert_eq!(app.initiate(&id, "alice").await.status, 200);
+    let with_port = "https://mfa.example:443/internal/v1/mfa/sms/twilio/status";
+    type Step<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+    let steps: [Step; 6] = [
+        ("sent", &[], CALLBACK, "SENT"),
+        ("partially_delivered", &[], with_port, "PARTIALLY_DELIVERED"),
+        (
+            "undelivered",
+            &[("ErrorCode", "30008")],
+            CALLBACK,
+            "UNDELIVERED",
+        ),
+        ("queued", &[], CALLBACK, "UNDELIVERED"),
+        ("sent", &[], with_port, "UNDELIVERED"),
+        (
+            "some_status_twilio_adds_later",
+            &[],
+            CALLBACK,
+            "UNDELIVERED",
+        ),
+    ];
+    for (status, extra, url, after) in steps {
+        let reply = report_signed_over(&app, "SM1", status, extra, Some("token"), url).await;
+        assert_eq!(reply.status, 204, "{status}: {}", reply.body);
+        assert_eq!(
+            last_sms(&app, &id).await["deliveryStatus"],
+            after,
+            "{status}"
+        );
+    }
+    let last = last_sms(&app, &id).await;
+    assert_eq!(
+        (&last["provider"], &last["errorCode"]),
+        (&json!("twilio"), &json!("30008"))
+    );
+    let events = app
+        .get(
+            &format!("/internal/v1/mfa/challenges/{id}/events"),
+            &TestApp::service_token(),
+        )
+        .await;
+    let reports: Vec<(String, Option<String>)> = events.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "DELIVERY_REPORTED")
+        .map(|e| {
+            (
+                e["outcome"].as_str().unwrap().to_owned(),
+                e["errorCode"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reports,
+        [
+            ("SENT".to_owned(), None),
+            ("PARTIALLY_DELIVERED".to_owned(), None),
+            ("UNDELIVERED".to_owned(), Some("30008".to_owned())),
+            ("QUEUED".to_owned(), None),
+            ("SENT".to_owned(), None),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn without_twilio_configured_every_status_callback_is_forbidden() {
     let app = TestApp::spawn().await;
@@ -215,31 +477,31 @@ async fn without_twilio_configured_every_status_callback_is_forbidden() {
         .assert_error(403, "FORBIDDEN");
 }
 
-/// With every provider's circuit open no code can go out: readiness says so (`sms`), and
-/// liveness stays trivial.
+/// With every provider's circuit open no code can go out: `:initiate` says so, but the
+/// instance stays ready (every instance shares the providers; the rest of the API works),
+/// and liveness stays trivial.
 #[tokio::test]
-async fn every_circuit_open_is_not_ready() {
+async fn every_circuit_open_fails_sends_but_keeps_the_instance_ready() {
     let app = app_with(
         &[SmsProvider::Twilio, SmsProvider::Vonage],
         "http://127.0.0.1:9",
         "http://127.0.0.1:9",
     )
     .await;
-    assert_eq!(app.get("/health/ready", "").await.status, 200);
     assert_eq!(app.put_user("alice", PHONE).await.status, 201);
     let id = app.create_challenge("alice").await;
     // Three failed sends open each breaker (Resilience::breaker_failures).
-    for _ in 0..3 {
+    for _ in 0..4 {
         app.initiate(&id, "alice")
             .await
             .assert_error(503, "SERVICE_UNAVAILABLE");
     }
-    let ready = app.get("/health/ready", "").await;
-    ready.assert_error(503, "SERVICE_UNAVAILABLE");
-    assert!(
-        ready.body["message"].as_str().unwrap().contains("sms"),
-        "{}",
-        ready.body
-    );
+    assert_eq!(app.get("/health/ready", "").await.status, 200);
     assert_eq!(app.get("/health/live", "").await.status, 200);
+    let metrics = app.get("/metrics", "").await;
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    assert!(
+        text.contains(r#"mfa_totp_sms_circuit_open{provider="twilio"} 1"#),
+        "{text}"
+    );
 }

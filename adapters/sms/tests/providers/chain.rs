@@ -94,7 +94,7 @@ async fn a_permanent_rejection_of_the_number_stops_the_chain() {
     let secondary = vonage_ok().await;
     let chain = chain(twilio::config(&primary.uri()), &secondary.uri(), quick());
     let error = chain.send(&message()).await.unwrap_err();
-    assert!(matches!(error, SmsError::Rejected(_)), "{error:?}");
+    assert!(matches!(error, SmsError::Refused(_)), "{error:?}");
     assert_eq!(
         primary.received_requests().await.unwrap().len(),
         1,
@@ -106,8 +106,10 @@ async fn a_permanent_rejection_of_the_number_stops_the_chain() {
     );
 }
 
+/// A provider that took the request but did not answer in time may have sent the SMS: the
+/// chain stops there rather than send the code twice.
 #[tokio::test]
-async fn a_provider_that_times_out_gives_way_to_the_next() {
+async fn a_provider_that_times_out_is_unknown_and_not_tried_elsewhere() {
     let primary = fake_answering(
         ResponseTemplate::new(201)
             .set_body_json(twilio::accepted("queued"))
@@ -119,11 +121,59 @@ async fn a_provider_that_times_out_gives_way_to_the_next() {
         timeout_ms: 100,
         ..twilio::config(&primary.uri())
     };
-    let sent = chain(config, &secondary.uri(), quick())
+    let error = chain(config, &secondary.uri(), quick())
+        .send(&message())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, SmsError::Unknown(_)), "{error:?}");
+    assert_eq!(
+        primary.received_requests().await.unwrap().len(),
+        1,
+        "not retried"
+    );
+    assert!(
+        secondary.received_requests().await.unwrap().is_empty(),
+        "not failed over"
+    );
+}
+
+/// A 2xx with a body that is not Twilio's: Twilio took the message. No retry, no failover,
+/// so the code goes out once.
+#[tokio::test]
+async fn a_2xx_with_an_unreadable_body_is_accepted_once() {
+    let primary = fake_answering(
+        ResponseTemplate::new(201).set_body_raw("<html>Created</html>", "text/html"),
+    )
+    .await;
+    let secondary = vonage_ok().await;
+    let sent = chain(twilio::config(&primary.uri()), &secondary.uri(), quick())
         .send(&message())
         .await
         .unwrap();
-    assert_eq!(sent.provider, "vonage");
+    assert_eq!((sent.provider, sent.message_id), ("twilio", None));
+    assert_eq!(primary.received_requests().await.unwrap().len(), 1);
+    assert!(secondary.received_requests().await.unwrap().is_empty());
+}
+
+/// No number can open a breaker: refusals of a landline, of the sender's own number, ...
+/// leave the provider available to everyone else.
+#[tokio::test]
+async fn refusals_of_a_number_never_open_the_breaker() {
+    for code in [21635, 21266, 21211] {
+        let primary = fake_answering(
+            ResponseTemplate::new(400).set_body_json(twilio::refused(code, 400, "refused")),
+        )
+        .await;
+        let secondary = vonage_ok().await;
+        let chain = chain(twilio::config(&primary.uri()), &secondary.uri(), quick());
+        for _ in 0..10 {
+            let error = chain.send(&message()).await.unwrap_err();
+            assert!(matches!(error, SmsError::Refused(_)), "{error:?}");
+        }
+        assert!(chain.links()[0].is_available(), "{code} opened the breaker");
+        assert_eq!(primary.received_requests().await.unwrap().len(), 10);
+        assert!(secondary.received_requests().await.unwrap().is_empty());
+    }
 }
 
 #[tokio::test]
@@ -178,7 +228,7 @@ async fn every_provider_down_is_unavailable_naming_each() {
     let SmsError::Unavailable(cause) = error else {
         panic!("{error:?}");
     };
-    let text = format!("{cause:#}");
+    let text = cause.to_string();
     assert!(text.contains("twilio") && text.contains("vonage"), "{text}");
 }
 
@@ -194,7 +244,20 @@ async fn logs_name_provider_outcome_and_masked_number_but_no_secret_code_or_numb
         .await
         .unwrap();
 
+    // A refusal whose text quotes the number, as Twilio's 21211 does.
+    let quoting = fake_answering(ResponseTemplate::new(400).set_body_json(twilio::refused(
+        21211,
+        400,
+        "The 'To' number +447400123456 is not a valid phone number.",
+    )))
+    .await;
+    chain(twilio::config(&quoting.uri()), &secondary.uri(), quick())
+        .send(&sms)
+        .await
+        .unwrap_err();
+
     let logs = captured_logs();
+    assert!(logs.contains("The 'To' number [number] is not"), "{logs}");
     let mine: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("+44*******456"))

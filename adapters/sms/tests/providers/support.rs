@@ -19,6 +19,7 @@ pub fn message() -> OutboundSms {
         body: CODE_TEXT.into(),
         challenge_id: ChallengeId::parse("0b6f1c1e-2f4d-4c43-9a51-6d1f0f7f2a10").unwrap(),
         locale: None,
+        send_id: "0b6f1c1e-2f4d-4c43-9a51-6d1f0f7f2a10.1".into(),
     }
 }
 

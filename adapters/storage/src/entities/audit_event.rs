@@ -17,6 +17,11 @@ pub struct Model {
     pub limit_kind: Option<String>,
     pub provider: Option<String>,
     pub message_id: Option<String>,
+    pub error_code: Option<String>,
+    /// How many identical refusals in a row this row stands for (1 for any other event).
+    pub repeats: i32,
+    /// When the last of them happened, when more than one.
+    pub last_occurred_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,8 @@ pub struct Model {
     pub delivery_status: Option<String>,
     pub sent_at: i64,
     pub updated_at: i64,
+    /// The provider's error code: of its refusal, or of its delivery report.
+    pub error_code: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

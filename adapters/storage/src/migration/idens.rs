@@ -58,6 +58,7 @@ pub(super) enum SmsSends {
     DeliveryStatus,
     SentAt,
     UpdatedAt,
+    ErrorCode,
 }
 
 #[derive(DeriveIden)]
@@ -84,4 +85,7 @@ pub(super) enum AuditEvents {
     LimitKind,
     Provider,
     MessageId,
+    ErrorCode,
+    Repeats,
+    LastOccurredAt,
 }

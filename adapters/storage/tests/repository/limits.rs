@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use mfa_totp_application::{AuditLog, ChallengeRepository, Change};
 use mfa_totp_domain::{
-    AuditKind, ChallengeStatus, LimitCharge, LimitKey, LimitKind, LimitReached, Limits,
+    AuditEvent, AuditKind, ChallengeStatus, LimitCharge, LimitKey, LimitKind, LimitReached, Limits,
     PhoneNumber, Timestamp, UserId,
 };
 
@@ -270,6 +270,71 @@ pub async fn events_are_written_with_their_change_and_read_oldest_first(f: Fixtu
     let read = f.store.events(id).await.unwrap();
     assert_eq!(read[0], created);
     assert_eq!(read[3], refusal);
+}
+
+/// A refusal that repeats the newest event is counted on it, also when many come at once;
+/// any change in between starts a new event, so a flood of refusals never hides it.
+pub async fn repeated_refusals_are_counted_on_one_event(f: Fixture) {
+    let (challenge, context) = new_challenge();
+    let id = challenge.id();
+    let created = event_of(AuditKind::ChallengeCreated, Some(id));
+    f.store
+        .insert(&challenge, &context, &[], &created)
+        .await
+        .unwrap()
+        .inserted();
+    let refusal = event_of(AuditKind::LimitHit, Some(id)).with_limit(LimitKind::PhoneSms);
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let store = f.store.clone();
+            let refusal = refusal.clone();
+            tokio::spawn(async move { store.record(&refusal).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let later = AuditEvent {
+        at: t0() + TimeDelta::seconds(9),
+        ..refusal.clone()
+    };
+    f.store.record(&later).await.unwrap();
+    let events = f.store.events(id).await.unwrap();
+    let hits: Vec<&AuditEvent> = events
+        .iter()
+        .filter(|e| e.kind == AuditKind::LimitHit)
+        .collect();
+    assert_eq!(hits.len(), 1, "41 racing refusals, one row");
+    assert_eq!(hits[0].repeats, 41);
+    assert_eq!(events.last().unwrap().last_at, Some(later.at));
+    // Another limit, then a change: each its own event, in order.
+    let other = event_of(AuditKind::LimitHit, Some(id)).with_limit(LimitKind::GlobalSms);
+    f.store.record(&other).await.unwrap();
+    let cancelled = event_of(AuditKind::Cancelled, Some(id));
+    assert!(
+        f.store
+            .cancel(id, ChallengeStatus::Pending, &cancelled)
+            .await
+            .unwrap()
+    );
+    f.store.record(&refusal).await.unwrap();
+    let kinds: Vec<(AuditKind, u32)> = f
+        .store
+        .events(id)
+        .await
+        .unwrap()
+        .iter()
+        .skip(1 + hits.len())
+        .map(|e| (e.kind, e.repeats))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (AuditKind::LimitHit, 1),
+            (AuditKind::Cancelled, 1),
+            (AuditKind::LimitHit, 1)
+        ]
+    );
 }
 
 pub async fn a_change_that_does_not_apply_writes_no_event(f: Fixture) {

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, TimeDelta};
 use mfa_totp_application::{
-    ChallengeRepository, Change, Contact, SmsSendLog, StepUpContextRepository, UserDirectoryReader,
-    UserDirectoryWriter,
+    ChallengeRepository, Change, Contact, DeliveryReport, DeliveryUpdate, SmsSendLog,
+    StepUpContextRepository, UserDirectoryReader, UserDirectoryWriter,
 };
 use mfa_totp_domain::{
     Actor, AuditEvent, AuditKind, Challenge, ChallengeId, ChallengePolicy, ChallengeRecord,
@@ -28,7 +28,8 @@ use limits::{
     a_refused_change_writes_nothing_and_takes_no_other_charge,
     a_zero_charge_takes_nothing_but_is_refused_at_the_limit,
     concurrent_charges_never_pass_the_limit,
-    events_are_written_with_their_change_and_read_oldest_first, undo_send_refunds_its_charges,
+    events_are_written_with_their_change_and_read_oldest_first,
+    repeated_refusals_are_counted_on_one_event, undo_send_refunds_its_charges,
 };
 use purge::two_purgers_at_once_delete_what_outlived_its_retention_once;
 
@@ -112,6 +113,7 @@ on_both_engines!(
     undo_send_refunds_its_charges,
     a_zero_charge_takes_nothing_but_is_refused_at_the_limit,
     events_are_written_with_their_change_and_read_oldest_first,
+    repeated_refusals_are_counted_on_one_event,
     a_change_that_does_not_apply_writes_no_event,
     two_purgers_at_once_delete_what_outlived_its_retention_once,
 );
@@ -736,6 +738,7 @@ async fn sms_sends_are_recorded_and_take_delivery_reports(f: Fixture) {
         delivery: None,
         sent_at: t0(),
         segments: 1,
+        error_code: Some("HTTP 503".into()),
     };
     let carried = SmsSend {
         outcome: SendOutcome::Accepted,
@@ -746,6 +749,7 @@ async fn sms_sends_are_recorded_and_take_delivery_reports(f: Fixture) {
         latency_ms: 120,
         sent_at: t0() + TimeDelta::seconds(31),
         segments: 3,
+        error_code: None,
         ..failed.clone()
     };
     f.store.log_send(&failed, &event()).await.unwrap();
@@ -755,27 +759,73 @@ async fn sms_sends_are_recorded_and_take_delivery_reports(f: Fixture) {
         Some(carried.clone())
     );
     let at = t0() + TimeDelta::seconds(40);
-    assert!(
-        f.store
-            .update_delivery("twilio", "SM1", DeliveryStatus::Delivered, at)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !f.store
-            .update_delivery("vonage", "SM1", DeliveryStatus::Failed, at)
-            .await
-            .unwrap(),
-        "another provider's id"
-    );
-    assert!(
-        !f.store
-            .update_delivery("twilio", "SM2", DeliveryStatus::Failed, at)
-            .await
-            .unwrap()
+    let report = |provider: &str, id: &str, status, code: Option<&str>| DeliveryReport {
+        provider: provider.into(),
+        message_id: id.into(),
+        status,
+        error_code: code.map(str::to_owned),
+    };
+    let found = |applied| {
+        Some(DeliveryUpdate {
+            challenge_id: c.id(),
+            applied,
+        })
+    };
+    let apply = |r: DeliveryReport| {
+        let store = f.store.clone();
+        async move { store.update_delivery(&r, at).await.unwrap() }
+    };
+    let delivery = || async { f.store.last_send(c.id()).await.unwrap().unwrap() };
+    assert_eq!(
+        apply(report("twilio", "SM1", DeliveryStatus::Sent, None)).await,
+        found(true)
     );
     assert_eq!(
-        f.store.last_send(c.id()).await.unwrap().unwrap().delivery,
-        Some(DeliveryStatus::Delivered)
+        apply(report(
+            "twilio",
+            "SM1",
+            DeliveryStatus::PartiallyDelivered,
+            None
+        ))
+        .await,
+        found(true)
+    );
+    assert_eq!(
+        apply(report(
+            "twilio",
+            "SM1",
+            DeliveryStatus::Undelivered,
+            Some("30008")
+        ))
+        .await,
+        found(true)
+    );
+    let last = delivery().await;
+    assert_eq!(
+        (last.delivery, last.error_code.as_deref()),
+        (Some(DeliveryStatus::Undelivered), Some("30008"))
+    );
+    // Late or replayed reports of an earlier stage, or another final status, change nothing.
+    for status in [
+        DeliveryStatus::Queued,
+        DeliveryStatus::Sent,
+        DeliveryStatus::PartiallyDelivered,
+        DeliveryStatus::Delivered,
+    ] {
+        assert_eq!(
+            apply(report("twilio", "SM1", status, None)).await,
+            found(false),
+            "{status}"
+        );
+    }
+    assert_eq!(delivery().await.delivery, Some(DeliveryStatus::Undelivered));
+    assert_eq!(
+        apply(report("vonage", "SM1", DeliveryStatus::Failed, None)).await,
+        None,
+        "another provider's id"
+    );
+    assert_eq!(
+        apply(report("twilio", "SM2", DeliveryStatus::Failed, None)).await,
+        None
     );
 }

@@ -51,6 +51,7 @@ async fn challenge_aged(f: &Fixture, age: TimeDelta) -> ChallengeId {
         delivery: None,
         sent_at: created,
         segments: 1,
+        error_code: None,
     };
     f.store
         .log_send(&send, &event_of(AuditKind::CodeSent, None))

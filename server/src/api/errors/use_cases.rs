@@ -1,7 +1,6 @@
 //! Each use case's error, variant by variant, in the contract's terms, with an example of
 //! every variant for the spec.
 
-use mfa_totp_application::SmsError;
 use mfa_totp_application::audit::AuditReadError;
 use mfa_totp_application::cancel::CancelError;
 use mfa_totp_application::consume::ConsumeError;
@@ -11,6 +10,7 @@ use mfa_totp_application::get_challenge::GetChallengeError;
 use mfa_totp_application::initiate::InitiateError;
 use mfa_totp_application::put_user::PutUserError;
 use mfa_totp_application::verify::VerifyError;
+use mfa_totp_application::{ProviderAnswer, SmsError};
 use mfa_totp_domain::{
     AttributeProblem, ChallengeStatus, LimitKind, NumberType, Operation, PhoneRefused, Timestamp,
 };
@@ -154,10 +154,18 @@ impl UseCaseError for InitiateError {
                 "The send limit for this challenge is reached.",
                 seconds_until(now, until),
             ),
-            Self::Sms(SmsError::Unavailable(_)) => sms_unavailable().with_cause(self),
-            // The provider refused the number for good: the directory holds a phone that
-            // cannot receive SMS, which for the caller is a user without a usable phone.
-            Self::Sms(SmsError::Rejected(_)) => ApiError::not_found(
+            Self::Sms(SmsError::Unavailable(_) | SmsError::Unknown(_)) => {
+                sms_unavailable().with_cause(self)
+            }
+            // The send counts; the code may still arrive. Retry after the cooldown.
+            Self::Unconfirmed { ready_at } => ApiError::unavailable(
+                "The SMS provider did not confirm the send; the code may still arrive. Ask for \
+                 another after Retry-After.",
+                seconds_until(now, ready_at),
+            ),
+            // The provider refused the number: the directory holds a phone that cannot
+            // receive SMS, which for the caller is a user without a usable phone.
+            Self::Sms(SmsError::Refused(_)) => ApiError::not_found(
                 ErrorCode::UserNotFound,
                 "The subject's phone number cannot receive SMS.",
             )
@@ -185,11 +193,25 @@ impl UseCaseError for InitiateError {
             )
             .with(
                 "SMS_UNAVAILABLE",
-                Self::Sms(SmsError::Unavailable(anyhow::anyhow!("timeout"))),
+                Self::Sms(SmsError::Unavailable(ProviderAnswer::new(
+                    "twilio",
+                    Some("HTTP 503".into()),
+                    "",
+                ))),
+            )
+            .with(
+                "SMS_UNCONFIRMED",
+                Self::Unconfirmed {
+                    ready_at: example_time(30),
+                },
             )
             .with(
                 "PHONE_CANNOT_RECEIVE_SMS",
-                Self::Sms(SmsError::Rejected("twilio: code 21211".into())),
+                Self::Sms(SmsError::Refused(ProviderAnswer::new(
+                    "twilio",
+                    Some("21614".into()),
+                    "'To' number is not a valid mobile number",
+                ))),
             )
             .contended(Self::Contended)
             .with("PHONE_REFUSED", Self::PhoneRefused(example_refused_phone()))
@@ -209,9 +231,10 @@ impl UseCaseError for InitiateError {
                 | Self::Limited(_)
                 | Self::Cooldown { .. }
                 | Self::SendCapReached { .. }
-                | Self::Sms(SmsError::Unavailable(_) | SmsError::Rejected(_))
-                | Self::Store(_)
-                | Self::Contended => {}
+                | Self::Sms(SmsError::Unavailable(_) | SmsError::Refused(_))
+                | Self::Unconfirmed { .. } => {}
+                // Never returned: `:initiate` answers an unknown outcome as `Unconfirmed`.
+                Self::Sms(SmsError::Unknown(_)) | Self::Store(_) | Self::Contended => {}
             })
     }
 }
