@@ -65,10 +65,11 @@ impl UseCases {
             .seal(&TotpSecret::from_bytes(bytes), id.to_string().as_bytes())
             .map_err(|e| CreateChallengeError::Unexpected(e.into()))?;
         let now = self.clock.now();
+        let client = request.client;
         let challenge = Challenge::new(
             id,
             request.subject,
-            request.client,
+            client.clone(),
             SealedSecret::new(sealed),
             now,
             &self.policy,
@@ -80,7 +81,9 @@ impl UseCases {
             .limits
             .charge(
                 LimitKind::UserChallenges,
-                LimitKey::user(challenge.subject()),
+                // Per client and subject: a client that floods a user with challenges uses
+                // its own budget for them, and leaves every other client's.
+                LimitKey::client_user(&client, challenge.subject()),
                 1,
                 now,
             )
@@ -266,6 +269,7 @@ mod tests {
             .withf(|_, _, charges, event| {
                 charges.len() == 1
                     && charges[0].kind == LimitKind::UserChallenges
+                    && charges[0].key == LimitKey::client_user(&client(), &user())
                     && event.kind == AuditKind::ChallengeCreated
                     && event.actor == "payments-service"
             })

@@ -11,7 +11,7 @@ use chrono::TimeDelta;
 use sha2::{Digest, Sha256};
 
 use crate::names::stored_names;
-use crate::{PhoneNumber, Timestamp, UserId};
+use crate::{ClientId, PhoneNumber, Timestamp, UserId};
 
 /// Which limit: also its configuration name (`limits.<name>.max`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -165,6 +165,18 @@ pub struct LimitKey(String);
 impl LimitKey {
     pub fn user(user: &UserId) -> Self {
         Self(user.as_str().to_owned())
+    }
+
+    /// A user as one client sees it: the SHA-256 of the client id and the user id, so that
+    /// what one client does to a user's budget is its own, and no other client's. (Hashed:
+    /// the two ids together may be longer than a key, and a separator could be in either.)
+    pub fn client_user(client: &ClientId, user: &UserId) -> Self {
+        let mut digest = Sha256::new();
+        for id in [client.as_str(), user.as_str()] {
+            digest.update((id.len() as u64).to_be_bytes());
+            digest.update(id.as_bytes());
+        }
+        Self(hex::encode(digest.finalize()))
     }
 
     /// The SHA-256 of the E.164 number, so that the limits table holds no number in plain

@@ -21,16 +21,28 @@ impl PhoneNumber {
     /// The longest E.164 number: `+` and 15 digits.
     pub const MAX_LEN: usize = 16;
 
+    /// A number in the published form, normalised to its canonical E.164 form: a national
+    /// (trunk) prefix typed after the country code is dropped as the numbering plan says
+    /// (`+4407400123123` is `+447400123123`), so that one handset is one number wherever it
+    /// is stored, counted or sent to. A number the plans do not know is kept as typed (the
+    /// phone rules refuse it as not valid).
     pub fn parse(raw: &str) -> Result<Self, InvalidPhoneNumber> {
-        let digits = raw.strip_prefix('+').ok_or(InvalidPhoneNumber)?;
-        let well_formed = (8..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0');
-        if well_formed {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(InvalidPhoneNumber)
+        if !Self::is_well_formed(raw) {
+            return Err(InvalidPhoneNumber);
         }
+        let canonical = phonenumber::parse(None, raw)
+            .ok()
+            .map(|n| n.format().mode(phonenumber::Mode::E164).to_string())
+            .filter(|c| Self::is_well_formed(c));
+        Ok(Self(canonical.unwrap_or_else(|| raw.to_owned())))
+    }
+
+    fn is_well_formed(raw: &str) -> bool {
+        raw.strip_prefix('+').is_some_and(|digits| {
+            (8..=15).contains(&digits.len())
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && !digits.starts_with('0')
+        })
     }
 
     /// The full number. Only for the wire to an SMS provider; never for logs.
@@ -126,7 +138,10 @@ impl NumberType {
 /// Why [`PhonePolicy`] refused a number. The texts name no digits of it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhoneRefused {
-    #[error("is not a valid number in its country's numbering plan")]
+    #[error(
+        "is not a valid number in its country's numbering plan (E.164: '+', the country code, \
+         then the national number without its trunk prefix)"
+    )]
     NotValid,
     #[error("is a {0} number; only {1} numbers can receive codes")]
     Type(NumberType, String),
@@ -222,6 +237,31 @@ mod tests {
         assert_eq!(
             format!("{phone} {phone:?}"),
             "+44*******123 PhoneNumber(+44*******123)"
+        );
+    }
+
+    /// One handset, one number: a trunk `0` typed after the country code is dropped, as the
+    /// numbering plan says; what is still not a valid number is refused by the rules.
+    #[test]
+    fn numbers_are_normalised_to_canonical_e164() {
+        for (typed, canonical) in [
+            ("+447400123123", "+447400123123"),
+            ("+4407400123123", "+447400123123"),
+            ("+4907151123456", "+497151123456"),
+            ("+390612345678", "+390612345678"),
+            ("+44007400123123", "+447400123123"),
+        ] {
+            assert_eq!(
+                PhoneNumber::parse(typed).unwrap().as_e164(),
+                canonical,
+                "{typed}"
+            );
+        }
+        let unknown = PhoneNumber::parse("+99912345678").unwrap();
+        assert_eq!(unknown.as_e164(), "+99912345678", "kept as typed");
+        assert_eq!(
+            PhonePolicy::default().check(&unknown),
+            Err(PhoneRefused::NotValid)
         );
     }
 
@@ -353,7 +393,7 @@ mod tests {
         fn masked_form_never_shows_more_than_five_digits(n in "[1-9][0-9]{7,14}") {
             let phone = PhoneNumber::parse(&format!("+{n}")).unwrap();
             let masked = phone.masked();
-            prop_assert_eq!(masked.len(), n.len() + 1);
+            prop_assert_eq!(masked.len(), phone.as_e164().len());
             prop_assert_eq!(masked.chars().filter(char::is_ascii_digit).count(), 5);
         }
 

@@ -21,8 +21,11 @@ pub struct UsersApi {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase", example)]
 pub struct PutUserRequest {
-    /// The user's mobile number in E.164 form: `+`, then 8 to 15 digits. It must also be
-    /// valid in its country's numbering plan and of a type that may receive codes (mobile by
+    /// The user's mobile number in E.164 form: `+`, then 8 to 15 digits. It is stored in
+    /// its canonical form: a national (trunk) prefix typed after the country code is dropped
+    /// as the numbering plan says (`+4407400123123` is stored as `+447400123123`), so that
+    /// one phone is one number for every limit. It must also be valid in its country's
+    /// numbering plan and of a type that may receive codes (mobile by
     /// default; never premium rate, shared cost, UAN, voicemail or personal), in an allowed
     /// country: otherwise `400` with a field error on `phoneNumber` saying why.
     pub phone_number: Text<PhoneNumberRule>,

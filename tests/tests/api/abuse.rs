@@ -117,6 +117,36 @@ async fn ten_challenges_cannot_text_one_phone_more_than_five_times() {
     assert_eq!(app.inbox.lines().len(), 5, "five SMS went out");
 }
 
+/// One handset typed three ways (the trunk `0` kept after the country code, once or twice):
+/// each is stored, counted and texted as the one canonical number, so 18 users over the
+/// variants get the phone's 5 SMS, not 15.
+#[tokio::test]
+async fn variants_of_one_number_are_one_phone() {
+    let (app, _clock) = TestApp::spawn_configured(|_| {}).await;
+    let variants = ["+447400123123", "+4407400123123", "+44007400123123"];
+    let mut sent = 0;
+    for n in 0..18 {
+        let user = format!("user-{n}");
+        let put = app.put_user(&user, variants[n % 3]).await;
+        assert_eq!(put.status, 201, "{}", put.body);
+        assert_eq!(put.body["maskedPhoneNumber"], "+44*******123");
+        let id = app.create_challenge(&user).await;
+        let reply = app.initiate(&id, &user).await;
+        match reply.status {
+            200 => sent += 1,
+            _ => assert_eq!(limit_of(&reply), "phone_sms"),
+        }
+    }
+    assert_eq!(sent, 5);
+    let to: Vec<String> = app
+        .inbox
+        .lines()
+        .iter()
+        .filter_map(|l| mfa_totp_sms::ConsoleLine::parse(l).map(|sms| sms.to.to_owned()))
+        .collect();
+    assert_eq!(to, vec!["+447400123123"; 5]);
+}
+
 /// Attack 3: premium and special ranges. Refused at `PUT users` with a field error.
 #[tokio::test]
 async fn premium_and_special_numbers_are_refused_as_phone_numbers() {
@@ -202,8 +232,21 @@ async fn user_challenges_is_reached_and_recovered_from() {
     refused.assert_error(429, "TOO_MANY_REQUESTS");
     assert_eq!(limit_of(&refused), "user_challenges");
     assert_eq!(retry_after(&refused), 40, "the window began with the first");
-    // Another user is not affected.
+    // Another user is not affected, and neither is another client for alice: the budget
+    // is per client and subject, so one client cannot block a user for the others.
     app.create_challenge("bob").await;
+    let other_client = TestApp::token(
+        "orders-service",
+        &["mfa:challenges:write", "mfa:challenges:read"],
+    );
+    let created = app
+        .post_json(
+            "/internal/v1/mfa/challenges",
+            &other_client,
+            serde_json::json!({"subjectUserId": "alice", "stepUpRequestContext": {"operation": "payments.transfer"}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
     clock.advance(40);
     app.create_challenge("alice").await;
 }
