@@ -50,9 +50,14 @@ impl UseCases {
         if !self.clients.may_create(&request.client, &request.operation) {
             return Err(CreateChallengeError::OperationNotAllowed(request.operation));
         }
-        let problems = self
+        let mut problems = self
             .messages
             .check_attributes(&request.operation, &request.attributes);
+        problems.extend(
+            StepUpContext::inexact_numbers(&request.attributes)
+                .into_iter()
+                .map(|(path, canonical)| (path, AttributeProblem::Inexact(canonical))),
+        );
         if !problems.is_empty() {
             return Err(CreateChallengeError::Attributes(problems));
         }

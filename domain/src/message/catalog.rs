@@ -88,6 +88,9 @@ pub enum AttributeProblem {
     Blank,
     /// A value no SMS may carry (see [`MessageCatalog::shown`]).
     NotShowable(String),
+    /// A number the digest would not cover as written ([`crate::StepUpContext::inexact_numbers`]);
+    /// the form it would be digested as.
+    Inexact(String),
 }
 
 impl fmt::Display for AttributeProblem {
@@ -96,6 +99,11 @@ impl fmt::Display for AttributeProblem {
             Self::Missing => f.write_str("is missing"),
             Self::Blank => f.write_str("is blank"),
             Self::NotShowable(why) => f.write_str(why),
+            Self::Inexact(canonical) => write!(
+                f,
+                "is a number that cannot be returned exactly as written (it reads as \
+                 {canonical}); send {canonical} or a string"
+            ),
         }
     }
 }

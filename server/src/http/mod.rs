@@ -10,3 +10,4 @@ pub mod request_id;
 pub mod routes_table;
 pub mod serve;
 pub mod strict_json;
+mod unique_keys;

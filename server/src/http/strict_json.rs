@@ -11,6 +11,7 @@ use poem_openapi::types::Type;
 use serde_json::{Map, Value};
 
 use crate::http::error::{ApiError, FieldError, FieldErrorCode};
+use crate::http::unique_keys::UniqueKeys;
 
 /// Request bodies are small; anything larger is refused before it is parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -62,7 +63,7 @@ impl<T: StrictBody> ParsePayload for StrictJson<T> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request("A JSON request body is required.").into());
         }
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        let UniqueKeys(value) = serde_json::from_slice(&bytes).map_err(|e| {
             ApiError::bad_request(format!("The request body is not valid JSON: {e}."))
         })?;
         let Value::Object(object) = value else {

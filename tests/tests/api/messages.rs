@@ -203,3 +203,104 @@ async fn the_context_digest_is_the_same_on_create_verify_and_consume() {
         "Zoë & Co"
     );
 }
+
+/// Two contexts never share a digest: a repeated key is refused (a parser that keeps the
+/// first would read another context), and so is a number that `:consume` could not return
+/// exactly as the digest covers it (beyond 2^53, `1.0`, `-0`, `1e2`), each at its path.
+/// What is taken, `:consume` returns, and its canonical JSON hashes to the digest.
+#[tokio::test]
+async fn a_context_digest_covers_exactly_what_consume_returns() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    let repeated = app
+        .post_raw(
+            "/internal/v1/mfa/challenges",
+            &TestApp::service_token(),
+            "application/json",
+            r#"{"subjectUserId":"alice","stepUpRequestContext":{"operation":"payments.transfer","attributes":{"amount":"1","amount":"1000"}}}"#,
+        )
+        .await;
+    repeated.assert_error(400, "BAD_REQUEST");
+    assert!(
+        repeated.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"amount\" appears twice"),
+        "{}",
+        repeated.body
+    );
+    for (raw, canonical) in [
+        ("9007199254740993", "9007199254740992"),
+        ("1.0", "1"),
+        ("-0", "0"),
+        ("1e2", "100"),
+    ] {
+        let body = format!(
+            r#"{{"subjectUserId":"alice","stepUpRequestContext":{{"operation":"payments.transfer","attributes":{{"ref":{{"n":[{raw}]}}}}}}}}"#
+        );
+        let reply = app
+            .send(
+                app.http
+                    .post(app.url("/internal/v1/mfa/challenges"))
+                    .bearer_auth(TestApp::service_token())
+                    .header("content-type", "application/json")
+                    .body(body),
+            )
+            .await;
+        reply.assert_error(400, "BAD_REQUEST");
+        let field = &reply.body["fieldErrors"][0];
+        assert_eq!(
+            field["field"], "stepUpRequestContext.attributes.ref.n[0]",
+            "{raw}"
+        );
+        assert!(
+            field["message"].as_str().unwrap().contains(canonical),
+            "{raw}: {field}"
+        );
+    }
+    let mut digests = Vec::new();
+    for attributes in [
+        json!({"n": 9007199254740991u64}),
+        json!({"n": 9007199254740990u64}),
+        json!({"n": "1"}),
+        json!({"n": 1}),
+        json!({"n": 1.5}),
+    ] {
+        let created = app
+            .post_json(
+                "/internal/v1/mfa/challenges",
+                &TestApp::service_token(),
+                json!({"subjectUserId": "alice", "stepUpRequestContext": {"operation": "payments.transfer", "attributes": attributes}}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let id = created.body["challengeId"].as_str().unwrap().to_owned();
+        let digest = created.body["contextDigest"].as_str().unwrap().to_owned();
+        assert_eq!(app.initiate(&id, "alice").await.status, 200);
+        let code = app.inbox.last_code_for(PHONE).unwrap();
+        assert_eq!(app.verify(&id, "alice", &code).await.status, 200);
+        let consumed = app
+            .post(
+                &format!("/internal/v1/mfa/challenges/{id}:consume"),
+                &TestApp::service_token(),
+            )
+            .await;
+        let returned = &consumed.body["stepUpRequestContext"];
+        let canonical = serde_json_canonicalizer::to_vec(&json!({
+            "operation": returned["operation"],
+            "attributes": returned["attributes"],
+        }))
+        .unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(canonical)),
+            digest,
+            "{attributes}"
+        );
+        assert_eq!(returned["attributes"], attributes);
+        digests.push(digest);
+    }
+    let mut unique = digests.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), digests.len());
+}

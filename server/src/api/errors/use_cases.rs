@@ -41,8 +41,8 @@ fn attribute_errors(problems: Vec<(String, AttributeProblem)>) -> ApiError {
                     &field,
                     "must not be blank: this operation's SMS shows it",
                 ),
-                AttributeProblem::NotShowable(why) => {
-                    FieldError::new(FieldErrorCode::NotBlank, &field, &why)
+                AttributeProblem::NotShowable(_) | AttributeProblem::Inexact(_) => {
+                    FieldError::new(FieldErrorCode::NotBlank, &field, &problem.to_string())
                 }
             }
         })
@@ -99,6 +99,13 @@ impl UseCaseError for CreateChallengeError {
                     ("amount".into(), AttributeProblem::Missing),
                     ("payee".into(), AttributeProblem::Blank),
                 ]),
+            )
+            .with(
+                "ATTRIBUTE_NUMBER_NOT_EXACT",
+                Self::Attributes(vec![(
+                    "accountNumber".into(),
+                    AttributeProblem::Inexact("9007199254740992".into()),
+                )]),
             )
             .limits(&[LimitKind::UserChallenges], Self::Limited)
             .listed_by(|e| match e {
