@@ -58,6 +58,23 @@ impl UseCases {
                 .into_iter()
                 .map(|(path, canonical)| (path, AttributeProblem::Inexact(canonical))),
         );
+        if problems.is_empty() {
+            // The SMS in its longest locale, with these attributes: within the segment limit.
+            let minutes = self.policy.code_ttl.num_minutes().max(1);
+            let segments = self.messages.most_segments(
+                &request.operation,
+                &request.attributes,
+                usize::from(self.totp.digits()),
+                minutes,
+            );
+            let max = self.messages.max_segments();
+            if segments > max {
+                problems.push((
+                    String::new(),
+                    AttributeProblem::TooManySegments { segments, max },
+                ));
+            }
+        }
         if !problems.is_empty() {
             return Err(CreateChallengeError::Attributes(problems));
         }

@@ -81,6 +81,8 @@ pub fn catalog() -> MessageCatalog {
         webotp_domain: None,
         android_app_hash: None,
         max_attribute_length: 40,
+        attribute_kinds: std::collections::BTreeMap::new(),
+        max_segments: 3,
     })
     .unwrap()
 }

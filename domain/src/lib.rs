@@ -21,8 +21,8 @@ pub use context::{ContextState, Operation, StepUpContext};
 pub use ids::{ChallengeId, ClientId, InvalidId, TEXT_PATTERN, UserId, parse_text};
 pub use limits::{Limit, LimitCharge, LimitKey, LimitKind, LimitReached, Limits};
 pub use message::{
-    AttributeProblem, CatalogError, Encoding, InvalidLocale, Locale, MessageCatalog, MessageCost,
-    MessageSettings, RenderedSms, Template, TemplateError, TemplateKey,
+    AttributeKind, AttributeProblem, CatalogError, Encoding, InvalidLocale, Locale, MessageCatalog,
+    MessageCost, MessageSettings, RenderedSms, Template, TemplateError, TemplateKey,
 };
 pub use names::UnknownName;
 pub use phone::{InvalidPhoneNumber, NumberType, PhoneNumber, PhonePolicy, PhoneRefused};

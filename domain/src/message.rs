@@ -2,11 +2,13 @@
 //! shows (PSD2 dynamic linking), the autofill lines phones look for, and what the message
 //! costs in segments.
 
+mod attribute;
 mod catalog;
 mod cost;
 mod locale;
 mod template;
 
+pub use attribute::{AttributeKind, KindRefusal};
 pub use catalog::{
     AttributeProblem, CatalogError, MessageCatalog, MessageSettings, RenderedSms, TemplateKey,
 };

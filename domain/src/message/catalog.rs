@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::{Locale, MessageCost, Template, TemplateError};
+use super::{AttributeKind, Locale, MessageCost, Template, TemplateError};
 use crate::Operation;
 
 /// The placeholders every template may use.
@@ -57,6 +57,12 @@ pub struct MessageSettings {
     pub android_app_hash: Option<String>,
     /// The longest attribute value an SMS shows.
     pub max_attribute_length: usize,
+    /// Per operation, what each shown attribute may hold; an attribute not listed is
+    /// [`AttributeKind::Text`].
+    pub attribute_kinds: BTreeMap<String, BTreeMap<String, AttributeKind>>,
+    /// The most segments a challenge's SMS may take, its attributes filled in, in any
+    /// locale: a challenge whose SMS would take more is refused at creation.
+    pub max_segments: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +83,12 @@ pub enum CatalogError {
     AndroidAppHash(String),
     #[error("sms.max_attribute_length must be between 1 and 200")]
     MaxAttributeLength,
+    #[error("sms.max_segments must be between 1 and 10")]
+    MaxSegments,
+    #[error(
+        "sms.operations.{operation}.attribute_kinds.{name} is not one of its required_attributes"
+    )]
+    KindOfUnshownAttribute { operation: String, name: String },
 }
 
 /// Why a required attribute cannot be shown.
@@ -88,6 +100,8 @@ pub enum AttributeProblem {
     Blank,
     /// A value no SMS may carry (see [`MessageCatalog::shown`]).
     NotShowable(String),
+    /// The SMS, its attributes filled in, would take `segments`, more than `max`.
+    TooManySegments { segments: u32, max: u32 },
     /// A number the digest would not cover as written ([`crate::StepUpContext::inexact_numbers`]);
     /// the form it would be digested as.
     Inexact(String),
@@ -99,6 +113,11 @@ impl fmt::Display for AttributeProblem {
             Self::Missing => f.write_str("is missing"),
             Self::Blank => f.write_str("is blank"),
             Self::NotShowable(why) => f.write_str(why),
+            Self::TooManySegments { segments, max } => write!(
+                f,
+                "would make the SMS {segments} segments long; at most {max} are sent: shorten \
+                 the attributes it shows"
+            ),
             Self::Inexact(canonical) => write!(
                 f,
                 "is a number that cannot be returned exactly as written (it reads as \
@@ -128,6 +147,21 @@ impl MessageCatalog {
     pub fn new(settings: MessageSettings) -> Result<Self, CatalogError> {
         if !(1..=200).contains(&settings.max_attribute_length) {
             return Err(CatalogError::MaxAttributeLength);
+        }
+        if !(1..=10).contains(&settings.max_segments) {
+            return Err(CatalogError::MaxSegments);
+        }
+        for (operation, kinds) in &settings.attribute_kinds {
+            let required = settings.required_attributes.get(operation);
+            if let Some(name) = kinds
+                .keys()
+                .find(|name| !required.is_some_and(|r| r.contains(name)))
+            {
+                return Err(CatalogError::KindOfUnshownAttribute {
+                    operation: operation.clone(),
+                    name: name.clone(),
+                });
+            }
         }
         if let Some(domain) = &settings.webotp_domain
             && !is_host_name(domain)
@@ -209,17 +243,59 @@ impl MessageCatalog {
         self.required_attributes(operation)
             .iter()
             .filter_map(|name| {
-                self.shown(attributes.get(name))
+                self.shown(self.kind_of(operation, name), attributes.get(name))
                     .err()
                     .map(|problem| (name.clone(), problem))
             })
             .collect()
     }
 
+    /// What `name` may hold in `operation`'s SMS.
+    pub fn kind_of(&self, operation: &Operation, name: &str) -> AttributeKind {
+        self.settings
+            .attribute_kinds
+            .get(operation.as_str())
+            .and_then(|kinds| kinds.get(name))
+            .copied()
+            .unwrap_or(AttributeKind::Text)
+    }
+
+    /// The most segments the challenge's SMS would take in any locale of the catalog, its
+    /// attributes filled in, with a code of `code_digits`.
+    pub fn most_segments(
+        &self,
+        operation: &Operation,
+        attributes: &Map<String, Value>,
+        code_digits: usize,
+        minutes: i64,
+    ) -> u32 {
+        let code = "8".repeat(code_digits);
+        let locales: std::collections::BTreeSet<&Locale> =
+            self.templates.keys().map(|key| &key.locale).collect();
+        locales
+            .into_iter()
+            .map(|locale| {
+                self.render(&code, minutes, operation, attributes, Some(locale))
+                    .cost
+                    .segments
+            })
+            .max()
+            .unwrap_or(1)
+    }
+
+    pub fn max_segments(&self) -> u32 {
+        self.settings.max_segments
+    }
+
     /// An attribute value as an SMS shows it: a string (trimmed) or a number, of at most
     /// `max_attribute_length` characters, with no control or formatting character (so no
-    /// second line), and nothing a phone would turn into a link (URL, domain, e-mail).
-    pub fn shown(&self, value: Option<&Value>) -> Result<String, AttributeProblem> {
+    /// second line), nothing a phone would turn into a link (URL, domain, e-mail), and of its
+    /// `kind` ([`AttributeKind`]: no phone number, no code, no invisible letter).
+    pub fn shown(
+        &self,
+        kind: AttributeKind,
+        value: Option<&Value>,
+    ) -> Result<String, AttributeProblem> {
         let text = match value {
             None | Some(Value::Null) => return Err(AttributeProblem::Missing),
             Some(Value::String(s)) if s.trim().is_empty() => return Err(AttributeProblem::Blank),
@@ -247,6 +323,8 @@ impl MessageCatalog {
                 "must not contain a link, a domain or an e-mail address".into(),
             ));
         }
+        kind.check(&text)
+            .map_err(|refusal| AttributeProblem::NotShowable(refusal.to_string()))?;
         Ok(text)
     }
 
@@ -289,7 +367,10 @@ impl MessageCatalog {
         let shown: BTreeMap<&str, String> = self
             .required_attributes(operation)
             .iter()
-            .filter_map(|name| Some((name.as_str(), self.shown(attributes.get(name)).ok()?)))
+            .filter_map(|name| {
+                let kind = self.kind_of(operation, name);
+                Some((name.as_str(), self.shown(kind, attributes.get(name)).ok()?))
+            })
             .collect();
         let body = template.render(|name| match name {
             "code" => Some(code),

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use mfa_totp_domain::{Locale, MessageCatalog, MessageSettings, TemplateKey};
+use mfa_totp_domain::{AttributeKind, Locale, MessageCatalog, MessageSettings, TemplateKey};
 
-use super::schema::{OperationTree, Settings, SmsSettings, TemplateTree};
+use super::schema::{OperationSettings, OperationTree, Settings, SmsSettings, TemplateTree};
 
 /// `prefix.name`, or `name` at the top.
 fn dotted(prefix: &str, name: &str) -> String {
@@ -36,10 +36,15 @@ fn flatten_templates(
     Ok(())
 }
 
-fn flatten_operations(prefix: &str, tree: &OperationTree, out: &mut BTreeMap<String, Vec<String>>) {
+/// Each operation's settings, by its dotted name.
+fn flatten_operations<'a>(
+    prefix: &str,
+    tree: &'a OperationTree,
+    out: &mut BTreeMap<String, &'a OperationSettings>,
+) {
     match tree {
         OperationTree::Operation(settings) => {
-            out.insert(prefix.to_owned(), settings.required_attributes.clone());
+            out.insert(prefix.to_owned(), settings);
         }
         OperationTree::Tree(children) => {
             for (name, child) in children {
@@ -72,10 +77,29 @@ pub fn catalog(sms: &SmsSettings) -> anyhow::Result<MessageCatalog> {
             ));
         }
     }
-    let mut required_attributes = BTreeMap::new();
+    let mut operations = BTreeMap::new();
     for (name, tree) in &sms.operations {
-        flatten_operations(name, tree, &mut required_attributes);
+        flatten_operations(name, tree, &mut operations);
     }
+    let mut attribute_kinds = BTreeMap::new();
+    for (operation, settings) in &operations {
+        let mut kinds = BTreeMap::new();
+        for (name, kind) in &settings.attribute_kinds {
+            let kind = kind.parse::<AttributeKind>().map_err(|_| {
+                anyhow::anyhow!(
+                    "invalid configuration: sms.operations.{operation}.attribute_kinds.{name} \
+                     '{kind}' is not one of {}",
+                    AttributeKind::ALL.map(|k| k.as_str()).join(", ")
+                )
+            })?;
+            kinds.insert(name.clone(), kind);
+        }
+        attribute_kinds.insert(operation.clone(), kinds);
+    }
+    let required_attributes = operations
+        .iter()
+        .map(|(operation, settings)| (operation.clone(), settings.required_attributes.clone()))
+        .collect();
     MessageCatalog::new(MessageSettings {
         default_locale: locale(&sms.default_locale, "sms.default_locale")?,
         templates,
@@ -84,6 +108,8 @@ pub fn catalog(sms: &SmsSettings) -> anyhow::Result<MessageCatalog> {
         webotp_domain: sms.webotp_domain.clone(),
         android_app_hash: sms.android_app_hash.clone(),
         max_attribute_length: sms.max_attribute_length,
+        attribute_kinds,
+        max_segments: sms.max_segments,
     })
     .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
 }

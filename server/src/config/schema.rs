@@ -166,6 +166,8 @@ pub struct SmsSettings {
     pub android_app_hash: Option<String>,
     /// The longest attribute value an SMS shows.
     pub max_attribute_length: usize,
+    /// The most segments a challenge's SMS may take, its attributes filled in (1-10).
+    pub max_segments: u32,
     /// ISO 3166-1 alpha-2 regions numbers may be in (`["GB", "DE"]`, or `GB,DE` in the
     /// environment); empty: any, except non-geographic numbers (`001`, which can be listed).
     #[serde(deserialize_with = "string_list")]
@@ -190,6 +192,7 @@ impl Default for SmsSettings {
             webotp_domain: None,
             android_app_hash: None,
             max_attribute_length: 40,
+            max_segments: 3,
             allowed_countries: Vec::new(),
             allowed_number_types: PhonePolicy::DEFAULT_TYPES.map(String::from).to_vec(),
         }
@@ -404,4 +407,8 @@ pub struct OperationSettings {
     /// The context attributes the operation's SMS shows, and its creation requires.
     #[serde(deserialize_with = "string_list")]
     pub required_attributes: Vec<String>,
+    /// What each of them may hold: `amount`, `currency`, `name` or `text` (the default: an
+    /// amount, a currency code or a name).
+    #[serde(default)]
+    pub attribute_kinds: BTreeMap<String, String>,
 }

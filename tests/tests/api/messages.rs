@@ -3,7 +3,7 @@
 //! creation refuses missing or unshowable attributes at their paths, and the context digest
 //! is the same on create, verify and consume.
 
-use mfa_totp_server::config::SmsProvider;
+use mfa_totp_server::config::{SmsProvider, SmsSettings};
 use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -16,6 +16,11 @@ const PAY: &str = "payments.transfer";
 /// The server with English and German templates for `payments.transfer`, which shows
 /// amount, currency and payee, sending through a fake Twilio.
 async fn app(fake: &MockServer) -> TestApp {
+    app_configured(fake, |_| {}).await
+}
+
+/// [`app`], with `tweak` applied to its SMS settings.
+async fn app_configured(fake: &MockServer, tweak: impl FnOnce(&mut SmsSettings)) -> TestApp {
     let database = TestDatabase::from_env("messages").await;
     let mut setup = Setup::new(&database);
     let sms = &mut setup.settings.sms;
@@ -33,6 +38,7 @@ async fn app(fake: &MockServer) -> TestApp {
     }))
     .unwrap();
     sms.webotp_domain = Some("bank.example".into());
+    tweak(sms);
     setup.real_sms = true;
     TestApp::spawn_with(setup, Some(database)).await
 }
@@ -303,4 +309,81 @@ async fn a_context_digest_covers_exactly_what_consume_returns() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), digests.len());
+}
+
+/// What an SMS shows passes an allow-list a phone cannot turn into a link, a phone number
+/// or a code: each payee below is refused at its path and no SMS goes out; real payees pass
+/// and are shown. A message longer than `sms.max_segments` (3) is refused as a whole.
+#[tokio::test]
+async fn attributes_shown_in_an_sms_can_carry_no_link_number_or_code() {
+    let fake = twilio_accepting().await;
+    let app = app(&fake).await;
+    put_alice(&app, "en").await;
+    for payee in [
+        "@evil.com/login",
+        "evil。com",
+        "evil．com",
+        "evil[.]com",
+        "пример.рф/login",
+        "Call 08001234567 now",
+        "tel:+442079460018",
+        "Your code is 000000",
+        "@bank.example #000000",
+        "\u{3164}",
+        "\u{2800}",
+        "ACME 😀",
+    ] {
+        let reply = create(
+            &app,
+            json!({"amount": "120.00", "currency": "GBP", "payee": payee}),
+            None,
+        )
+        .await;
+        reply.assert_error(400, "BAD_REQUEST");
+        assert_eq!(
+            reply.body["fieldErrors"][0]["field"], "stepUpRequestContext.attributes.payee",
+            "{payee}: {}",
+            reply.body
+        );
+    }
+    for amount in ["08001234567", "000000"] {
+        create(
+            &app,
+            json!({"amount": amount, "currency": "GBP", "payee": "ACME Ltd"}),
+            None,
+        )
+        .await
+        .assert_error(400, "BAD_REQUEST");
+    }
+    for payee in ["ACME Ltd", "Müller & Söhne GmbH", "O'Brien"] {
+        let created = create(
+            &app,
+            json!({"amount": "1,234.56", "currency": "GBP", "payee": payee}),
+            None,
+        )
+        .await;
+        assert_eq!(created.status, 201, "{payee}: {}", created.body);
+        let id = created.body["challengeId"].as_str().unwrap();
+        assert_eq!(app.initiate(id, "alice").await.status, 200);
+        assert!(last_text(&fake, "Body").await.contains(payee), "{payee}");
+    }
+    // Forty letters outside GSM 03.38: the message goes as UCS-2 and takes 3 segments,
+    // past a limit of 2, so the challenge is refused as a whole.
+    let strict = app_configured(&fake, |sms| sms.max_segments = 2).await;
+    put_alice(&strict, "en").await;
+    let reply = create(
+        &strict,
+        json!({"amount": "1,234.56", "currency": "GBP", "payee": "Ж".repeat(40)}),
+        None,
+    )
+    .await;
+    reply.assert_error(400, "BAD_REQUEST");
+    let field = &reply.body["fieldErrors"][0];
+    assert_eq!(field["field"], "stepUpRequestContext.attributes");
+    assert!(
+        field["message"].as_str().unwrap().contains("3 segments"),
+        "{field}"
+    );
+    let short = create(&strict, payment(), None).await;
+    assert_eq!(short.status, 201, "{}", short.body);
 }

@@ -41,6 +41,8 @@ fn settings() -> MessageSettings {
         webotp_domain: None,
         android_app_hash: None,
         max_attribute_length: 40,
+        attribute_kinds: BTreeMap::new(),
+        max_segments: 3,
     }
 }
 
@@ -177,7 +179,7 @@ fn required_attributes_are_checked_by_name() {
 #[test]
 fn values_that_would_be_links_or_too_long_are_not_shown() {
     let c = catalog();
-    let shown = |v: Value| c.shown(Some(&v));
+    let shown = |v: Value| c.shown(AttributeKind::Text, Some(&v));
     assert_eq!(shown(json!(120.5)), Ok("120.5".into()));
     assert_eq!(shown(json!(" ACME Ltd. ")), Ok("ACME Ltd.".into()));
     assert_eq!(
@@ -198,6 +200,40 @@ fn values_that_would_be_links_or_too_long_are_not_shown() {
             "{bad}"
         );
     }
+}
+
+/// A kind per attribute: a currency must be a code, an amount an amount, and a config that
+/// gives a kind to an attribute the SMS does not show is refused.
+#[test]
+fn declared_kinds_hold_and_the_longest_sms_is_measured() {
+    let mut s = settings();
+    s.attribute_kinds = BTreeMap::from([(
+        PAY.to_owned(),
+        BTreeMap::from([
+            ("currency".to_owned(), AttributeKind::Currency),
+            ("amount".to_owned(), AttributeKind::Amount),
+        ]),
+    )]);
+    let c = MessageCatalog::new(s.clone()).unwrap();
+    let mut attributes = payment();
+    assert!(c.check_attributes(&operation(PAY), &attributes).is_empty());
+    attributes.insert("currency".into(), json!("ACME"));
+    attributes.insert("amount".into(), json!("GBP"));
+    let refused: Vec<String> = c
+        .check_attributes(&operation(PAY), &attributes)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(refused, ["amount", "currency"]);
+    assert_eq!(c.most_segments(&operation(PAY), &payment(), 6, 5), 1);
+    s.attribute_kinds
+        .get_mut(PAY)
+        .unwrap()
+        .insert("note".into(), AttributeKind::Name);
+    assert!(matches!(
+        MessageCatalog::new(s),
+        Err(CatalogError::KindOfUnshownAttribute { .. })
+    ));
 }
 
 #[test]
@@ -245,6 +281,15 @@ proptest! {
             prop_assert_eq!(sms.text.lines().count(), 1, "{:?}", sms.text);
             prop_assert!(!sms.text.chars().any(is_control_or_format));
             prop_assert!(!has_link(&sms.text), "{:?}", sms.text);
+            // Nothing a phone reads as a code, a phone number or the WebOTP line.
+            let without_code = sms.text.replace("123456", "");
+            let longest_run = without_code
+                .split(|c: char| !c.is_ascii_digit())
+                .map(str::len)
+                .max()
+                .unwrap_or(0);
+            prop_assert!(longest_run <= 4, "{:?}", sms.text);
+            prop_assert!(!sms.text.contains(['@', '#', '+']), "{:?}", sms.text);
         }
     }
 }

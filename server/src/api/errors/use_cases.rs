@@ -29,7 +29,10 @@ fn attribute_errors(problems: Vec<(String, AttributeProblem)>) -> ApiError {
     let fields = problems
         .into_iter()
         .map(|(name, problem)| {
-            let field = format!("stepUpRequestContext.attributes.{name}");
+            let field = match name.as_str() {
+                "" => "stepUpRequestContext.attributes".to_owned(),
+                name => format!("stepUpRequestContext.attributes.{name}"),
+            };
             match problem {
                 AttributeProblem::Missing => FieldError::new(
                     FieldErrorCode::NotNull,
@@ -41,7 +44,9 @@ fn attribute_errors(problems: Vec<(String, AttributeProblem)>) -> ApiError {
                     &field,
                     "must not be blank: this operation's SMS shows it",
                 ),
-                AttributeProblem::NotShowable(_) | AttributeProblem::Inexact(_) => {
+                AttributeProblem::NotShowable(_)
+                | AttributeProblem::Inexact(_)
+                | AttributeProblem::TooManySegments { .. } => {
                     FieldError::new(FieldErrorCode::NotBlank, &field, &problem.to_string())
                 }
             }
@@ -99,6 +104,16 @@ impl UseCaseError for CreateChallengeError {
                     ("amount".into(), AttributeProblem::Missing),
                     ("payee".into(), AttributeProblem::Blank),
                 ]),
+            )
+            .with(
+                "SMS_TOO_LONG",
+                Self::Attributes(vec![(
+                    String::new(),
+                    AttributeProblem::TooManySegments {
+                        segments: 4,
+                        max: 3,
+                    },
+                )]),
             )
             .with(
                 "ATTRIBUTE_NUMBER_NOT_EXACT",
