@@ -229,3 +229,49 @@ async fn events_need_the_audit_scope_and_a_known_challenge() {
     .await
     .assert_error(404, "CHALLENGE_NOT_FOUND");
 }
+
+/// 1100 refusals by a limit cannot push a later change out of the trail: repeated, they are
+/// one `LIMIT_HIT` with its count and the time of the last, and the `CANCELLED` after them
+/// is in the trail.
+#[tokio::test]
+async fn a_flood_of_refusals_is_one_event_and_hides_no_later_change() {
+    let (app, _clock) = TestApp::spawn_configured(|settings| {
+        settings.limits.insert(
+            "user_sms".into(),
+            mfa_totp_server::config::LimitSettings::new(1, 3600),
+        );
+    })
+    .await;
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    let first = app.create_challenge("alice").await;
+    assert_eq!(app.initiate(&first, "alice").await.status, 200);
+    let id = app.create_challenge("alice").await;
+    let app = std::sync::Arc::new(app);
+    for _ in 0..110 {
+        let batch: Vec<_> = (0..10)
+            .map(|_| {
+                let (app, id) = (app.clone(), id.clone());
+                tokio::spawn(async move { app.initiate(&id, "alice").await.status })
+            })
+            .collect();
+        for task in batch {
+            assert_eq!(task.await.unwrap(), 429);
+        }
+    }
+    let cancelled = app
+        .post(
+            &format!("/internal/v1/mfa/challenges/{id}:cancel"),
+            &TestApp::service_token(),
+        )
+        .await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    let trail = events(&app, &id).await;
+    assert_eq!(
+        types(&trail),
+        ["CHALLENGE_CREATED", "LIMIT_HIT", "CANCELLED"]
+    );
+    assert_eq!(trail[1]["repeats"], 1100);
+    assert_eq!(trail[1]["limit"], "user_sms");
+    assert!(trail[1]["lastOccurredAt"].is_string(), "{}", trail[1]);
+    assert_eq!(trail[0]["repeats"], 1);
+}
