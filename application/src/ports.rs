@@ -194,8 +194,28 @@ pub struct SentSms {
 }
 
 impl SentSms {
-    /// A message `provider` accepted at the first attempt, as the only provider.
+    /// The longest message id kept (the stored column's width).
+    pub const MAX_MESSAGE_ID_LEN: usize = 128;
+
+    /// A message `provider` accepted at the first attempt, as the only provider. A message id
+    /// is kept only when it is 1 to [`Self::MAX_MESSAGE_ID_LEN`] characters of
+    /// `[A-Za-z0-9._:-]`: what a provider answers is input like any other, and an id that is
+    /// too long, or holds anything else (a number, a line break), is dropped, not stored.
     pub fn by(provider: &'static str, message_id: Option<String>) -> Self {
+        let usable = |id: &String| {
+            (1..=Self::MAX_MESSAGE_ID_LEN).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+        };
+        let message_id = match message_id {
+            Some(id) if usable(&id) => Some(id),
+            Some(_) => {
+                tracing::warn!(provider, "the provider's message id is unusable: not kept");
+                None
+            }
+            None => None,
+        };
         Self {
             provider,
             message_id,
@@ -216,12 +236,32 @@ pub struct ProviderAnswer {
 }
 
 impl ProviderAnswer {
-    /// The answer, with [`redact_numbers`] applied to `detail`.
+    /// The longest error code kept (the stored column's width).
+    pub const MAX_CODE_LEN: usize = 32;
+    /// The longest detail kept.
+    pub const MAX_DETAIL_CHARS: usize = 300;
+
+    /// The answer as it may be kept and logged: `detail` with [`redact_numbers`] applied and
+    /// cut to [`Self::MAX_DETAIL_CHARS`]; `code` cut to [`Self::MAX_CODE_LEN`] characters of
+    /// `[A-Za-z0-9 ._-]`, others dropped (a provider's answer is input like any other).
     pub fn new(provider: &'static str, code: Option<String>, detail: impl AsRef<str>) -> Self {
+        let code = code
+            .map(|code| {
+                code.chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || " ._-".contains(*c))
+                    .take(Self::MAX_CODE_LEN)
+                    .collect::<String>()
+            })
+            .filter(|code| !code.trim().is_empty());
+        let detail: String = redact_numbers(detail.as_ref())
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(Self::MAX_DETAIL_CHARS)
+            .collect();
         Self {
             provider,
             code,
-            detail: redact_numbers(detail.as_ref()),
+            detail,
         }
     }
 }
@@ -397,4 +437,52 @@ pub trait SecretCipher: Send + Sync + 'static {
     /// Returns an opaque string that names the key it was sealed with.
     fn seal(&self, secret: &TotpSecret, aad: &[u8]) -> Result<String, CipherError>;
     fn open(&self, sealed: &str, aad: &[u8]) -> Result<TotpSecret, CipherError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_providers_message_id_is_kept_only_when_usable() {
+        let id = |raw: &str| SentSms::by("webhook", Some(raw.to_owned())).message_id;
+        for kept in [
+            "SM0123456789abcdef0123456789abcdef",
+            "0A0000000123ABCD1",
+            "gw-42:a.b_c",
+        ] {
+            assert_eq!(id(kept).as_deref(), Some(kept));
+        }
+        for dropped in [
+            "",
+            &"x".repeat(129),
+            "a b",
+            "id\nINFO forged line",
+            "+447400123123",
+            "é",
+        ] {
+            assert_eq!(id(dropped), None, "{dropped:?}");
+        }
+    }
+
+    #[test]
+    fn a_providers_answer_is_bounded_and_redacted() {
+        let answer = ProviderAnswer::new(
+            "vonage",
+            Some(format!("{}\n<b>", "7".repeat(40))),
+            format!("Number 447400123123 barred\n{}", "x".repeat(400)),
+        );
+        assert_eq!(answer.code.as_deref(), Some("7".repeat(32).as_str()));
+        assert!(
+            answer.detail.starts_with("Number [number] barred"),
+            "{}",
+            answer.detail
+        );
+        assert!(!answer.detail.contains('\n'));
+        assert_eq!(
+            answer.detail.chars().count(),
+            ProviderAnswer::MAX_DETAIL_CHARS
+        );
+        assert_eq!(ProviderAnswer::new("x", Some("<>".into()), "").code, None);
+    }
 }

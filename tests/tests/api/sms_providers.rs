@@ -505,3 +505,62 @@ async fn every_circuit_open_fails_sends_but_keeps_the_instance_ready() {
         "{text}"
     );
 }
+
+/// A provider's answer is input like any other: a gateway that answers a message id of 300
+/// characters, or one with a line break, or a Vonage status far past any real one, still
+/// gets its send recorded (the id dropped, the code cut), on either engine.
+#[tokio::test]
+async fn hostile_provider_answers_are_bounded_before_they_are_stored() {
+    for id in ["g".repeat(300), "gw-1\nINFO forged".to_owned()] {
+        let gateway = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(202).set_body_json(json!({"messageId": id})))
+            .mount(&gateway)
+            .await;
+        let database = TestDatabase::from_env("hostile_answers").await;
+        let mut setup = Setup::new(&database);
+        setup.settings.sms.chain = vec![SmsProvider::Webhook];
+        setup.settings.sms.webhook = mfa_totp_sms::WebhookConfig {
+            url: Some(format!("{}/send", gateway.uri())),
+            secret: Some("whsec_Z2F0ZXdheS1zZWNyZXQtb2YtMzItYnl0ZXMtbG9uZyE=".into()),
+            ..mfa_totp_sms::WebhookConfig::default()
+        };
+        setup.real_sms = true;
+        let app = TestApp::spawn_with(setup, Some(database)).await;
+        assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+        let challenge = app.create_challenge("alice").await;
+        assert_eq!(app.initiate(&challenge, "alice").await.status, 200);
+        let last = last_sms(&app, &challenge).await;
+        assert_eq!(
+            (&last["outcome"], &last["provider"]),
+            (&json!("ACCEPTED"), &json!("webhook"))
+        );
+        let events = app
+            .get(
+                &format!("/internal/v1/mfa/challenges/{challenge}/events"),
+                &TestApp::service_token(),
+            )
+            .await;
+        let sent = &events.body["events"][1];
+        assert_eq!(sent["type"], "CODE_SENT", "{}", events.body);
+        assert_eq!(sent.get("messageId"), None);
+    }
+
+    let vonage = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "message-count": "1",
+            "messages": [{"status": "9".repeat(200), "error-text": "x".repeat(5000)}],
+        })))
+        .mount(&vonage)
+        .await;
+    let app = app_with(&[SmsProvider::Vonage], "http://127.0.0.1:9", &vonage.uri()).await;
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    let challenge = app.create_challenge("alice").await;
+    app.initiate(&challenge, "alice")
+        .await
+        .assert_error(503, "SERVICE_UNAVAILABLE");
+    let last = last_sms(&app, &challenge).await;
+    assert_eq!(last["outcome"], "UNAVAILABLE");
+    assert_eq!(last["errorCode"], "9".repeat(32));
+}
