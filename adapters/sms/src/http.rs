@@ -7,14 +7,17 @@ use std::time::Duration;
 use mfa_totp_application::{ProviderAnswer, SmsError};
 use reqwest::StatusCode;
 
-/// A client for one provider: `timeout` bounds each request, connect included. TLS runs on
-/// ring, installed here if the process has no rustls provider yet (the server installs the
-/// same one at start-up).
+/// A client for one provider: `timeout` bounds each request, connect included, and no
+/// redirect is followed (a redirect would carry the message, the signature and the
+/// configured headers to a host nobody configured; a 3xx is the provider failing). TLS runs
+/// on ring, installed here if the process has no rustls provider yet (the server installs
+/// the same one at start-up).
 pub(crate) fn client(timeout: Duration) -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a reqwest client with only timeouts set builds")
 }

@@ -178,6 +178,30 @@ async fn a_retried_send_keeps_its_webhook_id() {
     );
 }
 
+/// A redirect is not followed: the message, its signature and the gateway's key would go to
+/// a host nobody configured. The send failed at this provider.
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    let elsewhere = fake_answering(ResponseTemplate::new(202)).await;
+    for status in [301, 302, 307, 308] {
+        let gateway = fake_answering(
+            ResponseTemplate::new(status)
+                .insert_header("location", format!("{}/steal", elsewhere.uri())),
+        )
+        .await;
+        let result = WebhookSms::new(&config(&gateway.uri()))
+            .unwrap()
+            .send(&message())
+            .await;
+        assert_eq!(
+            crate::twilio::class(&result),
+            ("failed", Some(format!("HTTP {status}"))),
+            "{status}"
+        );
+    }
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}
+
 /// 2xx taken; 4xx the gateway's judgement of this message, final (a number it refuses with
 /// 403 or 404 must not count against the gateway); 401, 407, 408, 429 and 5xx the gateway's
 /// failure; 504 unknown.
