@@ -86,8 +86,9 @@ fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
 
 #[async_trait]
 impl AuditLog for SqlStore {
-    /// A refusal that repeats the challenge's newest event (same kind, outcome, limit, actor
-    /// and error code) is counted on that event; any other is a new row. One transaction
+    /// An event that repeats the challenge's newest event (same kind, outcome, limit, actor
+    /// and error code: a refusal, a replayed delivery report) is counted on that event; any
+    /// other is a new row. One transaction
     /// that holds the challenge's row (PostgreSQL) or the database's write lock (SQLite,
     /// taken by the `UPDATE`), so that refusals racing each other still count on one row.
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
