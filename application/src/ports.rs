@@ -109,18 +109,21 @@ pub trait ChallengeRepository: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 }
 
-/// The most events one read returns: a challenge has a few dozen at most, unless refused
-/// requests keep hitting a limit on it.
+/// The most events one read returns: a challenge has a few dozen at most (repeated refusals
+/// are one event with a count).
 pub const MAX_EVENTS: u64 = 1000;
 
 /// The audit trail's own writes and reads. Events of a change are written by the change.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait AuditLog: Send + Sync + 'static {
-    /// Records an event that goes with no change: a refusal by a limit.
+    /// Records an event that goes with no change (a refusal by a limit, a delivery report).
+    /// One that repeats the challenge's newest event (kind, outcome, limit, actor, error
+    /// code) is counted on it (`repeats`, `last_at`), so that no flood of them can push a
+    /// later change out of the trail.
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError>;
 
-    /// The challenge's first [`MAX_EVENTS`] events, oldest first.
+    /// The challenge's newest [`MAX_EVENTS`] events, oldest first.
     async fn events(&self, id: ChallengeId) -> Result<Vec<AuditEvent>, StoreError>;
 }
 

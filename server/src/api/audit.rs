@@ -136,7 +136,7 @@ pub struct ChallengeEvents {
     /// A hyphenated UUID.
     #[oai(validator(max_length = 36))]
     pub challenge_id: String,
-    /// Oldest first.
+    /// Oldest first; the newest 1000 when there are more.
     #[oai(validator(max_items = 1000))]
     pub events: Vec<AuditEventDto>,
 }
