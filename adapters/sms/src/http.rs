@@ -48,12 +48,22 @@ pub(crate) fn transport(provider: &'static str, error: reqwest::Error) -> SmsErr
 /// that gave up waiting for the provider, which may have taken the request: unknown.
 /// `None` for any other status: the provider's own answer decides.
 pub(crate) fn provider_side(provider: &'static str, status: StatusCode) -> Option<SmsError> {
-    let answer = || ProviderAnswer::new(provider, Some(format!("HTTP {}", status.as_u16())), "");
+    let answer = || status_answer(provider, status, "");
     match status.as_u16() {
         504 => Some(SmsError::Unknown(answer())),
         401 | 407 | 408 | 429 | 500..=599 => Some(SmsError::Unavailable(answer())),
         _ => None,
     }
+}
+
+/// The provider's answer whose code is the HTTP status (`HTTP 503`): for answers that carry
+/// no error code of the provider's own.
+pub(crate) fn status_answer(
+    provider: &'static str,
+    status: StatusCode,
+    detail: impl AsRef<str>,
+) -> ProviderAnswer {
+    ProviderAnswer::new(provider, Some(format!("HTTP {}", status.as_u16())), detail)
 }
 
 /// `status` and the first bytes of a body that is not the provider's documented answer (an

@@ -46,7 +46,7 @@ impl Default for TwilioConfig {
 /// (20403), unknown resource (20404, a wrong account SID), too many requests (20429,
 /// 14107), the `From` number invalid, missing, not SMS-capable, not ours or not of this
 /// account (21212, 21603, 21606, 21659, 21660, 21661), the messaging service missing or
-/// without senders (21701-21712). A send that gets one failed at the provider: it is retried
+/// without senders (21701-21707, 21710). A send that gets one failed at the provider: it is retried
 /// and handed to the next provider. Any other error code Twilio answers with a 4xx is about
 /// this message (the number: 21211 invalid, 21614 not a mobile, 21635 a landline, 21610
 /// unsubscribed, 21266 the same as `From`, 21408 a region not enabled, ...): refused, final.
@@ -160,9 +160,9 @@ impl SmsSender for TwilioSms {
         }) = serde_json::from_str::<Refused>(&body)
         else {
             // Not Twilio's error document: whatever answered is not Twilio at work.
-            return Err(SmsError::Unavailable(ProviderAnswer::new(
+            return Err(SmsError::Unavailable(http::status_answer(
                 "twilio",
-                Some(format!("HTTP {}", status.as_u16())),
+                status,
                 http::unreadable(status, &body),
             )));
         };

@@ -123,11 +123,7 @@ impl SmsSender for VonageSms {
         let status = response.status();
         if !status.is_success() {
             return Err(http::provider_side("vonage", status).unwrap_or_else(|| {
-                SmsError::Unavailable(ProviderAnswer::new(
-                    "vonage",
-                    Some(format!("HTTP {}", status.as_u16())),
-                    "",
-                ))
+                SmsError::Unavailable(http::status_answer("vonage", status, ""))
             }));
         }
         // Any 2xx that does not name a refusal: Vonage took the message.

@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
-use mfa_totp_application::{OutboundSms, ProviderAnswer, SentSms, SmsError, SmsSender};
+use mfa_totp_application::{OutboundSms, SentSms, SmsError, SmsSender};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -59,6 +59,11 @@ impl Default for WebhookConfig {
 
 pub struct WebhookSms {
     http: reqwest::Client,
+    gateway: Gateway,
+}
+
+/// What the configuration says about the gateway, checked.
+struct Gateway {
     url: String,
     secret: SecretString,
     signer: standardwebhooks::Webhook,
@@ -96,21 +101,10 @@ impl WebhookConfig {
     /// The values a sender needs, checked without building it. Errors name the missing or
     /// wrong key, e.g. `sms.webhook.url`.
     pub fn check(&self) -> Result<(), String> {
-        self.parts().map(drop)
+        self.gateway().map(drop)
     }
 
-    #[allow(clippy::type_complexity)]
-    fn parts(
-        &self,
-    ) -> Result<
-        (
-            String,
-            SecretString,
-            standardwebhooks::Webhook,
-            reqwest::header::HeaderMap,
-        ),
-        String,
-    > {
+    fn gateway(&self) -> Result<Gateway, String> {
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &self.headers {
             let name: reqwest::header::HeaderName = name
@@ -123,25 +117,21 @@ impl WebhookConfig {
         }
         let secret = self.secret.clone().ok_or("sms.webhook.secret")?;
         let signer = standard_signer(&secret).ok_or("sms.webhook.secret (whsec_ then base64)")?;
-        Ok((
-            self.url.clone().ok_or("sms.webhook.url")?,
+        Ok(Gateway {
+            url: self.url.clone().ok_or("sms.webhook.url")?,
             secret,
             signer,
             headers,
-        ))
+        })
     }
 }
 
 impl WebhookSms {
     /// Errors name the missing or wrong key, as [`WebhookConfig::check`].
     pub fn new(config: &WebhookConfig) -> Result<Self, String> {
-        let (url, secret, signer, headers) = config.parts()?;
         Ok(Self {
+            gateway: config.gateway()?,
             http: http::client(Duration::from_millis(config.timeout_ms)),
-            url,
-            secret,
-            signer,
-            headers,
         })
     }
 }
@@ -160,13 +150,14 @@ impl SmsSender for WebhookSms {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let standard = self
+            .gateway
             .signer
             .sign(&sms.send_id, timestamp as i64, &body)
             .expect("a JSON body is UTF-8");
         let response = self
             .http
-            .post(&self.url)
-            .headers(self.headers.clone())
+            .post(&self.gateway.url)
+            .headers(self.gateway.headers.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(HEADER_WEBHOOK_ID, sms.send_id.as_str())
             .header(HEADER_WEBHOOK_TIMESTAMP, timestamp.to_string())
@@ -174,7 +165,11 @@ impl SmsSender for WebhookSms {
             .header(TIMESTAMP_HEADER, timestamp.to_string())
             .header(
                 SIGNATURE_HEADER,
-                signature(self.secret.expose_secret().as_bytes(), timestamp, &body),
+                signature(
+                    self.gateway.secret.expose_secret().as_bytes(),
+                    timestamp,
+                    &body,
+                ),
             )
             .body(body)
             .send()
@@ -192,15 +187,13 @@ impl SmsSender for WebhookSms {
         if let Some(error) = http::provider_side("webhook", status) {
             return Err(error);
         }
-        let code = Some(format!("HTTP {}", status.as_u16()));
+        let answer = http::status_answer("webhook", status, "");
         if status.is_client_error() {
             // The gateway judged this message (the number, say); another provider would be
             // told the same.
-            Err(SmsError::Refused(ProviderAnswer::new("webhook", code, "")))
+            Err(SmsError::Refused(answer))
         } else {
-            Err(SmsError::Unavailable(ProviderAnswer::new(
-                "webhook", code, "",
-            )))
+            Err(SmsError::Unavailable(answer))
         }
     }
 }

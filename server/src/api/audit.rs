@@ -2,16 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use mfa_totp_application::UseCases;
-use mfa_totp_domain::{
-    AuditEvent, AuditKind, AuditOutcome as DomainOutcome, LimitKind, SendOutcome,
-};
+use mfa_totp_domain::{AuditEvent, AuditKind, AuditOutcome as DomainOutcome, LimitKind};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{Enum, Object, OpenApi};
 
 use crate::api::params::{ChallengeIdParam, MaskedPhoneRule, RequestIdRule, Text, UserIdRule};
-use crate::api::sms_send::DeliveryStatusDto;
+use crate::api::sms_send::{DeliveryStatusDto, SendOutcomeDto};
 use crate::api::{ApiTags, ChallengeStatusDto, EXAMPLE_CHALLENGE_ID, answer, example_time};
 use crate::auth::{BearerToken, SCOPE_AUDIT_READ};
 use crate::http::error::ApiError;
@@ -155,22 +153,39 @@ impl From<ChallengeStatusDto> for AuditOutcome {
     }
 }
 
+/// A send's outcome as the audit trail names it: the same words as `SmsSendOutcome`.
+impl From<SendOutcomeDto> for AuditOutcome {
+    fn from(outcome: SendOutcomeDto) -> Self {
+        match outcome {
+            SendOutcomeDto::Accepted => Self::Accepted,
+            SendOutcomeDto::Rejected => Self::Rejected,
+            SendOutcomeDto::Unavailable => Self::Unavailable,
+            SendOutcomeDto::Unknown => Self::Unknown,
+        }
+    }
+}
+
+/// A delivery report's status as the audit trail names it: the same words as
+/// `SmsDeliveryStatus`.
+impl From<DeliveryStatusDto> for AuditOutcome {
+    fn from(status: DeliveryStatusDto) -> Self {
+        match status {
+            DeliveryStatusDto::Queued => Self::Queued,
+            DeliveryStatusDto::Sent => Self::Sent,
+            DeliveryStatusDto::PartiallyDelivered => Self::PartiallyDelivered,
+            DeliveryStatusDto::Delivered => Self::Delivered,
+            DeliveryStatusDto::Undelivered => Self::Undelivered,
+            DeliveryStatusDto::Failed => Self::Failed,
+        }
+    }
+}
+
 impl From<DomainOutcome> for AuditOutcome {
     fn from(outcome: DomainOutcome) -> Self {
         match outcome {
             DomainOutcome::Status(status) => ChallengeStatusDto::from(status).into(),
-            DomainOutcome::Send(SendOutcome::Accepted) => Self::Accepted,
-            DomainOutcome::Send(SendOutcome::Rejected) => Self::Rejected,
-            DomainOutcome::Send(SendOutcome::Unavailable) => Self::Unavailable,
-            DomainOutcome::Send(SendOutcome::Unknown) => Self::Unknown,
-            DomainOutcome::Delivery(status) => match DeliveryStatusDto::from(status) {
-                DeliveryStatusDto::Queued => Self::Queued,
-                DeliveryStatusDto::Sent => Self::Sent,
-                DeliveryStatusDto::PartiallyDelivered => Self::PartiallyDelivered,
-                DeliveryStatusDto::Delivered => Self::Delivered,
-                DeliveryStatusDto::Undelivered => Self::Undelivered,
-                DeliveryStatusDto::Failed => Self::Failed,
-            },
+            DomainOutcome::Send(outcome) => SendOutcomeDto::from(outcome).into(),
+            DomainOutcome::Delivery(status) => DeliveryStatusDto::from(status).into(),
             DomainOutcome::InvalidOtp => Self::InvalidOtp,
             DomainOutcome::Consumed => Self::Consumed,
             DomainOutcome::TooManyRequests => Self::TooManyRequests,

@@ -61,17 +61,23 @@ pub struct SmsSendDto {
 impl From<SmsSend> for SmsSendDto {
     fn from(send: SmsSend) -> Self {
         Self {
-            outcome: match send.outcome {
-                SendOutcome::Accepted => SendOutcomeDto::Accepted,
-                SendOutcome::Rejected => SendOutcomeDto::Rejected,
-                SendOutcome::Unavailable => SendOutcomeDto::Unavailable,
-                SendOutcome::Unknown => SendOutcomeDto::Unknown,
-            },
+            outcome: send.outcome.into(),
             provider: send.provider,
             error_code: send.error_code,
             delivery_status: send.delivery.map(DeliveryStatusDto::from),
             sent_at: send.sent_at,
             segments: send.segments.clamp(1, 255),
+        }
+    }
+}
+
+impl From<SendOutcome> for SendOutcomeDto {
+    fn from(outcome: SendOutcome) -> Self {
+        match outcome {
+            SendOutcome::Accepted => Self::Accepted,
+            SendOutcome::Rejected => Self::Rejected,
+            SendOutcome::Unavailable => Self::Unavailable,
+            SendOutcome::Unknown => Self::Unknown,
         }
     }
 }

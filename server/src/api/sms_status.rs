@@ -138,20 +138,13 @@ impl SmsStatusApi {
             status,
             error_code: body.get("ErrorCode").map(str::to_owned),
         };
-        let who = Actor::new(request_id(request), "twilio");
+        let who = Actor::new(RequestId::of(request), "twilio");
         answer(
             &self.use_cases,
             self.use_cases.record_delivery(&who, report).await,
         )?;
         Ok(Recorded::Recorded)
     }
-}
-
-/// The request's id, as the middleware set it.
-fn request_id(request: &poem::Request) -> String {
-    request
-        .data::<RequestId>()
-        .map_or_else(String::new, |id| id.0.clone())
 }
 
 pub fn bad_signature() -> ApiError {

@@ -52,10 +52,7 @@ async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
     let verifier = req.data::<Arc<TokenVerifier>>().ok_or_else(|| {
         ApiError::internal(anyhow::anyhow!("no TokenVerifier in the request data"))
     })?;
-    let request_id = req
-        .data::<crate::http::request_id::RequestId>()
-        .map(|id| id.0.clone())
-        .unwrap_or_default();
+    let request_id = crate::http::request_id::RequestId::of(req);
     let caller = verifier.verify(&bearer.token).await.map_err(|e| {
         let error = match &e {
             TokenError::KeysUnavailable(_) => ApiError::unavailable(

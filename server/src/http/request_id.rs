@@ -13,6 +13,16 @@ pub const EXAMPLE: &str = "7d0f6c2e-3b1a-4f5e-9c8d-2a6b4e1f0c3d";
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+impl RequestId {
+    /// The id the middleware gave `request` (empty outside the middleware, as in unit tests).
+    pub fn of(request: &poem::Request) -> String {
+        request
+            .data::<RequestId>()
+            .map(|id| id.0.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// The caller's id if it is 1 to 128 characters of `[A-Za-z0-9._:-]`, otherwise a new UUID.
 pub fn from_header(value: Option<&str>) -> String {
     match value {
