@@ -168,6 +168,21 @@ impl AuditEvent {
         self.error_code = code;
         self
     }
+
+    /// Whether this event, one written on its own (a refusal, a delivery report), repeats
+    /// `newest`, its challenge's newest event, with nothing in between: the same challenge,
+    /// kind, outcome, limit, actor and error code. It is then counted on `newest` (`repeats`,
+    /// `last_at`) instead of being written, so that no flood of refusals can push a later
+    /// change out of the trail.
+    pub fn repeats(&self, newest: &AuditEvent) -> bool {
+        self.challenge_id.is_some()
+            && self.challenge_id == newest.challenge_id
+            && self.kind == newest.kind
+            && self.outcome == newest.outcome
+            && self.limit == newest.limit
+            && self.actor == newest.actor
+            && self.error_code == newest.error_code
+    }
 }
 
 /// Who asked: the request's id and the token subject that made it.
@@ -189,6 +204,52 @@ impl Actor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_repeats_the_newest_only_when_all_but_time_and_request_match() {
+        let who = Actor::new("r1", "alice");
+        let id = Some(ChallengeId::generate());
+        let user = UserId::parse("alice").unwrap();
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let hit = AuditEvent::new(
+            AuditKind::LimitHit,
+            at,
+            &who,
+            id,
+            &user,
+            AuditOutcome::TooManyRequests,
+        )
+        .with_limit(LimitKind::PhoneSms);
+        let later = AuditEvent {
+            at: at + chrono::TimeDelta::seconds(5),
+            request_id: "r2".into(),
+            ..hit.clone()
+        };
+        assert!(later.repeats(&hit));
+        for other in [
+            hit.clone().with_limit(LimitKind::UserSms),
+            hit.clone().with_error_code(Some("21211".into())),
+            AuditEvent {
+                actor: "mallory".into(),
+                ..hit.clone()
+            },
+            AuditEvent {
+                kind: AuditKind::Cancelled,
+                ..hit.clone()
+            },
+            AuditEvent {
+                challenge_id: Some(ChallengeId::generate()),
+                ..hit.clone()
+            },
+        ] {
+            assert!(!later.repeats(&other), "{other:?}");
+        }
+        let without_challenge = AuditEvent {
+            challenge_id: None,
+            ..hit.clone()
+        };
+        assert!(!without_challenge.repeats(&without_challenge));
+    }
 
     #[test]
     fn every_outcome_reads_back_from_its_name_and_the_names_are_distinct() {

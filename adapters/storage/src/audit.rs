@@ -4,12 +4,13 @@
 use async_trait::async_trait;
 use mfa_totp_application::{AuditLog, StoreError};
 use mfa_totp_domain::{AuditEvent, AuditOutcome, ChallengeId, LimitKind, UnknownName, UserId};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, NotSet, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
+use crate::connect::begin_immediate;
 use crate::entities::audit_event::{self, Column};
 use crate::entities::challenge;
 use crate::errors::store_error;
@@ -86,16 +87,16 @@ fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
 
 #[async_trait]
 impl AuditLog for SqlStore {
-    /// An event that repeats the challenge's newest event (same kind, outcome, limit, actor
-    /// and error code: a refusal, a replayed delivery report) is counted on that event; any
-    /// other is a new row. One transaction
-    /// that holds the challenge's row (PostgreSQL) or the database's write lock (SQLite,
-    /// taken by the `UPDATE`), so that refusals racing each other still count on one row.
+    /// An event that repeats its challenge's newest event ([`AuditEvent::repeats`]: a
+    /// refusal, a replayed delivery report) is counted on that event; any other is a new
+    /// row. One transaction that holds the challenge's row (PostgreSQL) or the write lock
+    /// (SQLite, `BEGIN IMMEDIATE`) from the read of the newest event to the write, so that
+    /// events racing each other still count on one row.
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
         let Some(challenge_id) = event.challenge_id else {
             return insert_events(&self.db, std::slice::from_ref(event)).await;
         };
-        let txn = self.db.begin().await.map_err(store_error)?;
+        let txn = begin_immediate(&self.db).await.map_err(store_error)?;
         if txn.get_database_backend() == DatabaseBackend::Postgres {
             challenge::Entity::find_by_id(challenge_id.to_string())
                 .select_only()
@@ -106,35 +107,33 @@ impl AuditLog for SqlStore {
                 .await
                 .map_err(store_error)?;
         }
-        let newest = Query::select()
-            .expr(Column::Id.max())
-            .from(audit_event::Entity)
-            .and_where(Column::ChallengeId.eq(challenge_id.to_string()))
-            .to_owned();
-        let same = |column: Column, value: Option<String>| match value {
-            Some(value) => column.eq(value),
-            None => column.is_null(),
-        };
-        let repeated = audit_event::Entity::update_many()
-            .col_expr(
-                Column::Repeats,
-                sea_orm::sea_query::ExprTrait::add(Expr::col(Column::Repeats), 1),
-            )
-            .col_expr(Column::LastOccurredAt, Expr::value(millis(event.at)))
-            .filter(Column::Id.in_subquery(newest))
-            .filter(Column::Kind.eq(event.kind.as_str()))
-            .filter(Column::Outcome.eq(event.outcome.as_str()))
-            .filter(Column::Actor.eq(event.actor.as_str()))
-            .filter(same(
-                Column::LimitKind,
-                event.limit.map(|l| l.as_str().to_owned()),
-            ))
-            .filter(same(Column::ErrorCode, event.error_code.clone()))
-            .exec(&txn)
+        let newest = audit_event::Entity::find()
+            .filter(Column::ChallengeId.eq(challenge_id.to_string()))
+            .order_by_desc(Column::Id)
+            .one(&txn)
             .await
             .map_err(store_error)?;
-        if repeated.rows_affected == 0 {
-            insert_events(&txn, std::slice::from_ref(event)).await?;
+        let repeated = match newest {
+            Some(row) => {
+                let id = row.id;
+                event.repeats(&to_domain(row)?).then_some(id)
+            }
+            None => None,
+        };
+        match repeated {
+            Some(id) => {
+                audit_event::Entity::update_many()
+                    .col_expr(
+                        Column::Repeats,
+                        sea_orm::sea_query::ExprTrait::add(Expr::col(Column::Repeats), 1),
+                    )
+                    .col_expr(Column::LastOccurredAt, Expr::value(millis(event.at)))
+                    .filter(Column::Id.eq(id))
+                    .exec(&txn)
+                    .await
+                    .map_err(store_error)?;
+            }
+            None => insert_events(&txn, std::slice::from_ref(event)).await?,
         }
         txn.commit().await.map_err(store_error)
     }

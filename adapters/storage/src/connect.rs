@@ -4,7 +4,10 @@
 use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    RuntimeErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use crate::SqlStore;
 
@@ -121,6 +124,18 @@ fn statement_kind(sql: &str) -> &'static str {
 }
 
 /// Sets the pool gauges from the pools as they are now (the writer's and the readers').
+/// A transaction that holds the write lock from its first statement on SQLite (`BEGIN
+/// IMMEDIATE`, waited for up to the busy timeout), so that what it reads before it writes
+/// cannot change under it. On PostgreSQL, a plain transaction: its callers lock rows.
+pub(crate) async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: (db.get_database_backend() == DatabaseBackend::Sqlite)
+            .then_some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    db.begin_with_options(options).await
+}
+
 pub fn record_pool_gauges(pools: &[&DatabaseConnection]) {
     let (mut size, mut idle) = (0, 0);
     for db in pools {

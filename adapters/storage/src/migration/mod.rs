@@ -2,10 +2,7 @@
 //! `mfa-totp migrate`, through [`migrate`]. One file per migration, named in the order they run
 //! (`m<date>_<number>_<what>`); each keeps the name it was deployed under.
 
-use sea_orm::{
-    DatabaseBackend, DatabaseConnection, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
 use sea_orm_migration::prelude::*;
 
 mod idens;
@@ -34,14 +31,8 @@ const MIGRATION_LOCK: i64 = 0x6d66_612d_746f_7470;
 /// waits for the first to commit and then finds nothing to do. Both engines' DDL is
 /// transactional, so a failed migration leaves nothing half-applied.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    let options = TransactionOptions {
-        sqlite_transaction_mode: (backend == DatabaseBackend::Sqlite)
-            .then_some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    let txn = db.begin_with_options(options).await?;
-    if backend == DatabaseBackend::Postgres {
+    let txn = crate::connect::begin_immediate(db).await?;
+    if db.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
             .await?;
     }
