@@ -50,7 +50,11 @@ async fn initiate_records_the_send_and_texts_the_current_code() {
     let expected = TotpPolicy::default().code_at(&secret(), TotpPolicy::default().step_at(now()));
     m.sms
         .expect_send()
-        .withf(move |sms| sms.to == phone() && sms.body.contains(expected.expose()))
+        .withf(move |sms| {
+            sms.to == phone()
+                && sms.body.contains(expected.expose())
+                && sms.send_id == format!("{}.1", challenge_id())
+        })
         .times(1)
         .returning(|_| sent_ok());
     let out = m

@@ -137,6 +137,34 @@ async fn a_provider_that_times_out_is_unknown_and_not_tried_elsewhere() {
     );
 }
 
+/// Silence is the provider's failure: unknown outcomes open its breaker like failures, so
+/// later sends go to the next provider at once (each unknown one itself is not moved on).
+#[tokio::test]
+async fn unknown_outcomes_open_the_breaker_and_later_sends_fail_over() {
+    let silent = fake_answering(
+        ResponseTemplate::new(201)
+            .set_body_json(twilio::accepted("queued"))
+            .set_delay(Duration::from_secs(5)),
+    )
+    .await;
+    let secondary = vonage_ok().await;
+    let config = TwilioConfig {
+        timeout_ms: 100,
+        ..twilio::config(&silent.uri())
+    };
+    let chain = chain(config, &secondary.uri(), quick());
+    for _ in 0..2 {
+        let error = chain.send(&message()).await.unwrap_err();
+        assert!(matches!(error, SmsError::Unknown(_)), "{error:?}");
+    }
+    assert!(
+        !chain.links()[0].is_available(),
+        "two unknowns open the breaker"
+    );
+    assert_eq!(chain.send(&message()).await.unwrap().provider, "vonage");
+    assert_eq!(silent.received_requests().await.unwrap().len(), 2);
+}
+
 /// A 2xx with a body that is not Twilio's: Twilio took the message. No retry, no failover,
 /// so the code goes out once.
 #[tokio::test]
