@@ -152,7 +152,10 @@ fn environment(database_url: &str, twilio_url: &str) -> Vec<(String, String)> {
         ("MFA_TOTP__SMS__PROVIDER", "twilio"),
         ("MFA_TOTP__SMS__TWILIO__BASE_URL", twilio_url),
         ("MFA_TOTP__SMS__TWILIO__ACCOUNT_SID", ACCOUNT_SID),
-        ("MFA_TOTP__SMS__TWILIO__AUTH_TOKEN", "bench-token"),
+        (
+            "MFA_TOTP__SMS__TWILIO__AUTH_TOKEN",
+            "bench-token-3c9e71f0a2",
+        ),
         ("MFA_TOTP__SMS__TWILIO__FROM", "+15005550006"),
         ("MFA_TOTP__CHALLENGE__MAX_FAILED_ATTEMPTS", "100"),
         ("MFA_TOTP__PURGE__INTERVAL_SECS", "0"),

@@ -12,20 +12,42 @@ pub enum InvalidId {
     TooLong { max: usize },
     #[error("must not contain control characters")]
     ControlCharacter,
+    #[error("must not contain invisible format characters (Unicode Cf, such as U+200B)")]
+    FormatCharacter,
     #[error("must be a UUID")]
     NotUuid,
 }
 
-/// The published form of a free-text identifier ([`parse_text`]): no control character, and
-/// at least one character that is not white space. Written so that ECMA, Python and Rust
-/// regular expressions read it alike.
-pub const TEXT_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$";
+/// The format characters (Unicode category Cf) of the Basic Multilingual Plane, as a
+/// character-class body: zero-width spaces and joiners, bidirectional controls, the soft
+/// hyphen, the byte-order mark. They are invisible, so `al\u{200B}ice` would look like
+/// `alice` while being another identity.
+#[cfg(test)]
+const FORMAT_CHARACTERS: &str = r"\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB";
 
-/// A free-text identifier as sent: 1 to `max` characters, none of them a control character,
-/// not all white space. Surrounding white space is trimmed from the value kept.
+/// The published form of a free-text identifier ([`parse_text`]): no control or format
+/// character, and at least one character that is not white space. Written so that ECMA,
+/// Python and Rust regular expressions read it alike, which limits it to the Basic
+/// Multilingual Plane: the few format characters beyond it (tags, U+E0001 and
+/// U+E0020-U+E007F, and some musical and shorthand controls) are refused by
+/// [`parse_text`] though the pattern cannot name them portably.
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB][^\u0000-\u001F\u007F-\u009F\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890\u0891\u08E2\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB]*$";
+
+/// Whether `c` is a format character (Unicode category Cf), on any plane.
+pub fn is_format_character(c: char) -> bool {
+    unicode_general_category::get_general_category(c)
+        == unicode_general_category::GeneralCategory::Format
+}
+
+/// A free-text identifier as sent: 1 to `max` characters, none of them a control or
+/// format character, not all white space. Surrounding white space is trimmed from the
+/// value kept.
 pub fn parse_text(raw: &str, max: usize) -> Result<String, InvalidId> {
     if raw.chars().any(char::is_control) {
         return Err(InvalidId::ControlCharacter);
+    }
+    if raw.chars().any(is_format_character) {
+        return Err(InvalidId::FormatCharacter);
     }
     if raw.trim().is_empty() {
         return Err(InvalidId::Blank);
@@ -166,6 +188,10 @@ mod tests {
                 Just("\u{3000}".to_owned()),
                 Just("\u{2007}".to_owned()),
                 Just("\u{200b}".to_owned()),
+                Just("\u{feff}".to_owned()),
+                Just("\u{ad}".to_owned()),
+                Just("\u{202e}".to_owned()),
+                Just("\u{e0041}".to_owned()),
                 Just("\t".to_owned()),
                 Just("\n".to_owned()),
                 Just("\u{7f}".to_owned()),
@@ -176,11 +202,22 @@ mod tests {
             proptest::collection::vec(pieces, 0..8).prop_map(|parts| parts.concat())
         }
 
+        #[test]
+        fn text_pattern_names_the_format_characters_in_each_class() {
+            assert_eq!(TEXT_PATTERN.matches(FORMAT_CHARACTERS).count(), 3);
+        }
+
         proptest! {
             #[test]
             fn text_pattern_accepts_exactly_what_parse_text_accepts(raw in tricky_text()) {
                 let pattern = Regex::new(TEXT_PATTERN).unwrap();
-                prop_assert_eq!(pattern.is_match(&raw), parse_text(&raw, usize::MAX).is_ok(), "{:?}", raw);
+                let beyond_the_bmp = raw.chars().any(|c| is_format_character(c) && c > '\u{ffff}');
+                if beyond_the_bmp {
+                    // The one documented gap: the pattern cannot name these portably.
+                    prop_assert!(parse_text(&raw, usize::MAX).is_err(), "{:?}", raw);
+                } else {
+                    prop_assert_eq!(pattern.is_match(&raw), parse_text(&raw, usize::MAX).is_ok(), "{:?}", raw);
+                }
             }
 
             #[test]

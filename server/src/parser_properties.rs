@@ -213,11 +213,11 @@ fn verifier() -> &'static TokenVerifier {
     VERIFIER.get_or_init(|| {
         TokenVerifier::new(
             &VerificationKey::Hs256(SECRET.to_vec()),
-            crate::auth::TokenRules {
+            crate::auth::TokenRules::from(&crate::config::AuthSettings {
                 issuer: "iss".into(),
                 audience: "aud".into(),
-                max_lifetime_secs: 86_400,
-            },
+                ..Default::default()
+            }),
         )
         .unwrap()
     })

@@ -3,5 +3,5 @@
 /// Installs ring as the one rustls crypto provider (for sqlx, reqwest and the OTLP exporter
 /// alike). Later calls do nothing.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    mfa_totp_http::install_crypto_provider();
 }

@@ -7,19 +7,50 @@ use std::time::Duration;
 use mfa_totp_application::{ProviderAnswer, SmsError};
 use reqwest::StatusCode;
 
-/// A client for one provider: `timeout` bounds each request, connect included, and no
-/// redirect is followed (a redirect would carry the message, the signature and the
-/// configured headers to a host nobody configured; a 3xx is the provider failing). TLS runs
-/// on ring, installed here if the process has no rustls provider yet (the server installs
-/// the same one at start-up).
-pub(crate) fn client(timeout: Duration) -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("a reqwest client with only timeouts set builds")
+/// Why a provider could not be set up: a required key is missing or wrong (its name), or
+/// its HTTP client could not be built (a whole sentence naming the setting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupError {
+    Missing(String),
+    Client(String),
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Missing(key) | Self::Client(key) => f.write_str(key),
+        }
+    }
+}
+
+impl From<String> for SetupError {
+    fn from(key: String) -> Self {
+        Self::Missing(key)
+    }
+}
+
+impl From<&str> for SetupError {
+    fn from(key: &str) -> Self {
+        Self::Missing(key.to_owned())
+    }
+}
+
+/// A client for one provider, whose URL is the setting `setting`: `timeout_ms` bounds each
+/// request, connect included, and no redirect is followed (a redirect would carry the
+/// message, the signature and the configured headers to a host nobody configured; a 3xx is
+/// the provider failing). An `http://` URL needs no trust store; an `https://` one without
+/// CA certificates is an error naming `setting` (see `mfa_totp_http`).
+pub(crate) fn client(
+    setting: &str,
+    url: &str,
+    timeout_ms: u64,
+) -> Result<reqwest::Client, SetupError> {
+    mfa_totp_http::client(mfa_totp_http::Target::new(
+        setting,
+        url,
+        Duration::from_millis(timeout_ms),
+    ))
+    .map_err(|e| SetupError::Client(e.0))
 }
 
 /// The request did not complete. Before the connection was made (refused, DNS, TLS), nothing

@@ -11,6 +11,7 @@ pub mod webhook;
 
 pub use chain::{ChainLink, ProviderReport, Resilience, SmsChain};
 pub use console::{ConsoleLine, ConsoleSms, code_in};
+pub use http::SetupError;
 pub use twilio::{TwilioConfig, TwilioSms};
 pub use vonage::{VonageConfig, VonageSms};
 pub use webhook::{WebhookConfig, WebhookSms};

@@ -1,15 +1,13 @@
 //! Twilio Programmable Messaging: `POST {base_url}/2010-04-01/Accounts/{AccountSid}/Messages.json`,
 //! form-encoded, HTTP Basic `AccountSid:AuthToken`.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use mfa_totp_application::{OutboundSms, ProviderAnswer, SentSms, SmsError, SmsSender};
 use mfa_totp_domain::DeliveryStatus;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::http;
+use crate::http::{self, SetupError};
 
 /// `sms.twilio.*`.
 #[derive(Debug, Clone, Deserialize)]
@@ -103,10 +101,10 @@ impl TwilioConfig {
 
 impl TwilioSms {
     /// Errors name the missing key, as [`TwilioConfig::check`].
-    pub fn new(config: &TwilioConfig) -> Result<Self, String> {
+    pub fn new(config: &TwilioConfig) -> Result<Self, SetupError> {
         let (account_sid, auth_token, sender) = config.parts()?;
         Ok(Self {
-            http: http::client(Duration::from_millis(config.timeout_ms)),
+            http: http::client("sms.twilio.base_url", &config.base_url, config.timeout_ms)?,
             url: format!(
                 "{}/2010-04-01/Accounts/{account_sid}/Messages.json",
                 config.base_url.trim_end_matches('/')

@@ -1,15 +1,13 @@
 //! Vonage SMS API: `POST {base_url}/sms/json`, form-encoded, the credentials in the form.
 //! Success and failure both come as HTTP 200; `messages[].status` says which (`"0"` is ok).
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use mfa_totp_application::{OutboundSms, ProviderAnswer, SentSms, SmsError, SmsSender};
 use mfa_totp_domain::{Encoding, MessageCost};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::http;
+use crate::http::{self, SetupError};
 
 /// `sms.vonage.*`.
 #[derive(Debug, Clone, Deserialize)]
@@ -84,10 +82,10 @@ impl VonageConfig {
 
 impl VonageSms {
     /// Errors name the missing key, as [`VonageConfig::check`].
-    pub fn new(config: &VonageConfig) -> Result<Self, String> {
+    pub fn new(config: &VonageConfig) -> Result<Self, SetupError> {
         let (api_key, api_secret, from) = config.parts()?;
         Ok(Self {
-            http: http::client(Duration::from_millis(config.timeout_ms)),
+            http: http::client("sms.vonage.base_url", &config.base_url, config.timeout_ms)?,
             url: format!("{}/sms/json", config.base_url.trim_end_matches('/')),
             api_key,
             api_secret,

@@ -20,7 +20,7 @@
 //! waiting, is an unknown outcome: not retried).
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
@@ -29,7 +29,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::http;
+use crate::http::{self, SetupError};
 
 pub const SIGNATURE_HEADER: &str = "x-mfa-totp-signature";
 pub const TIMESTAMP_HEADER: &str = "x-mfa-totp-timestamp";
@@ -128,10 +128,11 @@ impl WebhookConfig {
 
 impl WebhookSms {
     /// Errors name the missing or wrong key, as [`WebhookConfig::check`].
-    pub fn new(config: &WebhookConfig) -> Result<Self, String> {
+    pub fn new(config: &WebhookConfig) -> Result<Self, SetupError> {
+        let gateway = config.gateway()?;
         Ok(Self {
-            gateway: config.gateway()?,
-            http: http::client(Duration::from_millis(config.timeout_ms)),
+            http: http::client("sms.webhook.url", &gateway.url, config.timeout_ms)?,
+            gateway,
         })
     }
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use mfa_totp_application::{SecretCipher, SmsSender};
 use mfa_totp_crypto::AesGcmCipher;
-use mfa_totp_sms::{ChainLink, ConsoleSms, Resilience, SmsChain, TwilioSms, VonageSms, WebhookSms};
+use mfa_totp_sms::{
+    ChainLink, ConsoleSms, Resilience, SetupError, SmsChain, TwilioSms, VonageSms, WebhookSms,
+};
 use mfa_totp_storage::{PoolSettings, SqlStore};
 use secrecy::ExposeSecret;
 
@@ -37,17 +39,18 @@ pub fn build_chain(settings: &SmsSettings) -> anyhow::Result<SmsChain> {
 }
 
 fn build_one(provider: SmsProvider, settings: &SmsSettings) -> anyhow::Result<Arc<dyn SmsSender>> {
-    let missing = |key: String| {
-        anyhow::anyhow!(
+    let setup = |error: SetupError| match error {
+        SetupError::Missing(key) => anyhow::anyhow!(
             "invalid configuration: {key} is required for the {} SMS provider",
             provider.name()
-        )
+        ),
+        SetupError::Client(message) => anyhow::anyhow!("invalid configuration: {message}"),
     };
     Ok(match provider {
         SmsProvider::Console => Arc::new(ConsoleSms::stdout()),
-        SmsProvider::Twilio => Arc::new(TwilioSms::new(&settings.twilio).map_err(missing)?),
-        SmsProvider::Vonage => Arc::new(VonageSms::new(&settings.vonage).map_err(missing)?),
-        SmsProvider::Webhook => Arc::new(WebhookSms::new(&settings.webhook).map_err(missing)?),
+        SmsProvider::Twilio => Arc::new(TwilioSms::new(&settings.twilio).map_err(setup)?),
+        SmsProvider::Vonage => Arc::new(VonageSms::new(&settings.vonage).map_err(setup)?),
+        SmsProvider::Webhook => Arc::new(WebhookSms::new(&settings.webhook).map_err(setup)?),
     })
 }
 

@@ -85,8 +85,12 @@ impl Application {
         let use_cases = use_cases::wire(&store, adapters, policies);
         let verifier = Arc::new(build_verifier(&settings.auth).await?);
         crate::telemetry::metrics();
-        // The database only: see `HealthApi::ready` for why SMS providers are not in it.
-        let checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(store.clone())];
+        // The database, and the identity provider's keys when they come from a JWKS: see
+        // `HealthApi::ready` for why SMS providers are not in it.
+        let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(store.clone())];
+        if let Some(jwks) = verifier.jwks() {
+            checks.push(Arc::new(jwks.clone()));
+        }
         let operations = routes::Operations {
             checks,
             pools: Arc::new(store.clone()),

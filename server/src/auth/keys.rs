@@ -20,6 +20,7 @@ pub async fn build_verifier(auth: &AuthSettings) -> anyhow::Result<TokenVerifier
             url: url.clone(),
             cache_for: Duration::from_secs(auth.jwks_cache_secs),
             min_refresh: Duration::from_secs(auth.jwks_min_refresh_secs),
+            max_stale: Duration::from_secs(auth.jwks_max_stale_secs),
             timeout: Duration::from_secs(5),
         })
         .await

@@ -12,19 +12,17 @@ use super::jwks::Jwks;
 use crate::config::AuthSettings;
 
 /// The claims read from a token, in the shapes identity providers send them: `iss`, `aud`
-/// (a string or an array) and `nbf` are checked by `jsonwebtoken`; scopes come as a
-/// space-separated `scope` (RFC 8693), or as `scp`, an array (Okta, Keycloak) or a
-/// space-separated string (Azure AD).
+/// (a string or an array) and `nbf` are checked by `jsonwebtoken`; the scopes are read from
+/// the claims of `auth.scope_claims`, each a space-separated string (RFC 8693 `scope`, Entra
+/// ID's `scp`) or an array (Okta and Keycloak `scp`, Entra ID's application `roles`).
 #[derive(Debug, Deserialize)]
 struct ReceivedClaims {
     sub: String,
     exp: u64,
     #[serde(default)]
     iat: Option<u64>,
-    #[serde(default)]
-    scope: Option<Words>,
-    #[serde(default)]
-    scp: Option<Words>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -35,9 +33,16 @@ enum Words {
 }
 
 impl Words {
+    /// A string splits on ASCII spaces only (RFC 6749 §3.3: `scope-token *( SP scope-token )`),
+    /// so a no-break space or any other Unicode space joins words instead of splitting them;
+    /// an array's items are taken whole.
     fn into_words(self) -> Vec<String> {
         match self {
-            Self::Text(text) => text.split_whitespace().map(str::to_owned).collect(),
+            Self::Text(text) => text
+                .split(' ')
+                .filter(|word| !word.is_empty())
+                .map(str::to_owned)
+                .collect(),
             Self::List(list) => list,
         }
     }
@@ -50,14 +55,21 @@ pub enum VerificationKey {
     Es256Pem(String),
 }
 
-/// What every token must satisfy, whatever its key: `auth.issuer`, `auth.audience` and
-/// `auth.max_token_lifetime_secs`.
+/// What every token must satisfy, whatever its key: `auth.issuer`, `auth.audience`,
+/// `auth.max_token_lifetime_secs`, `auth.leeway_secs` and `auth.max_token_bytes`; and
+/// where its scopes are (`auth.scope_claims`).
 #[derive(Debug, Clone)]
 pub struct TokenRules {
     pub issuer: String,
     pub audience: String,
     /// Tokens whose `exp` lies further ahead than this (from `iat`, or from now) are refused.
     pub max_lifetime_secs: u64,
+    /// The clock skew allowed on `exp`, `nbf` and the lifetime.
+    pub leeway_secs: u64,
+    /// The claims that carry scopes, in order.
+    pub scope_claims: Vec<String>,
+    /// Longer tokens are refused before they are parsed.
+    pub max_token_bytes: usize,
 }
 
 impl From<&AuthSettings> for TokenRules {
@@ -66,28 +78,29 @@ impl From<&AuthSettings> for TokenRules {
             issuer: auth.issuer.clone(),
             audience: auth.audience.clone(),
             max_lifetime_secs: auth.max_token_lifetime_secs,
+            leeway_secs: auth.leeway_secs,
+            scope_claims: auth.scope_claims.clone(),
+            max_token_bytes: auth.max_token_bytes,
         }
     }
 }
 
 impl TokenRules {
-    const LEEWAY_SECS: u64 = 30;
-
     fn validation(&self, algorithm: Algorithm) -> Validation {
         let mut validation = Validation::new(algorithm);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         validation.validate_nbf = true;
-        validation.leeway = Self::LEEWAY_SECS;
+        validation.leeway = self.leeway_secs;
         validation
     }
 
-    /// What the signature check leaves: the lifetime and the subject.
-    fn caller(&self, claims: ReceivedClaims) -> Result<Caller, TokenError> {
+    /// What the signature check leaves: the lifetime, the subject and the scopes.
+    fn caller(&self, mut claims: ReceivedClaims) -> Result<Caller, TokenError> {
         let now = chrono::Utc::now().timestamp().max(0) as u64;
         let from = claims.iat.map_or(now, |iat| iat.min(now));
-        if claims.exp.saturating_sub(from) > self.max_lifetime_secs + Self::LEEWAY_SECS {
+        if claims.exp.saturating_sub(from) > self.max_lifetime_secs + self.leeway_secs {
             return Err(TokenError::TooLongLived {
                 max_secs: self.max_lifetime_secs,
             });
@@ -95,10 +108,11 @@ impl TokenRules {
         if !is_canonical_subject(&claims.sub) {
             return Err(TokenError::NonCanonicalSubject);
         }
-        let scopes = claims
-            .scope
-            .into_iter()
-            .chain(claims.scp)
+        let scopes = self
+            .scope_claims
+            .iter()
+            .filter_map(|name| claims.other.remove(name))
+            .filter_map(|value| serde_json::from_value::<Words>(value).ok())
             .flat_map(Words::into_words)
             .collect();
         Ok(Caller::new(claims.sub, scopes))
@@ -117,7 +131,7 @@ enum Keys {
         validation: Validation,
     },
     Jwks {
-        keys: Box<Jwks>,
+        keys: Jwks,
         rs256: Validation,
         es256: Validation,
     },
@@ -156,7 +170,7 @@ impl TokenVerifier {
     pub fn from_jwks(keys: Jwks, rules: TokenRules) -> Self {
         Self {
             keys: Keys::Jwks {
-                keys: Box::new(keys),
+                keys,
                 rs256: rules.validation(Algorithm::RS256),
                 es256: rules.validation(Algorithm::ES256),
             },
@@ -164,7 +178,21 @@ impl TokenVerifier {
         }
     }
 
+    /// The identity provider's keys, when tokens are checked with them: readiness asks how
+    /// old they are.
+    pub fn jwks(&self) -> Option<&Jwks> {
+        match &self.keys {
+            Keys::Jwks { keys, .. } => Some(keys),
+            Keys::Fixed { .. } => None,
+        }
+    }
+
     pub async fn verify(&self, token: &str) -> Result<Caller, TokenError> {
+        if token.len() > self.rules.max_token_bytes {
+            return Err(TokenError::TooLarge {
+                max: self.rules.max_token_bytes,
+            });
+        }
         let claims = match &self.keys {
             Keys::Fixed { key, validation } => decode::<ReceivedClaims>(token, key, validation)?,
             Keys::Jwks { keys, rs256, es256 } => {
@@ -196,11 +224,11 @@ mod tests {
     }
 
     fn rules() -> TokenRules {
-        TokenRules {
+        TokenRules::from(&AuthSettings {
             issuer: "iss".into(),
             audience: "aud".into(),
-            max_lifetime_secs: 86_400,
-        }
+            ..AuthSettings::default()
+        })
     }
 
     fn now() -> i64 {

@@ -19,10 +19,14 @@ pub fn ready_url(server: &ServerSettings) -> String {
 /// `Ok` with a line to print when `url` answers 2xx within `timeout`; the error says what
 /// it answered.
 pub async fn probe(url: &str, timeout: Duration) -> anyhow::Result<String> {
-    crate::tls::install_crypto_provider();
-    let response = reqwest::Client::builder()
-        .timeout(timeout)
-        .build()?
+    // A plain-http probe of loopback: its client loads no trust store, so the image's
+    // HEALTHCHECK works whatever CA certificates it has.
+    let client = mfa_totp_http::client(mfa_totp_http::Target::new(
+        "the readiness URL",
+        url,
+        timeout,
+    ))?;
+    let response = client
         .get(url)
         .send()
         .await

@@ -67,7 +67,7 @@ mod tests {
             "[database]\nurl = \"postgres://mfa:hunter2-password@db:5432/mfa\"\n\
              [auth]\nhs256_secret = \"a-configured-secret-of-at-least-32-bytes\"\n\
              [crypto]\nactive_key_id = \"k1\"\n\
-             [crypto.keys]\nk1 = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n\
+             [crypto.keys]\nk1 = \"xY7jUEakXjXzn8pBUXZ0yyotjWIJKcLUBqfWKczI7pQ=\"\n\
              [sms]\nprovider = \"twilio\"\n\
              [sms.twilio]\naccount_sid = \"AC1\"\nauth_token = \"twilio-token-value\"\nfrom = \"+15005550006\"\n",
         );

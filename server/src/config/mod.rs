@@ -7,6 +7,8 @@
 //! - `validate`: what serde cannot check, every problem at once, into a `Config`;
 //! - `policies`: the settings translated into the domain's policies, once;
 //! - `messages`: the SMS templates and operations, read as trees, into the catalog;
+//! - `secrets`: every secret, on its decoded bytes, after the layers are merged;
+//! - `urls`: every URL setting, and `database.url`, parsed without connecting;
 //! - `mode`: production versus development (`serve --dev`);
 //! - `check`: `mfa-totp config check`.
 //!
@@ -19,6 +21,8 @@ mod messages;
 mod mode;
 mod policies;
 mod schema;
+mod secrets;
+mod urls;
 mod validate;
 
 #[cfg(test)]
@@ -29,4 +33,5 @@ pub use messages::warn_about_long_templates;
 pub use mode::{DEVELOPMENT_CRYPTO_KEY, DEVELOPMENT_CRYPTO_KEY_ID, DEVELOPMENT_HS256_SECRET, Mode};
 pub use policies::Policies;
 pub use schema::*;
-pub use validate::{Config, MIN_HS256_SECRET_BYTES};
+pub use secrets::MIN_HS256_SECRET_BYTES;
+pub use validate::Config;

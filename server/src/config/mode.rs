@@ -1,8 +1,6 @@
 //! Production versus development: production (the default) refuses missing or public
 //! development keys and console SMS; development (`serve --dev`) fills them in.
 
-use secrecy::ExposeSecret;
-
 use super::schema::{Settings, SmsProvider};
 use super::validate::Config;
 
@@ -34,28 +32,13 @@ impl Settings {
                 "auth.hs256_secret, auth.public_key_pem or auth.jwks_url: no key to check bearer tokens with"
                     .to_owned(),
             );
-        } else if auth
-            .hs256_secret
-            .as_ref()
-            .is_some_and(|s| s.expose_secret() == DEVELOPMENT_HS256_SECRET)
-        {
-            gaps.push("auth.hs256_secret: this is the public development secret".to_owned());
         }
         if self.crypto.active_key_id.is_none() {
             gaps.push(
                 "crypto.active_key_id and crypto.keys: no key to seal TOTP secrets with".to_owned(),
             );
         }
-        if let Some((id, _)) = self
-            .crypto
-            .keys
-            .iter()
-            .find(|(_, key)| key.expose_secret() == DEVELOPMENT_CRYPTO_KEY)
-        {
-            gaps.push(format!(
-                "crypto.keys.{id}: this is the public development key"
-            ));
-        }
+        gaps.extend(self.development_secrets());
         if self.sms.providers().contains(&SmsProvider::Console) {
             gaps.push(
                 "sms.provider (or sms.chain): console prints codes to stdout; configure twilio, vonage or webhook"

@@ -90,6 +90,9 @@ pub struct ServerSettings {
     pub idle_timeout_secs: u64,
     /// Connections beyond this wait in the listen backlog.
     pub max_connections: usize,
+    /// The most a request's line and headers may take; a longer head is answered 431 and
+    /// the connection closed. It bounds each connection's read buffer.
+    pub max_header_bytes: usize,
     /// On SIGTERM/SIGINT, requests in flight get this long to finish.
     pub shutdown_grace_secs: u64,
     /// When set, `/metrics` is served on this port (same host) and not on `port`.
@@ -106,6 +109,7 @@ impl Default for ServerSettings {
             body_read_timeout_secs: 10,
             idle_timeout_secs: 60,
             max_connections: 1024,
+            max_header_bytes: 16 * 1024,
             shutdown_grace_secs: 10,
             admin_port: None,
         }
@@ -280,8 +284,19 @@ pub struct AuthSettings {
     pub jwks_url: Option<String>,
     /// How long a fetched JWKS is used before it is fetched again.
     pub jwks_cache_secs: u64,
-    /// The shortest time between two fetches of the JWKS (an unknown `kid` refetches it).
+    /// The shortest time between two fetches of the JWKS, whether they succeed or fail (an
+    /// unknown `kid` refetches it, at most this often).
     pub jwks_min_refresh_secs: u64,
+    /// Readiness fails when the JWKS has not been fetched successfully for this long.
+    pub jwks_max_stale_secs: u64,
+    /// The clock skew allowed on `exp`, `nbf` and the token's lifetime.
+    pub leeway_secs: u64,
+    /// The claims that grant scopes: a space-separated string or an array each. Add `roles`
+    /// for Entra ID application tokens. A list in TOML, or `a,b` from the environment.
+    #[serde(deserialize_with = "string_list")]
+    pub scope_claims: Vec<String>,
+    /// Longer bearer tokens are refused before they are parsed.
+    pub max_token_bytes: usize,
     pub issuer: String,
     pub audience: String,
     /// Tokens whose `exp` lies further ahead than this (from `iat`, or from now) are refused.
@@ -309,6 +324,10 @@ impl Default for AuthSettings {
             jwks_url: None,
             jwks_cache_secs: 300,
             jwks_min_refresh_secs: 10,
+            jwks_max_stale_secs: 86_400,
+            leeway_secs: 30,
+            scope_claims: vec!["scope".into(), "scp".into()],
+            max_token_bytes: 8192,
             max_token_lifetime_secs: 86_400,
             issuer: "mfa-totp".into(),
             audience: "mfa-totp".into(),

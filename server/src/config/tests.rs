@@ -53,8 +53,8 @@ fn limits_beyond_what_the_spec_states_are_refused() {
 fn an_sms_chain_comes_from_a_toml_list_and_the_provider_keys_are_read() {
     let s = load_toml(
         "[sms]\nchain = [\"twilio\", \"vonage\"]\n\
-         [sms.twilio]\naccount_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+15005550006\"\n\
-         [sms.vonage]\napi_key = \"k\"\napi_secret = \"s\"\nfrom = \"MFA\"\n",
+         [sms.twilio]\naccount_sid = \"AC1\"\nauth_token = \"6f9c0d1e2a3b4c5d6e7f8a9b0c1d2e3f\"\nfrom = \"+15005550006\"\n\
+         [sms.vonage]\napi_key = \"k\"\napi_secret = \"Zq3v9kX2pL7wR4tY\"\nfrom = \"MFA\"\n",
     )
     .unwrap();
     assert_eq!(
@@ -228,5 +228,140 @@ fn every_problem_is_named_at_once() {
         "sms.twilio.account_sid",
     ] {
         assert!(error.contains(key), "{key} not in {error}");
+    }
+}
+
+/// Strong values of each secret, then each weakness the issue found (and more), each named
+/// by its key, from a file as from the environment's layer.
+#[test]
+fn every_secret_is_checked_on_its_bytes_whatever_its_source() {
+    let strong = "[auth]\nhs256_secret = \"Zq3v9kX2pL7wR4tY8mN1bC6dF0gH5jS2\"\n\
+                  [sms.twilio]\naccount_sid = \"AC1\"\nauth_token = \"6f9c0d1e2a3b4c5d6e7f8a9b0c1d2e3f\"\nfrom = \"+15005550006\"\n\
+                  [sms.webhook]\nurl = \"https://gw.example/sms\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n";
+    load_toml(strong).unwrap();
+    let weak = [
+        ("auth", "hs256_secret", "", "is empty"),
+        (
+            "auth",
+            "hs256_secret",
+            &" ".repeat(40),
+            "control characters|blank",
+        ),
+        ("auth", "hs256_secret", &"a".repeat(32), "low entropy"),
+        (
+            "auth",
+            "hs256_secret",
+            "Zq3v9kX2pL7wR4tY8mN1bC6dF0gH5jS2\\n",
+            "control characters",
+        ),
+        (
+            "auth",
+            "hs256_secret",
+            "Zq3v9kX2pL7wR4tY8mN1bC6dF0gH5jS2 ",
+            "white space",
+        ),
+        (
+            "auth",
+            "hs256_secret",
+            "Zq3v9kX2pL7wR4tY8mN1bC6dF0gH5jS2\\u0000",
+            "control characters",
+        ),
+        (
+            "auth",
+            "hs256_secret",
+            "short-but-random-9k",
+            "at least 32 bytes",
+        ),
+        ("sms.twilio", "auth_token", "", "is empty"),
+        (
+            "sms.twilio",
+            "auth_token",
+            "0123456789abcdef0123",
+            "low entropy",
+        ),
+        ("sms.webhook", "secret", "", "is empty"),
+        (
+            "sms.webhook",
+            "secret",
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "low entropy",
+        ),
+        (
+            "sms.webhook",
+            "secret",
+            "whsec_c2hvcnQ=",
+            "at least 24 bytes",
+        ),
+    ];
+    for (table, key, value, expected) in weak {
+        let text = strong.replace(
+            &format!("[{table}]\n"),
+            &format!("[{table}]\n{key} = \"{value}\"\n# replaced:\n"),
+        );
+        // The replaced key appears twice: drop the original line after the marker.
+        let text = drop_line_after_marker(&text, key);
+        let error = load_toml(&text).expect_err(&format!("{table}.{key} = {value:?}"));
+        let error = format!("{error:#}");
+        assert!(
+            error.contains(&format!("{table}.{key}"))
+                && expected.split('|').any(|e| error.contains(e)),
+            "{table}.{key} = {value:?}: {error}"
+        );
+    }
+}
+
+fn drop_line_after_marker(text: &str, key: &str) -> String {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for line in text.lines() {
+        if line == "# replaced:" {
+            skip = true;
+            continue;
+        }
+        if skip && line.starts_with(&format!("{key} =")) {
+            skip = false;
+            continue;
+        }
+        out.push(line);
+    }
+    out.join("\n") + "\n"
+}
+
+/// The public development values are refused in production however they are disguised.
+#[test]
+fn development_values_are_refused_in_production_in_any_disguise() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let dev = DEVELOPMENT_HS256_SECRET;
+    for disguised in [
+        dev.to_owned(),
+        dev.to_uppercase(),
+        format!("{dev}-2"),
+        format!("prefix-{dev}"),
+        b64.encode(dev),
+    ] {
+        let mut s = Settings::default();
+        s.auth.hs256_secret = Some(disguised.clone().into());
+        assert!(
+            s.production_gaps()
+                .join("\n")
+                .contains("auth.hs256_secret: this is a public development value"),
+            "{disguised:?}"
+        );
+    }
+    let dev_key = b64.decode(DEVELOPMENT_CRYPTO_KEY).unwrap();
+    for disguised in [
+        DEVELOPMENT_CRYPTO_KEY.to_owned(),
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(&dev_key),
+    ] {
+        let mut s = Settings::default();
+        s.crypto.active_key_id = Some("k1".into());
+        s.crypto.keys.insert("k1".into(), disguised.clone().into());
+        assert!(
+            s.production_gaps()
+                .join("\n")
+                .contains("crypto.keys.k1: this is a public development value"),
+            "{disguised:?}"
+        );
     }
 }

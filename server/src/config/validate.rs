@@ -9,8 +9,9 @@ use secrecy::ExposeSecret;
 use super::policies::Policies;
 use super::schema::{Settings, SmsProvider, SmsSettings};
 
-/// The shortest HS256 secret accepted: 256 bits, as RFC 7518 §3.2 asks.
-pub const MIN_HS256_SECRET_BYTES: usize = 32;
+/// The bounds of `server.max_header_bytes`: hyper's smallest read buffer, and 1 MiB.
+const MIN_HEADER_BYTES: usize = 8192;
+const MAX_HEADER_BYTES: usize = 1 << 20;
 
 /// A validated configuration: the settings, and the policies they describe.
 #[derive(Debug)]
@@ -54,14 +55,18 @@ impl Settings {
     /// The problems no policy reports: the server, the database, the keys and the SMS
     /// providers' keys.
     fn problems_of_values(&self) -> Vec<String> {
-        [
-            self.check_server_database_and_keys(),
-            self.check_crypto_keys(),
-            check_sms_keys(&self.sms),
-        ]
-        .into_iter()
-        .filter_map(|checked| checked.err().map(|e| format!("{e:#}")))
-        .collect()
+        let mut problems = self.weak_secrets();
+        problems.extend(self.check_urls());
+        problems.extend(
+            [
+                self.check_server_database_and_keys(),
+                self.check_crypto_keys(),
+                check_sms_keys(&self.sms),
+            ]
+            .into_iter()
+            .filter_map(|checked| checked.err().map(|e| format!("{e:#}"))),
+        );
+        problems
     }
 
     fn check_server_database_and_keys(&self) -> anyhow::Result<()> {
@@ -80,6 +85,24 @@ impl Settings {
         ];
         if let Some((key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
             anyhow::bail!("invalid configuration: {key} must be at least 1");
+        }
+        if !(MIN_HEADER_BYTES..=MAX_HEADER_BYTES).contains(&server.max_header_bytes) {
+            anyhow::bail!(
+                "invalid configuration: server.max_header_bytes must be {MIN_HEADER_BYTES} to {MAX_HEADER_BYTES}"
+            );
+        }
+        let auth = &self.auth;
+        if auth.max_token_bytes < 512 || auth.max_token_bytes + 1024 > server.max_header_bytes {
+            anyhow::bail!(
+                "invalid configuration: auth.max_token_bytes must be 512 to server.max_header_bytes - 1024 ({})",
+                server.max_header_bytes.saturating_sub(1024)
+            );
+        }
+        if auth.leeway_secs > 300 {
+            anyhow::bail!("invalid configuration: auth.leeway_secs must be at most 300");
+        }
+        if auth.scope_claims.is_empty() {
+            anyhow::bail!("invalid configuration: auth.scope_claims must name at least one claim");
         }
         if self.database.max_connections == 0 {
             anyhow::bail!("invalid configuration: database.max_connections must be at least 1");
@@ -105,15 +128,6 @@ impl Settings {
         }
         if self.auth.max_token_lifetime_secs == 0 {
             anyhow::bail!("invalid configuration: auth.max_token_lifetime_secs must be at least 1");
-        }
-        if let Some(secret) = &self.auth.hs256_secret
-            && secret.expose_secret().len() < MIN_HS256_SECRET_BYTES
-        {
-            anyhow::bail!(
-                "invalid configuration: auth.hs256_secret must be at least {MIN_HS256_SECRET_BYTES} bytes \
-                 (it has {}); generate one with `openssl rand -base64 48`",
-                secret.expose_secret().len()
-            );
         }
         Ok(())
     }

@@ -6,7 +6,10 @@
 //!   end of the head; past it, reading the body fails and the connection is closed;
 //! - `server.idle_timeout_secs`: a keep-alive connection with no new request this long after
 //!   its last response is closed;
-//! - `server.max_connections`: connections beyond it wait in the listen backlog.
+//! - `server.max_connections`: connections beyond it wait in the listen backlog;
+//! - `server.max_header_bytes`: a request head longer than this is answered 431 and the
+//!   connection closed, so a connection's read buffer never grows past it (hyper's own
+//!   bound is about 400 KiB).
 //!
 //! On shutdown it stops accepting, lets the requests in flight finish within the grace
 //! period, and closes idle connections at once.
@@ -41,17 +44,19 @@ pub struct ConnectionLimits {
     pub body_read: Duration,
     pub idle: Duration,
     pub max_connections: usize,
+    pub max_header_bytes: usize,
 }
 
 impl From<&ServerSettings> for ConnectionLimits {
-    /// `server.header_read_timeout_secs`, `body_read_timeout_secs`, `idle_timeout_secs` and
-    /// `max_connections`.
+    /// `server.header_read_timeout_secs`, `body_read_timeout_secs`, `idle_timeout_secs`,
+    /// `max_connections` and `max_header_bytes`.
     fn from(server: &ServerSettings) -> Self {
         Self {
             header_read: Duration::from_secs(server.header_read_timeout_secs),
             body_read: Duration::from_secs(server.body_read_timeout_secs),
             idle: Duration::from_secs(server.idle_timeout_secs),
             max_connections: server.max_connections,
+            max_header_bytes: server.max_header_bytes,
         }
     }
 }
@@ -71,6 +76,7 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read)
+        .max_buf_size(limits.max_header_bytes)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {

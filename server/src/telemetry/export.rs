@@ -21,15 +21,26 @@ pub(super) fn install(endpoint: &str) -> anyhow::Result<&'static SdkTracerProvid
 }
 
 fn exporter(endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
-    use opentelemetry_otlp::WithExportConfig;
-    crate::tls::install_crypto_provider();
+    use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
     let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+    let timeout = std::time::Duration::from_secs(5);
+    let client = mfa_totp_http::blocking_client(mfa_totp_http::Target::new(
+        "telemetry.otlp_endpoint",
+        &url,
+        timeout,
+    ))?;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
+        .with_http_client(client)
         .with_endpoint(url.clone())
-        .with_timeout(std::time::Duration::from_secs(5))
+        .with_timeout(timeout)
         .build()
-        .map_err(|e| anyhow::anyhow!("telemetry.otlp_endpoint {url}: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "telemetry.otlp_endpoint {}: {e}",
+                mfa_totp_http::redacted(&url)
+            )
+        })?;
     let resource = opentelemetry_sdk::Resource::builder()
         .with_service_name("mfa-totp")
         .build();

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use crate::support::{BIN, start, start_with};
 
 const SECRET: &str = "a-configured-secret-of-at-least-32-bytes";
-const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const KEY: &str = "xY7jUEakXjXzn8pBUXZ0yyotjWIJKcLUBqfWKczI7pQ=";
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().unwrap();
@@ -33,7 +33,10 @@ fn refused(out: &Output, names: &[&str]) {
 const TWILIO: [(&str, &str); 4] = [
     ("MFA_TOTP__SMS__PROVIDER", "twilio"),
     ("MFA_TOTP__SMS__TWILIO__ACCOUNT_SID", "AC0123"),
-    ("MFA_TOTP__SMS__TWILIO__AUTH_TOKEN", "twilio-token"),
+    (
+        "MFA_TOTP__SMS__TWILIO__AUTH_TOKEN",
+        "twilio-token-7f3a9c2e41b8",
+    ),
     ("MFA_TOTP__SMS__TWILIO__FROM", "+15005550006"),
 ];
 

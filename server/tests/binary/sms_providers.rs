@@ -46,12 +46,15 @@ async fn configured_by_environment_the_binary_sends_through_twilio_and_fails_ove
             ("MFA_TOTP__SMS__CHAIN", "twilio,vonage"),
             ("MFA_TOTP__SMS__TWILIO__BASE_URL", &twilio_url),
             ("MFA_TOTP__SMS__TWILIO__ACCOUNT_SID", "AC0123"),
-            ("MFA_TOTP__SMS__TWILIO__AUTH_TOKEN", "twilio-token"),
+            (
+                "MFA_TOTP__SMS__TWILIO__AUTH_TOKEN",
+                "twilio-token-7f3a9c2e41b8",
+            ),
             ("MFA_TOTP__SMS__TWILIO__FROM", "+15005550006"),
             ("MFA_TOTP__SMS__TWILIO__TIMEOUT_MS", "500"),
             ("MFA_TOTP__SMS__VONAGE__BASE_URL", &vonage_url),
             ("MFA_TOTP__SMS__VONAGE__API_KEY", "key"),
-            ("MFA_TOTP__SMS__VONAGE__API_SECRET", "vonage-secret"),
+            ("MFA_TOTP__SMS__VONAGE__API_SECRET", "vonage-secret-5d2e8b"),
             ("MFA_TOTP__SMS__VONAGE__FROM", "MFA"),
         ],
     );
@@ -87,7 +90,11 @@ async fn configured_by_environment_the_binary_sends_through_twilio_and_fails_ove
     );
 
     let logs = server.logs.lock().unwrap().join("\n");
-    for secret in ["twilio-token", "vonage-secret", "+447400123123"] {
+    for secret in [
+        "twilio-token-7f3a9c2e41b8",
+        "vonage-secret-5d2e8b",
+        "+447400123123",
+    ] {
         assert!(!logs.contains(secret), "{secret} in the logs");
     }
 }

@@ -34,7 +34,10 @@ pub fn start_on_twilio(dir: &std::path::Path, twilio_url: &str, env: &[(&str, &s
         ("MFA_TOTP__SMS__PROVIDER", "twilio"),
         ("MFA_TOTP__SMS__TWILIO__BASE_URL", twilio_url),
         ("MFA_TOTP__SMS__TWILIO__ACCOUNT_SID", "AC0123"),
-        ("MFA_TOTP__SMS__TWILIO__AUTH_TOKEN", "twilio-token"),
+        (
+            "MFA_TOTP__SMS__TWILIO__AUTH_TOKEN",
+            "twilio-token-7f3a9c2e41b8",
+        ),
         ("MFA_TOTP__SMS__TWILIO__FROM", "+15005550006"),
     ];
     all.extend_from_slice(env);

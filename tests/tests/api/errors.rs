@@ -358,7 +358,7 @@ async fn a_secret_sealed_with_a_removed_key_is_an_internal_error_without_interna
     setup.settings.crypto.active_key_id = Some("k1".into());
     setup.settings.crypto.keys.insert(
         "k1".into(),
-        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
+        "xY7jUEakXjXzn8pBUXZ0yyotjWIJKcLUBqfWKczI7pQ=".into(),
     );
     let first = TestApp::spawn_with(setup, None).await;
     assert_eq!(first.put_user("alice", PHONE).await.status, 201);

@@ -96,7 +96,7 @@ async fn a_verified_context_lapses_after_the_consume_ttl() {
         .assert_error(404, "STEP_UP_REQUEST_CONTEXT_NOT_FOUND");
 }
 
-const OLD_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const OLD_KEY: &str = "xY7jUEakXjXzn8pBUXZ0yyotjWIJKcLUBqfWKczI7pQ=";
 const NEW_KEY: &str = "HxwdHhscGRoXGBkaExQVFg8QERILDA0OBwgJCgMEBQY=";
 
 fn with_keys(setup: &mut Setup, active: &str, keys: &[(&str, &str)]) {

@@ -299,7 +299,7 @@ async fn twilio_timeouts_are_unknown_and_refused_connections_failed() {
 
 #[test]
 fn twilio_without_a_required_key_names_it() {
-    let missing = |config: TwilioConfig| TwilioSms::new(&config).err().unwrap();
+    let missing = |config: TwilioConfig| TwilioSms::new(&config).err().unwrap().to_string();
     let base = config("http://127.0.0.1:1");
     assert_eq!(
         missing(TwilioConfig {

@@ -148,7 +148,7 @@ async fn vonage_sends_non_latin_text_as_unicode() {
 
 #[test]
 fn vonage_without_a_required_key_names_it() {
-    let missing = |config: VonageConfig| VonageSms::new(&config).err().unwrap();
+    let missing = |config: VonageConfig| VonageSms::new(&config).err().unwrap().to_string();
     let base = config("http://127.0.0.1:1");
     assert_eq!(
         missing(VonageConfig {

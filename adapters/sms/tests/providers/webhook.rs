@@ -240,7 +240,7 @@ async fn webhook_answers_are_classified() {
 
 #[test]
 fn webhook_without_a_required_key_names_it() {
-    let missing = |config: WebhookConfig| WebhookSms::new(&config).err().unwrap();
+    let missing = |config: WebhookConfig| WebhookSms::new(&config).err().unwrap().to_string();
     let base = config("http://127.0.0.1:1");
     assert_eq!(
         missing(WebhookConfig {
