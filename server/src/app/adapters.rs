@@ -81,9 +81,10 @@ fn pool_settings(database: &DatabaseSettings) -> PoolSettings {
 
 /// The store as the server uses it: on a SQLite file, a writer and a pool of readers.
 pub async fn open_store(database: &DatabaseSettings) -> anyhow::Result<SqlStore> {
-    mfa_totp_storage::open(&database.url, &pool_settings(database))
-        .await
-        .context("cannot connect to the database (database.url)")
+    match mfa_totp_storage::open(&database.url, &pool_settings(database)).await {
+        Ok(store) => Ok(store),
+        Err(error) => Err(unreachable_database(&database.url, &error).await),
+    }
 }
 
 /// One pool on `database.url`, for the commands that run beside the server (`migrate`,
@@ -91,7 +92,39 @@ pub async fn open_store(database: &DatabaseSettings) -> anyhow::Result<SqlStore>
 pub async fn connect_database(
     database: &DatabaseSettings,
 ) -> anyhow::Result<sea_orm::DatabaseConnection> {
-    mfa_totp_storage::connect(&database.url, &pool_settings(database))
-        .await
-        .context("cannot connect to the database (database.url)")
+    match mfa_totp_storage::connect(&database.url, &pool_settings(database)).await {
+        Ok(pool) => Ok(pool),
+        Err(error) => Err(unreachable_database(&database.url, &error).await),
+    }
+}
+
+/// Why the database at `url` cannot be reached, naming its host and port and the cause,
+/// never its password: a pool that timed out says only that, so the address is tried once
+/// more over TCP for the cause (`connection refused`, a name that does not resolve).
+async fn unreachable_database(url: &str, error: &sea_orm::DbErr) -> anyhow::Error {
+    let parsed = reqwest::Url::parse(url).ok();
+    let mut cause = error.to_string();
+    if let Some(password) = parsed.as_ref().and_then(|u| u.password()) {
+        cause = cause.replace(password, "[REDACTED]");
+    }
+    cause = cause.replace(url, &mfa_totp_http::redacted(url));
+    let target = match parsed.as_ref() {
+        Some(u) if u.scheme().starts_with("postgres") => {
+            let host = u.host_str().unwrap_or("localhost").to_owned();
+            let port = u.port().unwrap_or(5432);
+            let probe = tokio::time::timeout(
+                Duration::from_secs(2),
+                tokio::net::TcpStream::connect((host.as_str(), port)),
+            )
+            .await;
+            match probe {
+                Ok(Err(refused)) => cause = format!("{refused} ({cause})"),
+                Err(_) => cause = format!("no answer within 2 s ({cause})"),
+                Ok(Ok(_)) => {}
+            }
+            format!("{host}:{port}")
+        }
+        _ => mfa_totp_http::redacted(url),
+    };
+    anyhow::anyhow!("cannot connect to the database at {target} (database.url): {cause}")
 }

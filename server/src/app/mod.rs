@@ -133,8 +133,9 @@ impl Application {
     }
 
     /// Serves until SIGTERM / SIGINT; then stops accepting, lets the requests in flight
-    /// finish within `server.shutdown_grace_secs`, and closes the database pool.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    /// finish within `server.shutdown_grace_secs`, and closes the database pool. An error
+    /// when requests were cut off at the end of the grace period, saying how many.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(port = self.port, admin_port = ?self.admin_port(), "mfa-totp listening");
         let purging = self
             .purge
@@ -164,19 +165,29 @@ impl Application {
             self.grace,
         )
         .await;
+        let mut cut_off = served?;
         if let Some(admin) = admin {
-            let _ = admin.await;
+            cut_off += admin.await.ok().and_then(Result::ok).unwrap_or(0);
         }
         if let Some(purging) = purging {
             purging.abort();
         }
         self.store.close().await;
+        if cut_off > 0 {
+            tracing::error!(
+                cut_off,
+                "mfa-totp stopped: {cut_off} requests cut off at the end of server.shutdown_grace_secs, database pool closed"
+            );
+            anyhow::bail!(
+                "{cut_off} requests were still in flight when server.shutdown_grace_secs ran out and were cut off"
+            );
+        }
         tracing::info!("mfa-totp stopped: requests drained, database pool closed");
-        served
+        Ok(())
     }
 
     /// Serves until the task is dropped (tests). The background purge does not run.
-    pub async fn run(self) -> std::io::Result<()> {
+    pub async fn run(self) -> std::io::Result<usize> {
         if let Some((listener, endpoint)) = self.admin {
             tokio::spawn(serve(
                 listener,

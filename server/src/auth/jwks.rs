@@ -177,9 +177,7 @@ impl Inner {
             return Lookup::Known(key.clone());
         }
         match state.unknown.get(kid) {
-            Some(at) if at.elapsed() < self.options.min_refresh.max(MIN_PAUSE) => {
-                Lookup::Remembered
-            }
+            Some(at) if at.elapsed() < self.options.min_refresh => Lookup::Remembered,
             _ => Lookup::Unknown,
         }
     }

@@ -13,12 +13,12 @@ pub struct Checked {
 /// Loads the layers (defaults, `file`, environment) and checks what `serve` would check,
 /// without touching the network or the database.
 pub fn check(file: Option<&std::path::Path>, mode: Mode) -> Checked {
-    let settings = match Settings::read(file) {
+    let settings = match Settings::read_all(file) {
         Ok(settings) => settings,
-        Err(error) => {
+        Err(problems) => {
             return Checked {
                 effective: None,
-                problems: vec![format!("{error:#}")],
+                problems,
             };
         }
     };
@@ -38,16 +38,33 @@ pub fn check(file: Option<&std::path::Path>, mode: Mode) -> Checked {
 }
 
 /// The settings as `Debug` prints them (secrets are `SecretString`s, which print
-/// `[REDACTED]`), with a password in `database.url` redacted too.
+/// `[REDACTED]`), with every URL's userinfo and query redacted and every configured header
+/// value hidden: they often carry credentials (`?api_key=`, `Authorization`).
 fn redacted(settings: &Settings) -> String {
-    let text = format!("{settings:#?}");
-    match reqwest::Url::parse(&settings.database.url) {
-        Ok(url) if url.password().is_some_and(|p| !p.is_empty()) => {
-            let password = url.password().unwrap_or_default();
-            text.replace(&format!(":{password}@"), ":[REDACTED]@")
-        }
-        _ => text,
+    let mut text = format!("{settings:#?}");
+    let sms = &settings.sms;
+    let urls = [
+        Some(&settings.database.url),
+        settings.auth.jwks_url.as_ref(),
+        Some(&sms.twilio.base_url),
+        sms.twilio.status_callback.as_ref(),
+        Some(&sms.vonage.base_url),
+        sms.webhook.url.as_ref(),
+        settings.telemetry.otlp_endpoint.as_ref(),
+    ];
+    for url in urls.into_iter().flatten() {
+        text = text.replace(
+            &format!("{url:?}"),
+            &format!("{:?}", mfa_totp_http::redacted(url)),
+        );
     }
+    for (name, value) in &sms.webhook.headers {
+        text = text.replace(
+            &format!("{name:?}: {value:?}"),
+            &format!("{name:?}: \"[REDACTED]\""),
+        );
+    }
+    text
 }
 
 #[cfg(test)]
@@ -83,7 +100,7 @@ mod tests {
             assert!(!effective.contains(secret), "{secret} in {effective}");
         }
         assert!(
-            effective.contains("postgres://mfa:[REDACTED]@db:5432/mfa"),
+            effective.contains("postgres://[REDACTED]@db:5432/mfa"),
             "{effective}"
         );
         assert!(
@@ -112,5 +129,95 @@ mod tests {
         let unreadable = check(Some(&file("[challenge\n").1), Mode::Development);
         assert_eq!(unreadable.problems.len(), 1);
         assert!(unreadable.effective.is_none());
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mfa-totp.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    /// Headers, URL userinfo and query strings are credentials as often as not.
+    #[test]
+    fn every_header_value_url_userinfo_and_query_is_redacted() {
+        let (_dir, path) = file(
+            "[database]\nurl = \"postgres://mfa:db-pass-1@db/mfa?password=db-pass-2\"\n\
+             [auth]\njwks_url = \"https://idp.example/jwks?api_key=jwks-key-3\"\n\
+             [telemetry]\notlp_endpoint = \"https://user:otlp-pass-4@otel:4318?token=otlp-5\"\n\
+             [sms]\nprovider = \"webhook\"\n\
+             [sms.webhook]\nurl = \"https://gw.example/sms?api_key=gw-key-6\"\n\
+             secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+             [sms.webhook.headers]\nAuthorization = \"Bearer header-7\"\nX-Api-Key = \"header-8\"\n",
+        );
+        let checked = check(Some(&path), Mode::Development);
+        let effective = checked.effective.expect("readable");
+        for secret in [
+            "db-pass-1",
+            "db-pass-2",
+            "jwks-key-3",
+            "otlp-pass-4",
+            "otlp-5",
+            "gw-key-6",
+            "header-7",
+            "header-8",
+        ] {
+            assert!(!effective.contains(secret), "{secret} in {effective}");
+        }
+        assert!(
+            effective.contains("https://gw.example/sms?[REDACTED]"),
+            "{effective}"
+        );
+    }
+
+    /// Every value that does not deserialise is named at once, with the file it came from,
+    /// and an enum lists its valid names.
+    #[test]
+    fn every_unreadable_value_is_named_at_once_with_its_source() {
+        let (_dir, path) = file(
+            "[server]\nport = \"eighty\"\nprot = 1\n\
+             [sms]\nprovider = \"twillio\"\n\
+             [auth]\npublic_key_algorithm = \"HS256\"\n",
+        );
+        let checked = check(Some(&path), Mode::Production);
+        let all = checked.problems.join("\n");
+        assert_eq!(checked.problems.len(), 4, "{all}");
+        for named in [
+            "server.port",
+            "server.prot",
+            "sms.provider",
+            "'twillio' is not one of console, twilio, vonage, webhook",
+            "auth.public_key_algorithm",
+            "'HS256' is not one of RS256, ES256",
+        ] {
+            assert!(all.contains(named), "{named} not in:\n{all}");
+        }
+        assert!(
+            checked.problems.iter().all(|p| p.contains("mfa-totp.toml")),
+            "each names its file:\n{all}"
+        );
+        assert!(!all.contains("variant constructor"), "{all}");
+    }
+
+    /// `database.url` is parsed, not connected to, and shown without its password.
+    #[test]
+    fn a_bad_database_url_is_a_problem_without_its_password() {
+        for url in [
+            "postgress://mfa:hunter2@db/mfa",
+            "not-a-url",
+            "mysql://mfa:hunter2@db/mfa",
+            "postgres://mfa:hunter2@db:port/mfa",
+        ] {
+            let (_dir, path) = file(&format!("[database]\nurl = \"{url}\"\n"));
+            let checked = check(Some(&path), Mode::Development);
+            let all = checked.problems.join("\n");
+            assert!(all.contains("database.url"), "{url}: {all}");
+            assert!(!all.contains("hunter2"), "{url}: {all}");
+        }
     }
 }

@@ -1,20 +1,31 @@
 //! Reading the layers: built-in defaults, then an optional file (`--config` or
 //! `MFA_TOTP_CONFIG`), then `MFA_TOTP__SECTION__KEY` environment variables. An empty
-//! variable is refused, naming it.
+//! variable is refused, naming it; every problem is named at once, with its source.
 
 use std::path::Path;
 
-use config::{Environment, File};
+use config::{ConfigError, Environment, File, Value, ValueKind};
 
 use super::schema::Settings;
 
 /// The environment variables that configure the service start with this.
 const ENV_PREFIX: &str = "MFA_TOTP__";
 
+/// The most problems one reading names.
+const MAX_PROBLEMS: usize = 64;
+
 impl Settings {
-    /// The layers, deserialised but not yet validated.
+    /// The layers, deserialised but not yet validated; every problem at once.
     pub fn read(file: Option<&Path>) -> anyhow::Result<Self> {
-        refuse_empty_environment_values(std::env::vars_os())?;
+        Self::read_all(file).map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))
+    }
+
+    /// The layers, deserialised, or every problem of reading them, each naming its key and
+    /// where its value came from (the file, or the environment variable). A value that does
+    /// not deserialise is set aside and the rest read again, so one wrong value does not
+    /// hide the next.
+    pub fn read_all(file: Option<&Path>) -> Result<Self, Vec<String>> {
+        let mut problems = empty_environment_values(std::env::vars_os());
         let mut builder = config::Config::builder();
         if let Some(path) = file {
             builder = builder.add_source(File::from(path).required(true));
@@ -26,35 +37,173 @@ impl Settings {
                 .prefix_separator("__")
                 .separator("__"),
         );
-        let settings: Settings = builder
-            .build()
-            .and_then(config::Config::try_deserialize)
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-        Ok(settings)
+        let mut merged = match builder.build() {
+            Ok(merged) => merged.cache,
+            Err(error) => {
+                problems.push(format!("invalid configuration: {error}"));
+                return Err(problems);
+            }
+        };
+        for _ in 0..MAX_PROBLEMS {
+            match merged.clone().try_deserialize::<Settings>() {
+                Ok(settings) if problems.is_empty() => return Ok(settings),
+                Ok(_) => return Err(problems),
+                Err(error) => {
+                    let mut problem = Problem::of(&error);
+                    if problem.origin.is_none() {
+                        problem.origin =
+                            problem.full_key().and_then(|key| origin_of(&merged, &key));
+                    }
+                    problems.push(problem.to_string());
+                    if !problem.set_aside(&mut merged) {
+                        return Err(problems);
+                    }
+                }
+            }
+        }
+        Err(problems)
     }
 }
 
-/// An empty `MFA_TOTP__…` variable is an error naming it: it must never count as a
-/// configured value (an empty secret would sign tokens anyone can forge).
-fn refuse_empty_environment_values(
+/// One value that did not deserialise: its key, where it came from, and why.
+struct Problem {
+    key: Option<String>,
+    origin: Option<String>,
+    cause: String,
+}
+
+impl Problem {
+    fn of(error: &ConfigError) -> Self {
+        match error {
+            ConfigError::At { error, origin, key } => {
+                let inner = Self::of(error);
+                Self {
+                    key: key.clone().or(inner.key),
+                    origin: origin.clone().or(inner.origin),
+                    cause: inner.cause,
+                }
+            }
+            ConfigError::Type {
+                origin,
+                unexpected,
+                expected,
+                key,
+            } => Self {
+                key: key.clone(),
+                origin: origin.clone(),
+                cause: format!("invalid type: {unexpected}, expected {expected}"),
+            },
+            ConfigError::Message(message) => Self {
+                key: None,
+                origin: None,
+                cause: message.clone(),
+            },
+            other => Self {
+                key: None,
+                origin: None,
+                cause: other.to_string(),
+            },
+        }
+    }
+
+    /// The key at fault: an unknown field's own key, not its table's.
+    fn full_key(&self) -> Option<String> {
+        let unknown = self
+            .cause
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next());
+        match (&self.key, unknown) {
+            (Some(table), Some(field)) => Some(format!("{table}.{field}")),
+            (None, Some(field)) => Some(field.to_owned()),
+            (key, None) => key.clone(),
+        }
+    }
+
+    /// Removes the value at fault, so that the rest can be read again; false when there is
+    /// no key to remove.
+    fn set_aside(&self, merged: &mut Value) -> bool {
+        let Some(key) = self.full_key() else {
+            return false;
+        };
+        let mut path: Vec<&str> = key.split('.').collect();
+        let Some(last) = path.pop() else {
+            return false;
+        };
+        let last = last.split('[').next().unwrap_or(last);
+        let mut table = merged;
+        for part in path {
+            let part = part.split('[').next().unwrap_or(part);
+            let ValueKind::Table(map) = &mut table.kind else {
+                return false;
+            };
+            let Some(next) = map.get_mut(part) else {
+                return false;
+            };
+            table = next;
+        }
+        match &mut table.kind {
+            ValueKind::Table(map) => map.remove(last).is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// Where the value at `key` came from: the file's path, or `the environment`.
+fn origin_of(merged: &Value, key: &str) -> Option<String> {
+    let mut value = merged;
+    for part in key.split('.') {
+        let part = part.split('[').next().unwrap_or(part);
+        let ValueKind::Table(map) = &value.kind else {
+            return None;
+        };
+        value = map.get(part)?;
+    }
+    value.origin().map(str::to_owned)
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid configuration: ")?;
+        let key = self.full_key();
+        if let Some(key) = &key {
+            write!(f, "{key}")?;
+        }
+        match (self.origin.as_deref(), &key) {
+            (Some("the environment"), Some(key)) => write!(f, " ({})", variable_of(key))?,
+            (Some(origin), _) => write!(f, " (in {origin})")?,
+            (None, _) => {}
+        }
+        if key.is_some() || self.origin.is_some() {
+            write!(f, ": ")?;
+        }
+        write!(f, "{}", self.cause)
+    }
+}
+
+/// The environment variable that sets `key`: `sms.twilio.auth_token` is
+/// `MFA_TOTP__SMS__TWILIO__AUTH_TOKEN`.
+fn variable_of(key: &str) -> String {
+    let key = key.split('[').next().unwrap_or(key);
+    format!("{ENV_PREFIX}{}", key.replace('.', "__").to_uppercase())
+}
+
+/// Each empty `MFA_TOTP__…` variable, named: it must never count as a configured value (an
+/// empty secret would sign tokens anyone can forge).
+fn empty_environment_values(
     vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
-) -> anyhow::Result<()> {
-    let empty: Vec<String> = vars
+) -> Vec<String> {
+    let mut empty: Vec<String> = vars
         .into_iter()
         .filter(|(_, value)| value.is_empty())
         .filter_map(|(name, _)| name.into_string().ok())
         .filter(|name| name.starts_with(ENV_PREFIX))
         .map(|name| {
             let key = name[ENV_PREFIX.len()..].replace("__", ".").to_lowercase();
-            format!("{name} ({key})")
+            format!(
+                "invalid configuration: {key} ({name}): set but empty; give it a value or unset it"
+            )
         })
         .collect();
-    if empty.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "invalid configuration: {} set but empty; give it a value or unset it",
-            empty.join(", ")
-        )
-    }
+    empty.sort();
+    empty
 }

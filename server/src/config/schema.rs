@@ -8,6 +8,26 @@ use mfa_totp_domain::{ChallengePolicy, PhonePolicy};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+/// An enum read from its names: a wrong name is answered with the valid ones
+/// (`'twillio' is not one of console, twilio, vonage, webhook`), not a Rust type's name.
+macro_rules! one_of {
+    ($enum:ident { $($name:literal => $variant:ident),+ $(,)? }) => {
+        impl TryFrom<String> for $enum {
+            type Error = String;
+
+            fn try_from(name: String) -> Result<Self, String> {
+                match name.as_str() {
+                    $($name => Ok(Self::$variant),)+
+                    _ => Err(format!(
+                        "'{name}' is not one of {}",
+                        [$($name),+].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -117,11 +137,16 @@ impl Default for ServerSettings {
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum LogFormat {
     Pretty,
     Json,
 }
+
+one_of!(LogFormat {
+    "pretty" => Pretty,
+    "json" => Json,
+});
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -215,7 +240,7 @@ impl SmsSettings {
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum SmsProvider {
     /// Prints each SMS to stdout. A development tool.
     #[default]
@@ -224,6 +249,13 @@ pub enum SmsProvider {
     Vonage,
     Webhook,
 }
+
+one_of!(SmsProvider {
+    "console" => Console,
+    "twilio" => Twilio,
+    "vonage" => Vonage,
+    "webhook" => Webhook,
+});
 
 impl SmsProvider {
     pub fn name(self) -> &'static str {
@@ -338,11 +370,16 @@ impl Default for AuthSettings {
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "UPPERCASE")]
+#[serde(try_from = "String")]
 pub enum PublicKeyAlgorithm {
     Rs256,
     Es256,
 }
+
+one_of!(PublicKeyAlgorithm {
+    "RS256" => Rs256,
+    "ES256" => Es256,
+});
 
 impl AuthSettings {
     /// Whether any way of checking tokens is configured.

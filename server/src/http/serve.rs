@@ -19,6 +19,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -62,13 +63,15 @@ impl From<&ServerSettings> for ConnectionLimits {
 }
 
 /// Serves `endpoint` on `listener` until `shutdown` completes, then drains for up to `grace`.
+/// Returns how many requests were still in flight when the grace period ran out (cut off).
 pub async fn serve(
     listener: TcpListener,
     endpoint: BoxEndpoint<'static>,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
-) -> io::Result<()> {
+) -> io::Result<usize> {
+    let in_flight = Arc::new(AtomicUsize::new(0));
     let endpoint: Arc<BoxEndpoint<'static>> = Arc::new(endpoint);
     let local = listener.local_addr()?;
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -99,9 +102,12 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let endpoint = endpoint.clone();
         let body_read = limits.body_read;
+        let in_flight = in_flight.clone();
         let service = hyper::service::service_fn(move |request: poem::http::Request<Incoming>| {
             let endpoint = endpoint.clone();
+            let counted = InFlight::new(&in_flight);
             async move {
+                let _counted = counted;
                 let response = endpoint
                     .get_response(poem_request(request, local, remote, body_read))
                     .await;
@@ -122,12 +128,32 @@ pub async fn serve(
         .await
         .is_err()
     {
+        let cut_off = in_flight.load(Ordering::SeqCst);
         tracing::warn!(
             grace_secs = grace.as_secs(),
-            "requests still in flight after the grace period"
+            cut_off,
+            "requests still in flight after the grace period (server.shutdown_grace_secs) are cut off"
         );
+        return Ok(cut_off);
     }
-    Ok(())
+    Ok(0)
+}
+
+/// One request being answered: counted from when hyper hands it over until its response
+/// (or its cancellation) drops the guard.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// The hyper request as poem's, with the body behind its read deadline.

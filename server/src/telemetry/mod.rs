@@ -1,5 +1,5 @@
-//! Logging to stderr (stdout belongs to the console SMS provider): pretty for development,
-//! JSON in production. `RUST_LOG` overrides the default filter. With
+//! Logging to stderr (stdout belongs to the console SMS provider): pretty for development
+//! (coloured only when stderr is a terminal), JSON in production. `RUST_LOG` overrides the default filter. With
 //! `telemetry.otlp_endpoint`, spans are exported over OTLP/HTTP too, each request's span a
 //! child of the caller's W3C `traceparent`. Every log line of a request carries its
 //! `request_id` and `trace_id`.
@@ -31,10 +31,16 @@ pub fn init(format: LogFormat) {
 pub fn init_with(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let pretty = (format == LogFormat::Pretty)
-        .then(|| tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+    // Colour only on a terminal: a file or a log collector would get the escape codes.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let pretty = (format == LogFormat::Pretty).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(colour)
+            .with_writer(std::io::stderr)
+    });
     let json = (format == LogFormat::Json).then(|| {
         tracing_subscriber::fmt::layer()
+            .with_ansi(false)
             .json()
             .flatten_event(true)
             .with_writer(std::io::stderr)

@@ -71,11 +71,34 @@ fn development_keys_and_console_sms_are_refused_in_production() {
     refused(
         &out,
         &[
-            "auth.hs256_secret: this is the public development secret",
-            "crypto.keys.k1: this is the public development key",
+            "auth.hs256_secret: this is a public development value",
+            "crypto.keys.k1: this is a public development value",
             "sms.provider",
         ],
     );
+}
+
+/// The finding: the development secret with a trailing space or newline started in
+/// production, and a token signed with the public secret then wrote a user.
+#[test]
+fn the_development_secret_in_disguise_is_refused_in_production() {
+    let dev_secret = mfa_totp_server::config::DEVELOPMENT_HS256_SECRET;
+    for disguised in [
+        format!("{dev_secret} "),
+        format!("{dev_secret}\n"),
+        format!(" {dev_secret}"),
+        dev_secret.to_uppercase(),
+    ] {
+        let out = run(
+            &["serve"],
+            &[
+                ("MFA_TOTP__AUTH__HS256_SECRET", disguised.as_str()),
+                ("MFA_TOTP__CRYPTO__ACTIVE_KEY_ID", "k1"),
+                ("MFA_TOTP__CRYPTO__KEYS__K1", KEY),
+            ],
+        );
+        refused(&out, &["auth.hs256_secret"]);
+    }
 }
 
 #[test]
@@ -87,11 +110,11 @@ fn an_empty_or_short_secret_is_refused_in_every_mode() {
     ] {
         refused(
             &run(args, &[("MFA_TOTP__AUTH__HS256_SECRET", "")]),
-            &["MFA_TOTP__AUTH__HS256_SECRET (auth.hs256_secret) set but empty"],
+            &["auth.hs256_secret (MFA_TOTP__AUTH__HS256_SECRET): set but empty"],
         );
         refused(
             &run(args, &[("MFA_TOTP__AUTH__HS256_SECRET", "short-secret")]),
-            &["auth.hs256_secret must be at least 32 bytes"],
+            &["auth.hs256_secret: must be at least 32 bytes"],
         );
     }
 }

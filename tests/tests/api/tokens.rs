@@ -184,3 +184,209 @@ async fn a_sub_with_surrounding_spaces_cannot_act_as_that_user() {
     .assert_error(401, "UNAUTHORIZED");
     assert_eq!(app.verify(&id, "alice", &code).await.status, 200);
 }
+
+/// `jwk(name)` under another `kid`: the same key published twice, as a set in rotation has.
+fn jwk_as(name: &str, kid: &str) -> Value {
+    let mut key = jwk(name);
+    key["kid"] = json!(kid);
+    key
+}
+
+async fn jwks_app_with(idp: &MockServer, change: impl FnOnce(&mut Setup)) -> TestApp {
+    let database = TestDatabase::from_env("jwks").await;
+    let mut setup = Setup::new(&database);
+    setup.settings.auth.hs256_secret = None;
+    setup.settings.auth.jwks_url = Some(format!("{}/jwks", idp.uri()));
+    change(&mut setup);
+    TestApp::spawn_with(setup, Some(database)).await
+}
+
+/// The finding: with the identity provider hanging, four concurrent requests with a known
+/// key answered after 5, 10, 15 and 20 s once the cache was old. Now the refresh runs in the
+/// background and a known key is answered from memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_identity_provider_stalls_no_request_whose_key_is_known() {
+    let idp = MockServer::start().await;
+    serve_keys(&idp, &[jwk("rs256-test-public.jwk.json")]).await;
+    let app = jwks_app_with(&idp, |setup| {
+        setup.settings.auth.jwks_cache_secs = 1;
+        setup.settings.auth.jwks_min_refresh_secs = 1;
+    })
+    .await;
+    idp.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/jwks"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "keys": [jwk("rs256-test-public.jwk.json")] }))
+                .set_delay(std::time::Duration::from_secs(60)),
+        )
+        .mount(&idp)
+        .await;
+    // The cache is now older than auth.jwks_cache_secs, and a refresh hangs.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(
+        !idp.received_requests().await.unwrap().is_empty(),
+        "a refresh is under way"
+    );
+    let token = idp_token(Algorithm::RS256, "rsa-2026");
+    let started = std::time::Instant::now();
+    let (a, b, c, d) = tokio::join!(
+        put_alice(&app, &token),
+        put_alice(&app, &token),
+        put_alice(&app, &token),
+        put_alice(&app, &token)
+    );
+    let answers = [a, b, c, d];
+    let took = started.elapsed();
+    assert!(
+        answers.iter().all(|status| status / 100 == 2),
+        "{answers:?}"
+    );
+    // Far below one fetch timeout (5 s): nobody waited for the identity provider.
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+}
+
+/// The finding: a failed refetch did not count against `auth.jwks_min_refresh_secs`, so 30
+/// made-up `kid`s against an identity provider answering 500 made 30 fetches.
+#[tokio::test]
+async fn a_failing_identity_provider_is_asked_at_most_once_per_interval() {
+    let idp = MockServer::start().await;
+    serve_keys(&idp, &[jwk("rs256-test-public.jwk.json")]).await;
+    let app = jwks_app_with(&idp, |setup| setup.settings.auth.jwks_min_refresh_secs = 1).await;
+    idp.reset().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&idp)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for n in 0..30 {
+        let token = idp_token(Algorithm::RS256, &format!("random-{n}"));
+        assert_eq!(
+            put_alice(&app, &token).await / 100,
+            5,
+            "unknown while the IdP fails"
+        );
+    }
+    let fetches = idp.received_requests().await.unwrap().len();
+    assert!(
+        fetches <= 2,
+        "{fetches} fetches for 30 unknown kids within ~1 s"
+    );
+    let known = idp_token(Algorithm::RS256, "rsa-2026");
+    assert_eq!(
+        put_alice(&app, &known).await / 100,
+        2,
+        "the known key still works"
+    );
+}
+
+/// An empty set is a failed fetch; a set that drops most of the known keys is applied only
+/// when a second fetch confirms it.
+#[tokio::test]
+async fn an_empty_or_much_smaller_set_does_not_replace_the_known_keys() {
+    let idp = MockServer::start().await;
+    let all = [
+        jwk("rs256-test-public.jwk.json"),
+        jwk("es256-test-public.jwk.json"),
+        jwk_as("rs256-test-public.jwk.json", "rsa-2025"),
+    ];
+    serve_keys(&idp, &all).await;
+    let app = jwks_app(&idp, 0).await;
+    let rsa = idp_token(Algorithm::RS256, "rsa-2026");
+    assert_eq!(put_alice(&app, &rsa).await / 100, 2);
+
+    serve_keys(&idp, &[]).await;
+    // An unknown kid makes the service refetch: the empty set must not drop the others.
+    put_alice(&app, &idp_token(Algorithm::RS256, "unknown-1")).await;
+    assert!(!idp.received_requests().await.unwrap().is_empty());
+    assert_eq!(
+        put_alice(&app, &rsa).await / 100,
+        2,
+        "kept after an empty set"
+    );
+
+    serve_keys(&idp, &[jwk("es256-test-public.jwk.json")]).await;
+    put_alice(&app, &idp_token(Algorithm::RS256, "unknown-2")).await;
+    assert_eq!(
+        put_alice(&app, &rsa).await / 100,
+        2,
+        "kept after one much smaller set"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    put_alice(&app, &idp_token(Algorithm::RS256, "unknown-3")).await;
+    assert_eq!(
+        put_alice(&app, &rsa).await,
+        401,
+        "dropped once a second fetch confirms the smaller set"
+    );
+    let ec = idp_token(Algorithm::ES256, "ec-2026");
+    assert_eq!(put_alice(&app, &ec).await / 100, 2);
+}
+
+/// A redirect is the identity provider failing, never a new address to take keys from.
+#[tokio::test]
+async fn a_redirecting_jwks_url_is_not_followed() {
+    let idp = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/jwks"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/elsewhere"))
+        .mount(&idp)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/elsewhere"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "keys": [jwk("rs256-test-public.jwk.json")] })),
+        )
+        .mount(&idp)
+        .await;
+    let database = TestDatabase::from_env("jwks-redirect").await;
+    let mut setup = Setup::new(&database);
+    setup.settings.auth.hs256_secret = None;
+    setup.settings.auth.jwks_url = Some(format!("{}/jwks", idp.uri()));
+    let config = mfa_totp_server::Config::new(setup.settings).unwrap();
+    let error = Application::build(&config, Overrides::default())
+        .await
+        .err()
+        .expect("start-up fails");
+    let error = format!("{error:#}");
+    assert!(error.contains("302"), "{error}");
+}
+
+/// Readiness says when the keys are older than `auth.jwks_max_stale_secs`, and recovers
+/// when the identity provider answers again.
+#[tokio::test]
+async fn readiness_fails_while_the_keys_are_stale_and_recovers() {
+    let idp = MockServer::start().await;
+    serve_keys(&idp, &[jwk("rs256-test-public.jwk.json")]).await;
+    let app = jwks_app_with(&idp, |setup| {
+        setup.settings.auth.jwks_cache_secs = 1;
+        setup.settings.auth.jwks_min_refresh_secs = 1;
+        setup.settings.auth.jwks_max_stale_secs = 2;
+    })
+    .await;
+    assert_eq!(app.get("/health/ready", "").await.status, 200);
+    idp.reset().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&idp)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let stale = app.get("/health/ready", "").await;
+    stale.assert_error(503, "SERVICE_UNAVAILABLE");
+    let message = stale.body["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("identity provider's keys"), "{message}");
+    let rsa = idp_token(Algorithm::RS256, "rsa-2026");
+    assert_eq!(
+        put_alice(&app, &rsa).await / 100,
+        2,
+        "known keys still verify"
+    );
+    serve_keys(&idp, &[jwk("rs256-test-public.jwk.json")]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(app.get("/health/ready", "").await.status, 200);
+}
