@@ -424,4 +424,100 @@ mod tests {
         let token = token_with(json!({"iat": null}));
         assert_eq!(verifier().verify(&token).await.unwrap().subject, "u");
     }
+
+    fn verifier_with(change: impl FnOnce(&mut AuthSettings)) -> TokenVerifier {
+        let mut auth = AuthSettings {
+            issuer: "iss".into(),
+            audience: "aud".into(),
+            ..AuthSettings::default()
+        };
+        change(&mut auth);
+        TokenVerifier::new(
+            &VerificationKey::Hs256(SECRET.to_vec()),
+            TokenRules::from(&auth),
+        )
+        .unwrap()
+    }
+
+    /// Entra ID's application tokens carry their permissions in `roles`: read when
+    /// `auth.scope_claims` names it, and only then.
+    #[tokio::test]
+    async fn scopes_come_from_the_configured_claims_such_as_entra_roles() {
+        let entra = token_with(json!({"roles": ["mfa:challenges:read"]}));
+        let default = verifier().verify(&entra).await.unwrap();
+        assert!(default.require_scope("mfa:challenges:read").is_err());
+        let with_roles = verifier_with(|auth| {
+            auth.scope_claims = vec!["scope".into(), "scp".into(), "roles".into()];
+        });
+        let caller = with_roles.verify(&entra).await.unwrap();
+        assert!(caller.require_scope("mfa:challenges:read").is_ok());
+    }
+
+    /// Scopes split on ASCII spaces only: a no-break space (or any other Unicode space)
+    /// joins two words into one scope that grants nothing.
+    #[tokio::test]
+    async fn scopes_split_on_ascii_spaces_only() {
+        for joined in [
+            "a\u{a0}mfa:challenges:read",
+            "a\u{3000}mfa:challenges:read",
+            "a\tmfa:challenges:read",
+        ] {
+            let token = token_with(json!({ "scope": joined }));
+            let caller = verifier().verify(&token).await.unwrap();
+            assert!(
+                caller.require_scope("mfa:challenges:read").is_err(),
+                "{joined:?}"
+            );
+        }
+        let token = token_with(json!({"scope": "a  mfa:challenges:read "}));
+        let caller = verifier().verify(&token).await.unwrap();
+        assert!(caller.require_scope("mfa:challenges:read").is_ok());
+    }
+
+    /// A zero-width space, a byte-order mark or a bidirectional control makes another
+    /// identity that looks the same: refused.
+    #[tokio::test]
+    async fn a_sub_with_format_characters_is_refused() {
+        for sub in [
+            "al\u{200b}ice",
+            "\u{feff}alice",
+            "alice\u{202e}",
+            "al\u{ad}ice",
+            "alice\u{e0041}",
+        ] {
+            let token = token_with(json!({ "sub": sub }));
+            assert!(
+                matches!(
+                    verifier().verify(&token).await,
+                    Err(TokenError::NonCanonicalSubject)
+                ),
+                "{sub:?}"
+            );
+        }
+    }
+
+    /// `auth.leeway_secs` is the clock skew allowed on `exp` (30 s by default).
+    #[tokio::test]
+    async fn the_leeway_is_configurable() {
+        let just_expired = token_with(json!({"exp": now() - 20}));
+        assert!(
+            verifier().verify(&just_expired).await.is_ok(),
+            "within 30 s"
+        );
+        let strict = verifier_with(|auth| auth.leeway_secs = 0);
+        assert!(strict.verify(&just_expired).await.is_err());
+    }
+
+    /// A token over `auth.max_token_bytes` is refused before it is parsed, and a huge `kid`
+    /// is shown cut short.
+    #[tokio::test]
+    async fn an_oversized_token_is_refused_before_parsing() {
+        let huge = token_with(json!({"pad": "x".repeat(10_000)}));
+        assert!(matches!(
+            verifier().verify(&huge).await,
+            Err(TokenError::TooLarge { max: 8192 })
+        ));
+        let shown = TokenError::UnknownKey(TokenError::shown(&"k".repeat(150_000))).to_string();
+        assert!(shown.len() < 200, "{}", shown.len());
+    }
 }

@@ -3,6 +3,7 @@
 
 mod drain;
 mod fleet;
+mod memory;
 mod metrics;
 mod operations;
 mod production;
@@ -10,3 +11,4 @@ mod readme_flow;
 mod sms_providers;
 mod support;
 mod traces;
+mod trust_store;

@@ -140,6 +140,11 @@ pub fn token(dir: &std::path::Path, args: &[&str]) -> String {
 
 impl Server {
     /// Sends SIGTERM, as a container runtime does on stop.
+    /// The process id (to read its memory from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn terminate(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
