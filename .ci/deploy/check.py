@@ -38,18 +38,52 @@ for doc in manifests:
             if re.search(r"secret|token|key", variable["name"], re.I) and "valueFrom" not in variable and variable["name"] != "MFA_TOTP__CRYPTO__ACTIVE_KEY_ID":
                 problems.append(f"{variable['name']} is not taken from a Secret")
 
+for doc in manifests:
+    if not doc or doc["kind"] != "Deployment":
+        continue
+    pod = doc["spec"]["template"]["spec"]
+    if pod.get("automountServiceAccountToken") is not False:
+        problems.append("Deployment: automountServiceAccountToken is not false")
+    if pod.get("securityContext", {}).get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        problems.append("Deployment: no seccompProfile RuntimeDefault")
+    for container in pod["containers"]:
+        context = container.get("securityContext", {})
+        if context.get("capabilities", {}).get("drop") != ["ALL"]:
+            problems.append(f"{container['name']}: capabilities are not dropped (drop: [ALL])")
+        if context.get("allowPrivilegeEscalation") is not False or not context.get("readOnlyRootFilesystem"):
+            problems.append(f"{container['name']}: privilege escalation or a writable root")
+        if container["image"].endswith(":latest") or ":" not in container["image"]:
+            problems.append(f"{container['name']}: image {container['image']} is not pinned")
+policies = [doc for doc in manifests if doc and doc["kind"] == "NetworkPolicy"]
+if not policies:
+    problems.append("deploy/kubernetes.yaml has no NetworkPolicy")
+for policy in policies:
+    ports = {port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]}
+    if ports != {"http", "metrics"}:
+        problems.append(f"NetworkPolicy admits {ports}, not the API and metrics ports")
+if "sslmode=verify-full" not in (root / "deploy/kubernetes.yaml").read_text():
+    problems.append("deploy/kubernetes.yaml: the database URL does not ask for sslmode=verify-full")
+
 compose = yaml.safe_load((root / "deploy/compose.yaml").read_text())
 service = compose["services"]["mfa-totp"]
 if "healthcheck" not in " ".join(service["healthcheck"]["test"]):
     problems.append("compose: the health check is not `mfa-totp healthcheck`")
 if "postgres://" not in service["environment"]["MFA_TOTP__DATABASE__URL"]:
     problems.append("compose: the service does not run on PostgreSQL")
+for published in service.get("ports", []):
+    if not str(published).startswith("127.0.0.1:"):
+        problems.append(f"compose: port {published} is published on every interface")
+for ignore in (".gitignore", ".dockerignore"):
+    if ".env" not in (root / ignore).read_text().split():
+        problems.append(f"{ignore} does not ignore .env")
 
 dockerfile = (root / "Dockerfile").read_text()
 if not re.search(r'^HEALTHCHECK .*"mfa-totp", "healthcheck"|^HEALTHCHECK[\s\S]*mfa-totp", "healthcheck"', dockerfile, re.M):
     problems.append("Dockerfile: HEALTHCHECK does not run `mfa-totp healthcheck`")
 if not re.search(r"^USER (?!0|root)", dockerfile, re.M):
     problems.append("Dockerfile: the runtime user is root")
+if "ca-certificates" not in dockerfile.split("FROM debian")[-1]:
+    problems.append("Dockerfile: the runtime stage installs no CA certificates")
 
 for problem in problems:
     print(f"deploy check: {problem}", file=sys.stderr)
