@@ -125,3 +125,66 @@ fn purge_runs_once_and_says_what_it_deleted() {
         text(&out)
     );
 }
+
+/// An unreachable PostgreSQL used to say only "pool timed out", and a bad URL was echoed
+/// with its password: now the error names host, port and cause, and never the password.
+#[test]
+fn a_database_that_cannot_be_reached_is_named_by_host_port_and_cause_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &["migrate"],
+        &[(
+            "MFA_TOTP__DATABASE__URL",
+            "postgres://mfa:hunter2-password@127.0.0.1:9/mfa",
+        )],
+    );
+    let all = text(&out);
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("127.0.0.1:9"), "{all}");
+    assert!(all.to_lowercase().contains("refused"), "{all}");
+    assert!(!all.contains("hunter2"), "{all}");
+    for url in [
+        "postgress://mfa:hunter2-password@db/mfa",
+        "mysql://mfa:hunter2-password@db/mfa",
+        "postgres://mfa:hunter2-password@db:port/mfa",
+    ] {
+        for args in [&["serve", "--dev"][..], &["config", "check", "--dev"]] {
+            let out = run(dir.path(), args, &[("MFA_TOTP__DATABASE__URL", url)]);
+            let all = text(&out);
+            assert!(!out.status.success(), "{url}: {all}");
+            assert!(all.contains("database.url"), "{url}: {all}");
+            assert!(!all.contains("hunter2"), "{url}: {all}");
+        }
+    }
+}
+
+/// Pretty logs carry colour codes only on a terminal: a file or a pipe gets plain text.
+#[test]
+fn pretty_logs_to_a_pipe_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["serve", "--dev"])
+        .env_remove("MFA_TOTP_CONFIG")
+        .env("MFA_TOTP__SERVER__PORT", "0")
+        .env("MFA_TOTP__SERVER__LOG_FORMAT", "pretty")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = Vec::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+        let done = line.contains("mfa-totp listening");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let logs = lines.join("\n");
+    assert!(logs.contains("mfa-totp listening"), "{logs}");
+    assert!(!logs.contains('\u{1b}'), "colour codes in a pipe: {logs:?}");
+}

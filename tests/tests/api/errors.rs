@@ -369,7 +369,7 @@ async fn a_secret_sealed_with_a_removed_key_is_an_internal_error_without_interna
     setup.settings.crypto.active_key_id = Some("k2".into());
     setup.settings.crypto.keys.insert(
         "k2".into(),
-        "HxwdHhsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=".into(),
+        "Q/Wzaf24venRN0bWmrIhi2B9/LntHvhnQQ/fBrcBk70=".into(),
     );
     let second = TestApp::spawn_with(setup, None).await;
     let reply = second.initiate(&id, "alice").await;

@@ -12,7 +12,7 @@ pub fn twilio_config(base_url: &str) -> TwilioConfig {
     TwilioConfig {
         base_url: base_url.into(),
         account_sid: Some("AC0123".into()),
-        auth_token: Some("token".into()),
+        auth_token: Some("twilio-token-7f3a9c2e41b8".into()),
         from: Some("+15005550006".into()),
         ..TwilioConfig::default()
     }

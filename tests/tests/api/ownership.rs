@@ -97,7 +97,7 @@ async fn a_verified_context_lapses_after_the_consume_ttl() {
 }
 
 const OLD_KEY: &str = "xY7jUEakXjXzn8pBUXZ0yyotjWIJKcLUBqfWKczI7pQ=";
-const NEW_KEY: &str = "HxwdHhscGRoXGBkaExQVFg8QERILDA0OBwgJCgMEBQY=";
+const NEW_KEY: &str = "Ac84Wd9HjWMUeD1XPDp2jB3HD82K+4h23vkm2p4Bb48=";
 
 fn with_keys(setup: &mut Setup, active: &str, keys: &[(&str, &str)]) {
     setup.settings.crypto.active_key_id = Some(active.to_owned());

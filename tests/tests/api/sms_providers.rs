@@ -15,7 +15,7 @@ fn vonage_config(base_url: &str) -> VonageConfig {
     VonageConfig {
         base_url: base_url.into(),
         api_key: Some("key".into()),
-        api_secret: Some("secret".into()),
+        api_secret: Some("vonage-secret-5d2e8b".into()),
         from: Some("MFA".into()),
         ..VonageConfig::default()
     }
@@ -388,7 +388,9 @@ async fn a_signed_twilio_status_callback_sets_the_delivery_status_and_a_bad_one_
     );
 
     assert_eq!(
-        report(&app, "SM1", "delivered", Some("token")).await.status,
+        report(&app, "SM1", "delivered", Some("twilio-token-7f3a9c2e41b8"))
+            .await
+            .status,
         204
     );
     assert_eq!(last_sms(&app, &id).await["deliveryStatus"], "DELIVERED");
@@ -426,7 +428,15 @@ async fn delivery_reports_only_move_forward_and_are_audited_with_their_error_cod
         ),
     ];
     for (status, extra, url, after) in steps {
-        let reply = report_signed_over(&app, "SM1", status, extra, Some("token"), url).await;
+        let reply = report_signed_over(
+            &app,
+            "SM1",
+            status,
+            extra,
+            Some("twilio-token-7f3a9c2e41b8"),
+            url,
+        )
+        .await;
         assert_eq!(reply.status, 204, "{status}: {}", reply.body);
         assert_eq!(
             last_sms(&app, &id).await["deliveryStatus"],
@@ -472,7 +482,7 @@ async fn delivery_reports_only_move_forward_and_are_audited_with_their_error_cod
 #[tokio::test]
 async fn without_twilio_configured_every_status_callback_is_forbidden() {
     let app = TestApp::spawn().await;
-    report(&app, "SM1", "delivered", Some("token"))
+    report(&app, "SM1", "delivered", Some("twilio-token-7f3a9c2e41b8"))
         .await
         .assert_error(403, "FORBIDDEN");
 }
