@@ -13,8 +13,8 @@ pub struct Checked {
 /// Loads the layers (defaults, `file`, environment) and checks what `serve` would check,
 /// without touching the network or the database.
 pub fn check(file: Option<&std::path::Path>, mode: Mode) -> Checked {
-    let settings = match Settings::read_all(file) {
-        Ok(settings) => settings,
+    let (settings, sources) = match Settings::read_all(file) {
+        Ok(read) => read,
         Err(problems) => {
             return Checked {
                 effective: None,
@@ -33,7 +33,10 @@ pub fn check(file: Option<&std::path::Path>, mode: Mode) -> Checked {
     }
     Checked {
         effective: Some(redacted(&settings)),
-        problems,
+        problems: problems
+            .iter()
+            .map(|problem| sources.annotate(problem))
+            .collect(),
     }
 }
 
@@ -126,6 +129,15 @@ mod tests {
         ] {
             assert!(all.contains(named), "{named} not in:\n{all}");
         }
+        let max_sends = checked
+            .problems
+            .iter()
+            .find(|p| p.contains("challenge.max_sends"))
+            .unwrap();
+        assert!(
+            max_sends.contains("[set in ") && max_sends.contains("mfa-totp.toml"),
+            "{max_sends}"
+        );
         let unreadable = check(Some(&file("[challenge\n").1), Mode::Development);
         assert_eq!(unreadable.problems.len(), 1);
         assert!(unreadable.effective.is_none());

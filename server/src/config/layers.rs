@@ -2,6 +2,7 @@
 //! `MFA_TOTP_CONFIG`), then `MFA_TOTP__SECTION__KEY` environment variables. An empty
 //! variable is refused, naming it; every problem is named at once, with its source.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use config::{ConfigError, Environment, File, Value, ValueKind};
@@ -17,14 +18,16 @@ const MAX_PROBLEMS: usize = 64;
 impl Settings {
     /// The layers, deserialised but not yet validated; every problem at once.
     pub fn read(file: Option<&Path>) -> anyhow::Result<Self> {
-        Self::read_all(file).map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))
+        Self::read_all(file)
+            .map(|(settings, _)| settings)
+            .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))
     }
 
     /// The layers, deserialised, or every problem of reading them, each naming its key and
     /// where its value came from (the file, or the environment variable). A value that does
     /// not deserialise is set aside and the rest read again, so one wrong value does not
-    /// hide the next.
-    pub fn read_all(file: Option<&Path>) -> Result<Self, Vec<String>> {
+    /// hide the next. With the settings comes where each configured value came from.
+    pub fn read_all(file: Option<&Path>) -> Result<(Self, Sources), Vec<String>> {
         let mut problems = empty_environment_values(std::env::vars_os());
         let mut builder = config::Config::builder();
         if let Some(path) = file {
@@ -46,7 +49,9 @@ impl Settings {
         };
         for _ in 0..MAX_PROBLEMS {
             match merged.clone().try_deserialize::<Settings>() {
-                Ok(settings) if problems.is_empty() => return Ok(settings),
+                Ok(settings) if problems.is_empty() => {
+                    return Ok((settings, Sources::of(&merged)));
+                }
                 Ok(_) => return Err(problems),
                 Err(error) => {
                     let mut problem = Problem::of(&error);
@@ -206,4 +211,96 @@ fn empty_environment_values(
         .collect();
     empty.sort();
     empty
+}
+
+/// Where each configured value came from, by its dotted key: a file's path, or the
+/// environment variable that set it. Values left at their defaults have no entry.
+#[derive(Debug, Default, Clone)]
+pub struct Sources(BTreeMap<String, String>);
+
+impl Sources {
+    fn of(merged: &Value) -> Self {
+        let mut sources = BTreeMap::new();
+        collect(merged, String::new(), &mut sources);
+        Self(sources)
+    }
+
+    /// `problem` with the source of the key it names (the longest configured key it
+    /// mentions): ` (MFA_TOTP__CHALLENGE__MAX_SENDS)` or ` (in mfa-totp.toml)`.
+    pub fn annotate(&self, problem: &str) -> String {
+        let named = self
+            .0
+            .iter()
+            .filter(|(key, _)| mentions(problem, key))
+            .max_by_key(|(key, _)| key.len());
+        match named {
+            Some((key, origin)) if origin == "the environment" => {
+                format!("{problem} [set by {}]", variable_of(key))
+            }
+            Some((_, origin)) => format!("{problem} [set in {origin}]"),
+            None => problem.to_owned(),
+        }
+    }
+}
+
+/// Whether `text` names `key` as a whole key, not as part of a longer one.
+fn mentions(text: &str, key: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(key).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let mut after = text[at + key.len()..].chars();
+        let longer = match after.next() {
+            Some('.') => after.next().is_some_and(word),
+            Some(c) => word(c),
+            None => false,
+        };
+        !before.is_some_and(|c| word(c) || c == '.') && !longer
+    })
+}
+
+fn collect(value: &Value, key: String, into: &mut BTreeMap<String, String>) {
+    match &value.kind {
+        ValueKind::Table(map) => {
+            for (name, child) in map {
+                let child_key = if key.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{key}.{name}")
+                };
+                collect(child, child_key, into);
+            }
+        }
+        _ => {
+            if let Some(origin) = value.origin() {
+                into.insert(key, origin.to_owned());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_is_annotated_with_the_source_of_the_key_it_names() {
+        let mut sources = BTreeMap::new();
+        sources.insert(
+            "challenge.max_sends".to_owned(),
+            "the environment".to_owned(),
+        );
+        sources.insert("challenge.max".to_owned(), "mfa-totp.toml".to_owned());
+        sources.insert("limits.user_sms.max".to_owned(), "mfa-totp.toml".to_owned());
+        let sources = Sources(sources);
+        assert_eq!(
+            sources.annotate("invalid configuration: challenge.max_sends must be at most 100."),
+            "invalid configuration: challenge.max_sends must be at most 100. \
+             [set by MFA_TOTP__CHALLENGE__MAX_SENDS]"
+        );
+        assert_eq!(
+            sources.annotate("limits.user_sms.max: too big"),
+            "limits.user_sms.max: too big [set in mfa-totp.toml]"
+        );
+        assert_eq!(sources.annotate("server.port: no"), "server.port: no");
+    }
 }

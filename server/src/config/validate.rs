@@ -23,7 +23,15 @@ pub struct Config {
 impl Config {
     /// Reads and validates the layers. `file` is the optional config file.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        Self::new(Settings::read(file)?)
+        let (settings, sources) = Settings::read_all(file)
+            .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
+        Self::new(settings).map_err(|error| {
+            let problems: Vec<String> = format!("{error:#}")
+                .lines()
+                .map(|problem| sources.annotate(problem))
+                .collect();
+            anyhow::anyhow!("{}", problems.join("\n"))
+        })
     }
 
     /// Validates `settings`: every problem is named at once.
