@@ -15,19 +15,44 @@ const ENV_PREFIX: &str = "MFA_TOTP__";
 /// The most problems one reading names.
 const MAX_PROBLEMS: usize = 64;
 
+/// What reading the layers gave: the settings (values that did not deserialise set aside,
+/// so their defaults stand in), where each configured value came from, and each problem.
+pub struct Read {
+    pub settings: Option<Settings>,
+    pub sources: Sources,
+    pub problems: Vec<String>,
+}
+
+impl Read {
+    /// The read problems, then every problem of validating what was read, each with the
+    /// source of the key it names: all of them at once.
+    pub fn all_problems(&self) -> Vec<String> {
+        let mut problems = self.problems.clone();
+        if let Some(settings) = &self.settings {
+            problems.extend(settings.problems().iter().map(|p| self.sources.annotate(p)));
+        }
+        problems
+    }
+}
+
 impl Settings {
-    /// The layers, deserialised but not yet validated; every problem at once.
+    /// The layers, deserialised but not yet validated; every problem of reading at once.
     pub fn read(file: Option<&Path>) -> anyhow::Result<Self> {
-        Self::read_all(file)
-            .map(|(settings, _)| settings)
-            .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))
+        match Self::read_all(file) {
+            Read {
+                settings: Some(settings),
+                problems,
+                ..
+            } if problems.is_empty() => Ok(settings),
+            read => anyhow::bail!("{}", read.problems.join("\n")),
+        }
     }
 
-    /// The layers, deserialised, or every problem of reading them, each naming its key and
+    /// The layers, deserialised, and every problem of reading them, each naming its key and
     /// where its value came from (the file, or the environment variable). A value that does
     /// not deserialise is set aside and the rest read again, so one wrong value does not
-    /// hide the next. With the settings comes where each configured value came from.
-    pub fn read_all(file: Option<&Path>) -> Result<(Self, Sources), Vec<String>> {
+    /// hide the next.
+    pub fn read_all(file: Option<&Path>) -> Read {
         let mut problems = empty_environment_values(std::env::vars_os());
         let mut builder = config::Config::builder();
         if let Some(path) = file {
@@ -44,15 +69,20 @@ impl Settings {
             Ok(merged) => merged.cache,
             Err(error) => {
                 problems.push(format!("invalid configuration: {error}"));
-                return Err(problems);
+                return Read {
+                    settings: None,
+                    sources: Sources::default(),
+                    problems,
+                };
             }
         };
+        let mut settings = None;
         for _ in 0..MAX_PROBLEMS {
             match merged.clone().try_deserialize::<Settings>() {
-                Ok(settings) if problems.is_empty() => {
-                    return Ok((settings, Sources::of(&merged)));
+                Ok(read) => {
+                    settings = Some(read);
+                    break;
                 }
-                Ok(_) => return Err(problems),
                 Err(error) => {
                     let mut problem = Problem::of(&error);
                     if problem.origin.is_none() {
@@ -61,12 +91,16 @@ impl Settings {
                     }
                     problems.push(problem.to_string());
                     if !problem.set_aside(&mut merged) {
-                        return Err(problems);
+                        break;
                     }
                 }
             }
         }
-        Err(problems)
+        Read {
+            settings,
+            sources: Sources::of(&merged),
+            problems,
+        }
     }
 }
 

@@ -29,7 +29,7 @@ mod validate;
 mod tests;
 
 pub use check::{Checked, check};
-pub use layers::Sources;
+pub use layers::{Read, Sources};
 pub use messages::warn_about_long_templates;
 pub use mode::{DEVELOPMENT_CRYPTO_KEY, DEVELOPMENT_CRYPTO_KEY_ID, DEVELOPMENT_HS256_SECRET, Mode};
 pub use policies::Policies;

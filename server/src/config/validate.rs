@@ -23,15 +23,12 @@ pub struct Config {
 impl Config {
     /// Reads and validates the layers. `file` is the optional config file.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let (settings, sources) = Settings::read_all(file)
-            .map_err(|problems| anyhow::anyhow!("{}", problems.join("\n")))?;
-        Self::new(settings).map_err(|error| {
-            let problems: Vec<String> = format!("{error:#}")
-                .lines()
-                .map(|problem| sources.annotate(problem))
-                .collect();
-            anyhow::anyhow!("{}", problems.join("\n"))
-        })
+        let read = Settings::read_all(file);
+        let problems = read.all_problems();
+        match read.settings {
+            Some(settings) if problems.is_empty() => Self::new(settings),
+            _ => anyhow::bail!("{}", problems.join("\n")),
+        }
     }
 
     /// Validates `settings`: every problem is named at once.
