@@ -162,7 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: SmsCommand::Test { to },
         } => {
             let config = Config::load(file)?;
-            crate::tls::install_crypto_provider();
+            mfa_totp_http::install_crypto_provider();
             for line in sms::send_test(&config.settings.sms, &to).await? {
                 println!("{line}");
             }

@@ -18,7 +18,6 @@ pub mod config;
 pub mod http;
 pub mod spec;
 pub mod telemetry;
-pub mod tls;
 
 pub use app::{Application, Overrides, SystemClock};
 pub use config::{Config, Settings};

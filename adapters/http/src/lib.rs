@@ -161,8 +161,8 @@ pub fn redacted(url: &str) -> String {
     text
 }
 
-/// An error with its causes, on one line.
-fn chain(error: &dyn std::error::Error) -> String {
+/// An error with its causes, on one line (`error: cause: cause`).
+pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

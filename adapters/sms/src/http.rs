@@ -59,14 +59,7 @@ pub(crate) fn client(
 pub(crate) fn transport(provider: &'static str, error: reqwest::Error) -> SmsError {
     let connect = error.is_connect();
     // Without the URL: a provider's URL may carry an account id.
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    let answer = ProviderAnswer::new(provider, None, text);
+    let answer = ProviderAnswer::new(provider, None, mfa_totp_http::chain(&error.without_url()));
     if connect {
         SmsError::Unavailable(answer)
     } else {

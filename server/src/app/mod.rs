@@ -57,7 +57,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &Config, overrides: Overrides) -> anyhow::Result<Self> {
         let (settings, policies) = (&config.settings, &config.policies);
-        crate::tls::install_crypto_provider();
+        mfa_totp_http::install_crypto_provider();
         let store = adapters::open_store(&settings.database).await?;
         if settings.database.migrate_on_start {
             migrate(store.writer()).await.context("migrations failed")?;

@@ -315,7 +315,7 @@ async fn fetch_keys(http: &reqwest::Client, url: &str) -> Result<Keys, String> {
         .get(url)
         .send()
         .await
-        .map_err(|e| e.without_url().to_string())?;
+        .map_err(|e| mfa_totp_http::chain(&e.without_url()))?;
     let status = response.status();
     if !status.is_success() {
         return Err(format!(
@@ -327,7 +327,7 @@ async fn fetch_keys(http: &reqwest::Client, url: &str) -> Result<Keys, String> {
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| e.without_url().to_string())?
+        .map_err(|e| mfa_totp_http::chain(&e.without_url()))?
     {
         if body.len() + chunk.len() > MAX_JWKS_BYTES {
             return Err(format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes"));

@@ -7,7 +7,7 @@ use crate::config::DatabaseSettings;
 
 /// Applies the pending migrations and returns.
 pub async fn migrate(database: &DatabaseSettings) -> anyhow::Result<()> {
-    crate::tls::install_crypto_provider();
+    mfa_totp_http::install_crypto_provider();
     let db = connect_database(database).await?;
     mfa_totp_storage::migrate(&db)
         .await

@@ -13,7 +13,7 @@ use crate::config::Config;
 
 /// Purges once, to the end. Safe while instances run: they take turns by batch.
 pub async fn purge(config: &Config) -> anyhow::Result<Purged> {
-    crate::tls::install_crypto_provider();
+    mfa_totp_http::install_crypto_provider();
     let database = &config.settings.database;
     let db = connect_database(database).await?;
     if database.migrate_on_start {

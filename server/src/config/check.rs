@@ -137,18 +137,6 @@ mod tests {
         assert_eq!(unreadable.problems.len(), 1);
         assert!(unreadable.effective.is_none());
     }
-}
-
-#[cfg(test)]
-mod more_tests {
-    use super::*;
-
-    fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("mfa-totp.toml");
-        std::fs::write(&path, text).unwrap();
-        (dir, path)
-    }
 
     /// Headers, URL userinfo and query strings are credentials as often as not.
     #[test]
@@ -224,22 +212,5 @@ mod more_tests {
             "each names its file:\n{all}"
         );
         assert!(!all.contains("variant constructor"), "{all}");
-    }
-
-    /// `database.url` is parsed, not connected to, and shown without its password.
-    #[test]
-    fn a_bad_database_url_is_a_problem_without_its_password() {
-        for url in [
-            "postgress://mfa:hunter2@db/mfa",
-            "not-a-url",
-            "mysql://mfa:hunter2@db/mfa",
-            "postgres://mfa:hunter2@db:port/mfa",
-        ] {
-            let (_dir, path) = file(&format!("[database]\nurl = \"{url}\"\n"));
-            let checked = check(Some(&path), Mode::Development);
-            let all = checked.problems.join("\n");
-            assert!(all.contains("database.url"), "{url}: {all}");
-            assert!(!all.contains("hunter2"), "{url}: {all}");
-        }
     }
 }

@@ -36,18 +36,6 @@ impl Read {
 }
 
 impl Settings {
-    /// The layers, deserialised but not yet validated; every problem of reading at once.
-    pub fn read(file: Option<&Path>) -> anyhow::Result<Self> {
-        match Self::read_all(file) {
-            Read {
-                settings: Some(settings),
-                problems,
-                ..
-            } if problems.is_empty() => Ok(settings),
-            read => anyhow::bail!("{}", read.problems.join("\n")),
-        }
-    }
-
     /// The layers, deserialised, and every problem of reading them, each naming its key and
     /// where its value came from (the file, or the environment variable). A value that does
     /// not deserialise is set aside and the rest read again, so one wrong value does not

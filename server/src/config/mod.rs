@@ -34,5 +34,4 @@ pub use messages::warn_about_long_templates;
 pub use mode::{DEVELOPMENT_CRYPTO_KEY, DEVELOPMENT_CRYPTO_KEY_ID, DEVELOPMENT_HS256_SECRET, Mode};
 pub use policies::Policies;
 pub use schema::*;
-pub use secrets::MIN_HS256_SECRET_BYTES;
 pub use validate::Config;

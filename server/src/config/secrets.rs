@@ -17,7 +17,7 @@ use super::mode::{DEVELOPMENT_CRYPTO_KEY, DEVELOPMENT_HS256_SECRET};
 use super::schema::Settings;
 
 /// The shortest HS256 secret accepted: 256 bits, as RFC 7518 §3.2 asks.
-pub const MIN_HS256_SECRET_BYTES: usize = 32;
+const MIN_HS256_SECRET_BYTES: usize = 32;
 /// The shortest SMS provider credential: Vonage's API secrets have 16 characters, Twilio's
 /// auth tokens 32.
 const MIN_PROVIDER_SECRET_BYTES: usize = 16;

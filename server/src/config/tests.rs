@@ -365,3 +365,26 @@ fn development_values_are_refused_in_production_in_any_disguise() {
         );
     }
 }
+
+/// Each chosen provider's URL must be https but on loopback, like the JWKS: what crosses a
+/// network carries credentials and codes. The OTLP collector's may be plain http.
+#[test]
+fn provider_and_jwks_urls_are_https_but_on_loopback() {
+    let mut s = Settings::default();
+    s.sms.provider = SmsProvider::Twilio;
+    s.sms.twilio.base_url = "http://api.twilio.example".into();
+    s.auth.jwks_url = Some("http://idp.example/jwks".into());
+    s.telemetry.otlp_endpoint = Some("http://otel-collector:4318".into());
+    let all = s.problems().join("\n");
+    for key in ["sms.twilio.base_url", "auth.jwks_url"] {
+        assert!(
+            all.contains(&format!("{key}: ")) && all.contains("must be https"),
+            "{key}: {all}"
+        );
+    }
+    assert!(!all.contains("telemetry.otlp_endpoint"), "{all}");
+    s.sms.twilio.base_url = "http://127.0.0.1:8080".into();
+    s.auth.jwks_url = Some("http://localhost/jwks".into());
+    let all = s.problems().join("\n");
+    assert!(!all.contains("must be https"), "{all}");
+}

@@ -71,7 +71,7 @@ async fn two_instances_on_one_database_share_challenges_and_limits() {
         let b = s.spawn(|| start(dir.path(), &env));
         (a.join().unwrap(), b.join().unwrap())
     });
-    mfa_totp_server::tls::install_crypto_provider();
+    mfa_totp_http::install_crypto_provider();
     let service = service_token(dir.path());
     let fleet = Callers {
         alice: token(dir.path(), &["--sub", "alice"]),

@@ -5,9 +5,6 @@
 use std::collections::BTreeMap;
 
 use mfa_totp_sms::code_in;
-use serde_json::json;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{
     Alice, create_challenge, initiate, request_challenge, start, start_on_twilio, verify,
@@ -34,7 +31,7 @@ fn samples(text: &str) -> BTreeMap<String, f64> {
 }
 
 async fn scrape(url: &str) -> (u16, String) {
-    mfa_totp_server::tls::install_crypto_provider();
+    mfa_totp_http::install_crypto_provider();
     let response = reqwest::get(url).await.unwrap();
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())
@@ -42,13 +39,7 @@ async fn scrape(url: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn a_full_flow_moves_every_documented_metric() {
-    let twilio = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1", "status": "queued"})),
-        )
-        .mount(&twilio)
-        .await;
+    let twilio = crate::support::accepting_twilio(std::time::Duration::ZERO).await;
     let twilio_url = twilio.uri();
     let dir = tempfile::tempdir().unwrap();
     let server = start_on_twilio(

@@ -1,18 +1,8 @@
 //! The operator's commands: `--help`, `config check`, `healthcheck`, `purge`.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::support::{BIN, start};
-
-fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(BIN)
-        .current_dir(dir)
-        .args(args)
-        .env_remove("MFA_TOTP_CONFIG")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
-}
+use crate::support::{BIN, run, start};
 
 fn text(out: &Output) -> String {
     format!(

@@ -182,7 +182,7 @@ async fn a_configured_production_start_serves_and_refuses_the_development_secret
     let server = start_with(dir.path(), &["serve"], &env);
     let logs = server.logs.lock().unwrap().join("\n");
     assert!(!logs.contains("DEVELOPMENT"), "{logs}");
-    mfa_totp_server::tls::install_crypto_provider();
+    mfa_totp_http::install_crypto_provider();
     let dev = mint(mfa_totp_server::config::DEVELOPMENT_HS256_SECRET);
     assert_eq!(status_of_users_put(server.port, &dev).await, 401);
     assert_eq!(status_of_users_put(server.port, &mint(SECRET)).await, 201);
@@ -198,7 +198,7 @@ async fn dev_mode_keeps_what_is_configured() {
         logs.contains("crypto.keys, sms.provider") && !logs.contains("auth.hs256_secret,"),
         "{logs}"
     );
-    mfa_totp_server::tls::install_crypto_provider();
+    mfa_totp_http::install_crypto_provider();
     let dev = mint(mfa_totp_server::config::DEVELOPMENT_HS256_SECRET);
     assert_eq!(status_of_users_put(server.port, &dev).await, 401);
     assert_eq!(status_of_users_put(server.port, &mint(SECRET)).await, 201);

@@ -109,7 +109,7 @@ async fn a_limit_is_set_by_its_environment_variable() {
         &[("MFA_TOTP__LIMITS__USER_CHALLENGES__MAX", "1")],
     );
     let base = format!("http://127.0.0.1:{}", server.port);
-    mfa_totp_server::tls::install_crypto_provider();
+    mfa_totp_http::install_crypto_provider();
     let http = reqwest::Client::new();
     let service = service_token(dir.path());
     create_challenge(&http, &base, &service, "alice").await;
@@ -130,7 +130,7 @@ async fn a_limit_is_set_by_its_environment_variable() {
 async fn an_error_is_logged_once_with_its_request_id_and_cause() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]);
-    mfa_totp_server::tls::install_crypto_provider();
+    mfa_totp_http::install_crypto_provider();
     let refused = reqwest::Client::new()
         .get(format!(
             "{}/internal/v1/mfa/challenges/0b6f1c1e-2f4d-4c43-9a51-6d1f0f7f2a10",

@@ -22,14 +22,7 @@ async fn last_field(fake: &MockServer, field: &str) -> String {
 
 #[tokio::test]
 async fn configured_by_environment_the_binary_sends_through_twilio_and_fails_over_to_vonage() {
-    // Not from wiremock's pool, so that dropping it really closes its port.
-    let twilio = MockServer::builder().start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1", "status": "queued"})),
-        )
-        .mount(&twilio)
-        .await;
+    let twilio = crate::support::accepting_twilio(std::time::Duration::ZERO).await;
     let vonage = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({

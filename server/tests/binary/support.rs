@@ -28,6 +28,32 @@ impl Drop for Server {
     }
 }
 
+/// The binary with `args` in `dir`, without a config file, with `env` on top of the test's.
+pub fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .env_remove("MFA_TOTP_CONFIG")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// A Twilio (a fake) that takes every message, after `delay`.
+pub async fn accepting_twilio(delay: Duration) -> wiremock::MockServer {
+    // Not from wiremock's pool, so that dropping it really closes its port.
+    let twilio = wiremock::MockServer::builder().start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(201)
+                .set_body_json(json!({"sid": "SM1", "status": "queued"}))
+                .set_delay(delay),
+        )
+        .mount(&twilio)
+        .await;
+    twilio
+}
+
 /// `mfa-totp serve --dev` sending through a Twilio (a fake) at `twilio_url`, with `env`.
 pub fn start_on_twilio(dir: &std::path::Path, twilio_url: &str, env: &[(&str, &str)]) -> Server {
     let mut all = vec![
@@ -106,7 +132,7 @@ pub struct Alice {
 
 /// Tokens for the service and alice, and alice's phone put into `server`'s directory.
 pub async fn with_alice(server: &Server, dir: &std::path::Path) -> Alice {
-    mfa_totp_server::tls::install_crypto_provider();
+    mfa_totp_http::install_crypto_provider();
     let (base, http) = (server.base(), reqwest::Client::new());
     let service = service_token(dir);
     let alice = token(dir, &["--sub", "alice"]);

@@ -26,7 +26,7 @@ async fn a_request_s_span_is_exported_in_the_caller_s_trace_and_its_logs_name_it
         dir.path(),
         &[("MFA_TOTP__TELEMETRY__OTLP_ENDPOINT", &endpoint)],
     );
-    mfa_totp_server::tls::install_crypto_provider();
+    mfa_totp_http::install_crypto_provider();
     let http = reqwest::Client::new();
     let response = http
         .get(format!(
@@ -72,7 +72,7 @@ async fn a_request_s_span_is_exported_in_the_caller_s_trace_and_its_logs_name_it
 async fn without_a_traceparent_each_request_gets_its_own_trace_id_in_its_logs() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]);
-    mfa_totp_server::tls::install_crypto_provider();
+    mfa_totp_http::install_crypto_provider();
     let http = reqwest::Client::new();
     for id in ["untraced-1", "untraced-2"] {
         http.get(format!("{}/health/live", server.base()))

@@ -4,13 +4,9 @@
 //! binary runs with an empty trust store (`SSL_CERT_FILE` an empty file, `SSL_CERT_DIR` an
 //! empty folder, which the system loader then reads instead of the system's).
 
-use std::process::{Command, Output};
+use std::time::Duration;
 
-use serde_json::json;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-use crate::support::{BIN, start_on_twilio};
+use crate::support::{accepting_twilio, run, start_on_twilio};
 
 /// The variables that point the system's trust store at nothing, under `dir`.
 fn empty_trust_store(dir: &std::path::Path) -> Vec<(&'static str, String)> {
@@ -24,27 +20,11 @@ fn empty_trust_store(dir: &std::path::Path) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(BIN)
-        .current_dir(dir)
-        .args(args)
-        .env_remove("MFA_TOTP_CONFIG")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
-}
-
 /// Plain-http providers and the healthcheck need no trust store: the server starts, is
 /// ready, sends, and `mfa-totp healthcheck` (the image's HEALTHCHECK) passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_ca_certificates_plain_http_serves_and_the_healthcheck_passes() {
-    let twilio = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(201).set_body_json(json!({"sid": "SM1", "status": "queued"})),
-        )
-        .mount(&twilio)
-        .await;
+    let twilio = accepting_twilio(Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
     let trust = empty_trust_store(dir.path());
     let env: Vec<(&str, &str)> = trust.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -130,4 +110,22 @@ fn without_ca_certificates_an_https_provider_is_a_named_start_up_error() {
             assert!(!stderr.contains("panicked"), "{stderr}");
         }
     }
+}
+
+/// The OTLP exporter's client follows the same rule: an https collector without a trust
+/// store is a start-up error naming `telemetry.otlp_endpoint`.
+#[test]
+fn without_ca_certificates_an_https_collector_is_a_named_start_up_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let trust = empty_trust_store(dir.path());
+    let mut env: Vec<(&str, &str)> = trust.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("MFA_TOTP__TELEMETRY__OTLP_ENDPOINT", "https://127.0.0.1:1"));
+    env.push(("MFA_TOTP__SERVER__PORT", "0"));
+    let out = run(dir.path(), &["serve", "--dev"], &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("telemetry.otlp_endpoint") && stderr.contains("CA certificate"),
+        "{stderr}"
+    );
 }

@@ -58,13 +58,37 @@ async fn jwks_app(idp: &MockServer, min_refresh_secs: u64) -> TestApp {
 }
 
 async fn jwks_app_caching(idp: &MockServer, min_refresh_secs: u64, cache_secs: u64) -> TestApp {
+    jwks_app_with(idp, |setup| {
+        setup.settings.auth.jwks_min_refresh_secs = min_refresh_secs;
+        setup.settings.auth.jwks_cache_secs = cache_secs;
+    })
+    .await
+}
+
+/// The app on `idp`'s `/jwks`, with `change` on top.
+async fn jwks_app_with(idp: &MockServer, change: impl FnOnce(&mut Setup)) -> TestApp {
     let database = TestDatabase::from_env("jwks").await;
-    let mut setup = Setup::new(&database);
-    setup.settings.auth.hs256_secret = None;
-    setup.settings.auth.jwks_url = Some(format!("{}/jwks", idp.uri()));
-    setup.settings.auth.jwks_min_refresh_secs = min_refresh_secs;
-    setup.settings.auth.jwks_cache_secs = cache_secs;
+    let mut setup = jwks_setup(&database, &format!("{}/jwks", idp.uri()));
+    change(&mut setup);
     TestApp::spawn_with(setup, Some(database)).await
+}
+
+fn jwks_setup(database: &TestDatabase, url: &str) -> Setup {
+    let mut setup = Setup::new(database);
+    setup.settings.auth.hs256_secret = None;
+    setup.settings.auth.jwks_url = Some(url.to_owned());
+    setup
+}
+
+/// Why start-up with the JWKS at `url` fails, with its causes.
+async fn start_up_error(url: &str) -> String {
+    let database = TestDatabase::from_env("jwks-start").await;
+    let config = mfa_totp_server::Config::new(jwks_setup(&database, url).settings).unwrap();
+    let error = Application::build(&config, Overrides::default())
+        .await
+        .err()
+        .expect("start-up fails");
+    format!("{error:#}")
 }
 
 async fn put_alice(app: &TestApp, token: &str) -> u16 {
@@ -157,16 +181,7 @@ async fn start_up_fails_clearly_when_the_first_jwks_fetch_fails() {
     let idp = MockServer::builder().start().await;
     let url = format!("{}/jwks", idp.uri());
     drop(idp);
-    let database = TestDatabase::from_env("jwks-down").await;
-    let mut setup = Setup::new(&database);
-    setup.settings.auth.hs256_secret = None;
-    setup.settings.auth.jwks_url = Some(url);
-    let config = mfa_totp_server::Config::new(setup.settings).unwrap();
-    let error = Application::build(&config, Overrides::default())
-        .await
-        .err()
-        .expect("start-up fails")
-        .to_string();
+    let error = start_up_error(&url).await;
     assert!(error.contains("auth.jwks_url"), "{error}");
 }
 
@@ -190,15 +205,6 @@ fn jwk_as(name: &str, kid: &str) -> Value {
     let mut key = jwk(name);
     key["kid"] = json!(kid);
     key
-}
-
-async fn jwks_app_with(idp: &MockServer, change: impl FnOnce(&mut Setup)) -> TestApp {
-    let database = TestDatabase::from_env("jwks").await;
-    let mut setup = Setup::new(&database);
-    setup.settings.auth.hs256_secret = None;
-    setup.settings.auth.jwks_url = Some(format!("{}/jwks", idp.uri()));
-    change(&mut setup);
-    TestApp::spawn_with(setup, Some(database)).await
 }
 
 /// The finding: with the identity provider hanging, four concurrent requests with a known
@@ -341,16 +347,7 @@ async fn a_redirecting_jwks_url_is_not_followed() {
         )
         .mount(&idp)
         .await;
-    let database = TestDatabase::from_env("jwks-redirect").await;
-    let mut setup = Setup::new(&database);
-    setup.settings.auth.hs256_secret = None;
-    setup.settings.auth.jwks_url = Some(format!("{}/jwks", idp.uri()));
-    let config = mfa_totp_server::Config::new(setup.settings).unwrap();
-    let error = Application::build(&config, Overrides::default())
-        .await
-        .err()
-        .expect("start-up fails");
-    let error = format!("{error:#}");
+    let error = start_up_error(&format!("{}/jwks", idp.uri())).await;
     assert!(error.contains("302"), "{error}");
 }
 
@@ -389,4 +386,59 @@ async fn readiness_fails_while_the_keys_are_stale_and_recovers() {
     serve_keys(&idp, &[jwk("rs256-test-public.jwk.json")]).await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(app.get("/health/ready", "").await.status, 200);
+}
+
+/// An unknown `kid` is remembered for `auth.jwks_min_refresh_secs`: asked again while a
+/// fetch hangs, it is refused at once instead of queueing behind that fetch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_kid_is_remembered_and_does_not_queue_behind_a_hanging_fetch() {
+    let idp = MockServer::start().await;
+    serve_keys(&idp, &[jwk("rs256-test-public.jwk.json")]).await;
+    let app = jwks_app(&idp, 2).await;
+    idp.reset().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)))
+        .mount(&idp)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let made_up = idp_token(Algorithm::RS256, "made-up");
+    assert_eq!(
+        put_alice(&app, &made_up).await,
+        401,
+        "within the interval: no fetch"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    // Past the interval: another unknown kid starts a fetch, which hangs.
+    let app = std::sync::Arc::new(app);
+    let hanging = {
+        let app = app.clone();
+        let other = idp_token(Algorithm::RS256, "other");
+        tokio::spawn(async move { put_alice(&app, &other).await })
+    };
+    while idp.received_requests().await.unwrap().is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(put_alice(&app, &made_up).await, 401);
+    let took = started.elapsed();
+    // A fetch times out after 5 s; the remembered kid did not wait for it.
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    hanging.abort();
+}
+
+/// A JWKS document over 1 MiB is not read: a broken or hostile identity provider cannot
+/// fill the memory of every instance.
+#[tokio::test]
+async fn an_oversized_jwks_is_refused() {
+    let idp = MockServer::start().await;
+    let padding = "x".repeat(mfa_totp_server::auth::jwks::MAX_JWKS_BYTES);
+    Mock::given(method("GET"))
+        .and(path("/jwks"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({ "keys": [jwk("rs256-test-public.jwk.json")], "padding": padding }),
+        ))
+        .mount(&idp)
+        .await;
+    let error = start_up_error(&format!("{}/jwks", idp.uri())).await;
+    assert!(error.contains("larger than"), "{error}");
 }
