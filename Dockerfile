@@ -7,6 +7,9 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
+# The commit for mfa_totp_build_info (.git is not copied): docker build --build-arg
+# MFA_TOTP_COMMIT=$(git rev-parse --short=12 HEAD) .
+ARG MFA_TOTP_COMMIT=unknown
 RUN cargo build --release --locked --bin mfa-totp
 
 FROM debian:bookworm-slim

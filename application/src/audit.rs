@@ -58,6 +58,62 @@ pub mod metric {
     pub const SMS_SENDS: &str = "mfa_totp_sms_sends_total";
     /// How long a send took from the first provider request to the outcome, by `provider`.
     pub const SMS_SEND_DURATION: &str = "mfa_totp_sms_send_duration_seconds";
+
+    /// The `state` of [`CHALLENGES_FINISHED`].
+    pub const FINISHED_STATES: [&str; 4] = ["verified", "locked", "expired", "cancelled"];
+    /// The `outcome` of [`VERIFICATIONS`].
+    pub const VERIFICATION_OUTCOMES: [&str; 3] = ["verified", "invalid_otp", "limited"];
+    /// The `outcome` of [`SMS_SENDS`], one per `SendOutcome`.
+    pub const SEND_OUTCOMES: [&str; 4] = ["accepted", "rejected", "unavailable", "unknown"];
+
+    /// Describes these metrics (their HELP text) and registers each series at 0, for the
+    /// SMS `providers` configured (and `none`, for a send no provider took).
+    pub fn describe_and_register(providers: &[&'static str]) {
+        use metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
+        describe_counter!(CHALLENGES_CREATED, "Challenges created.");
+        describe_counter!(
+            CONTEXTS_CONSUMED,
+            "Verified step-up request contexts handed over by :consume."
+        );
+        describe_counter!(
+            CHALLENGES_FINISHED,
+            "Challenges that reached a final state, by state."
+        );
+        describe_counter!(
+            VERIFICATIONS,
+            "Code verifications that changed a challenge or were refused by a limit, by outcome."
+        );
+        describe_counter!(
+            LIMIT_REFUSALS,
+            "Requests refused by a limit across challenges, by limit."
+        );
+        describe_counter!(
+            SMS_SENDS,
+            "SMS sends as the use case saw them, by the provider that took, refused or last failed them (none when no provider was reached) and outcome."
+        );
+        describe_histogram!(
+            SMS_SEND_DURATION,
+            Unit::Seconds,
+            "Time from a send's first provider request to its outcome (retries and failovers included), by provider."
+        );
+        counter!(CHALLENGES_CREATED).increment(0);
+        counter!(CONTEXTS_CONSUMED).increment(0);
+        for state in FINISHED_STATES {
+            counter!(CHALLENGES_FINISHED, "state" => state).increment(0);
+        }
+        for outcome in VERIFICATION_OUTCOMES {
+            counter!(VERIFICATIONS, "outcome" => outcome).increment(0);
+        }
+        for limit in mfa_totp_domain::LimitKind::ALL {
+            counter!(LIMIT_REFUSALS, "limit" => limit.as_str()).increment(0);
+        }
+        for provider in providers.iter().copied().chain(["none"]) {
+            for outcome in SEND_OUTCOMES {
+                counter!(SMS_SENDS, "provider" => provider, "outcome" => outcome).increment(0);
+            }
+            let _ = histogram!(SMS_SEND_DURATION, "provider" => provider);
+        }
+    }
 }
 
 /// Moves the metrics of an event that was written.

@@ -9,9 +9,15 @@
 //!   configured headers to a host nobody configured.
 //! - **Timeouts bound every request**, connect included.
 //!
+//! [`send`] sends a request in a CLIENT span and carries its `traceparent` to the peer.
+//!
 //! [`redacted`] prints a URL without its userinfo and query, which may carry credentials.
 
+mod traced;
+
 use std::time::Duration;
+
+pub use traced::{known_method, send};
 
 use reqwest::Url;
 

@@ -34,6 +34,37 @@ pub mod metric {
     pub const PROVIDER_DURATION: &str = "mfa_totp_sms_provider_duration_seconds";
     /// 1 while a provider's circuit breaker is open (it is skipped), else 0, by `provider`.
     pub const CIRCUIT_OPEN: &str = "mfa_totp_sms_circuit_open";
+
+    /// The `outcome` of [`PROVIDER_SENDS`].
+    pub const OUTCOMES: [&str; 5] = ["accepted", "rejected", "failed", "unknown", "skipped"];
+
+    /// Describes these metrics (their HELP text).
+    pub fn describe() {
+        use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+        describe_counter!(
+            PROVIDER_SENDS,
+            "Each SMS provider's part in each send, by provider and outcome (skipped: its circuit was open)."
+        );
+        describe_histogram!(
+            PROVIDER_DURATION,
+            Unit::Seconds,
+            "Time one SMS provider took for one send, its retries included, by provider."
+        );
+        describe_gauge!(
+            CIRCUIT_OPEN,
+            "1 while an SMS provider's circuit breaker is open (it is skipped), else 0, by provider."
+        );
+    }
+
+    /// Registers each series of `provider` at 0, its circuit closed.
+    pub(crate) fn register(provider: &'static str) {
+        for outcome in OUTCOMES {
+            metrics::counter!(PROVIDER_SENDS, "provider" => provider, "outcome" => outcome)
+                .increment(0);
+        }
+        let _ = metrics::histogram!(PROVIDER_DURATION, "provider" => provider);
+        metrics::gauge!(CIRCUIT_OPEN, "provider" => provider).set(0.0);
+    }
 }
 
 /// How hard each provider is tried before the chain moves on.
@@ -77,6 +108,7 @@ impl ChainLink {
             resilience.breaker_failures.max(1),
             backoff::constant(resilience.breaker_cool_off),
         );
+        metric::register(name);
         Self {
             name,
             provider,

@@ -128,14 +128,15 @@ impl SmsSender for TwilioSms {
         if let Some(callback) = &self.status_callback {
             form.push(("StatusCallback", callback));
         }
-        let response = self
-            .http
-            .post(&self.url)
-            .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| http::transport("twilio", e))?;
+        let response = mfa_totp_http::send(
+            "twilio",
+            self.http
+                .post(&self.url)
+                .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
+                .form(&form),
+        )
+        .await
+        .map_err(|e| http::transport("twilio", e))?;
         let status = response.status();
         if status.is_success() {
             // Any 2xx: Twilio took the message, even if the body cannot be read.

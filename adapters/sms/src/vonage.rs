@@ -111,11 +111,7 @@ impl SmsSender for VonageSms {
         if MessageCost::of(&sms.body).encoding == Encoding::Ucs2 {
             form.push(("type", "unicode"));
         }
-        let response = self
-            .http
-            .post(&self.url)
-            .form(&form)
-            .send()
+        let response = mfa_totp_http::send("vonage", self.http.post(&self.url).form(&form))
             .await
             .map_err(|e| http::transport("vonage", e))?;
         let status = response.status();

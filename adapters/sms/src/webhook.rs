@@ -155,27 +155,28 @@ impl SmsSender for WebhookSms {
             .signer
             .sign(&sms.send_id, timestamp as i64, &body)
             .expect("a JSON body is UTF-8");
-        let response = self
-            .http
-            .post(&self.gateway.url)
-            .headers(self.gateway.headers.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(HEADER_WEBHOOK_ID, sms.send_id.as_str())
-            .header(HEADER_WEBHOOK_TIMESTAMP, timestamp.to_string())
-            .header(HEADER_WEBHOOK_SIGNATURE, standard)
-            .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(
-                SIGNATURE_HEADER,
-                signature(
-                    self.gateway.secret.expose_secret().as_bytes(),
-                    timestamp,
-                    &body,
-                ),
-            )
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| http::transport("webhook", e))?;
+        let response = mfa_totp_http::send(
+            "webhook",
+            self.http
+                .post(&self.gateway.url)
+                .headers(self.gateway.headers.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(HEADER_WEBHOOK_ID, sms.send_id.as_str())
+                .header(HEADER_WEBHOOK_TIMESTAMP, timestamp.to_string())
+                .header(HEADER_WEBHOOK_SIGNATURE, standard)
+                .header(TIMESTAMP_HEADER, timestamp.to_string())
+                .header(
+                    SIGNATURE_HEADER,
+                    signature(
+                        self.gateway.secret.expose_secret().as_bytes(),
+                        timestamp,
+                        &body,
+                    ),
+                )
+                .body(body),
+        )
+        .await
+        .map_err(|e| http::transport("webhook", e))?;
         let status = response.status();
         if status.is_success() {
             let message_id = response

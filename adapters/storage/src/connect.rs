@@ -112,12 +112,34 @@ pub mod metric {
     pub const QUERY_DURATION: &str = "mfa_totp_db_query_duration_seconds";
     /// The pool's connections, by `state` (`in_use`, `idle`), as of the last scrape.
     pub const POOL_CONNECTIONS: &str = "mfa_totp_db_pool_connections";
+
+    /// The `statement` of [`QUERY_DURATION`].
+    pub const STATEMENTS: [&str; 5] = ["select", "insert", "update", "delete", "other"];
+
+    /// Describes these metrics (their HELP text) and registers each series.
+    pub fn describe_and_register() {
+        metrics::describe_histogram!(
+            QUERY_DURATION,
+            metrics::Unit::Seconds,
+            "Time each SQL statement took, by statement (its first keyword)."
+        );
+        metrics::describe_gauge!(
+            POOL_CONNECTIONS,
+            "The database pools' connections, by state (in_use, idle), as of the last scrape."
+        );
+        for statement in STATEMENTS {
+            let _ = metrics::histogram!(QUERY_DURATION, "statement" => statement);
+        }
+        for state in ["in_use", "idle"] {
+            metrics::gauge!(POOL_CONNECTIONS, "state" => state).increment(0.0);
+        }
+    }
 }
 
 /// What a statement does, from its first word: a fixed vocabulary, never the text.
 fn statement_kind(sql: &str) -> &'static str {
     let first = sql.split_whitespace().next().unwrap_or_default();
-    ["select", "insert", "update", "delete"]
+    metric::STATEMENTS
         .into_iter()
         .find(|kind| first.eq_ignore_ascii_case(kind))
         .unwrap_or("other")

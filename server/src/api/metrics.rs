@@ -56,7 +56,7 @@ impl Exposition {
     /// The metrics as of now: the pool gauges are read at each scrape.
     pub fn of(pools: &dyn PoolGauges) -> Self {
         pools.record_pool_gauges();
-        Self(crate::telemetry::metrics().render())
+        Self(crate::telemetry::render())
     }
 }
 

@@ -58,6 +58,14 @@ impl Application {
     pub async fn build(config: &Config, overrides: Overrides) -> anyhow::Result<Self> {
         let (settings, policies) = (&config.settings, &config.policies);
         mfa_totp_http::install_crypto_provider();
+        // First: every adapter below registers its series with the recorder.
+        let providers: Vec<&'static str> = settings
+            .sms
+            .providers()
+            .into_iter()
+            .map(|p| p.name())
+            .collect();
+        crate::telemetry::describe_and_register(&providers);
         let store = adapters::open_store(&settings.database).await?;
         if settings.database.migrate_on_start {
             migrate(store.writer()).await.context("migrations failed")?;
@@ -84,7 +92,6 @@ impl Application {
         };
         let use_cases = use_cases::wire(&store, adapters, policies);
         let verifier = Arc::new(build_verifier(&settings.auth).await?);
-        crate::telemetry::metrics();
         // The database, and the identity provider's keys when they come from a JWKS: see
         // `HealthApi::ready` for why SMS providers are not in it.
         let mut checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(store.clone())];

@@ -93,6 +93,7 @@ pub fn main_endpoint(
             ("/docs", &["GET", "HEAD"]),
         ],
     ));
+    crate::telemetry::register_operations(routes.documented_statuses());
     let spec_json = published.json;
     let docs_html = published.swagger_ui_html;
     Ok(Route::new()

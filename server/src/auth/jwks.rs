@@ -102,6 +102,7 @@ impl Jwks {
             anyhow::bail!("auth.jwks_url {shown} offers no RS256 or ES256 signing key with a kid");
         }
         tracing::info!(keys = keys.len(), url = %shown, "JWKS fetched");
+        count_fetch(true);
         let now = Instant::now();
         let inner = Arc::new(Inner {
             options,
@@ -206,6 +207,7 @@ impl Inner {
     /// One fetch; the caller holds `fetching`.
     async fn refresh(&self) {
         let fetched = fetch_keys(&self.http, &self.options.url).await;
+        count_fetch(matches!(&fetched, Ok(keys) if !keys.is_empty()));
         let mut state = self.write();
         state.attempted_at = Instant::now();
         match fetched {
@@ -307,13 +309,27 @@ struct KeySet {
     keys: Vec<serde_json::Value>,
 }
 
+/// Counts a fetch; a successful one sets the time of the last success (for the staleness
+/// alert). Both outcomes are registered on the first, so a failure is an increase from 0.
+fn count_fetch(success: bool) {
+    use crate::telemetry::metric::{JWKS_FETCHES, JWKS_LAST_SUCCESS};
+    for outcome in ["success", "failure"] {
+        let moved = u64::from((outcome == "success") == success);
+        metrics::counter!(JWKS_FETCHES, "outcome" => outcome).increment(moved);
+    }
+    if success {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        metrics::gauge!(JWKS_LAST_SUCCESS).set(now);
+    }
+}
+
 /// The usable keys of the set at `url`: signing keys with a `kid`, RSA (RS256) or EC P-256
 /// (ES256). Other keys (encryption keys, other algorithms) are skipped, not errors. Any
 /// answer but a 2xx (a redirect included) is an error.
 async fn fetch_keys(http: &reqwest::Client, url: &str) -> Result<Keys, String> {
-    let mut response = http
-        .get(url)
-        .send()
+    let mut response = mfa_totp_http::send("identity-provider", http.get(url))
         .await
         .map_err(|e| mfa_totp_http::chain(&e.without_url()))?;
     let status = response.status();

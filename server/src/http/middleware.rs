@@ -50,25 +50,18 @@ impl<E: Endpoint> Endpoint for ContractEndpoint<E> {
             .insert(request_id::RequestId(id.clone()));
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
+        let decoded = custom_methods::decode_colons(&path);
         let operation = self
             .routes
-            .operation_id(method.as_str(), &custom_methods::decode_colons(&path))
+            .operation_id(method.as_str(), &decoded)
             .unwrap_or("other")
             .to_owned();
-        let span = tracing::info_span!(
-            "request",
-            request_id = %id,
-            trace_id = tracing::field::Empty,
-            %method,
-            path = %path
-        );
-        crate::telemetry::trace_request(&span, req.headers());
+        let span = crate::telemetry::server_span(&req, &id, self.routes.template(&decoded));
         let started = std::time::Instant::now();
         let mut response = async {
             let result = if custom_methods::is_internal_form(&path) {
                 Err(poem::error::NotFoundError.into())
             } else {
-                let decoded = custom_methods::decode_colons(&path);
                 if self.routes.is_custom_method(&decoded)
                     && let Some(internal) = custom_methods::to_internal(&decoded)
                 {
@@ -82,8 +75,9 @@ impl<E: Endpoint> Endpoint for ContractEndpoint<E> {
             };
             finish(response, &id)
         }
-        .instrument(span)
+        .instrument(span.clone())
         .await;
+        crate::telemetry::finish_server_span(&span, response.status().as_u16());
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(request_id::HEADER, value);
         }

@@ -14,6 +14,8 @@ struct Route {
     methods: Vec<String>,
     /// `(METHOD, operationId)` of the published operations.
     operations: Vec<(String, String)>,
+    /// Each published operation's documented statuses, by operationId.
+    statuses: Vec<(String, Vec<String>)>,
 }
 
 impl Route {
@@ -23,6 +25,7 @@ impl Route {
             segments: parse(template),
             methods,
             operations: Vec::new(),
+            statuses: Vec::new(),
         }
     }
 }
@@ -57,6 +60,16 @@ impl RoutesTable {
                     .filter_map(|(method, op)| {
                         let id = op.get("operationId")?.as_str()?;
                         Some((method.to_ascii_uppercase(), id.to_owned()))
+                    })
+                    .collect();
+                route.statuses = item
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(_, op)| {
+                        let id = op.get("operationId")?.as_str()?;
+                        let statuses = op.get("responses")?.as_object()?;
+                        Some((id.to_owned(), statuses.keys().cloned().collect()))
                     })
                     .collect();
                 routes.push(route);
@@ -97,6 +110,14 @@ impl RoutesTable {
             .iter()
             .find(|(m, _)| m == method)
             .map(|(_, id)| id.as_str())
+    }
+
+    /// Every published operation (its operationId) with the statuses its spec documents.
+    pub fn documented_statuses(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.routes
+            .iter()
+            .flat_map(|route| &route.statuses)
+            .map(|(id, statuses)| (id.as_str(), statuses.as_slice()))
     }
 
     /// The published template `path` falls under (`/c/{id}:verify` for `/c/42:verify`).

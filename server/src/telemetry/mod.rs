@@ -1,9 +1,12 @@
 //! Logging to stderr (stdout belongs to the console SMS provider): pretty for development
-//! (coloured only when stderr is a terminal), JSON in production. `RUST_LOG` overrides the default filter. With
-//! `telemetry.otlp_endpoint`, spans are exported over OTLP/HTTP too, each request's span a
-//! child of the caller's W3C `traceparent`. Every log line of a request carries its
-//! `request_id` and `trace_id`.
+//! (coloured only when stderr is a terminal), JSON in production. `RUST_LOG` overrides the
+//! default filter. Every request runs in a SERVER span of the OpenTelemetry HTTP semantic
+//! conventions, in the caller's W3C trace (`traceparent`) or a new one; outbound calls in
+//! CLIENT spans (see `mfa_totp_http::send`). Spans are exported over OTLP/HTTP when an
+//! endpoint is set (see [`export`]). Every JSON log line of a request carries its
+//! `request_id` and `trace_id` at the top level.
 
+mod build_info;
 mod export;
 mod recorder;
 mod trace;
@@ -11,23 +14,29 @@ mod trace;
 use opentelemetry::trace::TracerProvider as _;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
 
+pub use build_info::{COMMIT, VERSION};
 pub use export::shutdown;
-pub use recorder::{METRIC_NAMES, metric, metrics};
-pub use trace::{trace_request, traceparent_trace_id};
+pub use recorder::{
+    METRIC_NAMES, describe_and_register, metric, metrics, register_operations, render,
+};
+pub use trace::{finish_server_span, server_span, traceparent_trace_id};
 
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
 
-/// Installs the global subscriber once (logs only); later calls do nothing.
+/// Installs the global subscriber once (logs, and spans that go nowhere); later calls do
+/// nothing.
 pub fn init(format: LogFormat) {
     let _ = init_with(format, None);
 }
 
 /// Installs the global subscriber once: logs, and spans exported to `otlp_endpoint` (the
-/// collector's OTLP/HTTP base URL, e.g. `http://otel-collector:4318`) when given.
+/// collector's OTLP/HTTP base URL, e.g. `http://otel-collector:4318`) or to the standard
+/// `OTEL_EXPORTER_OTLP_*` endpoint.
 pub fn init_with(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Result<()> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
@@ -36,22 +45,15 @@ pub fn init_with(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Resu
     let pretty = (format == LogFormat::Pretty).then(|| {
         tracing_subscriber::fmt::layer()
             .with_ansi(colour)
+            .fmt_fields(pretty_fields())
             .with_writer(std::io::stderr)
     });
-    let json = (format == LogFormat::Json).then(|| {
-        tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .json()
-            .flatten_event(true)
-            .with_writer(std::io::stderr)
-    });
-    let spans = match otlp_endpoint {
-        Some(endpoint) => {
-            let tracer = export::install(endpoint)?.tracer("mfa-totp");
-            Some(tracing_opentelemetry::layer().with_tracer(tracer))
-        }
-        None => None,
-    };
+    let json = (format == LogFormat::Json).then(json_lines);
+    let url = export::traces_url(otlp_endpoint);
+    let tracer = export::install(url.as_deref())?.tracer("mfa-totp");
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_tracked_inactivity(false);
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(pretty)
@@ -59,4 +61,48 @@ pub fn init_with(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Resu
         .with(spans)
         .try_init();
     Ok(())
+}
+
+/// Span fields for people: the `otel.*` fields that name a span for the exporter are left
+/// out.
+fn pretty_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let name = field.name();
+        if name.starts_with("otel.") {
+            Ok(())
+        } else if name == "message" {
+            write!(writer, "{value:?}")
+        } else {
+            write!(writer, "{name}={value:?}")
+        }
+    })
+    .delimited(" ")
+}
+
+/// One JSON object per line: time, level, target, the event's fields, and the request's
+/// `request_id` and `trace_id` on every line written while it runs.
+fn json_lines<S>() -> json_subscriber::fmt::Layer<S, fn() -> std::io::Stderr>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    let mut layer = json_subscriber::fmt::layer()
+        .with_writer(std::io::stderr as fn() -> std::io::Stderr)
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(true);
+    let from_request = |pick: fn(&trace::Correlation) -> &String| {
+        move |span: &tracing_subscriber::registry::SpanRef<'_, S>| {
+            span.scope().find_map(|s| {
+                s.extensions()
+                    .get::<trace::Correlation>()
+                    .map(|c| pick(c).clone())
+            })
+        }
+    };
+    let inner = layer.inner_layer_mut();
+    inner.add_from_span("request_id", from_request(|c| &c.request_id));
+    inner.add_from_span("trace_id", from_request(|c| &c.trace_id));
+    layer
 }

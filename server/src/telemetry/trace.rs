@@ -1,12 +1,12 @@
-//! Each request's trace: the caller's W3C `traceparent` when it is valid, else a new one,
-//! recorded on the request's span so that every log line of it carries the trace id.
+//! Each request's SERVER span, as the OpenTelemetry HTTP semantic conventions name it, in the
+//! caller's trace when its W3C `traceparent` is valid, else in a new one; and the ids every
+//! log line of the request carries.
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::{TraceContextExt, TraceId};
+use opentelemetry::trace::{Status, TraceContextExt, TraceId};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-
-use super::export::is_exporting;
+use tracing_subscriber::registry::LookupSpan;
 
 /// A request's `traceparent` (W3C Trace Context) as the propagator reads it.
 struct Headers<'a>(&'a poem::http::HeaderMap);
@@ -21,29 +21,116 @@ impl Extractor for Headers<'_> {
     }
 }
 
-/// Gives the request's span its trace: the caller's `traceparent` when it is valid, else a
-/// new one. Records the trace id on the span (so every log line of the request has it) and
-/// returns it.
-pub fn trace_request(span: &tracing::Span, headers: &poem::http::HeaderMap) -> String {
-    let incoming = headers
+/// The ids of the request a span belongs to, kept on its span for the log lines.
+#[derive(Debug, Clone)]
+pub(super) struct Correlation {
+    pub request_id: String,
+    pub trace_id: String,
+}
+
+/// The request's SERVER span: named `METHOD route` (`route` is the spec's template, `None`
+/// when no route matches: then just `METHOD`), with the request attributes of the HTTP
+/// semantic conventions. Its trace is the caller's when `traceparent` is valid.
+pub fn server_span(req: &poem::Request, request_id: &str, route: Option<&str>) -> tracing::Span {
+    let method = mfa_totp_http::known_method(req.method().as_str());
+    let shown = if method == "_OTHER" { "HTTP" } else { method };
+    let name = match route {
+        Some(route) => format!("{shown} {route}"),
+        None => shown.to_owned(),
+    };
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %name,
+        otel.kind = "server",
+        request_id = %request_id,
+        trace_id = tracing::field::Empty,
+    );
+    let headers = req.headers();
+    if headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
-        .and_then(traceparent_trace_id);
-    if is_exporting() {
-        if incoming.is_some() {
-            let parent = TraceContextPropagator::new().extract(&Headers(headers));
-            let _ = span.set_parent(parent);
-        }
-        let id = span.context().span().span_context().trace_id();
-        if id != TraceId::INVALID {
-            let id = id.to_string();
-            span.record("trace_id", id.as_str());
-            return id;
+        .and_then(traceparent_trace_id)
+        .is_some()
+    {
+        let _ = span.set_parent(TraceContextPropagator::new().extract(&Headers(headers)));
+    }
+    span.set_attribute("http.request.method", method);
+    if method == "_OTHER" {
+        span.set_attribute("http.request.method_original", req.method().to_string());
+    }
+    span.set_attribute("url.path", req.uri().path().to_owned());
+    span.set_attribute("url.scheme", "http");
+    if let Some(route) = route {
+        span.set_attribute("http.route", route.to_owned());
+    }
+    let version = match req.version() {
+        poem::http::Version::HTTP_10 => "1.0",
+        poem::http::Version::HTTP_2 => "2",
+        _ => "1.1",
+    };
+    span.set_attribute("network.protocol.version", version);
+    if let Some(host) = headers.get("host").and_then(|v| v.to_str().ok()) {
+        let (address, port) = match host.rsplit_once(':') {
+            Some((address, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
+                (address, port.parse::<i64>().ok())
+            }
+            _ => (host, None),
+        };
+        span.set_attribute("server.address", address.to_owned());
+        if let Some(port) = port {
+            span.set_attribute("server.port", port);
         }
     }
-    let id = incoming.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    span.record("trace_id", id.as_str());
-    id
+    if let Some(peer) = req.remote_addr().as_socket_addr() {
+        span.set_attribute("client.address", peer.ip().to_string());
+        span.set_attribute("network.peer.address", peer.ip().to_string());
+        span.set_attribute("network.peer.port", i64::from(peer.port()));
+    }
+    if let Some(agent) = headers.get("user-agent").and_then(|v| v.to_str().ok()) {
+        span.set_attribute("user_agent.original", agent.to_owned());
+    }
+    let trace_id = trace_id(&span);
+    span.record("trace_id", trace_id.as_str());
+    correlate(
+        &span,
+        Correlation {
+            request_id: request_id.to_owned(),
+            trace_id,
+        },
+    );
+    span
+}
+
+/// Records the response on the request's span: its status code, and an error status with
+/// `error.type` on a 5xx (a 4xx is the caller's error, not the server's).
+pub fn finish_server_span(span: &tracing::Span, status: u16) {
+    span.set_attribute("http.response.status_code", i64::from(status));
+    if status >= 500 {
+        span.set_attribute("error.type", status.to_string());
+        span.set_status(Status::error(""));
+    }
+}
+
+/// The span's trace id: the exporter's (the caller's, or a new one). A random one only when
+/// no tracer is installed (a test harness's subscriber).
+fn trace_id(span: &tracing::Span) -> String {
+    let id = span.context().span().span_context().trace_id();
+    if id == TraceId::INVALID {
+        uuid::Uuid::new_v4().simple().to_string()
+    } else {
+        id.to_string()
+    }
+}
+
+/// Keeps the request's ids on its span, where the JSON log lines find them.
+fn correlate(span: &tracing::Span, ids: Correlation) {
+    span.with_subscriber(|(id, dispatch)| {
+        if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
+            && let Some(span) = registry.span(id)
+        {
+            span.extensions_mut().insert(ids);
+        }
+    });
 }
 
 /// The trace id of a valid `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero),
