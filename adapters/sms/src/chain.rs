@@ -63,7 +63,7 @@ pub mod metric {
                 .increment(0);
         }
         let _ = metrics::histogram!(PROVIDER_DURATION, "provider" => provider);
-        metrics::gauge!(CIRCUIT_OPEN, "provider" => provider).set(0.0);
+        metrics::gauge!(CIRCUIT_OPEN, "provider" => provider).increment(0.0);
     }
 }
 

@@ -106,3 +106,6 @@ where
     inner.add_from_span("trace_id", from_request(|c| &c.trace_id));
     layer
 }
+
+#[cfg(test)]
+mod tests;

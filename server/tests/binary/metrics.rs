@@ -79,7 +79,15 @@ async fn a_full_flow_moves_every_documented_metric() {
 
     let (status, text) = scrape(&format!("{base}/metrics")).await;
     assert_eq!(status, 200);
-    for name in mfa_totp_server::telemetry::METRIC_NAMES {
+    // The identity provider's metrics exist with `auth.jwks_url` (tests/tests/api/tokens.rs).
+    let jwks = [
+        mfa_totp_server::telemetry::metric::JWKS_FETCHES,
+        mfa_totp_server::telemetry::metric::JWKS_LAST_SUCCESS,
+    ];
+    for name in mfa_totp_server::telemetry::METRIC_NAMES
+        .into_iter()
+        .filter(|name| !jwks.contains(name))
+    {
         assert!(
             text.contains(&format!("# TYPE {name} ")),
             "{name} is documented but not exported:\n{text}"
@@ -176,4 +184,108 @@ async fn with_an_admin_port_the_metrics_are_served_there_only() {
         text.contains("# TYPE mfa_totp_db_pool_connections gauge"),
         "{text}"
     );
+}
+
+/// Before any request, every series whose labels are known exists at 0, so that the first
+/// increments count in `rate()` and an error ratio is 0, not empty; every family has HELP
+/// text; the process metrics and the build info are there.
+#[tokio::test]
+async fn before_any_request_every_known_series_is_there_at_0_with_help_text() {
+    let twilio = crate::support::accepting_twilio(std::time::Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_on_twilio(
+        dir.path(),
+        &twilio.uri(),
+        &[("MFA_TOTP__SMS__CHAIN", "twilio,console")],
+    );
+    let (status, text) = scrape(&format!("{}/metrics", server.base())).await;
+    assert_eq!(status, 200);
+    let got = samples(&text);
+    let mut zero = vec![
+        "mfa_totp_challenges_created_total".to_owned(),
+        "mfa_totp_contexts_consumed_total".to_owned(),
+        "mfa_totp_http_requests_total{operation=\"initiateTotpSms\",status=\"200\"}".to_owned(),
+        "mfa_totp_http_requests_total{operation=\"verifyTotpSms\",status=\"503\"}".to_owned(),
+        "mfa_totp_http_requests_total{operation=\"createChallenge\",status=\"429\"}".to_owned(),
+        "mfa_totp_http_request_duration_seconds_count{operation=\"getChallenge\"}".to_owned(),
+        "mfa_totp_db_query_duration_seconds_count{statement=\"delete\"}".to_owned(),
+    ];
+    for state in ["verified", "locked", "expired", "cancelled"] {
+        zero.push(format!(
+            "mfa_totp_challenges_finished_total{{state=\"{state}\"}}"
+        ));
+    }
+    for outcome in ["verified", "invalid_otp", "limited"] {
+        zero.push(format!(
+            "mfa_totp_verifications_total{{outcome=\"{outcome}\"}}"
+        ));
+    }
+    for limit in [
+        "user_wrong_codes",
+        "user_challenges",
+        "user_sms",
+        "phone_sms",
+        "global_sms",
+    ] {
+        zero.push(format!(
+            "mfa_totp_limit_refusals_total{{limit=\"{limit}\"}}"
+        ));
+    }
+    for provider in ["twilio", "console"] {
+        for outcome in ["accepted", "rejected", "unavailable", "unknown"] {
+            zero.push(format!(
+                "mfa_totp_sms_sends_total{{outcome=\"{outcome}\",provider=\"{provider}\"}}"
+            ));
+        }
+        for outcome in ["accepted", "rejected", "failed", "unknown", "skipped"] {
+            zero.push(format!(
+                "mfa_totp_sms_provider_sends_total{{outcome=\"{outcome}\",provider=\"{provider}\"}}"
+            ));
+        }
+        zero.push(format!(
+            "mfa_totp_sms_circuit_open{{provider=\"{provider}\"}}"
+        ));
+        zero.push(format!(
+            "mfa_totp_sms_provider_duration_seconds_count{{provider=\"{provider}\"}}"
+        ));
+        zero.push(format!(
+            "mfa_totp_sms_send_duration_seconds_count{{provider=\"{provider}\"}}"
+        ));
+    }
+    for series in &zero {
+        assert_eq!(got.get(series.as_str()), Some(&0.0), "{series} in:\n{text}");
+    }
+    // An SMS send can take tens of seconds: its buckets reach a minute.
+    assert!(
+        got.contains_key(
+            "mfa_totp_sms_send_duration_seconds_bucket{le=\"60\",provider=\"twilio\"}"
+        ),
+        "{text}"
+    );
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(got.get(name).is_some_and(|v| *v >= 0.0), "{name}:\n{text}");
+    }
+    assert!(
+        got.get("process_resident_memory_bytes")
+            .is_some_and(|v| *v > 1e6)
+    );
+    let build = got
+        .keys()
+        .find(|k| k.starts_with("mfa_totp_build_info{"))
+        .expect("mfa_totp_build_info");
+    assert!(build.contains("version=\"0.1.0\""), "{build}");
+    assert!(build.contains("commit=\""), "{build}");
+    for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
+        let name = line.split_whitespace().nth(2).unwrap();
+        let help = text
+            .lines()
+            .find(|l| l.starts_with(&format!("# HELP {name} ")))
+            .unwrap_or_else(|| panic!("no HELP for {name}"));
+        assert!(help.len() > format!("# HELP {name} ").len() + 10, "{help}");
+    }
 }

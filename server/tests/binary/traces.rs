@@ -7,7 +7,7 @@ use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::start;
+use crate::support::{Alice, create_challenge, start, start_on_twilio, with_alice};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -86,12 +86,79 @@ async fn without_a_traceparent_each_request_gets_its_own_trace_id_in_its_logs() 
     let trace_of = |id: &str| -> String {
         let line = logs.iter().find(|l| l.contains(id)).expect("a log line");
         let log: serde_json::Value = serde_json::from_str(line).unwrap();
-        log["span"]["trace_id"]
-            .as_str()
-            .expect("a trace id")
-            .to_owned()
+        log["trace_id"].as_str().expect("a trace id").to_owned()
     };
     let (a, b) = (trace_of("untraced-1"), trace_of("untraced-2"));
     assert_eq!(a.len(), 32);
     assert_ne!(a, b);
+}
+
+/// Every JSON line an `:initiate` writes (its use case's, the SMS provider's, the audit
+/// trail's and the outcome's) carries the request's `request_id` and `trace_id` at the top
+/// level; and Twilio gets a `traceparent` in the same trace, from a span of its own.
+#[tokio::test]
+async fn every_line_of_a_request_carries_its_ids_and_the_provider_gets_its_trace() {
+    let twilio = crate::support::accepting_twilio(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_on_twilio(dir.path(), &twilio.uri(), &[]);
+    let Alice {
+        base,
+        http,
+        service,
+        alice,
+    } = with_alice(&server, dir.path()).await;
+    let id = create_challenge(&http, &base, &service, "alice").await;
+    let response = http
+        .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:initiate"))
+        .bearer_auth(&alice)
+        .header("traceparent", TRACEPARENT)
+        .header("x-request-id", "initiate-traced")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let lines: Vec<serde_json::Value> = server
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let of_request: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["request_id"] == "initiate-traced")
+        .collect();
+    for wanted in ["SMS accepted", "audit event", "request finished"] {
+        assert!(
+            of_request.iter().any(|line| line["message"] == wanted),
+            "no line '{wanted}' with the request id at the top level: {of_request:#?}"
+        );
+    }
+    for line in &of_request {
+        assert_eq!(line["trace_id"], TRACE_ID, "{line}");
+    }
+    // Every line in the trace is a line of this request.
+    let in_trace = lines.iter().filter(|l| l["trace_id"] == TRACE_ID).count();
+    assert_eq!(in_trace, of_request.len());
+
+    let sent = twilio.received_requests().await.unwrap();
+    let traceparent = sent[0]
+        .headers
+        .get("traceparent")
+        .expect("a traceparent to Twilio")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts.len(), 4, "{traceparent}");
+    assert_eq!(
+        parts[1], TRACE_ID,
+        "Twilio's request is in the caller's trace"
+    );
+    assert_ne!(
+        parts[2], "00f067aa0ba902b7",
+        "the parent is the service's own CLIENT span, not the caller's"
+    );
+    assert_eq!(parts[3], "01", "the caller's sampled flag is passed on");
 }

@@ -442,3 +442,32 @@ async fn an_oversized_jwks_is_refused() {
     let error = start_up_error(&format!("{}/jwks", idp.uri())).await;
     assert!(error.contains("larger than"), "{error}");
 }
+
+/// The key fetches are metrics: an operator's alert on the keys' age reads the time of the
+/// last successful fetch, and a failed refetch counts from 0.
+#[tokio::test]
+async fn key_fetches_are_counted_and_the_last_success_is_timed() {
+    let idp = MockServer::start().await;
+    serve_keys(&idp, &[jwk("rs256-test-public.jwk.json")]).await;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let app = jwks_app(&idp, 0).await;
+    let text = app
+        .get("/metrics", "")
+        .await
+        .body
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} in:\n{text}"))
+    };
+    assert!(value("mfa_totp_jwks_last_success_timestamp_seconds ") >= started.floor());
+    assert!(value("mfa_totp_jwks_fetches_total{outcome=\"success\"} ") >= 1.0);
+    assert!(value("mfa_totp_jwks_fetches_total{outcome=\"failure\"} ") >= 0.0);
+    assert!(text.contains("# HELP mfa_totp_jwks_last_success_timestamp_seconds "));
+}
