@@ -3,7 +3,7 @@
 //! peer, so a provider's or identity provider's own traces join the request's.
 
 use opentelemetry::propagation::{Injector, TextMapPropagator};
-use opentelemetry::trace::Status;
+use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tracing::Instrument;
@@ -52,6 +52,12 @@ pub async fn send(
         otel.kind = "client",
         peer = peer,
     );
+    let context = span.context();
+    TraceContextPropagator::new().inject_context(&context, &mut Headers(request.headers_mut()));
+    // A span nobody records (no exporter, or not sampled) is not worth its attributes.
+    if !context.span().span_context().is_sampled() {
+        return client.execute(request).instrument(span).await;
+    }
     let url = request.url();
     span.set_attribute("http.request.method", method);
     if method == "_OTHER" {
@@ -65,8 +71,6 @@ pub async fn send(
     }
     span.set_attribute("url.full", crate::redacted(url.as_str()));
     span.set_attribute("peer.service", peer);
-    TraceContextPropagator::new()
-        .inject_context(&span.context(), &mut Headers(request.headers_mut()));
     let result = client.execute(request).instrument(span.clone()).await;
     match &result {
         Ok(response) => {

@@ -54,6 +54,19 @@ pub fn server_span(req: &poem::Request, request_id: &str, route: Option<&str>) -
     {
         let _ = span.set_parent(TraceContextPropagator::new().extract(&Headers(headers)));
     }
+    let trace_id = trace_id(&span);
+    span.record("trace_id", trace_id.as_str());
+    correlate(
+        &span,
+        Correlation {
+            request_id: request_id.to_owned(),
+            trace_id,
+        },
+    );
+    // A span nobody records (no exporter, or not sampled) is not worth its attributes.
+    if !is_recorded(&span) {
+        return span;
+    }
     span.set_attribute("http.request.method", method);
     if method == "_OTHER" {
         span.set_attribute("http.request.method_original", req.method().to_string());
@@ -89,26 +102,25 @@ pub fn server_span(req: &poem::Request, request_id: &str, route: Option<&str>) -
     if let Some(agent) = headers.get("user-agent").and_then(|v| v.to_str().ok()) {
         span.set_attribute("user_agent.original", agent.to_owned());
     }
-    let trace_id = trace_id(&span);
-    span.record("trace_id", trace_id.as_str());
-    correlate(
-        &span,
-        Correlation {
-            request_id: request_id.to_owned(),
-            trace_id,
-        },
-    );
     span
 }
 
 /// Records the response on the request's span: its status code, and an error status with
 /// `error.type` on a 5xx (a 4xx is the caller's error, not the server's).
 pub fn finish_server_span(span: &tracing::Span, status: u16) {
+    if !is_recorded(span) {
+        return;
+    }
     span.set_attribute("http.response.status_code", i64::from(status));
     if status >= 500 {
         span.set_attribute("error.type", status.to_string());
         span.set_status(Status::error(""));
     }
+}
+
+/// Whether the span's trace is sampled, so that its attributes reach an exporter.
+fn is_recorded(span: &tracing::Span) -> bool {
+    span.context().span().span_context().is_sampled()
 }
 
 /// The span's trace id: the exporter's (the caller's, or a new one). A random one only when
