@@ -80,7 +80,8 @@ fn pretty_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> {
     .delimited(" ")
 }
 
-/// One JSON object per line: time, level, target, the event's fields, and the request's
+/// One JSON object per line: time, level, target, the event's fields, the span it was
+/// written in (`span`, with its fields: a use case's `challenge_id`, say), and the request's
 /// `request_id` and `trace_id` on every line written while it runs.
 fn json_lines<S>() -> json_subscriber::fmt::Layer<S, fn() -> std::io::Stderr>
 where
@@ -89,7 +90,7 @@ where
     let mut layer = json_subscriber::fmt::layer()
         .with_writer(std::io::stderr as fn() -> std::io::Stderr)
         .flatten_event(true)
-        .with_current_span(false)
+        .with_current_span(true)
         .with_span_list(false)
         .with_target(true);
     let from_request = |pick: fn(&trace::Correlation) -> &String| {

@@ -162,3 +162,66 @@ async fn every_line_of_a_request_carries_its_ids_and_the_provider_gets_its_trace
     );
     assert_eq!(parts[3], "01", "the caller's sampled flag is passed on");
 }
+
+/// The standard variables: `OTEL_EXPORTER_OTLP_ENDPOINT` names the collector when the
+/// service's own key is not set, `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` name the
+/// resource, and `service.version` is added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standard_otel_variables_name_the_collector_and_the_resource() {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/traces"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let endpoint = receiver.uri();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(
+        dir.path(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_SERVICE_NAME", "mfa-totp-eu-west"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment.name=staging",
+            ),
+        ],
+    );
+    mfa_totp_http::install_crypto_provider();
+    let response = reqwest::Client::new()
+        .get(format!("{}/health/live", server.base()))
+        .header("traceparent", TRACEPARENT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    server.terminate();
+    assert_eq!(server.exit_code_within(Duration::from_secs(10)), Some(0));
+    let bodies: Vec<Vec<u8>> = receiver
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.body)
+        .collect();
+    let has = |text: &str| {
+        bodies
+            .iter()
+            .any(|b| b.windows(text.len()).any(|w| w == text.as_bytes()))
+    };
+    assert!(
+        !bodies.is_empty(),
+        "nothing exported to OTEL_EXPORTER_OTLP_ENDPOINT"
+    );
+    for text in [
+        "mfa-totp-eu-west",
+        "deployment.environment.name",
+        "staging",
+        "service.version",
+        "GET /health/live",
+        "http.route",
+    ] {
+        assert!(has(text), "{text} is not in the export");
+    }
+    assert!(!has("unknown_service"), "the service name was not taken");
+}
