@@ -12,10 +12,14 @@ struct Route {
     template: String,
     segments: Vec<Segment>,
     methods: Vec<String>,
-    /// `(METHOD, operationId)` of the published operations.
-    operations: Vec<(String, String)>,
-    /// Each published operation's documented statuses, by operationId.
-    statuses: Vec<(String, Vec<String>)>,
+    operations: Vec<Operation>,
+}
+
+/// A published operation: its method (upper case), operationId and documented statuses.
+struct Operation {
+    method: String,
+    id: String,
+    statuses: Vec<String>,
 }
 
 impl Route {
@@ -25,7 +29,6 @@ impl Route {
             segments: parse(template),
             methods,
             operations: Vec::new(),
-            statuses: Vec::new(),
         }
     }
 }
@@ -58,18 +61,15 @@ impl RoutesTable {
                     .into_iter()
                     .flatten()
                     .filter_map(|(method, op)| {
-                        let id = op.get("operationId")?.as_str()?;
-                        Some((method.to_ascii_uppercase(), id.to_owned()))
-                    })
-                    .collect();
-                route.statuses = item
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|(_, op)| {
-                        let id = op.get("operationId")?.as_str()?;
-                        let statuses = op.get("responses")?.as_object()?;
-                        Some((id.to_owned(), statuses.keys().cloned().collect()))
+                        Some(Operation {
+                            method: method.to_ascii_uppercase(),
+                            id: op.get("operationId")?.as_str()?.to_owned(),
+                            statuses: op
+                                .get("responses")
+                                .and_then(Value::as_object)
+                                .map(|r| r.keys().cloned().collect())
+                                .unwrap_or_default(),
+                        })
                     })
                     .collect();
                 routes.push(route);
@@ -108,16 +108,16 @@ impl RoutesTable {
         self.best_match(path)?
             .operations
             .iter()
-            .find(|(m, _)| m == method)
-            .map(|(_, id)| id.as_str())
+            .find(|op| op.method == method)
+            .map(|op| op.id.as_str())
     }
 
     /// Every published operation (its operationId) with the statuses its spec documents.
     pub fn documented_statuses(&self) -> impl Iterator<Item = (&str, &[String])> {
         self.routes
             .iter()
-            .flat_map(|route| &route.statuses)
-            .map(|(id, statuses)| (id.as_str(), statuses.as_slice()))
+            .flat_map(|route| &route.operations)
+            .map(|op| (op.id.as_str(), op.statuses.as_slice()))
     }
 
     /// The published template `path` falls under (`/c/{id}:verify` for `/c/42:verify`).

@@ -12,14 +12,20 @@ use crate::support::{Alice, create_challenge, start, start_on_twilio, with_alice
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_s_span_is_exported_in_the_caller_s_trace_and_its_logs_name_it() {
+/// An OTLP/HTTP collector that takes every export.
+async fn otlp_receiver() -> MockServer {
     let receiver = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/traces"))
         .respond_with(ResponseTemplate::new(200))
         .mount(&receiver)
         .await;
+    receiver
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_s_span_is_exported_in_the_caller_s_trace_and_its_logs_name_it() {
+    let receiver = otlp_receiver().await;
     let endpoint = receiver.uri();
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(
@@ -101,16 +107,15 @@ async fn every_line_of_a_request_carries_its_ids_and_the_provider_gets_its_trace
     let twilio = crate::support::accepting_twilio(Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
     let server = start_on_twilio(dir.path(), &twilio.uri(), &[]);
-    let Alice {
-        base,
-        http,
-        service,
-        alice,
-    } = with_alice(&server, dir.path()).await;
-    let id = create_challenge(&http, &base, &service, "alice").await;
-    let response = http
-        .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:initiate"))
-        .bearer_auth(&alice)
+    let caller: Alice = with_alice(&server, dir.path()).await;
+    let id = create_challenge(&caller.http, &caller.base, &caller.service, "alice").await;
+    let response = caller
+        .http
+        .post(format!(
+            "{}/internal/v1/mfa/totp-sms/{id}:initiate",
+            caller.base
+        ))
+        .bearer_auth(&caller.alice)
         .header("traceparent", TRACEPARENT)
         .header("x-request-id", "initiate-traced")
         .send()
@@ -168,12 +173,7 @@ async fn every_line_of_a_request_carries_its_ids_and_the_provider_gets_its_trace
 /// resource, and `service.version` is added.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standard_otel_variables_name_the_collector_and_the_resource() {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/traces"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = otlp_receiver().await;
     let endpoint = receiver.uri();
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(
