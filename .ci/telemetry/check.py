@@ -18,6 +18,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -458,4 +459,5 @@ finally:
 if problems:
     print(f"== telemetry: {len(problems)} problem(s); logs in {WORK}")
     sys.exit(1)
+shutil.rmtree(WORK, ignore_errors=True)
 print("== telemetry: passed")
