@@ -22,7 +22,7 @@ use crate::config::LogFormat;
 pub use build_info::{COMMIT, VERSION};
 pub use export::shutdown;
 pub use recorder::{
-    METRIC_NAMES, describe_and_register, metric, metrics, register_operations, render,
+    METRIC_NAMES, UPKEEP_EVERY, describe_and_register, metric, metrics, register_operations, render,
 };
 pub use trace::{finish_server_span, server_span, traceparent_trace_id};
 
