@@ -333,7 +333,7 @@ def main():
             check(ok, f"panel '{panel['title']}': {answer.get('error')}: {expr}")
             check(result, f"panel '{panel['title']}' has no data: {expr}")
             shown = ", ".join(
-                f"{' '.join(v for k, v in sorted(r['metric'].items()) if k not in ('job', 'instance')) or '-'}"
+                f"{' '.join(v for k, v in sorted(r['metric'].items()) if k not in ('job', '__name__')) or '-'}"
                 f"={float(r['value'][1]):.4g}" for r in result[:6])
             more = f" (+{len(result) - 6})" if len(result) > 6 else ""
             print(f"  [{panel['title']}] {target['legendFormat']}: {shown}{more}")
