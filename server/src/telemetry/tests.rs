@@ -190,3 +190,35 @@ async fn a_4xx_is_not_the_server_s_error_and_an_unknown_route_or_method_is_named
         Some(&Value::from("PURGE"))
     );
 }
+
+/// What a caller sends is bounded in the span: a 12 KiB user agent, host or path does not
+/// ride along on every export.
+#[tokio::test]
+async fn a_caller_s_long_headers_and_path_are_cut_in_the_span() {
+    let long = "Mozilla/5.0 ".repeat(1024);
+    let request = poem::Request::builder()
+        .method(poem::http::Method::GET)
+        .uri_str(&format!("/{}", "a".repeat(12 * 1024)))
+        .header("user-agent", long.as_str())
+        .header("host", "h".repeat(12 * 1024))
+        .finish();
+    let (spans, _) = spans_of(request, None, 200, 200).await;
+    let server = spans
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Server)
+        .unwrap();
+    let attrs = attributes(server);
+    for key in ["user_agent.original", "url.path", "server.address"] {
+        let value = attrs[key].as_str();
+        assert!(
+            !value.is_empty() && value.len() <= super::trace::MAX_ATTRIBUTE_BYTES,
+            "{key}: {} bytes",
+            value.len()
+        );
+    }
+    assert!(
+        attrs["user_agent.original"]
+            .as_str()
+            .starts_with("Mozilla/5.0 Mozilla")
+    );
+}

@@ -69,9 +69,12 @@ pub fn server_span(req: &poem::Request, request_id: &str, route: Option<&str>) -
     }
     span.set_attribute("http.request.method", method);
     if method == "_OTHER" {
-        span.set_attribute("http.request.method_original", req.method().to_string());
+        span.set_attribute(
+            "http.request.method_original",
+            bounded(req.method().as_str()),
+        );
     }
-    span.set_attribute("url.path", req.uri().path().to_owned());
+    span.set_attribute("url.path", bounded(req.uri().path()));
     span.set_attribute("url.scheme", "http");
     if let Some(route) = route {
         span.set_attribute("http.route", route.to_owned());
@@ -89,7 +92,7 @@ pub fn server_span(req: &poem::Request, request_id: &str, route: Option<&str>) -
             }
             _ => (host, None),
         };
-        span.set_attribute("server.address", address.to_owned());
+        span.set_attribute("server.address", bounded(address));
         if let Some(port) = port {
             span.set_attribute("server.port", port);
         }
@@ -100,9 +103,22 @@ pub fn server_span(req: &poem::Request, request_id: &str, route: Option<&str>) -
         span.set_attribute("network.peer.port", i64::from(peer.port()));
     }
     if let Some(agent) = headers.get("user-agent").and_then(|v| v.to_str().ok()) {
-        span.set_attribute("user_agent.original", agent.to_owned());
+        span.set_attribute("user_agent.original", bounded(agent));
     }
     span
+}
+
+/// The most of a caller's text that a span keeps: a header can be 16 KiB, and every
+/// exported span would carry it.
+pub(super) const MAX_ATTRIBUTE_BYTES: usize = 512;
+
+/// `text`, cut to [`MAX_ATTRIBUTE_BYTES`] at a character boundary.
+fn bounded(text: &str) -> String {
+    let mut end = text.len().min(MAX_ATTRIBUTE_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }
 
 /// Records the response on the request's span: its status code, and an error status with
@@ -169,7 +185,16 @@ pub fn traceparent_trace_id(value: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::traceparent_trace_id;
+    use super::{MAX_ATTRIBUTE_BYTES, bounded, traceparent_trace_id};
+
+    #[test]
+    fn bounded_text_is_cut_at_a_character_boundary() {
+        assert_eq!(bounded("short"), "short");
+        let cut = bounded(&"é".repeat(MAX_ATTRIBUTE_BYTES));
+        assert_eq!(cut.len(), MAX_ATTRIBUTE_BYTES);
+        let odd = format!("a{}", "é".repeat(MAX_ATTRIBUTE_BYTES));
+        assert_eq!(bounded(&odd).len(), MAX_ATTRIBUTE_BYTES - 1);
+    }
 
     #[test]
     fn a_valid_traceparent_gives_its_trace_id_and_anything_else_none() {
