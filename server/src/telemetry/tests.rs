@@ -198,7 +198,7 @@ async fn a_caller_s_long_headers_and_path_are_cut_in_the_span() {
     let long = "Mozilla/5.0 ".repeat(1024);
     let request = poem::Request::builder()
         .method(poem::http::Method::GET)
-        .uri_str(&format!("/{}", "a".repeat(12 * 1024)))
+        .uri_str(format!("/{}", "a".repeat(12 * 1024)))
         .header("user-agent", long.as_str())
         .header("host", "h".repeat(12 * 1024))
         .finish();
