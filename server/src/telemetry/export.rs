@@ -19,22 +19,37 @@ static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 /// none.
 const SERVICE_NAME: &str = "mfa-totp";
 
-/// Where spans go: the OTLP/HTTP traces URL, from `configured` (the collector's base URL)
-/// or the standard variables; `None` when nothing is set or `OTEL_SDK_DISABLED=true`.
-pub(super) fn traces_url(configured: Option<&str>) -> Option<String> {
+/// Where spans go: the OTLP/HTTP traces URL, and the setting or variable that named it.
+pub(super) struct TracesUrl {
+    pub setting: &'static str,
+    pub url: String,
+}
+
+/// Where spans go: `configured` (the collector's base URL), else the standard variables;
+/// `None` when nothing is set or `OTEL_SDK_DISABLED=true`.
+pub(super) fn traces_url(configured: Option<&str>) -> Option<TracesUrl> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     if var("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
         return None;
     }
     let base = |url: &str| format!("{}/v1/traces", url.trim_end_matches('/'));
+    let named = |setting: &'static str, url: String| TracesUrl { setting, url };
     configured
-        .map(base)
-        .or_else(|| var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
-        .or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT").as_deref().map(base))
+        .map(|url| named("telemetry.otlp_endpoint", base(url)))
+        .or_else(|| {
+            var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                .map(|url| named("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url))
+        })
+        .or_else(|| {
+            var("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .map(|url| named("OTEL_EXPORTER_OTLP_ENDPOINT", base(&url)))
+        })
 }
 
 /// Builds the provider once (exporting to `traces_url` when given) and keeps it.
-pub(super) fn install(traces_url: Option<&str>) -> anyhow::Result<&'static SdkTracerProvider> {
+pub(super) fn install(
+    traces_url: Option<&TracesUrl>,
+) -> anyhow::Result<&'static SdkTracerProvider> {
     if let Some(provider) = PROVIDER.get() {
         return Ok(provider);
     }
@@ -50,26 +65,19 @@ pub(super) fn install(traces_url: Option<&str>) -> anyhow::Result<&'static SdkTr
     Ok(PROVIDER.get_or_init(|| provider))
 }
 
-fn exporter(url: &str) -> anyhow::Result<opentelemetry_otlp::SpanExporter> {
+fn exporter(
+    TracesUrl { setting, url }: &TracesUrl,
+) -> anyhow::Result<opentelemetry_otlp::SpanExporter> {
     use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
     let timeout = std::time::Duration::from_secs(5);
-    let client = mfa_totp_http::blocking_client(mfa_totp_http::Target::new(
-        "telemetry.otlp_endpoint",
-        url,
-        timeout,
-    ))?;
+    let client = mfa_totp_http::blocking_client(mfa_totp_http::Target::new(setting, url, timeout))?;
     opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_http_client(client)
         .with_endpoint(url)
         .with_timeout(timeout)
         .build()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "telemetry.otlp_endpoint {}: {e}",
-                mfa_totp_http::redacted(url)
-            )
-        })
+        .map_err(|e| anyhow::anyhow!("{setting} {}: {e}", mfa_totp_http::redacted(url)))
 }
 
 /// The standard resource (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, the SDK's own),

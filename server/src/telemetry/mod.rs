@@ -50,7 +50,7 @@ pub fn init_with(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Resu
     });
     let json = (format == LogFormat::Json).then(json_lines);
     let url = export::traces_url(otlp_endpoint);
-    let tracer = export::install(url.as_deref())?.tracer("mfa-totp");
+    let tracer = export::install(url.as_ref())?.tracer("mfa-totp");
     let spans = tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_tracked_inactivity(false);

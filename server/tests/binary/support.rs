@@ -30,13 +30,24 @@ impl Drop for Server {
 
 /// The binary with `args` in `dir`, without a config file, with `env` on top of the test's.
 pub fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    Command::new(BIN)
+    command(dir, args, env).output().unwrap()
+}
+
+/// The binary with `args` in `dir`, with `env` on an environment that names no config file
+/// and no collector of the shell's.
+fn command(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BIN);
+    command
         .current_dir(dir)
         .args(args)
-        .env_remove("MFA_TOTP_CONFIG")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
+        .env_remove("MFA_TOTP_CONFIG");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("OTEL_") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(env.iter().copied());
+    command
 }
 
 /// A Twilio (a fake) that takes every message, after `delay`.
@@ -77,13 +88,9 @@ pub fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
 
 /// The binary with `args`, on port 0 with JSON logs, once it logs its port.
 pub fn start_with(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(BIN)
-        .current_dir(dir)
-        .args(args)
-        .envs(env.iter().copied())
+    let mut child = command(dir, args, env)
         .env("MFA_TOTP__SERVER__PORT", "0")
         .env("MFA_TOTP__SERVER__LOG_FORMAT", "json")
-        .env_remove("MFA_TOTP_CONFIG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

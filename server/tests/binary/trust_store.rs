@@ -113,19 +113,30 @@ fn without_ca_certificates_an_https_provider_is_a_named_start_up_error() {
 }
 
 /// The OTLP exporter's client follows the same rule: an https collector without a trust
-/// store is a start-up error naming `telemetry.otlp_endpoint`.
+/// store is a start-up error naming what set it, `telemetry.otlp_endpoint` or the standard
+/// variable.
 #[test]
 fn without_ca_certificates_an_https_collector_is_a_named_start_up_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let trust = empty_trust_store(dir.path());
-    let mut env: Vec<(&str, &str)> = trust.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    env.push(("MFA_TOTP__TELEMETRY__OTLP_ENDPOINT", "https://127.0.0.1:1"));
-    env.push(("MFA_TOTP__SERVER__PORT", "0"));
-    let out = run(dir.path(), &["serve", "--dev"], &env);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("telemetry.otlp_endpoint") && stderr.contains("CA certificate"),
-        "{stderr}"
-    );
+    for setting in [
+        "MFA_TOTP__TELEMETRY__OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let trust = empty_trust_store(dir.path());
+        let mut env: Vec<(&str, &str)> = trust.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.push((setting, "https://127.0.0.1:1"));
+        env.push(("MFA_TOTP__SERVER__PORT", "0"));
+        let out = run(dir.path(), &["serve", "--dev"], &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{setting}: {stderr}");
+        let named = match setting {
+            "MFA_TOTP__TELEMETRY__OTLP_ENDPOINT" => "telemetry.otlp_endpoint",
+            other => other,
+        };
+        assert!(
+            stderr.contains(named) && stderr.contains("CA certificate"),
+            "{setting}: {stderr}"
+        );
+    }
 }
