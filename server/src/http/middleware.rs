@@ -73,7 +73,7 @@ impl<E: Endpoint> Endpoint for ContractEndpoint<E> {
                 Ok(response) => response,
                 Err(error) => self.error_response(error, &method, &path),
             };
-            finish(response, &id)
+            finish(response, &id, &method, &path)
         }
         .instrument(span.clone())
         .await;
@@ -90,12 +90,13 @@ impl<E: Endpoint> Endpoint for ContractEndpoint<E> {
     }
 }
 
-/// Stamps the request id into an error body and logs the request's outcome, once.
-fn finish(mut response: Response, id: &str) -> Response {
+/// Stamps the request id into an error body and logs the request's outcome, once, with its
+/// method and path (the span's name has the route, not the ids in the path).
+fn finish(mut response: Response, id: &str, method: &poem::http::Method, path: &str) -> Response {
     let status = response.status().as_u16();
     let Some(ErrorReport { mut body, cause }) = response.extensions_mut().remove::<ErrorReport>()
     else {
-        tracing::info!(status, "request finished");
+        tracing::info!(status, %method, path, "request finished");
         return response;
     };
     body.request_id = id.to_owned();
@@ -107,9 +108,11 @@ fn finish(mut response: Response, id: &str) -> Response {
     let cause = cause.map(|c| format!("{c:#}"));
     let cause = cause.as_deref().unwrap_or("-");
     match status {
-        503 => tracing::warn!(status, %code, %cause, "request failed: a dependency is unavailable"),
-        500.. => tracing::error!(status, %code, %cause, "request failed"),
-        _ => tracing::info!(status, %code, %cause, "request refused"),
+        503 => {
+            tracing::warn!(status, %code, %cause, %method, path, "request failed: a dependency is unavailable")
+        }
+        500.. => tracing::error!(status, %code, %cause, %method, path, "request failed"),
+        _ => tracing::info!(status, %code, %cause, %method, path, "request refused"),
     }
     response
 }

@@ -45,7 +45,7 @@ pub fn init_with(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Resu
     let pretty = (format == LogFormat::Pretty).then(|| {
         tracing_subscriber::fmt::layer()
             .with_ansi(colour)
-            .fmt_fields(pretty_fields())
+            .fmt_fields(PrettyFields)
             .with_writer(std::io::stderr)
     });
     let json = (format == LogFormat::Json).then(json_lines);
@@ -63,21 +63,54 @@ pub fn init_with(format: LogFormat, otlp_endpoint: Option<&str>) -> anyhow::Resu
     Ok(())
 }
 
-/// Span fields for people: the `otel.*` fields that name a span for the exporter are left
-/// out.
-fn pretty_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> {
-    use tracing_subscriber::field::MakeExt;
-    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+/// Span fields for people: a span's `otel.name` (`POST /internal/…/{challengeId}:initiate`)
+/// as it is; the other `otel.*` fields, which are for the exporter, left out.
+struct PrettyFields;
+
+impl<'w> tracing_subscriber::fmt::FormatFields<'w> for PrettyFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        writer: tracing_subscriber::fmt::format::Writer<'w>,
+        fields: R,
+    ) -> std::fmt::Result {
+        let mut visitor = PrettyVisitor {
+            writer,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result
+    }
+}
+
+struct PrettyVisitor<'w> {
+    writer: tracing_subscriber::fmt::format::Writer<'w>,
+    first: bool,
+    result: std::fmt::Result,
+}
+
+impl tracing::field::Visit for PrettyVisitor<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
         let name = field.name();
-        if name.starts_with("otel.") {
-            Ok(())
-        } else if name == "message" {
-            write!(writer, "{value:?}")
-        } else {
-            write!(writer, "{name}={value:?}")
+        if self.result.is_err() || (name.starts_with("otel.") && name != "otel.name") {
+            return;
         }
-    })
-    .delimited(" ")
+        let separator = if self.first { "" } else { " " };
+        self.first = false;
+        self.result = if name == "otel.name" || name == "message" {
+            write!(self.writer, "{separator}{value:?}")
+        } else {
+            write!(self.writer, "{separator}{name}={value:?}")
+        };
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "otel.name" || field.name() == "message" {
+            self.record_debug(field, &format_args!("{value}"));
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
 }
 
 /// One JSON object per line: time, level, target, the event's fields, the span it was

@@ -222,3 +222,50 @@ async fn a_caller_s_long_headers_and_path_are_cut_in_the_span() {
             .starts_with("Mozilla/5.0 Mozilla")
     );
 }
+
+/// Pretty lines show a span by its name for people and its ids, without the fields that
+/// are for the exporter; and an outcome line names the method and path.
+#[test]
+fn pretty_lines_name_the_span_and_leave_out_the_exporter_s_fields() {
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let sink = buffer.clone();
+    let subscriber = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .fmt_fields(super::PrettyFields)
+            .with_writer(move || sink.clone()),
+    );
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!(
+            "request",
+            otel.name = "POST /c/{id}:verify",
+            otel.kind = "server",
+            request_id = "r-1",
+            trace_id = tracing::field::Empty,
+        );
+        span.record("trace_id", "4bf9");
+        let _entered = span.enter();
+        tracing::info!(status = 200, path = "/c/42:verify", "request finished");
+    });
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains(r#"request{POST /c/{id}:verify request_id="r-1" trace_id="4bf9"}: "#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"request finished status=200 path="/c/42:verify""#),
+        "{text}"
+    );
+    assert!(!text.contains("otel"), "{text}");
+}
