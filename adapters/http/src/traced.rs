@@ -50,7 +50,6 @@ pub async fn send(
         "outbound request",
         otel.name = if method == "_OTHER" { "HTTP" } else { method },
         otel.kind = "client",
-        peer = peer,
     );
     let context = span.context();
     TraceContextPropagator::new().inject_context(&context, &mut Headers(request.headers_mut()));
