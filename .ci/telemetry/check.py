@@ -1,7 +1,8 @@
 """What operators see, against the real binary, with their own tools.
 
 Two servers: A sends SMS through a fake Twilio and exports spans to an OTLP/HTTP receiver
-here (through the standard OTEL_* variables); B verifies tokens from a JWKS served here.
+here (through the standard OTEL_* variables); B takes its token keys from a JWKS served here,
+so that the identity provider's metrics exist for the dashboard.
 After a full flow on A:
   - `promtool check metrics` passes on A's scrape;
   - a real Prometheus scrapes both every second during a short load on A; every query of

@@ -3,7 +3,7 @@
 //! challenge's events through [`UseCases::challenge_events`].
 
 use mfa_totp_domain::{
-    Actor, AuditEvent, AuditKind, AuditOutcome, Challenge, ChallengeId, Timestamp,
+    Actor, AuditEvent, AuditKind, AuditOutcome, Challenge, ChallengeId, SendOutcome, Timestamp,
 };
 
 use crate::{StoreError, UseCases};
@@ -59,17 +59,17 @@ pub mod metric {
     /// How long a send took from the first provider request to the outcome, by `provider`.
     pub const SMS_SEND_DURATION: &str = "mfa_totp_sms_send_duration_seconds";
 
-    /// The `state` of [`CHALLENGES_FINISHED`].
-    pub const FINISHED_STATES: [&str; 4] = ["verified", "locked", "expired", "cancelled"];
-    /// The `outcome` of [`VERIFICATIONS`].
-    pub const VERIFICATION_OUTCOMES: [&str; 3] = ["verified", "invalid_otp", "limited"];
-    /// The `outcome` of [`SMS_SENDS`], one per `SendOutcome`.
-    pub const SEND_OUTCOMES: [&str; 4] = ["accepted", "rejected", "unavailable", "unknown"];
+    /// The `outcome`s of [`VERIFICATIONS`]: a right code, a wrong one, one refused by the
+    /// wrong-code limit.
+    pub(crate) const VERIFIED: &str = "verified";
+    pub(crate) const INVALID_OTP: &str = "invalid_otp";
+    pub(crate) const LIMITED: &str = "limited";
 
     /// Describes these metrics (their HELP text) and registers each series at 0, for the
     /// SMS `providers` configured (and `none`, for a send no provider took).
     pub fn describe_and_register(providers: &[&'static str]) {
         use metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
+        use mfa_totp_domain::{AuditKind, SendOutcome};
         describe_counter!(CHALLENGES_CREATED, "Challenges created.");
         describe_counter!(
             CONTEXTS_CONSUMED,
@@ -98,17 +98,17 @@ pub mod metric {
         );
         counter!(CHALLENGES_CREATED).increment(0);
         counter!(CONTEXTS_CONSUMED).increment(0);
-        for state in FINISHED_STATES {
+        for state in AuditKind::ALL.into_iter().filter_map(super::finished_state) {
             counter!(CHALLENGES_FINISHED, "state" => state).increment(0);
         }
-        for outcome in VERIFICATION_OUTCOMES {
+        for outcome in [VERIFIED, INVALID_OTP, LIMITED] {
             counter!(VERIFICATIONS, "outcome" => outcome).increment(0);
         }
         for limit in mfa_totp_domain::LimitKind::ALL {
             counter!(LIMIT_REFUSALS, "limit" => limit.as_str()).increment(0);
         }
         for provider in providers.iter().copied().chain(["none"]) {
-            for outcome in SEND_OUTCOMES {
+            for outcome in SendOutcome::ALL.map(super::send_outcome) {
                 counter!(SMS_SENDS, "provider" => provider, "outcome" => outcome).increment(0);
             }
             let _ = histogram!(SMS_SEND_DURATION, "provider" => provider);
@@ -116,46 +116,67 @@ pub mod metric {
     }
 }
 
+/// The `state` label of a challenge's final state, for the event that reached it.
+fn finished_state(kind: AuditKind) -> Option<&'static str> {
+    match kind {
+        AuditKind::Verified => Some("verified"),
+        AuditKind::Locked => Some("locked"),
+        AuditKind::Expired => Some("expired"),
+        AuditKind::Cancelled => Some("cancelled"),
+        _ => None,
+    }
+}
+
+/// The `outcome` label of a send.
+fn send_outcome(outcome: SendOutcome) -> &'static str {
+    match outcome {
+        SendOutcome::Accepted => "accepted",
+        SendOutcome::Rejected => "rejected",
+        SendOutcome::Unavailable => "unavailable",
+        SendOutcome::Unknown => "unknown",
+    }
+}
+
 /// Moves the metrics of an event that was written.
 fn count(event: &AuditEvent) {
-    let finished = |state: &'static str| {
-        metrics::counter!(metric::CHALLENGES_FINISHED, "state" => state).increment(1);
-    };
     let verification = |outcome: &'static str| {
         metrics::counter!(metric::VERIFICATIONS, "outcome" => outcome).increment(1);
     };
+    if let Some(state) = finished_state(event.kind) {
+        metrics::counter!(metric::CHALLENGES_FINISHED, "state" => state).increment(1);
+    }
     match event.kind {
         AuditKind::ChallengeCreated => metrics::counter!(metric::CHALLENGES_CREATED).increment(1),
-        AuditKind::Verified => {
-            verification("verified");
-            finished("verified");
-        }
-        AuditKind::VerifyFailed => verification("invalid_otp"),
-        AuditKind::Locked => finished("locked"),
-        AuditKind::Expired => finished("expired"),
-        AuditKind::Cancelled => finished("cancelled"),
+        AuditKind::Verified => verification(metric::VERIFIED),
+        AuditKind::VerifyFailed => verification(metric::INVALID_OTP),
         AuditKind::Consumed => metrics::counter!(metric::CONTEXTS_CONSUMED).increment(1),
         AuditKind::LimitHit => {
             if let Some(limit) = event.limit {
                 metrics::counter!(metric::LIMIT_REFUSALS, "limit" => limit.as_str()).increment(1);
                 if limit == mfa_totp_domain::LimitKind::UserWrongCodes {
-                    verification("limited");
+                    verification(metric::LIMITED);
                 }
             }
         }
-        // Counted with their provider and latency in `count_send`; delivery reports are
-        // not a metric of their own.
-        AuditKind::CodeSent | AuditKind::SendFailed | AuditKind::DeliveryReported => {}
+        // Final states are counted above. Sends are counted with their provider and latency
+        // in `count_send`; delivery reports are not a metric of their own.
+        AuditKind::Locked
+        | AuditKind::Expired
+        | AuditKind::Cancelled
+        | AuditKind::CodeSent
+        | AuditKind::SendFailed
+        | AuditKind::DeliveryReported => {}
     }
 }
 
 /// Moves the SMS metrics of one send.
 pub(crate) fn count_send(
     provider: Option<&'static str>,
-    outcome: &'static str,
+    outcome: SendOutcome,
     latency: std::time::Duration,
 ) {
     let provider = provider.unwrap_or("none");
+    let outcome = send_outcome(outcome);
     metrics::counter!(metric::SMS_SENDS, "provider" => provider, "outcome" => outcome).increment(1);
     metrics::histogram!(metric::SMS_SEND_DURATION, "provider" => provider)
         .record(latency.as_secs_f64());

@@ -228,16 +228,7 @@ impl UseCases {
             Err(error) => error.outcome(),
         };
         let provider = sent.map(|s| s.provider).or(answer.map(|a| a.provider));
-        crate::audit::count_send(
-            provider,
-            match outcome {
-                SendOutcome::Accepted => "accepted",
-                SendOutcome::Rejected => "rejected",
-                SendOutcome::Unavailable => "unavailable",
-                SendOutcome::Unknown => "unknown",
-            },
-            latency,
-        );
+        crate::audit::count_send(provider, outcome, latency);
         let send = SmsSend {
             challenge_id: id,
             outcome,

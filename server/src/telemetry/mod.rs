@@ -24,7 +24,7 @@ pub use export::shutdown;
 pub use recorder::{
     METRIC_NAMES, UPKEEP_EVERY, describe_and_register, metric, metrics, register_operations, render,
 };
-pub use trace::{finish_server_span, server_span, traceparent_trace_id};
+pub use trace::{finish_server_span, server_span};
 
 pub const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
 

@@ -162,8 +162,8 @@ fn correlate(span: &tracing::Span, ids: Correlation) {
 }
 
 /// The trace id of a valid `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero),
-/// lower case.
-pub fn traceparent_trace_id(value: &str) -> Option<String> {
+/// lower case. Stricter than the propagator, which takes ids of any length up to theirs.
+fn traceparent_trace_id(value: &str) -> Option<String> {
     let mut parts = value.trim().split('-');
     let (version, trace, parent, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -211,6 +211,9 @@ mod tests {
             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            // The propagator alone would take these: ids shorter than theirs, a sign.
+            "00-4bf9-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-+0f067aa0ba902b7-01",
         ] {
             assert_eq!(traceparent_trace_id(bad), None, "{bad}");
         }

@@ -169,8 +169,9 @@ async fn every_line_of_a_request_carries_its_ids_and_the_provider_gets_its_trace
 }
 
 /// The standard variables: `OTEL_EXPORTER_OTLP_ENDPOINT` names the collector when the
-/// service's own key is not set, `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` name the
-/// resource, and `service.version` is added.
+/// service's own key is not set, `OTEL_EXPORTER_OTLP_HEADERS` goes with each export,
+/// `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` name the resource, and
+/// `service.version` is added.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standard_otel_variables_name_the_collector_and_the_resource() {
     let receiver = otlp_receiver().await;
@@ -185,6 +186,7 @@ async fn the_standard_otel_variables_name_the_collector_and_the_resource() {
                 "OTEL_RESOURCE_ATTRIBUTES",
                 "deployment.environment.name=staging",
             ),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-collector-key=k-7f3a"),
         ],
     );
     mfa_totp_http::install_crypto_provider();
@@ -197,13 +199,15 @@ async fn the_standard_otel_variables_name_the_collector_and_the_resource() {
     assert_eq!(response.status(), 200);
     server.terminate();
     assert_eq!(server.exit_code_within(Duration::from_secs(10)), Some(0));
-    let bodies: Vec<Vec<u8>> = receiver
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.body)
-        .collect();
+    let exports = receiver.received_requests().await.unwrap();
+    assert!(
+        exports.iter().all(|r| r
+            .headers
+            .get("x-collector-key")
+            .is_some_and(|v| v == "k-7f3a")),
+        "OTEL_EXPORTER_OTLP_HEADERS is not on every export"
+    );
+    let bodies: Vec<Vec<u8>> = exports.into_iter().map(|r| r.body).collect();
     let has = |text: &str| {
         bodies
             .iter()

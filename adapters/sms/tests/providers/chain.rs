@@ -106,21 +106,27 @@ async fn a_permanent_rejection_of_the_number_stops_the_chain() {
     );
 }
 
-/// A provider that took the request but did not answer in time may have sent the SMS: the
-/// chain stops there rather than send the code twice.
-#[tokio::test]
-async fn a_provider_that_times_out_is_unknown_and_not_tried_elsewhere() {
-    let primary = fake_answering(
+/// A Twilio that takes the request and answers after 5 s, and a config that waits 100 ms.
+async fn silent_twilio() -> (MockServer, TwilioConfig) {
+    let silent = fake_answering(
         ResponseTemplate::new(201)
             .set_body_json(twilio::accepted("queued"))
             .set_delay(Duration::from_secs(5)),
     )
     .await;
-    let secondary = vonage_ok().await;
     let config = TwilioConfig {
         timeout_ms: 100,
-        ..twilio::config(&primary.uri())
+        ..twilio::config(&silent.uri())
     };
+    (silent, config)
+}
+
+/// A provider that took the request but did not answer in time may have sent the SMS: the
+/// chain stops there rather than send the code twice.
+#[tokio::test]
+async fn a_provider_that_times_out_is_unknown_and_not_tried_elsewhere() {
+    let (primary, config) = silent_twilio().await;
+    let secondary = vonage_ok().await;
     let error = chain(config, &secondary.uri(), quick())
         .send(&message())
         .await
@@ -141,17 +147,8 @@ async fn a_provider_that_times_out_is_unknown_and_not_tried_elsewhere() {
 /// later sends go to the next provider at once (each unknown one itself is not moved on).
 #[tokio::test]
 async fn unknown_outcomes_open_the_breaker_and_later_sends_fail_over() {
-    let silent = fake_answering(
-        ResponseTemplate::new(201)
-            .set_body_json(twilio::accepted("queued"))
-            .set_delay(Duration::from_secs(5)),
-    )
-    .await;
+    let (silent, config) = silent_twilio().await;
     let secondary = vonage_ok().await;
-    let config = TwilioConfig {
-        timeout_ms: 100,
-        ..twilio::config(&silent.uri())
-    };
     let chain = chain(config, &secondary.uri(), quick());
     for _ in 0..2 {
         let error = chain.send(&message()).await.unwrap_err();
