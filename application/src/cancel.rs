@@ -3,7 +3,7 @@
 use mfa_totp_domain::{Actor, AuditKind, AuditOutcome, ChallengeId, ChallengeStatus, ClientId};
 
 use crate::audit::{challenge_event, log_event};
-use crate::{ChallengeView, MAX_RACE_RETRIES, StoreError, UseCases};
+use crate::{ChallengeChange, ChallengeView, Change, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CancelError {
@@ -30,19 +30,16 @@ impl UseCases {
         client: &ClientId,
         id: ChallengeId,
     ) -> Result<ChallengeView, CancelError> {
-        for _ in 0..MAX_RACE_RETRIES {
-            let challenge = self
+        for _ in 0..self.race_retries() {
+            let (challenge, context) = self
                 .challenges
-                .find(id)
+                .find_with_context(id)
                 .await?
                 .ok_or(CancelError::ChallengeNotFound)?;
             if !challenge.is_owned_by(client) {
                 return Err(CancelError::NotOwner);
             }
-            let context = self
-                .contexts
-                .find_context(id)
-                .await?
+            let context = context
                 .filter(|c| c.is_active())
                 .ok_or(CancelError::ContextNotFound)?;
             let now = self.clock.now();
@@ -56,17 +53,16 @@ impl UseCases {
                 &challenge,
                 AuditOutcome::Status(ChallengeStatus::Cancelled),
             );
-            if self
-                .challenges
-                .cancel(id, challenge.status(), &event)
-                .await?
-            {
-                log_event(&event);
+            let change = ChallengeChange::update(&challenge, cancelled)
+                .with_context(context.after_cancel())
+                .recording(vec![event]);
+            if self.challenges.apply(&change).await? == Change::Applied {
+                change.events.iter().for_each(log_event);
                 tracing::info!(was = %challenge.status(), "challenge cancelled");
                 return Ok(ChallengeView {
-                    status: cancelled.status(),
-                    challenge: cancelled,
-                    context: Some(context.after_cancel()),
+                    status: change.challenge.status(),
+                    challenge: change.challenge,
+                    context: change.context,
                     last_send: None,
                 });
             }
@@ -87,10 +83,14 @@ mod tests {
             .with_challenge(challenge(ChallengeStatus::CodeSent))
             .with_context(ContextState::Active);
         m.challenges
-            .expect_cancel()
-            .withf(|_, read_as, _| *read_as == ChallengeStatus::CodeSent)
+            .expect_apply()
+            .withf(|ch| {
+                let read_as = &ch.guard;
+                kind(ch) == Kind::Cancel
+                    && *read_as == Some(challenge(ChallengeStatus::CodeSent).version())
+            })
             .times(1)
-            .returning(|_, _, _| Ok(true));
+            .returning(|_| Ok(Change::Applied));
         let view = m
             .build()
             .cancel(&who(), &client(), challenge_id())
@@ -106,9 +106,10 @@ mod tests {
             .with_challenge(challenge(ChallengeStatus::CodeSent))
             .with_context(ContextState::Active);
         m.challenges
-            .expect_cancel()
-            .times(crate::MAX_RACE_RETRIES)
-            .returning(|_, _, _| Ok(false));
+            .expect_apply()
+            .withf(|c| kind(c) == Kind::Cancel)
+            .times(race_retries())
+            .returning(|_| Ok(Change::Stale));
         let err = m
             .build()
             .cancel(&who(), &client(), challenge_id())
@@ -146,7 +147,9 @@ mod tests {
     #[tokio::test]
     async fn cancel_of_an_unknown_challenge_is_challenge_not_found() {
         let mut m = Mocks::new();
-        m.challenges.expect_find().returning(|_| Ok(None));
+        m.challenges
+            .expect_find_with_context()
+            .returning(|_| Ok(None));
         let err = m
             .build()
             .cancel(&who(), &client(), challenge_id())
@@ -161,8 +164,9 @@ mod tests {
             .with_challenge(challenge(ChallengeStatus::Pending))
             .with_context(ContextState::Active);
         m.challenges
-            .expect_cancel()
-            .returning(|_, _, _| Err(unavailable()));
+            .expect_apply()
+            .withf(|c| kind(c) == Kind::Cancel)
+            .returning(|_| Err(unavailable()));
         let err = m
             .build()
             .cancel(&who(), &client(), challenge_id())

@@ -7,7 +7,7 @@ use mfa_totp_domain::{
 };
 
 use crate::audit::{challenge_event, log_event};
-use crate::{StoreError, UseCases};
+use crate::{ChallengeChange, Change, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumeError {
@@ -22,6 +22,8 @@ pub enum ConsumeError {
     NotVerified(ChallengeStatus),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the challenge kept changing under concurrent requests")]
+    Contended,
 }
 
 /// The authorised context, handed over once.
@@ -45,55 +47,58 @@ impl UseCases {
         client: &ClientId,
         id: ChallengeId,
     ) -> Result<Consumed, ConsumeError> {
-        let challenge = self
-            .challenges
-            .find(id)
-            .await?
-            .ok_or(ConsumeError::ChallengeNotFound)?;
-        if !challenge.is_owned_by(client) {
-            return Err(ConsumeError::NotOwner);
+        for _ in 0..self.race_retries() {
+            let (challenge, context) = self
+                .challenges
+                .find_with_context(id)
+                .await?
+                .ok_or(ConsumeError::ChallengeNotFound)?;
+            if !challenge.is_owned_by(client) {
+                return Err(ConsumeError::NotOwner);
+            }
+            let context = context
+                .filter(|context| context.is_active())
+                .ok_or(ConsumeError::ContextNotFound)?;
+            let now = self.clock.now();
+            let verified_at = challenge.consumable(now, &self.policy).map_err(
+                |refused| match refused {
+                    ConsumeRefused::NotVerified(status) => ConsumeError::NotVerified(status),
+                    ConsumeRefused::Lapsed { verified_at } => {
+                        tracing::info!(%verified_at, "verified context lapsed before it was consumed");
+                        ConsumeError::ContextNotFound
+                    }
+                },
+            )?;
+            let event = challenge_event(
+                AuditKind::Consumed,
+                now,
+                who,
+                &challenge,
+                AuditOutcome::Consumed,
+            );
+            let consumed = context.after_consume(now);
+            let change = ChallengeChange::update(&challenge, challenge.after_consume())
+                .with_context(consumed.clone())
+                .recording(vec![event]);
+            if self.challenges.apply(&change).await? != Change::Applied {
+                // Consumed or cancelled meanwhile: decide again on what that left.
+                continue;
+            }
+            change.events.iter().for_each(log_event);
+            tracing::info!("step-up request context consumed");
+            return Ok(Consumed {
+                context_digest: consumed.digest(),
+                challenge_id: id,
+                subject: challenge.subject().clone(),
+                operation: consumed.operation,
+                attributes: consumed.attributes,
+                verified_at,
+                consumed_at: now,
+            });
         }
-        let context = self
-            .contexts
-            .find_context(id)
-            .await?
-            .filter(|context| context.is_active())
-            .ok_or(ConsumeError::ContextNotFound)?;
-        let now = self.clock.now();
-        let verified_at = challenge.consumable(now, &self.policy).map_err(
-            |refused| match refused {
-                ConsumeRefused::NotVerified(status) => ConsumeError::NotVerified(status),
-                ConsumeRefused::Lapsed { verified_at } => {
-                    tracing::info!(%verified_at, "verified context lapsed before it was consumed");
-                    ConsumeError::ContextNotFound
-                }
-            },
-        )?;
-        let event = challenge_event(
-            AuditKind::Consumed,
-            now,
-            who,
-            &challenge,
-            AuditOutcome::Consumed,
-        );
-        if !self.contexts.consume(id, now, &event).await? {
-            return Err(ConsumeError::ContextNotFound);
-        }
-        log_event(&event);
-        tracing::info!("step-up request context consumed");
-        let consumed = context.after_consume(now);
-        Ok(Consumed {
-            context_digest: consumed.digest(),
-            challenge_id: id,
-            subject: challenge.subject().clone(),
-            operation: consumed.operation,
-            attributes: consumed.attributes,
-            verified_at,
-            consumed_at: now,
-        })
+        Err(ConsumeError::Contended)
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,10 +114,11 @@ mod tests {
         let mut m = Mocks::new()
             .with_challenge(verified())
             .with_context(ContextState::Active);
-        m.contexts
-            .expect_consume()
+        m.challenges
+            .expect_apply()
+            .withf(|c| kind(c) == Kind::Consume)
             .times(1)
-            .returning(|_, _, _| Ok(true));
+            .returning(|_| Ok(Change::Applied));
         let out = m
             .build()
             .consume(&who(), &client(), challenge_id())
@@ -136,11 +142,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn consume_that_loses_the_race_is_context_not_found() {
-        let mut m = Mocks::new()
-            .with_challenge(verified())
-            .with_context(ContextState::Active);
-        m.contexts.expect_consume().returning(|_, _, _| Ok(false));
+    async fn consume_that_loses_the_race_decides_again_on_what_the_winner_left() {
+        let mut m = Mocks::new();
+        let mut seq = mockall::Sequence::new();
+        for state in [ContextState::Active, ContextState::Consumed] {
+            m.challenges
+                .expect_find_with_context()
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(move |_| Ok(Some((verified(), Some(context(state))))));
+        }
+        m.challenges
+            .expect_apply()
+            .withf(|c| kind(c) == Kind::Consume)
+            .times(1)
+            .returning(|_| Ok(Change::Stale));
         let err = m
             .build()
             .consume(&who(), &client(), challenge_id())
@@ -168,7 +184,9 @@ mod tests {
     #[tokio::test]
     async fn consume_of_an_unknown_challenge_is_challenge_not_found() {
         let mut m = Mocks::new();
-        m.challenges.expect_find().returning(|_| Ok(None));
+        m.challenges
+            .expect_find_with_context()
+            .returning(|_| Ok(None));
         let err = m
             .build()
             .consume(&who(), &client(), challenge_id())
@@ -179,9 +197,11 @@ mod tests {
 
     #[tokio::test]
     async fn consume_reports_unavailable_storage() {
-        let mut m = Mocks::new().with_challenge(verified());
-        m.contexts
-            .expect_find_context()
+        let mut m = Mocks::new()
+            .with_challenge(verified())
+            .with_context(ContextState::Active);
+        m.challenges
+            .expect_apply()
             .returning(|_| Err(unavailable()));
         let err = m
             .build()

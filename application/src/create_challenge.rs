@@ -7,7 +7,7 @@ use mfa_totp_domain::{
 };
 
 use crate::audit::log_event;
-use crate::{ChallengeView, Change, StoreError, UseCases};
+use crate::{ChallengeChange, ChallengeView, Change, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateChallengeError {
@@ -118,12 +118,11 @@ impl UseCases {
             Some(challenge.id()),
             AuditOutcome::Status(challenge.status()),
         );
-        match self
-            .challenges
-            .insert(&challenge, &context, &charges, &created)
-            .await?
-        {
-            Change::Applied => log_event(&created),
+        let change = ChallengeChange::insert(challenge.clone(), context.clone())
+            .charging(charges)
+            .recording(vec![created]);
+        match self.challenges.apply(&change).await? {
+            Change::Applied => change.events.iter().for_each(log_event),
             Change::Limited(reached) => {
                 // The challenge was never stored: the refusal names no challenge.
                 let hit = event(AuditKind::LimitHit, None, AuditOutcome::TooManyRequests)
@@ -178,15 +177,19 @@ mod tests {
     async fn create_stores_a_pending_challenge_with_its_context() {
         let mut m = Mocks::new();
         m.challenges
-            .expect_insert()
-            .withf(|c, ctx, _, _| {
-                c.status() == ChallengeStatus::Pending
-                    && c.expires_at() == now() + chrono::TimeDelta::minutes(10)
-                    && ctx.challenge_id == c.id()
-                    && ctx.is_active()
+            .expect_apply()
+            .withf(|ch| {
+                let c = &ch.challenge;
+                let ctx = ch.context.as_ref().unwrap();
+                kind(ch) == Kind::Insert && {
+                    c.status() == ChallengeStatus::Pending
+                        && c.expires_at() == now() + chrono::TimeDelta::minutes(10)
+                        && ctx.challenge_id == c.id()
+                        && ctx.is_active()
+                }
             })
             .times(1)
-            .returning(|_, _, _, _| Ok(Change::Applied));
+            .returning(|_| Ok(Change::Applied));
         let created = m.build().create_challenge(&who(), request()).await.unwrap();
         assert_eq!(created.status, ChallengeStatus::Pending);
         assert_eq!(created.challenge.subject(), &user());
@@ -206,7 +209,10 @@ mod tests {
             client().as_str().to_owned(),
             vec!["profile.phone_change".to_owned()],
         )]));
-        m.challenges.expect_insert().never();
+        m.challenges
+            .expect_apply()
+            .withf(|c| kind(c) == Kind::Insert)
+            .never();
         let err = m
             .build()
             .create_challenge(&who(), request())
@@ -221,7 +227,10 @@ mod tests {
     #[tokio::test]
     async fn a_linked_operation_without_its_attributes_is_refused_before_anything_is_stored() {
         let mut m = Mocks::new();
-        m.challenges.expect_insert().never();
+        m.challenges
+            .expect_apply()
+            .withf(|c| kind(c) == Kind::Insert)
+            .never();
         let mut linked = request();
         linked.operation = Operation::parse("payments.linked").unwrap();
         linked.attributes = serde_json::json!({"amount": "  "})
@@ -249,8 +258,9 @@ mod tests {
     async fn create_reports_unavailable_storage() {
         let mut m = Mocks::new();
         m.challenges
-            .expect_insert()
-            .returning(|_, _, _, _| Err(StoreError::Unavailable(anyhow::anyhow!("down"))));
+            .expect_apply()
+            .withf(|c| kind(c) == Kind::Insert)
+            .returning(|_| Err(StoreError::Unavailable(anyhow::anyhow!("down"))));
         let err = m
             .build()
             .create_challenge(&who(), request())
@@ -266,8 +276,9 @@ mod tests {
     async fn create_reports_unexpected_storage_failures() {
         let mut m = Mocks::new();
         m.challenges
-            .expect_insert()
-            .returning(|_, _, _, _| Err(StoreError::Unexpected(anyhow::anyhow!("constraint"))));
+            .expect_apply()
+            .withf(|c| kind(c) == Kind::Insert)
+            .returning(|_| Err(StoreError::Unexpected(anyhow::anyhow!("constraint"))));
         let err = m
             .build()
             .create_challenge(&who(), request())
@@ -287,16 +298,20 @@ mod tests {
         };
         let mut m = Mocks::new();
         m.challenges
-            .expect_insert()
-            .withf(|_, _, charges, event| {
-                charges.len() == 1
-                    && charges[0].kind == LimitKind::UserChallenges
-                    && charges[0].key == LimitKey::client_user(&client(), &user())
-                    && event.kind == AuditKind::ChallengeCreated
-                    && event.actor == "payments-service"
+            .expect_apply()
+            .withf(|ch| {
+                let charges = &ch.charges;
+                let event = &ch.events[0];
+                kind(ch) == Kind::Insert && {
+                    charges.len() == 1
+                        && charges[0].kind == LimitKind::UserChallenges
+                        && charges[0].key == LimitKey::client_user(&client(), &user())
+                        && event.kind == AuditKind::ChallengeCreated
+                        && event.actor == "payments-service"
+                }
             })
             .times(1)
-            .returning(move |_, _, _, _| Ok(Change::Limited(reached)));
+            .returning(move |_| Ok(Change::Limited(reached)));
         m.audit
             .expect_record()
             .withf(|e| {

@@ -8,7 +8,7 @@ use mfa_totp_domain::{
 use crate::access::AccessError;
 use crate::audit::{challenge_event, log_event};
 use crate::{
-    Change, Contact, MAX_RACE_RETRIES, OutboundSms, SentSms, SmsError, StoreError, UseCases,
+    ChallengeChange, Change, Contact, OutboundSms, SentSms, SmsError, StoreError, UseCases,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +62,7 @@ impl UseCases {
         caller: &UserId,
         id: ChallengeId,
     ) -> Result<Initiated, InitiateError> {
-        for _ in 0..MAX_RACE_RETRIES {
+        for _ in 0..self.race_retries() {
             let (challenge, context) = self.load_for_subject(id, caller).await?;
             let now = self.clock.now();
             let event = |kind, outcome| {
@@ -100,7 +100,9 @@ impl UseCases {
             }
             let plan = plan.to(&phone);
             let charges = self.limits.sms_charges(challenge.subject(), &phone, now);
-            match self.challenges.record_send(id, &plan, &charges).await? {
+            let sent_state = challenge.after_send(&plan);
+            let record = ChallengeChange::update(&challenge, sent_state.clone()).charging(charges);
+            match self.challenges.apply(&record).await? {
                 Change::Applied => {}
                 Change::Stale => continue,
                 Change::Limited(reached) => {
@@ -151,11 +153,12 @@ impl UseCases {
                 // nothing.
                 Err(error @ SmsError::Unavailable(_)) => {
                     tracing::warn!(error = %error, to = %phone, "SMS not sent; undoing the recorded send");
-                    if !self
-                        .challenges
-                        .undo_send(&challenge, &plan, &charges)
-                        .await?
-                    {
+                    let undo = ChallengeChange::update(
+                        &sent_state,
+                        sent_state.after_undo_send(&challenge),
+                    )
+                    .refunding(record.charges);
+                    if self.challenges.apply(&undo).await? != Change::Applied {
                         tracing::warn!("the recorded send changed before it could be undone");
                     }
                     return Err(InitiateError::Sms(error));
@@ -168,9 +171,8 @@ impl UseCases {
                 }
                 Err(error @ SmsError::Unknown(_)) => {
                     tracing::warn!(error = %error, to = %phone, "SMS outcome unknown; the send counts");
-                    let after = challenge.after_send(&plan);
                     return Err(InitiateError::Unconfirmed {
-                        ready_at: after.resend_available_at(&self.policy).unwrap_or(now),
+                        ready_at: sent_state.resend_available_at(&self.policy).unwrap_or(now),
                     });
                 }
             };
@@ -181,7 +183,7 @@ impl UseCases {
                 message_id = sent.message_id.as_deref().unwrap_or("-"),
                 "code sent"
             );
-            return Ok(self.initiated(&challenge.after_send(&plan), &phone));
+            return Ok(self.initiated(&sent_state, &phone));
         }
         Err(InitiateError::Contended)
     }
@@ -200,12 +202,10 @@ impl UseCases {
             challenge,
             AuditOutcome::Status(ChallengeStatus::Expired),
         );
-        if self
-            .challenges
-            .mark_expired(challenge.id(), now, &event)
-            .await?
-        {
-            log_event(&event);
+        let change =
+            ChallengeChange::update(challenge, challenge.after_expiry()).recording(vec![event]);
+        if self.challenges.apply(&change).await? == Change::Applied {
+            change.events.iter().for_each(log_event);
         }
         Ok(())
     }

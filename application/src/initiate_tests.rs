@@ -43,10 +43,13 @@ fn sent_ok() -> Result<SentSms, SmsError> {
 async fn initiate_records_the_send_and_texts_the_current_code() {
     let mut m = ready();
     m.challenges
-        .expect_record_send()
-        .withf(|_, plan, _| plan.is_new_code && plan.expected_send_count == 0)
+        .expect_apply()
+        .withf(|ch| {
+            let sent = &ch.challenge;
+            kind(ch) == Kind::Send && sent.code().unwrap().issued_at == now() && ch.guard == Some(0)
+        })
         .times(1)
-        .returning(|_, _, _| Ok(Change::Applied));
+        .returning(|_| Ok(Change::Applied));
     let expected = TotpPolicy::default().code_at(&secret(), TotpPolicy::default().step_at(now()));
     m.sms
         .expect_send()
@@ -83,9 +86,12 @@ async fn initiate_resends_the_same_code_within_its_ttl() {
         .expect_contact()
         .returning(|_| Ok(Some(contact(None))));
     m.challenges
-        .expect_record_send()
-        .withf(move |_, plan, _| !plan.is_new_code && plan.code == issued)
-        .returning(|_, _, _| Ok(Change::Applied));
+        .expect_apply()
+        .withf(move |ch| {
+            let sent = &ch.challenge;
+            kind(ch) == Kind::Send && sent.code() == Some(issued)
+        })
+        .returning(|_| Ok(Change::Applied));
     m.sms
         .expect_send()
         .withf(move |sms| sms.body.contains(code.expose()))
@@ -156,9 +162,10 @@ async fn initiate_past_the_ttl_marks_the_challenge_expired() {
         .with_context(ContextState::Active)
         .at(now() + chrono::TimeDelta::minutes(10));
     m.challenges
-        .expect_mark_expired()
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Expire)
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_| Ok(Change::Applied));
     let err = initiate_err(m).await;
     assert!(matches!(
         err,
@@ -211,17 +218,19 @@ async fn initiate_past_the_send_cap_is_refused_until_the_challenge_expires() {
 async fn initiate_undoes_the_recorded_send_when_the_provider_is_down() {
     let mut m = ready();
     m.challenges
-        .expect_record_send()
-        .returning(|_, _, _| Ok(Change::Applied));
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Send)
+        .returning(|_| Ok(Change::Applied));
     m.sms.expect_send().returning(|_| {
         Err(SmsError::Unavailable(crate::ProviderAnswer::new(
             "twilio", None, "timeout",
         )))
     });
     m.challenges
-        .expect_undo_send()
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::UndoSend)
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_| Ok(Change::Applied));
     let err = initiate_err(m).await;
     assert!(matches!(err, InitiateError::Sms(SmsError::Unavailable(_))));
 }
@@ -240,12 +249,16 @@ async fn initiate_keeps_the_send_charged_when_the_number_is_refused_or_the_outco
     ] {
         let mut m = ready();
         m.challenges
-            .expect_record_send()
+            .expect_apply()
+            .withf(|c| kind(c) == Kind::Send)
             .times(1)
-            .returning(|_, _, _| Ok(Change::Applied));
+            .returning(|_| Ok(Change::Applied));
         let answer = error.clone();
         m.sms.expect_send().returning(move |_| Err(answer.clone()));
-        m.challenges.expect_undo_send().never();
+        m.challenges
+            .expect_apply()
+            .withf(|c| kind(c) == Kind::UndoSend)
+            .never();
         let outcome = error.outcome();
         let code = error.answer().code.clone();
         let mut sends = crate::ports::MockSmsSendLog::new();
@@ -283,15 +296,17 @@ async fn initiate_retries_on_fresh_state_after_losing_a_race() {
     let mut m = ready();
     let mut seq = mockall::Sequence::new();
     m.challenges
-        .expect_record_send()
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Send)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _| Ok(Change::Stale));
+        .returning(|_| Ok(Change::Stale));
     m.challenges
-        .expect_record_send()
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Send)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _| Ok(Change::Applied));
+        .returning(|_| Ok(Change::Applied));
     m.sms.expect_send().times(1).returning(|_| sent_ok());
     m.build()
         .initiate(&who(), &user(), challenge_id())
@@ -316,8 +331,9 @@ async fn initiate_reports_unavailable_storage() {
 async fn initiate_records_who_carried_the_send() {
     let mut m = ready();
     m.challenges
-        .expect_record_send()
-        .returning(|_, _, _| Ok(Change::Applied));
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Send)
+        .returning(|_| Ok(Change::Applied));
     m.sms.expect_send().returning(|_| {
         Ok(SentSms {
             attempts: 2,
@@ -348,11 +364,13 @@ async fn initiate_records_who_carried_the_send() {
 async fn initiate_records_a_send_no_provider_could_take() {
     let mut m = ready();
     m.challenges
-        .expect_record_send()
-        .returning(|_, _, _| Ok(Change::Applied));
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Send)
+        .returning(|_| Ok(Change::Applied));
     m.challenges
-        .expect_undo_send()
-        .returning(|_, _, _| Ok(true));
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::UndoSend)
+        .returning(|_| Ok(Change::Applied));
     m.sms.expect_send().returning(|_| {
         Err(SmsError::Unavailable(crate::ProviderAnswer::new(
             "vonage",
@@ -394,8 +412,9 @@ async fn the_sms_is_written_in_the_requested_then_the_users_locale() {
             .expect_contact()
             .returning(move |_| Ok(Some(contact(user_locale))));
         m.challenges
-            .expect_record_send()
-            .returning(|_, _, _| Ok(Change::Applied));
+            .expect_apply()
+            .withf(|c| kind(c) == Kind::Send)
+            .returning(|_| Ok(Change::Applied));
         m.sms
             .expect_send()
             .withf(move |sms| {
@@ -414,18 +433,21 @@ async fn the_sms_is_written_in_the_requested_then_the_users_locale() {
 async fn initiate_takes_user_phone_and_global_sms_with_the_recorded_send() {
     let mut m = ready();
     m.challenges
-        .expect_record_send()
-        .withf(|_, _, charges| {
-            let kinds: Vec<_> = charges.iter().map(|c| (c.kind, c.amount)).collect();
-            kinds
-                == [
-                    (mfa_totp_domain::LimitKind::UserSms, 1),
-                    (mfa_totp_domain::LimitKind::PhoneSms, 1),
-                    (mfa_totp_domain::LimitKind::GlobalSms, 1),
-                ]
+        .expect_apply()
+        .withf(|ch| {
+            let charges = &ch.charges;
+            kind(ch) == Kind::Send && {
+                let kinds: Vec<_> = charges.iter().map(|c| (c.kind, c.amount)).collect();
+                kinds
+                    == [
+                        (mfa_totp_domain::LimitKind::UserSms, 1),
+                        (mfa_totp_domain::LimitKind::PhoneSms, 1),
+                        (mfa_totp_domain::LimitKind::GlobalSms, 1),
+                    ]
+            }
         })
         .times(1)
-        .returning(|_, _, _| Ok(Change::Applied));
+        .returning(|_| Ok(Change::Applied));
     m.sms.expect_send().times(1).returning(|_| sent_ok());
     m.build()
         .initiate(&who(), &user(), challenge_id())
@@ -441,8 +463,9 @@ async fn initiate_refused_by_a_limit_sends_nothing_and_records_the_hit() {
     };
     let mut m = ready();
     m.challenges
-        .expect_record_send()
-        .returning(move |_, _, _| Ok(Change::Limited(reached)));
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Send)
+        .returning(move |_| Ok(Change::Limited(reached)));
     m.sms.expect_send().never();
     m.audit
         .expect_record()
@@ -469,7 +492,10 @@ async fn initiate_to_a_stored_number_the_rules_now_refuse_sends_nothing() {
             locale: None,
         }))
     });
-    m.challenges.expect_record_send().never();
+    m.challenges
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Send)
+        .never();
     m.sms.expect_send().never();
     m.audit
         .expect_record()
@@ -488,8 +514,9 @@ async fn initiate_to_a_stored_number_the_rules_now_refuse_sends_nothing() {
 async fn a_failed_send_refunds_the_charges_it_took_and_is_audited() {
     let mut m = ready();
     m.challenges
-        .expect_record_send()
-        .returning(|_, _, _| Ok(Change::Applied));
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Send)
+        .returning(|_| Ok(Change::Applied));
     m.sms.expect_send().returning(|_| {
         Err(SmsError::Unavailable(crate::ProviderAnswer::new(
             "twilio",
@@ -498,10 +525,13 @@ async fn a_failed_send_refunds_the_charges_it_took_and_is_audited() {
         )))
     });
     m.challenges
-        .expect_undo_send()
-        .withf(|_, _, charges| charges.len() == 3)
+        .expect_apply()
+        .withf(|ch| {
+            let charges = &ch.refunds;
+            kind(ch) == Kind::UndoSend && charges.len() == 3
+        })
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_| Ok(Change::Applied));
     let mut sends = crate::ports::MockSmsSendLog::new();
     sends
         .expect_log_send()
@@ -520,9 +550,10 @@ async fn a_failed_send_refunds_the_charges_it_took_and_is_audited() {
 async fn initiate_that_loses_every_race_is_contended_and_sends_nothing() {
     let mut m = ready();
     m.challenges
-        .expect_record_send()
-        .times(crate::MAX_RACE_RETRIES)
-        .returning(|_, _, _| Ok(Change::Stale));
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Send)
+        .times(race_retries())
+        .returning(|_| Ok(Change::Stale));
     m.sms.expect_send().never();
     assert!(matches!(initiate_err(m).await, InitiateError::Contended));
 }

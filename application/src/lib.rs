@@ -25,10 +25,10 @@ use mfa_totp_domain::{ChallengePolicy, Limits, MessageCatalog, PhonePolicy, Totp
 
 pub use clients::ClientOperations;
 pub use ports::{
-    AuditLog, ChallengeRepository, Change, CipherError, Clock, Contact, Cutoffs, DeliveryReport,
-    DeliveryUpdate, MAX_EVENTS, OutboundSms, PoolGauges, ProviderAnswer, Purged, ReadinessCheck,
-    Retention, SecretCipher, SentSms, SmsError, SmsSendLog, SmsSender, StepUpContextRepository,
-    StoreError, UserDirectoryReader, UserDirectoryWriter,
+    AuditLog, ChallengeChange, ChallengeRepository, Change, CipherError, Clock, Contact, Cutoffs,
+    DeliveryReport, DeliveryUpdate, MAX_EVENTS, OutboundSms, PoolGauges, ProviderAnswer, Purged,
+    ReadinessCheck, Retention, SecretCipher, SentSms, SmsError, SmsSendLog, SmsSender, StoreError,
+    UserDirectoryReader, UserDirectoryWriter,
 };
 pub use view::ChallengeView;
 
@@ -36,7 +36,6 @@ pub use view::ChallengeView;
 #[derive(Clone)]
 pub struct UseCases {
     pub challenges: Arc<dyn ChallengeRepository>,
-    pub contexts: Arc<dyn StepUpContextRepository>,
     pub user_reader: Arc<dyn UserDirectoryReader>,
     pub user_writer: Arc<dyn UserDirectoryWriter>,
     pub sms: Arc<dyn SmsSender>,
@@ -57,6 +56,16 @@ pub struct UseCases {
     pub clients: ClientOperations,
 }
 
-/// A conditional update that lost a race is retried on fresh state this many times. Each
-/// loss means another request changed the challenge, so a few rounds reach a settled state.
+/// A change that lost a race is decided again on fresh state this many times, beyond the
+/// changes a challenge can have at all ([`UseCases::race_retries`]).
 pub(crate) const MAX_RACE_RETRIES: usize = 8;
+
+impl UseCases {
+    /// How many times a change that lost a race is decided again. Each loss means another
+    /// change of the same challenge was applied, and a challenge takes at most one per send
+    /// and per wrong code, and a few more to end: so a request that keeps losing to a crowd
+    /// (80 parallel guesses) still reaches a settled state, and answers it, not a 5xx.
+    pub(crate) fn race_retries(&self) -> usize {
+        MAX_RACE_RETRIES + (self.policy.max_failed_attempts + self.policy.max_sends) as usize
+    }
+}

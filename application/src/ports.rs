@@ -3,9 +3,8 @@
 
 use async_trait::async_trait;
 use mfa_totp_domain::{
-    AuditEvent, Challenge, ChallengeId, ChallengeStatus, DeliveryStatus, IssuedCode, LimitCharge,
-    LimitReached, Locale, PhoneNumber, SendPlan, SmsSend, StepUpContext, Timestamp, TotpSecret,
-    UserId, redact_numbers,
+    AuditEvent, Challenge, ChallengeId, DeliveryStatus, LimitCharge, LimitReached, Locale,
+    PhoneNumber, SmsSend, StepUpContext, Timestamp, TotpSecret, UserId, redact_numbers,
 };
 
 /// A storage failure. `Unavailable` means "retry later" (the database cannot be reached);
@@ -28,85 +27,89 @@ pub enum Change {
     Limited(LimitReached),
 }
 
-/// Challenges, with every state change applied as one conditional UPDATE, in one transaction
-/// with the limit charges it costs (each one conditional statement) and the audit events that
-/// record it. A refused charge rolls the whole change back.
+/// One change the domain decided, as storage applies it: the challenge as it stands after
+/// the change (at its next [`Challenge::version`]), its step-up context when the change
+/// touches it, the limit charges it costs, the charges it gives back, and the audit events
+/// that record it. Storage decides nothing: it writes all of it, in one transaction, or
+/// nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChallengeChange {
+    /// The version the change was decided on; `None` for a new challenge.
+    pub guard: Option<u32>,
+    pub challenge: Challenge,
+    /// The context as it stands after the change (a new challenge's, or one consumed or
+    /// cancelled); `None` leaves it as it is.
+    pub context: Option<StepUpContext>,
+    pub charges: Vec<LimitCharge>,
+    pub refunds: Vec<LimitCharge>,
+    pub events: Vec<AuditEvent>,
+}
+
+impl ChallengeChange {
+    /// A new challenge with its context.
+    pub fn insert(challenge: Challenge, context: StepUpContext) -> Self {
+        Self {
+            guard: None,
+            challenge,
+            context: Some(context),
+            charges: Vec::new(),
+            refunds: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// `before` becomes `after` (a transition of it), if it is still stored as `before`.
+    pub fn update(before: &Challenge, after: Challenge) -> Self {
+        debug_assert_eq!(after.version(), before.version() + 1, "not a transition");
+        Self {
+            guard: Some(before.version()),
+            challenge: after,
+            context: None,
+            charges: Vec::new(),
+            refunds: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn with_context(self, context: StepUpContext) -> Self {
+        Self {
+            context: Some(context),
+            ..self
+        }
+    }
+
+    pub fn charging(self, charges: Vec<LimitCharge>) -> Self {
+        Self { charges, ..self }
+    }
+
+    pub fn refunding(self, refunds: Vec<LimitCharge>) -> Self {
+        Self { refunds, ..self }
+    }
+
+    pub fn recording(self, events: Vec<AuditEvent>) -> Self {
+        Self { events, ..self }
+    }
+}
+
+/// Challenges with their step-up contexts: the aggregate is read once and changed by
+/// [`ChallengeChange`]s, each in one trip to the database.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait ChallengeRepository: Send + Sync + 'static {
-    /// Stores a new challenge, its context and `event` together, or nothing.
-    async fn insert(
-        &self,
-        challenge: &Challenge,
-        context: &StepUpContext,
-        charges: &[LimitCharge],
-        event: &AuditEvent,
-    ) -> Result<Change, StoreError>;
-
     async fn find(&self, id: ChallengeId) -> Result<Option<Challenge>, StoreError>;
 
-    /// The challenge and its step-up request context, in one read: what every request of
-    /// the subject (`:initiate`, `:verify`) and every `GET` starts with.
+    /// The challenge and its step-up request context, in one read: what every request
+    /// about a challenge starts with.
     async fn find_with_context(
         &self,
         id: ChallengeId,
     ) -> Result<Option<(Challenge, Option<StepUpContext>)>, StoreError>;
 
-    /// Records one send as planned, if the send count is still `plan.expected_send_count`
-    /// and the challenge is still `PENDING` or `CODE_SENT`. (The send's audit event comes
-    /// with its outcome, in [`SmsSendLog::log_send`].)
-    async fn record_send(
-        &self,
-        id: ChallengeId,
-        plan: &SendPlan,
-        charges: &[LimitCharge],
-    ) -> Result<Change, StoreError>;
-
-    /// Undoes a recorded send whose SMS could not go out, restoring `before`'s send fields
-    /// and refunding `charges` (those `record_send` took), if nothing else changed them since.
-    async fn undo_send(
-        &self,
-        before: &Challenge,
-        plan: &SendPlan,
-        charges: &[LimitCharge],
-    ) -> Result<bool, StoreError>;
-
-    /// Counts one wrong code, locking the challenge when the count reaches `max_failed`, if
-    /// it is `CODE_SENT` with fewer than `max_failed` wrong codes.
-    async fn record_failed_attempt(
-        &self,
-        id: ChallengeId,
-        max_failed: u32,
-        charges: &[LimitCharge],
-        events: &[AuditEvent],
-    ) -> Result<Change, StoreError>;
-
-    /// `CODE_SENT` → `VERIFIED`, if `code` is still the code in play.
-    async fn mark_verified(
-        &self,
-        id: ChallengeId,
-        code: IssuedCode,
-        now: Timestamp,
-        charges: &[LimitCharge],
-        event: &AuditEvent,
-    ) -> Result<Change, StoreError>;
-
-    /// A live challenge past its TTL → `EXPIRED`.
-    async fn mark_expired(
-        &self,
-        id: ChallengeId,
-        now: Timestamp,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError>;
-
-    /// Challenge → `CANCELLED` and its active context → `CANCELLED`, in one transaction, if
-    /// the challenge is still in the status it was read in and the context is still active.
-    async fn cancel(
-        &self,
-        id: ChallengeId,
-        read_as: ChallengeStatus,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError>;
+    /// Applies `change`: the charges first (a refused one → `Limited`), then the challenge
+    /// (inserted, or written over the version of [`ChallengeChange::guard`]: another
+    /// version → `Stale`), its context, the refunds and the events. A change that is not
+    /// applied writes nothing.
+    async fn apply(&self, change: &ChallengeChange) -> Result<Change, StoreError>;
 }
 
 /// The most events one read returns: a challenge has a few dozen at most (repeated refusals
@@ -125,20 +128,6 @@ pub trait AuditLog: Send + Sync + 'static {
 
     /// The challenge's newest [`MAX_EVENTS`] events, oldest first.
     async fn events(&self, id: ChallengeId) -> Result<Vec<AuditEvent>, StoreError>;
-}
-
-#[cfg_attr(test, mockall::automock)]
-#[async_trait]
-pub trait StepUpContextRepository: Send + Sync + 'static {
-    async fn find_context(&self, id: ChallengeId) -> Result<Option<StepUpContext>, StoreError>;
-
-    /// `ACTIVE` → `CONSUMED`, if the context is active and its challenge `VERIFIED`.
-    async fn consume(
-        &self,
-        id: ChallengeId,
-        now: Timestamp,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError>;
 }
 
 /// The read side of the user directory: where a user's phone number comes from.

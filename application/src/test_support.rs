@@ -142,7 +142,6 @@ pub fn unavailable() -> StoreError {
 
 pub struct Mocks {
     pub challenges: MockChallengeRepository,
-    pub contexts: MockStepUpContextRepository,
     pub user_reader: MockUserDirectoryReader,
     pub user_writer: MockUserDirectoryWriter,
     pub sms: MockSmsSender,
@@ -161,7 +160,6 @@ impl Mocks {
     pub fn new() -> Self {
         Self {
             challenges: MockChallengeRepository::new(),
-            contexts: MockStepUpContextRepository::new(),
             user_reader: MockUserDirectoryReader::new(),
             user_writer: MockUserDirectoryWriter::new(),
             sms: MockSmsSender::new(),
@@ -192,12 +190,9 @@ impl Mocks {
         self
     }
 
-    /// Expects `find_context` (and `find_with_context`) to return a context in `state`.
+    /// Makes `find_with_context` return a context in `state` beside the challenge.
     pub fn with_context(mut self, state: ContextState) -> Self {
         self.context = Some(state);
-        self.contexts
-            .expect_find_context()
-            .returning(move |_| Ok(Some(context(state))));
         self
     }
 
@@ -219,7 +214,6 @@ impl Mocks {
         clock.expect_now().returning(move || at);
         UseCases {
             challenges: Arc::new(self.challenges),
-            contexts: Arc::new(self.contexts),
             user_reader: Arc::new(self.user_reader),
             user_writer: Arc::new(self.user_writer),
             sms: Arc::new(self.sms),
@@ -235,4 +229,48 @@ impl Mocks {
             clients: self.clients,
         }
     }
+}
+
+/// What a change the use case applies is, read from the change itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Insert,
+    Send,
+    UndoSend,
+    WrongCode,
+    Verify,
+    Expire,
+    Cancel,
+    Consume,
+}
+
+pub fn kind(change: &ChallengeChange) -> Kind {
+    use mfa_totp_domain::AuditKind;
+    if change.guard.is_none() {
+        return Kind::Insert;
+    }
+    if change
+        .context
+        .as_ref()
+        .is_some_and(|c| c.state == ContextState::Consumed)
+    {
+        return Kind::Consume;
+    }
+    match (
+        change.challenge.status(),
+        change.events.first().map(|e| e.kind),
+    ) {
+        (ChallengeStatus::Cancelled, _) => Kind::Cancel,
+        (ChallengeStatus::Expired, _) => Kind::Expire,
+        (_, Some(AuditKind::Verified)) => Kind::Verify,
+        (_, Some(AuditKind::VerifyFailed)) => Kind::WrongCode,
+        _ if !change.refunds.is_empty() => Kind::UndoSend,
+        _ => Kind::Send,
+    }
+}
+
+/// How many times a use case on the default policy decides a change again.
+pub fn race_retries() -> usize {
+    let policy = ChallengePolicy::default();
+    crate::MAX_RACE_RETRIES + (policy.max_failed_attempts + policy.max_sends) as usize
 }

@@ -7,7 +7,7 @@ use mfa_totp_domain::{
 
 use crate::access::AccessError;
 use crate::audit::{challenge_event, log_event};
-use crate::{Change, MAX_RACE_RETRIES, StoreError, UseCases};
+use crate::{ChallengeChange, Change, StoreError, UseCases};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -51,7 +51,7 @@ impl UseCases {
         id: ChallengeId,
         otp: &str,
     ) -> Result<Verified, VerifyError> {
-        for _ in 0..MAX_RACE_RETRIES {
+        for _ in 0..self.race_retries() {
             let (challenge, context) = self.load_for_subject(id, caller).await?;
             let now = self.clock.now();
             let event = |kind, outcome| challenge_event(kind, now, who, &challenge, outcome);
@@ -84,16 +84,12 @@ impl UseCases {
             let right = self
                 .totp
                 .matches(&self.open_secret(&challenge)?, code.step, &candidate);
-            let (change, events) = if right {
+            let (after, charged, events) = if right {
                 let events = vec![event(
                     AuditKind::Verified,
                     AuditOutcome::Status(ChallengeStatus::Verified),
                 )];
-                let change = self
-                    .challenges
-                    .mark_verified(id, code, now, &charges(0), &events[0])
-                    .await?;
-                (change, events)
+                (challenge.after_verify(now), charges(0), events)
             } else {
                 let after = challenge.after_failed_attempt(&self.policy);
                 let mut events = vec![event(AuditKind::VerifyFailed, AuditOutcome::InvalidOtp)];
@@ -103,18 +99,12 @@ impl UseCases {
                         AuditOutcome::Status(ChallengeStatus::Locked),
                     ));
                 }
-                let change = self
-                    .challenges
-                    .record_failed_attempt(
-                        id,
-                        self.policy.max_failed_attempts,
-                        &charges(1),
-                        &events,
-                    )
-                    .await?;
-                (change, events)
+                (after, charges(1), events)
             };
-            match change {
+            let change = ChallengeChange::update(&challenge, after)
+                .charging(charged)
+                .recording(events);
+            match self.challenges.apply(&change).await? {
                 Change::Stale => continue,
                 Change::Limited(reached) => {
                     let hit = event(AuditKind::LimitHit, AuditOutcome::TooManyRequests)
@@ -122,7 +112,7 @@ impl UseCases {
                     self.record_refusal(hit).await;
                     return Err(VerifyError::Limited(reached));
                 }
-                Change::Applied => events.iter().for_each(log_event),
+                Change::Applied => change.events.iter().for_each(log_event),
             }
             return if right {
                 tracing::info!("challenge verified");
@@ -132,7 +122,7 @@ impl UseCases {
                     context_digest: context.digest(),
                 })
             } else {
-                let after = challenge.after_failed_attempt(&self.policy);
+                let after = &change.challenge;
                 tracing::info!(failed_attempts = after.failed_attempts(), status = %after.status(), "wrong code");
                 Err(VerifyError::InvalidOtp)
             };

@@ -43,10 +43,14 @@ fn ready(c: Challenge) -> Mocks {
 async fn verify_accepts_the_code_in_play_once() {
     let mut m = ready(code_sent());
     m.challenges
-        .expect_mark_verified()
-        .withf(|_, code, at, _, _| *code == issued() && *at == now())
+        .expect_apply()
+        .withf(|ch| {
+            let code = &ch.challenge.code().unwrap();
+            let at = &ch.challenge.verified_at().unwrap();
+            kind(ch) == Kind::Verify && *code == issued() && *at == now()
+        })
         .times(1)
-        .returning(|_, _, _, _, _| Ok(Change::Applied));
+        .returning(|_| Ok(Change::Applied));
     let out = m
         .build()
         .verify(&who(), &user(), challenge_id(), &right_code())
@@ -59,10 +63,13 @@ async fn verify_accepts_the_code_in_play_once() {
 async fn verify_counts_a_wrong_code_as_invalid_otp() {
     let mut m = ready(code_sent());
     m.challenges
-        .expect_record_failed_attempt()
-        .withf(|_, max, _, _| *max == 5)
+        .expect_apply()
+        .withf(|ch| {
+            let max = &5u32;
+            kind(ch) == Kind::WrongCode && *max == 5
+        })
         .times(1)
-        .returning(|_, _, _, _| Ok(Change::Applied));
+        .returning(|_| Ok(Change::Applied));
     let err = verify_err(m, &wrong_code()).await;
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
@@ -105,10 +112,11 @@ async fn verify_that_loses_the_race_to_the_lock_reports_the_lock() {
         .in_sequence(&mut seq)
         .returning(|_| Ok(Some((code_sent(), Some(context(ContextState::Active))))));
     m.challenges
-        .expect_record_failed_attempt()
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::WrongCode)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _, _| Ok(Change::Stale));
+        .returning(|_| Ok(Change::Stale));
     m.challenges
         .expect_find_with_context()
         .times(1)
@@ -133,10 +141,11 @@ async fn verify_that_loses_the_race_to_another_verify_is_challenge_not_found() {
         .in_sequence(&mut seq)
         .returning(|_| Ok(Some((code_sent(), Some(context(ContextState::Active))))));
     m.challenges
-        .expect_mark_verified()
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Verify)
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _, _, _| Ok(Change::Stale));
+        .returning(|_| Ok(Change::Stale));
     m.challenges
         .expect_find_with_context()
         .times(1)
@@ -158,9 +167,10 @@ async fn verify_that_loses_the_race_to_another_verify_is_challenge_not_found() {
 async fn verify_past_the_challenge_ttl_marks_it_expired() {
     let mut m = ready(code_sent()).at(now() + chrono::TimeDelta::minutes(10));
     m.challenges
-        .expect_mark_expired()
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Expire)
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_| Ok(Change::Applied));
     let err = verify_err(m, &right_code()).await;
     assert!(matches!(
         err,
@@ -198,8 +208,9 @@ async fn verify_after_cancel_is_context_not_found() {
 async fn verify_reports_unavailable_storage() {
     let mut m = ready(code_sent());
     m.challenges
-        .expect_record_failed_attempt()
-        .returning(|_, _, _, _| Err(unavailable()));
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::WrongCode)
+        .returning(|_| Err(unavailable()));
     let err = verify_err(m, &wrong_code()).await;
     assert!(matches!(
         err,
@@ -211,16 +222,20 @@ async fn verify_reports_unavailable_storage() {
 async fn a_right_code_passes_through_the_users_wrong_code_window_taking_nothing() {
     let mut m = ready(code_sent());
     m.challenges
-        .expect_mark_verified()
-        .withf(|_, _, _, charges, event| {
-            charges.len() == 1
-                && charges[0].kind == mfa_totp_domain::LimitKind::UserWrongCodes
-                && charges[0].amount == 0
-                && event.kind == mfa_totp_domain::AuditKind::Verified
-                && event.request_id == "req-1"
+        .expect_apply()
+        .withf(|ch| {
+            let charges = &ch.charges;
+            let event = &ch.events[0];
+            kind(ch) == Kind::Verify && {
+                charges.len() == 1
+                    && charges[0].kind == mfa_totp_domain::LimitKind::UserWrongCodes
+                    && charges[0].amount == 0
+                    && event.kind == mfa_totp_domain::AuditKind::Verified
+                    && event.request_id == "req-1"
+            }
         })
         .times(1)
-        .returning(|_, _, _, _, _| Ok(Change::Applied));
+        .returning(|_| Ok(Change::Applied));
     m.build()
         .verify(&who(), &user(), challenge_id(), &right_code())
         .await
@@ -234,19 +249,23 @@ async fn a_wrong_code_takes_one_from_the_window_and_the_fifth_is_audited_as_lock
     });
     let mut m = ready(four_wrong);
     m.challenges
-        .expect_record_failed_attempt()
-        .withf(|_, _, charges, events| {
-            let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
-            charges.len() == 1
-                && charges[0].amount == 1
-                && kinds
-                    == [
-                        mfa_totp_domain::AuditKind::VerifyFailed,
-                        mfa_totp_domain::AuditKind::Locked,
-                    ]
+        .expect_apply()
+        .withf(|ch| {
+            let charges = &ch.charges;
+            let events = &ch.events;
+            kind(ch) == Kind::WrongCode && {
+                let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+                charges.len() == 1
+                    && charges[0].amount == 1
+                    && kinds
+                        == [
+                            mfa_totp_domain::AuditKind::VerifyFailed,
+                            mfa_totp_domain::AuditKind::Locked,
+                        ]
+            }
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(Change::Applied));
+        .returning(|_| Ok(Change::Applied));
     let err = verify_err(m, &wrong_code()).await;
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
@@ -259,8 +278,9 @@ async fn a_user_at_the_wrong_code_limit_is_refused_and_the_hit_recorded() {
     };
     let mut m = ready(code_sent());
     m.challenges
-        .expect_mark_verified()
-        .returning(move |_, _, _, _, _| Ok(Change::Limited(reached)));
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Verify)
+        .returning(move |_| Ok(Change::Limited(reached)));
     m.audit
         .expect_record()
         .withf(|e| {
@@ -279,10 +299,13 @@ async fn with_the_limit_off_a_wrong_code_takes_nothing_from_any_window() {
     let mut m = ready(code_sent());
     m.limits = mfa_totp_domain::Limits::off();
     m.challenges
-        .expect_record_failed_attempt()
-        .withf(|_, _, charges, _| charges.is_empty())
+        .expect_apply()
+        .withf(|ch| {
+            let charges = &ch.charges;
+            kind(ch) == Kind::WrongCode && charges.is_empty()
+        })
         .times(1)
-        .returning(|_, _, _, _| Ok(Change::Applied));
+        .returning(|_| Ok(Change::Applied));
     let err = verify_err(m, &wrong_code()).await;
     assert!(matches!(err, VerifyError::InvalidOtp));
 }
@@ -291,9 +314,10 @@ async fn with_the_limit_off_a_wrong_code_takes_nothing_from_any_window() {
 async fn verify_that_loses_every_race_is_contended() {
     let mut m = ready(code_sent());
     m.challenges
-        .expect_mark_verified()
-        .times(crate::MAX_RACE_RETRIES)
-        .returning(|_, _, _, _, _| Ok(Change::Stale));
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::Verify)
+        .times(race_retries())
+        .returning(|_| Ok(Change::Stale));
     assert!(matches!(
         verify_err(m, &right_code()).await,
         VerifyError::Contended
@@ -304,9 +328,10 @@ async fn verify_that_loses_every_race_is_contended() {
 async fn a_wrong_code_that_loses_every_race_is_contended() {
     let mut m = ready(code_sent());
     m.challenges
-        .expect_record_failed_attempt()
-        .times(crate::MAX_RACE_RETRIES)
-        .returning(|_, _, _, _| Ok(Change::Stale));
+        .expect_apply()
+        .withf(|c| kind(c) == Kind::WrongCode)
+        .times(race_retries())
+        .returning(|_| Ok(Change::Stale));
     assert!(matches!(
         verify_err(m, &wrong_code()).await,
         VerifyError::Contended

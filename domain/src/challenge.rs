@@ -98,6 +98,10 @@ pub struct Challenge {
     verified_at: Option<Timestamp>,
     /// The masked phone the last code went to, for the audit trail.
     sent_to: Option<String>,
+    /// How many changes the stored challenge has had: each transition returns the next
+    /// version, and storage writes a change only over the version it was decided on (the
+    /// guard that detects a concurrent change).
+    version: u32,
 }
 
 /// A challenge's fields as storage holds them; [`Challenge::restore`] checks that they
@@ -119,6 +123,8 @@ pub struct ChallengeRecord {
     /// The masked phone the last code went to (`None` before a send, and on rows from
     /// before it was recorded).
     pub sent_to: Option<String>,
+    /// How many changes the stored challenge has had ([`Challenge::version`]).
+    pub version: u32,
 }
 
 /// Why a record is not a challenge the state machine can reach.
@@ -160,6 +166,7 @@ impl Challenge {
             failed_attempts: 0,
             verified_at: None,
             sent_to: None,
+            version: 0,
         }
     }
 
@@ -203,6 +210,7 @@ impl Challenge {
             failed_attempts: record.failed_attempts,
             verified_at: record.verified_at,
             sent_to: record.sent_to,
+            version: record.version,
         })
     }
 
@@ -222,6 +230,7 @@ impl Challenge {
             failed_attempts: self.failed_attempts,
             verified_at: self.verified_at,
             sent_to: self.sent_to.clone(),
+            version: self.version,
         }
     }
 
@@ -285,6 +294,13 @@ impl Challenge {
     /// The masked phone the last code went to, once one did.
     pub fn sent_to(&self) -> Option<&str> {
         self.sent_to.as_deref()
+    }
+
+    /// How many changes the stored challenge has had: 0 when new, one more after each
+    /// transition. Storage writes a transition's result only while the stored version is
+    /// still the one it was decided on.
+    pub fn version(&self) -> u32 {
+        self.version
     }
 }
 

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mfa_totp_application::{ChallengeRepository, Change};
+use mfa_totp_application::{ChallengeChange, ChallengeRepository, Change};
 use mfa_totp_domain::{
     Actor, AuditEvent, AuditKind, Challenge, ChallengeId, ChallengePolicy, ClientId, Limit,
     LimitCharge, LimitKey, LimitKind, Limits, Operation, PhoneNumber, SealedSecret, StepUpContext,
@@ -81,7 +81,11 @@ impl Case {
         let event = Self::event(AuditKind::ChallengeCreated, challenge.id(), &user);
         let change = self
             .store
-            .insert(&challenge, &context, &charges, &event)
+            .apply(
+                &ChallengeChange::insert(challenge.clone(), context)
+                    .charging(charges)
+                    .recording(vec![event]),
+            )
             .await
             .unwrap();
         assert_eq!(change, Change::Applied);
@@ -101,22 +105,28 @@ impl Case {
             Some(limits) => limits.sms_charges(challenge.subject(), &phone, self.now),
             None => Vec::new(),
         };
+        let sent = challenge.after_send(&plan);
         let change = self
             .store
-            .record_send(challenge.id(), &plan, &charges)
+            .apply(&ChallengeChange::update(challenge, sent.clone()).charging(charges))
             .await
             .unwrap();
         assert_eq!(change, Change::Applied);
-        challenge.after_send(&plan)
+        sent
     }
 
     async fn wrong_code(&self, challenge: &Challenge) {
         let user = challenge.subject();
         let charges = self.charges(LimitKind::UserWrongCodes, LimitKey::user(user));
-        let events = [Self::event(AuditKind::VerifyFailed, challenge.id(), user)];
+        let events = vec![Self::event(AuditKind::VerifyFailed, challenge.id(), user)];
+        let after = challenge.after_failed_attempt(&ChallengePolicy::default());
         let change = self
             .store
-            .record_failed_attempt(challenge.id(), 1_000, &charges, &events)
+            .apply(
+                &ChallengeChange::update(challenge, after)
+                    .charging(charges)
+                    .recording(events),
+            )
             .await
             .unwrap();
         assert_eq!(change, Change::Applied);

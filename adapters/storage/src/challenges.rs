@@ -1,74 +1,130 @@
-//! `ChallengeRepository` on SQL. Each change is a conditional UPDATE whose WHERE clause is
-//! the snapshot the domain decided on; `rows_affected == 1` means this request won.
+//! `ChallengeRepository` on SQL. A change arrives decided: storage writes the challenge as
+//! the domain left it, over the version it was decided on (`WHERE version = guard`), with
+//! its charges, refunds and audit events, in one transaction. It decides no rule itself.
 
 use async_trait::async_trait;
-use mfa_totp_application::{ChallengeRepository, Change, StoreError};
+use mfa_totp_application::{ChallengeChange, ChallengeRepository, Change, StoreError};
 use mfa_totp_domain::{
-    AuditEvent, Challenge, ChallengeId, ChallengeRecord, ChallengeStatus, ClientId, ContextState,
-    IssuedCode, LimitCharge, SealedSecret, SendPlan, StepUpContext, Timestamp, UserId,
+    Challenge, ChallengeId, ChallengeRecord, ClientId, IssuedCode, SealedSecret, StepUpContext,
+    UserId,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait, UpdateMany,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
 use crate::entities::{challenge, step_up_context};
 use crate::errors::store_error;
 use crate::{SqlStore, audit, from_millis, limits, millis};
 
-const LIVE: [ChallengeStatus; 2] = [ChallengeStatus::Pending, ChallengeStatus::CodeSent];
-/// The states `Challenge::after_cancel` allows.
-const CANCELLABLE: [ChallengeStatus; 3] = [
-    ChallengeStatus::Pending,
-    ChallengeStatus::CodeSent,
-    ChallengeStatus::Verified,
-];
-
-fn status_in(statuses: &[ChallengeStatus]) -> SimpleExpr {
-    challenge::Column::Status.is_in(statuses.iter().map(|s| s.as_str()))
-}
-
-fn id_is(id: ChallengeId) -> SimpleExpr {
-    challenge::Column::Id.eq(id.to_string())
-}
-
 fn unexpected(message: String) -> StoreError {
     StoreError::Unexpected(anyhow::anyhow!(message))
 }
 
-/// Runs a conditional update and says whether it changed the row.
-async fn applied(
+/// The challenge's row as the domain left it.
+pub(crate) fn challenge_row(c: &Challenge) -> challenge::ActiveModel {
+    let code = c.code();
+    challenge::ActiveModel {
+        id: Set(c.id().to_string()),
+        subject_user_id: Set(c.subject().as_str().to_owned()),
+        status: Set(c.status().as_str().to_owned()),
+        secret_sealed: Set(c.secret().as_str().to_owned()),
+        client_id: Set(c.client().map(|c| c.as_str().to_owned())),
+        created_at: Set(millis(c.created_at())),
+        expires_at: Set(millis(c.expires_at())),
+        code_step: Set(code.map(|c| c.step as i64)),
+        code_issued_at: Set(code.map(|c| millis(c.issued_at))),
+        send_count: Set(c.send_count() as i32),
+        last_sent_at: Set(c.last_sent_at().map(millis)),
+        failed_attempts: Set(c.failed_attempts() as i32),
+        verified_at: Set(c.verified_at().map(millis)),
+        sent_to: Set(c.sent_to().map(str::to_owned)),
+        version: Set(c.version() as i32),
+    }
+}
+
+/// The context's row as the domain left it.
+pub(crate) fn context_row(c: &StepUpContext, created_at: i64) -> step_up_context::ActiveModel {
+    step_up_context::ActiveModel {
+        challenge_id: Set(c.challenge_id.to_string()),
+        operation: Set(c.operation.as_str().to_owned()),
+        attributes: Set(serde_json::Value::Object(c.attributes.clone()).to_string()),
+        state: Set(c.state.as_str().to_owned()),
+        locale: Set(c.locale.as_ref().map(ToString::to_string)),
+        created_at: Set(created_at),
+        consumed_at: Set(c.consumed_at.map(millis)),
+    }
+}
+
+/// Writes `change` in `db` (a transaction): charges, the challenge and its context, refunds,
+/// events. `Limited` and `Stale` leave the transaction for the caller to roll back.
+pub(crate) async fn write_change(
     db: &impl ConnectionTrait,
-    update: sea_orm::UpdateMany<challenge::Entity>,
-) -> Result<bool, StoreError> {
-    let result = update.exec(db).await.map_err(store_error)?;
-    Ok(result.rows_affected == 1)
+    change: &ChallengeChange,
+) -> Result<Change, StoreError> {
+    if let Some(reached) = limits::charge_all(db, &change.charges).await? {
+        return Ok(Change::Limited(reached));
+    }
+    let c = &change.challenge;
+    let created_at = millis(c.created_at());
+    match change.guard {
+        None => {
+            challenge::Entity::insert(challenge_row(c))
+                .exec_without_returning(db)
+                .await
+                .map_err(store_error)?;
+            if let Some(context) = &change.context {
+                step_up_context::Entity::insert(context_row(context, created_at))
+                    .exec_without_returning(db)
+                    .await
+                    .map_err(store_error)?;
+            }
+        }
+        Some(guard) => {
+            let mut row = challenge_row(c);
+            for immutable in [
+                challenge::Column::Id,
+                challenge::Column::SubjectUserId,
+                challenge::Column::SecretSealed,
+                challenge::Column::ClientId,
+                challenge::Column::CreatedAt,
+                challenge::Column::ExpiresAt,
+            ] {
+                sea_orm::ActiveModelTrait::not_set(&mut row, immutable);
+            }
+            let written = challenge::Entity::update_many()
+                .set(row)
+                .filter(challenge::Column::Id.eq(c.id().to_string()))
+                .filter(challenge::Column::Version.eq(guard as i32))
+                .exec(db)
+                .await
+                .map_err(store_error)?;
+            if written.rows_affected != 1 {
+                return Ok(Change::Stale);
+            }
+            if let Some(context) = &change.context {
+                let mut row = context_row(context, created_at);
+                for immutable in [
+                    step_up_context::Column::ChallengeId,
+                    step_up_context::Column::Operation,
+                    step_up_context::Column::Attributes,
+                    step_up_context::Column::Locale,
+                    step_up_context::Column::CreatedAt,
+                ] {
+                    sea_orm::ActiveModelTrait::not_set(&mut row, immutable);
+                }
+                step_up_context::Entity::update_many()
+                    .set(row)
+                    .filter(step_up_context::Column::ChallengeId.eq(c.id().to_string()))
+                    .exec(db)
+                    .await
+                    .map_err(store_error)?;
+            }
+        }
+    }
+    limits::refund_all(db, &change.refunds).await?;
+    audit::insert_events(db, &change.events).await?;
+    Ok(Change::Applied)
 }
 
 impl SqlStore {
-    /// One change in one transaction: the limit charges first (every change takes limit rows
-    /// before the challenge row, so concurrent changes on PostgreSQL cannot deadlock), then
-    /// the conditional `update`, then the audit events. Nothing is written unless all of it is.
-    async fn change(
-        &self,
-        charges: &[LimitCharge],
-        update: sea_orm::UpdateMany<challenge::Entity>,
-        events: &[AuditEvent],
-    ) -> Result<Change, StoreError> {
-        let txn = self.db.begin().await.map_err(store_error)?;
-        if let Some(reached) = limits::charge_all(&txn, charges).await? {
-            txn.rollback().await.map_err(store_error)?;
-            return Ok(Change::Limited(reached));
-        }
-        if !applied(&txn, update).await? {
-            txn.rollback().await.map_err(store_error)?;
-            return Ok(Change::Stale);
-        }
-        audit::insert_events(&txn, events).await?;
-        txn.commit().await.map_err(store_error)?;
-        Ok(Change::Applied)
-    }
-
     fn to_domain(&self, row: challenge::Model) -> Result<Challenge, StoreError> {
         let id = ChallengeId::parse(&row.id)
             .map_err(|_| unexpected(format!("stored id '{}' is not a UUID", row.id)))?;
@@ -105,6 +161,8 @@ impl SqlStore {
             failed_attempts: count(row.failed_attempts, "failed attempts")?,
             verified_at: row.verified_at.map(from_millis).transpose()?,
             sent_to: row.sent_to,
+            version: u32::try_from(row.version)
+                .map_err(|_| unexpected(format!("negative version on {id}")))?,
             id,
         };
         Challenge::restore(record).map_err(|e| unexpected(format!("stored challenge {id}: {e}")))
@@ -113,59 +171,6 @@ impl SqlStore {
 
 #[async_trait]
 impl ChallengeRepository for SqlStore {
-    #[tracing::instrument(skip_all, fields(challenge_id = %challenge.id()))]
-    async fn insert(
-        &self,
-        challenge: &Challenge,
-        context: &StepUpContext,
-        charges: &[LimitCharge],
-        event: &AuditEvent,
-    ) -> Result<Change, StoreError> {
-        let id = challenge.id().to_string();
-        let code = challenge.code();
-        let row = challenge::ActiveModel {
-            id: Set(id.clone()),
-            subject_user_id: Set(challenge.subject().as_str().to_owned()),
-            status: Set(challenge.status().as_str().to_owned()),
-            secret_sealed: Set(challenge.secret().as_str().to_owned()),
-            client_id: Set(challenge.client().map(|c| c.as_str().to_owned())),
-            created_at: Set(millis(challenge.created_at())),
-            expires_at: Set(millis(challenge.expires_at())),
-            code_step: Set(code.map(|c| c.step as i64)),
-            code_issued_at: Set(code.map(|c| millis(c.issued_at))),
-            send_count: Set(challenge.send_count() as i32),
-            last_sent_at: Set(challenge.last_sent_at().map(millis)),
-            failed_attempts: Set(challenge.failed_attempts() as i32),
-            verified_at: Set(challenge.verified_at().map(millis)),
-            sent_to: Set(challenge.sent_to().map(str::to_owned)),
-        };
-        let context_row = step_up_context::ActiveModel {
-            challenge_id: Set(id),
-            operation: Set(context.operation.as_str().to_owned()),
-            attributes: Set(serde_json::Value::Object(context.attributes.clone()).to_string()),
-            state: Set(context.state.as_str().to_owned()),
-            locale: Set(context.locale.as_ref().map(ToString::to_string)),
-            created_at: Set(millis(challenge.created_at())),
-            consumed_at: Set(context.consumed_at.map(millis)),
-        };
-        let txn = self.db.begin().await.map_err(store_error)?;
-        if let Some(reached) = limits::charge_all(&txn, charges).await? {
-            txn.rollback().await.map_err(store_error)?;
-            return Ok(Change::Limited(reached));
-        }
-        challenge::Entity::insert(row)
-            .exec_without_returning(&txn)
-            .await
-            .map_err(store_error)?;
-        step_up_context::Entity::insert(context_row)
-            .exec_without_returning(&txn)
-            .await
-            .map_err(store_error)?;
-        audit::insert_events(&txn, std::slice::from_ref(event)).await?;
-        txn.commit().await.map_err(store_error)?;
-        Ok(Change::Applied)
-    }
-
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     async fn find(&self, id: ChallengeId) -> Result<Option<Challenge>, StoreError> {
         crate::first_row(challenge::Entity::find_by_id(id.to_string()), self.reads())
@@ -196,204 +201,15 @@ impl ChallengeRepository for SqlStore {
         Ok(Some((self.to_domain(row)?, context)))
     }
 
-    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    async fn record_send(
-        &self,
-        id: ChallengeId,
-        plan: &SendPlan,
-        charges: &[LimitCharge],
-    ) -> Result<Change, StoreError> {
-        let update = SendColumns {
-            status: ChallengeStatus::CodeSent,
-            code: Some(plan.code),
-            send_count: Expr::col(challenge::Column::SendCount).add(1),
-            last_sent_at: Some(plan.sent_at),
-            sent_to: match &plan.sent_to {
-                Some(to) => Expr::value(to.clone()),
-                None => Expr::col(challenge::Column::SentTo),
-            },
-        }
-        .update()
-        .filter(id_is(id))
-        .filter(status_in(&LIVE))
-        .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32));
-        self.change(charges, update, &[]).await
-    }
-
-    #[tracing::instrument(skip_all, fields(challenge_id = %before.id()))]
-    async fn undo_send(
-        &self,
-        before: &Challenge,
-        plan: &SendPlan,
-        charges: &[LimitCharge],
-    ) -> Result<bool, StoreError> {
-        let update = SendColumns {
-            status: before.status(),
-            code: before.code(),
-            send_count: Expr::value(before.send_count() as i32),
-            last_sent_at: before.last_sent_at(),
-            sent_to: Expr::value(before.sent_to().map(str::to_owned)),
-        }
-        .update()
-        .filter(id_is(before.id()))
-        .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
-        .filter(challenge::Column::SendCount.eq(plan.expected_send_count as i32 + 1))
-        .filter(challenge::Column::LastSentAt.eq(millis(plan.sent_at)))
-        // A wrong code counted since the send would be lost, and the row left `PENDING`
-        // with a failed attempt; such a send stays recorded instead.
-        .filter(challenge::Column::FailedAttempts.eq(before.failed_attempts() as i32));
-        // Refunds first: limit rows before the challenge row, as every change takes them.
+    #[tracing::instrument(skip_all, fields(challenge_id = %change.challenge.id()))]
+    async fn apply(&self, change: &ChallengeChange) -> Result<Change, StoreError> {
         let txn = self.db.begin().await.map_err(store_error)?;
-        limits::refund_all(&txn, charges).await?;
-        if !applied(&txn, update).await? {
-            txn.rollback().await.map_err(store_error)?;
-            return Ok(false);
-        }
-        txn.commit().await.map_err(store_error)?;
-        Ok(true)
-    }
-
-    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    async fn record_failed_attempt(
-        &self,
-        id: ChallengeId,
-        max_failed: u32,
-        charges: &[LimitCharge],
-        events: &[AuditEvent],
-    ) -> Result<Change, StoreError> {
-        let max = max_failed as i32;
-        let next_status = Expr::case(
-            Expr::col(challenge::Column::FailedAttempts).add(1).gte(max),
-            ChallengeStatus::Locked.as_str(),
-        )
-        .finally(Expr::col(challenge::Column::Status));
-        let update = challenge::Entity::update_many()
-            .col_expr(
-                challenge::Column::FailedAttempts,
-                Expr::col(challenge::Column::FailedAttempts).add(1),
-            )
-            .col_expr(challenge::Column::Status, next_status.into())
-            .filter(id_is(id))
-            .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
-            .filter(challenge::Column::FailedAttempts.lt(max));
-        self.change(charges, update, events).await
-    }
-
-    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    async fn mark_verified(
-        &self,
-        id: ChallengeId,
-        code: IssuedCode,
-        now: Timestamp,
-        charges: &[LimitCharge],
-        event: &AuditEvent,
-    ) -> Result<Change, StoreError> {
-        let update = challenge::Entity::update_many()
-            .col_expr(
-                challenge::Column::Status,
-                Expr::value(ChallengeStatus::Verified.as_str()),
-            )
-            .col_expr(challenge::Column::VerifiedAt, Expr::value(millis(now)))
-            .filter(id_is(id))
-            .filter(challenge::Column::Status.eq(ChallengeStatus::CodeSent.as_str()))
-            .filter(challenge::Column::CodeStep.eq(code.step as i64))
-            .filter(challenge::Column::CodeIssuedAt.eq(millis(code.issued_at)))
-            .filter(challenge::Column::ExpiresAt.gt(millis(now)));
-        self.change(charges, update, std::slice::from_ref(event))
-            .await
-    }
-
-    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    async fn mark_expired(
-        &self,
-        id: ChallengeId,
-        now: Timestamp,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        let update = challenge::Entity::update_many()
-            .col_expr(
-                challenge::Column::Status,
-                Expr::value(ChallengeStatus::Expired.as_str()),
-            )
-            .filter(id_is(id))
-            .filter(status_in(&LIVE))
-            .filter(challenge::Column::ExpiresAt.lte(millis(now)));
-        let change = self
-            .change(&[], update, std::slice::from_ref(event))
-            .await?;
-        Ok(change == Change::Applied)
-    }
-
-    #[tracing::instrument(skip_all, fields(challenge_id = %id))]
-    async fn cancel(
-        &self,
-        id: ChallengeId,
-        read_as: ChallengeStatus,
-        event: &AuditEvent,
-    ) -> Result<bool, StoreError> {
-        let txn = self.db.begin().await.map_err(store_error)?;
-        let challenge_cancelled = applied(
-            &txn,
-            challenge::Entity::update_many()
-                .col_expr(
-                    challenge::Column::Status,
-                    Expr::value(ChallengeStatus::Cancelled.as_str()),
-                )
-                .filter(id_is(id))
-                .filter(challenge::Column::Status.eq(read_as.as_str()))
-                .filter(status_in(&CANCELLABLE)),
-        )
-        .await?;
-        let context_cancelled = challenge_cancelled
-            && step_up_context::Entity::update_many()
-                .col_expr(
-                    step_up_context::Column::State,
-                    Expr::value(ContextState::Cancelled.as_str()),
-                )
-                .filter(step_up_context::Column::ChallengeId.eq(id.to_string()))
-                .filter(step_up_context::Column::State.eq(ContextState::Active.as_str()))
-                .exec(&txn)
-                .await
-                .map_err(store_error)?
-                .rows_affected
-                == 1;
-        if context_cancelled {
-            audit::insert_events(&txn, std::slice::from_ref(event)).await?;
+        let outcome = write_change(&txn, change).await?;
+        if outcome == Change::Applied {
             txn.commit().await.map_err(store_error)?;
         } else {
             txn.rollback().await.map_err(store_error)?;
         }
-        Ok(context_cancelled)
-    }
-}
-
-/// The columns a send changes: the status, the code in play, the count, when and to whom.
-/// `record_send` writes them after a send, `undo_send` puts back the values before it.
-struct SendColumns {
-    status: ChallengeStatus,
-    code: Option<IssuedCode>,
-    send_count: SimpleExpr,
-    last_sent_at: Option<Timestamp>,
-    sent_to: SimpleExpr,
-}
-
-impl SendColumns {
-    fn update(self) -> UpdateMany<challenge::Entity> {
-        challenge::Entity::update_many()
-            .col_expr(challenge::Column::Status, Expr::value(self.status.as_str()))
-            .col_expr(
-                challenge::Column::CodeStep,
-                Expr::value(self.code.map(|c| c.step as i64)),
-            )
-            .col_expr(
-                challenge::Column::CodeIssuedAt,
-                Expr::value(self.code.map(|c| millis(c.issued_at))),
-            )
-            .col_expr(challenge::Column::SendCount, self.send_count)
-            .col_expr(
-                challenge::Column::LastSentAt,
-                Expr::value(self.last_sent_at.map(millis)),
-            )
-            .col_expr(challenge::Column::SentTo, self.sent_to)
+        Ok(outcome)
     }
 }

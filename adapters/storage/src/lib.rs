@@ -2,8 +2,8 @@
 //! on SQLite (the embedded default, WAL mode) or PostgreSQL, with one set of migrations.
 //!
 //! Timestamps are stored as UTC milliseconds (BIGINT), so both engines compare them alike.
-//! Every state change is one conditional UPDATE (or one short transaction that starts with
-//! one), so any number of server instances stay correct.
+//! Every change of a challenge is one short transaction written over the version it was
+//! decided on, so any number of server instances stay correct.
 
 mod audit;
 mod challenges;
@@ -25,8 +25,9 @@ use sea_orm::DatabaseConnection;
 pub use connect::{PoolSettings, connect, metric, open};
 pub use migration::{Migrator, migrate};
 
-/// The SQL store. It implements `ChallengeRepository`, `StepUpContextRepository`,
-/// `UserDirectoryReader` and `UserDirectoryWriter`, and `ReadinessCheck` as `database`. TOTP
+/// The SQL store. It implements `ChallengeRepository` (challenges with their step-up
+/// contexts), `UserDirectoryReader` and `UserDirectoryWriter`, `SmsSendLog`, `AuditLog`,
+/// `Retention`, and `ReadinessCheck` as `database`. TOTP
 /// secrets arrive sealed and are stored as they are.
 #[derive(Clone)]
 pub struct SqlStore {

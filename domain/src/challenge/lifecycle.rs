@@ -1,12 +1,12 @@
 //! The state machine: `PENDING → CODE_SENT → VERIFIED | LOCKED | EXPIRED | CANCELLED` (the
 //! last four are terminal).
 //!
-//! Each event has a decision (`plan_send`, `verifiable_code`, `after_cancel`, `consumable`)
-//! that reads a snapshot, and a transition (`after_*`) that returns the challenge as it
-//! stands afterwards. The storage adapter applies a transition with one conditional UPDATE
-//! guarded by the same snapshot, so concurrent requests on any number of instances cannot
-//! both win; a property test on both engines checks that the row it leaves is the state
-//! returned here.
+//! Each rule is decided here, once. Each event has a decision (`plan_send`, `verifiable_code`,
+//! `after_cancel`, `consumable`) that reads a snapshot, and a transition (`after_*`) that
+//! returns the challenge as it stands afterwards, at the next [`Challenge::version`].
+//! Storage writes that result only over the version it was decided on, so of concurrent
+//! requests on any number of instances one wins and the others decide again on what it
+//! left; storage decides nothing itself.
 
 use super::{Challenge, ChallengePolicy, ChallengeStatus, IssuedCode};
 use crate::{Timestamp, TotpPolicy};
@@ -84,6 +84,19 @@ impl Challenge {
         }
     }
 
+    /// The challenge as the next version of itself: what every transition starts from.
+    fn next(&self) -> Self {
+        Self {
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+
+    /// The lockout rule: `failed_attempts` wrong codes lock a challenge under `policy`.
+    fn locks_out(failed_attempts: u32, policy: &ChallengePolicy) -> bool {
+        failed_attempts >= policy.max_failed_attempts
+    }
+
     /// The code in play, while it is within its TTL at `now`.
     fn live_code(&self, now: Timestamp, policy: &ChallengePolicy) -> Option<IssuedCode> {
         self.code
@@ -143,7 +156,21 @@ impl Challenge {
             send_count: self.send_count + 1,
             last_sent_at: Some(plan.sent_at),
             sent_to: plan.sent_to.clone().or_else(|| self.sent_to.clone()),
-            ..self.clone()
+            ..self.next()
+        }
+    }
+
+    /// The challenge once a recorded send that never went out is taken back: `self` is the
+    /// challenge [`Self::after_send`] returned, `before` the one the send was planned on.
+    /// The send's fields go back to `before`'s; anything else that changed stays.
+    pub fn after_undo_send(&self, before: &Self) -> Self {
+        Self {
+            status: before.status,
+            code: before.code,
+            send_count: before.send_count,
+            last_sent_at: before.last_sent_at,
+            sent_to: before.sent_to.clone(),
+            ..self.next()
         }
     }
 
@@ -176,7 +203,7 @@ impl Challenge {
         };
         match self.status_at(now) {
             ChallengeStatus::Pending => Err(VerifyRefused::NoCodeSent),
-            ChallengeStatus::CodeSent if self.failed_attempts >= policy.max_failed_attempts => {
+            ChallengeStatus::CodeSent if Self::locks_out(self.failed_attempts, policy) => {
                 Err(locked)
             }
             ChallengeStatus::CodeSent => self
@@ -191,7 +218,7 @@ impl Challenge {
     /// The challenge after one more wrong code: `LOCKED` once the limit is reached.
     pub fn after_failed_attempt(&self, policy: &ChallengePolicy) -> Self {
         let failed_attempts = self.failed_attempts + 1;
-        let status = if failed_attempts >= policy.max_failed_attempts {
+        let status = if Self::locks_out(failed_attempts, policy) {
             ChallengeStatus::Locked
         } else {
             self.status
@@ -199,7 +226,7 @@ impl Challenge {
         Self {
             status,
             failed_attempts,
-            ..self.clone()
+            ..self.next()
         }
     }
 
@@ -208,7 +235,7 @@ impl Challenge {
         Self {
             status: ChallengeStatus::Verified,
             verified_at: Some(at),
-            ..self.clone()
+            ..self.next()
         }
     }
 
@@ -216,7 +243,7 @@ impl Challenge {
     pub fn after_expiry(&self) -> Self {
         Self {
             status: ChallengeStatus::Expired,
-            ..self.clone()
+            ..self.next()
         }
     }
 
@@ -227,11 +254,17 @@ impl Challenge {
             ChallengeStatus::Pending | ChallengeStatus::CodeSent | ChallengeStatus::Verified => {
                 Ok(Self {
                     status: ChallengeStatus::Cancelled,
-                    ..self.clone()
+                    ..self.next()
                 })
             }
             finished => Err(CancelRefused(finished)),
         }
+    }
+
+    /// The challenge once its context was consumed: only its version moves, so that the
+    /// context's change is guarded like any other change of the challenge.
+    pub fn after_consume(&self) -> Self {
+        self.next()
     }
 
     /// When the challenge was verified, if its context may be consumed at `now`: within the

@@ -277,6 +277,56 @@ fn send_figures_follow_the_last_send() {
 }
 
 #[test]
+fn every_transition_moves_the_version_by_one() {
+    let c = pending();
+    assert_eq!(c.version(), 0);
+    let plan = c
+        .plan_send(t0(), &policy(), &TotpPolicy::default())
+        .unwrap();
+    let code_sent = c.after_send(&plan);
+    let transitions = [
+        code_sent.clone(),
+        code_sent.after_failed_attempt(&policy()),
+        code_sent.after_verify(t0()),
+        c.after_expiry(),
+        c.after_cancel(t0()).unwrap(),
+        code_sent.after_undo_send(&c),
+    ];
+    let from = [0, 1, 1, 0, 0, 1];
+    for (after, from) in transitions.iter().zip(from) {
+        assert_eq!(after.version(), from + 1, "{after:?}");
+    }
+    let verified = code_sent.after_verify(t0());
+    assert_eq!(verified.after_consume().version(), verified.version() + 1);
+    assert_eq!(
+        Challenge::restore(verified.to_record()).unwrap().version(),
+        verified.version()
+    );
+}
+
+#[test]
+fn undoing_a_send_gives_back_the_send_fields_and_keeps_the_rest() {
+    let c = pending();
+    let plan = c
+        .plan_send(t0(), &policy(), &TotpPolicy::default())
+        .unwrap()
+        .to(&crate::PhoneNumber::parse("+447400123456").unwrap());
+    let undone = c.after_send(&plan).after_undo_send(&c);
+    assert_eq!(
+        (
+            undone.status(),
+            undone.code(),
+            undone.send_count(),
+            undone.last_sent_at(),
+            undone.sent_to()
+        ),
+        (ChallengeStatus::Pending, None, 0, None, None)
+    );
+    assert_eq!(undone.version(), 2);
+    assert_eq!(Challenge::restore(undone.to_record()), Ok(undone));
+}
+
+#[test]
 fn restore_accepts_every_reachable_state_and_refuses_impossible_ones() {
     for status in ChallengeStatus::ALL {
         let c = in_status(status);

@@ -18,7 +18,6 @@ pub struct Adapters {
 pub fn wire(store: &SqlStore, adapters: Adapters, policies: &Policies) -> UseCases {
     UseCases {
         challenges: Arc::new(store.clone()),
-        contexts: Arc::new(store.clone()),
         user_reader: Arc::new(store.clone()),
         user_writer: Arc::new(store.clone()),
         sms: adapters.sms,

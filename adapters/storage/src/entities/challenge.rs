@@ -21,6 +21,8 @@ pub struct Model {
     pub sent_to: Option<String>,
     /// The creating service's token `sub`; none on rows from before it was recorded.
     pub client_id: Option<String>,
+    /// How many changes the challenge has had: the guard each change is written under.
+    pub version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

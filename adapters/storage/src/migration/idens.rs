@@ -19,6 +19,7 @@ pub(super) enum Challenges {
     VerifiedAt,
     ClientId,
     SentTo,
+    Version,
 }
 
 #[derive(DeriveIden)]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use mfa_totp_application::{AuditLog, ChallengeRepository, Change};
+use mfa_totp_application::{AuditLog, ChallengeChange, ChallengeRepository, Change};
 use mfa_totp_domain::{
     AuditEvent, AuditKind, ChallengeStatus, LimitCharge, LimitKey, LimitKind, LimitReached, Limits,
     PhoneNumber, Timestamp, UserId,
@@ -36,10 +36,10 @@ fn challenge_charge(limits: &Limits, at: Timestamp) -> Vec<LimitCharge> {
 async fn create(store: &SqlStore, limits: &Limits, at: Timestamp) -> Change {
     let (challenge, context) = new_challenge();
     let event = event_of(AuditKind::ChallengeCreated, Some(challenge.id()));
-    store
-        .insert(&challenge, &context, &challenge_charge(limits, at), &event)
-        .await
-        .unwrap()
+    let change = ChallengeChange::insert(challenge, context)
+        .charging(challenge_charge(limits, at))
+        .recording(vec![event]);
+    store.apply(&change).await.unwrap()
 }
 
 async fn count(f: &Fixture, table: &str) -> i64 {
@@ -103,10 +103,9 @@ fn phone() -> PhoneNumber {
 
 /// Records the first send of `c` (planned at [`t0`]) with `charges`.
 async fn send_charged(f: &Fixture, c: &Challenge, charges: &[LimitCharge]) -> Change {
-    f.store
-        .record_send(c.id(), &plan_at(c, t0()), charges)
-        .await
-        .unwrap()
+    let change =
+        ChallengeChange::update(c, c.after_send(&plan_at(c, t0()))).charging(charges.to_vec());
+    f.store.apply(&change).await.unwrap()
 }
 
 pub async fn a_refused_change_writes_nothing_and_takes_no_other_charge(f: Fixture) {
@@ -154,28 +153,24 @@ pub async fn undo_send_refunds_its_charges(f: Fixture) {
     let charges = limits.sms_charges(&user(), &phone(), t0());
     for _ in 0..3 {
         let c = stored(&f).await;
-        let plan = plan_at(&c, t0()).to(&phone());
-        assert!(
-            f.store
-                .record_send(c.id(), &plan, &[])
-                .await
-                .unwrap()
-                .applied()
+        let sent = c.after_send(&plan_at(&c, t0()).to(&phone()));
+        let send = ChallengeChange::update(&c, sent.clone()).charging(charges.clone());
+        assert!(f.store.apply(&send).await.unwrap().applied());
+        assert_eq!(
+            f.store.find(c.id()).await.unwrap().unwrap().sent_to(),
+            Some("+44*******456")
         );
-        let sent = f.store.find(c.id()).await.unwrap().unwrap();
-        assert_eq!(sent.sent_to(), Some("+44*******456"));
-        assert!(f.store.undo_send(&c, &plan, &[]).await.unwrap());
+        // The provider failed: the send is undone and its unit given back, so the next
+        // round's send fits the limit of 1 again.
+        let undo =
+            ChallengeChange::update(&sent, sent.after_undo_send(&c)).refunding(charges.clone());
+        assert!(f.store.apply(&undo).await.unwrap().applied());
         let undone = f.store.find(c.id()).await.unwrap().unwrap();
-        assert_eq!(undone.sent_to(), None, "restored with the rest");
-        assert!(
-            f.store
-                .record_send(c.id(), &plan, &charges)
-                .await
-                .unwrap()
-                .applied()
+        assert_eq!(
+            (undone.sent_to(), undone.send_count(), undone.version()),
+            (None, 0, 2),
+            "restored with the rest"
         );
-        // The provider failed: the send is undone and its unit given back.
-        assert!(f.store.undo_send(&c, &plan, &charges).await.unwrap());
     }
 }
 
@@ -197,28 +192,22 @@ pub async fn a_zero_charge_takes_nothing_but_is_refused_at_the_limit(f: Fixture)
     let c = sent(&f).await;
     // A right code takes nothing: two wrong codes still fit after it is checked.
     let v = sent(&f).await;
-    assert!(
-        f.store
-            .mark_verified(v.id(), v.code().unwrap(), t0(), &check(t0()), &event())
-            .await
-            .unwrap()
-            .applied()
-    );
+    let verify = |c: &Challenge| {
+        ChallengeChange::update(c, c.after_verify(t0()))
+            .charging(check(t0()))
+            .recording(vec![event()])
+    };
+    assert!(f.store.apply(&verify(&v)).await.unwrap().applied());
+    let policy = ChallengePolicy::default();
+    let mut c = c;
     for _ in 0..2 {
-        assert!(
-            f.store
-                .record_failed_attempt(c.id(), 5, &wrong(t0()), &[])
-                .await
-                .unwrap()
-                .applied()
-        );
+        let after = c.after_failed_attempt(&policy);
+        let change = ChallengeChange::update(&c, after.clone()).charging(wrong(t0()));
+        assert!(f.store.apply(&change).await.unwrap().applied());
+        c = after;
     }
     let d = sent(&f).await;
-    let refused = f
-        .store
-        .mark_verified(d.id(), d.code().unwrap(), t0(), &check(t0()), &event())
-        .await
-        .unwrap();
+    let refused = f.store.apply(&verify(&d)).await.unwrap();
     assert!(matches!(refused, Change::Limited(r) if r.kind == LimitKind::UserWrongCodes));
     assert_eq!(
         f.store.find(d.id()).await.unwrap().unwrap().status(),
@@ -231,23 +220,24 @@ pub async fn events_are_written_with_their_change_and_read_oldest_first(f: Fixtu
     let id = challenge.id();
     let created = event_of(AuditKind::ChallengeCreated, Some(id));
     f.store
-        .insert(&challenge, &context, &[], &created)
+        .apply(
+            &ChallengeChange::insert(challenge.clone(), context).recording(vec![created.clone()]),
+        )
         .await
         .unwrap()
         .inserted();
-    let plan = plan_at(&challenge, t0());
-    assert!(f.store.record_send(id, &plan, &[]).await.unwrap().applied());
-    let wrong = [
+    let sent = challenge.after_send(&plan_at(&challenge, t0()));
+    assert!(transition(&f, &challenge, &sent).await);
+    let wrong = vec![
         event_of(AuditKind::VerifyFailed, Some(id)),
         event_of(AuditKind::Locked, Some(id)),
     ];
-    assert!(
-        f.store
-            .record_failed_attempt(id, 1, &[], &wrong)
-            .await
-            .unwrap()
-            .applied()
-    );
+    let lock = ChallengePolicy {
+        max_failed_attempts: 1,
+        ..ChallengePolicy::default()
+    };
+    let change = ChallengeChange::update(&sent, sent.after_failed_attempt(&lock)).recording(wrong);
+    assert!(f.store.apply(&change).await.unwrap().applied());
     let refusal = event_of(AuditKind::LimitHit, Some(id)).with_limit(LimitKind::GlobalSms);
     f.store.record(&refusal).await.unwrap();
     let kinds: Vec<AuditKind> = f
@@ -279,7 +269,9 @@ pub async fn repeated_refusals_are_counted_on_one_event(f: Fixture) {
     let id = challenge.id();
     let created = event_of(AuditKind::ChallengeCreated, Some(id));
     f.store
-        .insert(&challenge, &context, &[], &created)
+        .apply(
+            &ChallengeChange::insert(challenge.clone(), context.clone()).recording(vec![created]),
+        )
         .await
         .unwrap()
         .inserted();
@@ -311,12 +303,10 @@ pub async fn repeated_refusals_are_counted_on_one_event(f: Fixture) {
     let other = event_of(AuditKind::LimitHit, Some(id)).with_limit(LimitKind::GlobalSms);
     f.store.record(&other).await.unwrap();
     let cancelled = event_of(AuditKind::Cancelled, Some(id));
-    assert!(
-        f.store
-            .cancel(id, ChallengeStatus::Pending, &cancelled)
-            .await
-            .unwrap()
-    );
+    let cancel = ChallengeChange::update(&challenge, challenge.after_cancel(t0()).unwrap())
+        .with_context(context.after_cancel())
+        .recording(vec![cancelled]);
+    assert!(f.store.apply(&cancel).await.unwrap().applied());
     f.store.record(&refusal).await.unwrap();
     let kinds: Vec<(AuditKind, u32)> = f
         .store
@@ -340,21 +330,36 @@ pub async fn repeated_refusals_are_counted_on_one_event(f: Fixture) {
 pub async fn a_change_that_does_not_apply_writes_no_event(f: Fixture) {
     let c = stored(&f).await;
     let id = c.id();
-    // Not past its TTL: nothing expires, nothing is written.
-    assert!(
-        !f.store
-            .mark_expired(id, t0(), &event_of(AuditKind::Expired, Some(id)))
-            .await
-            .unwrap()
-    );
-    // Not CODE_SENT: no wrong code is counted, no event written.
-    assert_eq!(
-        f.store
-            .record_failed_attempt(id, 5, &[], &[event_of(AuditKind::VerifyFailed, Some(id))])
-            .await
-            .unwrap(),
-        Change::Stale
-    );
+    let sent = c.after_send(&plan_at(&c, t0()));
+    assert!(transition(&f, &c, &sent).await);
+    // Decided on the version before the send: stale, so neither its row nor its event is
+    // written.
+    let expire = ChallengeChange::update(&c, c.after_expiry())
+        .recording(vec![event_of(AuditKind::Expired, Some(id))]);
+    assert_eq!(f.store.apply(&expire).await.unwrap(), Change::Stale);
+    // Refused by a limit: the same. Another challenge of the user took the one wrong code
+    // the window allows.
+    let mut limits = limits(0, 60);
+    limits.user_wrong_codes = mfa_totp_domain::Limit::new(1, 60);
+    let wrong = || -> Vec<_> {
+        limits
+            .charge(LimitKind::UserWrongCodes, LimitKey::user(&user()), 1, t0())
+            .into_iter()
+            .collect()
+    };
+    let policy = ChallengePolicy::default();
+    let other = super::sent(&f).await;
+    let first =
+        ChallengeChange::update(&other, other.after_failed_attempt(&policy)).charging(wrong());
+    assert!(f.store.apply(&first).await.unwrap().applied());
+    let counted = ChallengeChange::update(&sent, sent.after_failed_attempt(&policy))
+        .charging(wrong())
+        .recording(vec![event_of(AuditKind::VerifyFailed, Some(id))]);
+    assert!(matches!(
+        f.store.apply(&counted).await.unwrap(),
+        Change::Limited(_)
+    ));
+    assert_eq!(f.store.find(id).await.unwrap().unwrap(), sent);
     let kinds: Vec<AuditKind> = f
         .store
         .events(id)

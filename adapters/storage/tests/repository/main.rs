@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, TimeDelta};
 use mfa_totp_application::{
-    ChallengeRepository, Change, Contact, DeliveryReport, DeliveryUpdate, SmsSendLog,
-    StepUpContextRepository, UserDirectoryReader, UserDirectoryWriter,
+    ChallengeChange, ChallengeRepository, Change, Contact, DeliveryReport, DeliveryUpdate,
+    SmsSendLog, UserDirectoryReader, UserDirectoryWriter,
 };
 use mfa_totp_domain::{
     Actor, AuditEvent, AuditKind, Challenge, ChallengeId, ChallengePolicy, ChallengeRecord,
@@ -32,6 +32,7 @@ use limits::{
     repeated_refusals_are_counted_on_one_event, undo_send_refunds_its_charges,
 };
 use purge::two_purgers_at_once_delete_what_outlived_its_retention_once;
+use transitions::concurrent_deciders_apply_one_change_per_version;
 
 struct Fixture {
     engine: Engine,
@@ -89,16 +90,13 @@ on_both_engines!(
     inserted_challenge_and_context_read_back_equal,
     sealed_secret_and_client_are_stored_as_given,
     unknown_challenge_is_none,
-    record_send_applies_once_per_snapshot,
-    undo_send_restores_the_state_before_the_send,
-    undo_send_after_a_wrong_code_changes_nothing,
-    failed_attempts_lock_the_challenge_at_the_limit,
-    concurrent_failed_attempts_never_count_past_the_limit,
-    mark_verified_applies_once_and_only_for_the_code_in_play,
-    mark_expired_applies_only_past_the_ttl,
-    cancel_withdraws_challenge_and_context_together,
-    cancel_after_consume_changes_nothing,
-    consume_needs_a_verified_challenge_and_applies_once,
+    a_change_applies_once_per_version,
+    every_transition_reads_back_as_the_domain_left_it,
+    a_stale_guard_writes_nothing,
+    concurrent_wrong_codes_count_exactly_the_limit,
+    cancel_writes_challenge_and_context_together,
+    consume_writes_the_context_under_the_challenges_guard,
+    concurrent_deciders_apply_one_change_per_version,
     racing_cancels_and_consumes_let_exactly_one_win,
     user_directory_upserts_phone_numbers_and_locales,
     concurrent_puts_of_a_new_user_report_one_creation,
@@ -184,7 +182,7 @@ fn new_challenge() -> (Challenge, StepUpContext) {
 async fn stored(f: &Fixture) -> Challenge {
     let (challenge, context) = new_challenge();
     f.store
-        .insert(&challenge, &context, &[], &event())
+        .apply(&ChallengeChange::insert(challenge.clone(), context).recording(vec![event()]))
         .await
         .unwrap()
         .inserted();
@@ -197,29 +195,38 @@ fn plan_at(challenge: &Challenge, now: Timestamp) -> SendPlan {
         .unwrap()
 }
 
+/// Writes `after` over `before`, as a use case does; whether it applied.
+async fn transition(f: &Fixture, before: &Challenge, after: &Challenge) -> bool {
+    f.store
+        .apply(&ChallengeChange::update(before, after.clone()))
+        .await
+        .unwrap()
+        .applied()
+}
+
 /// A challenge whose code was sent and accepted.
 async fn verified(f: &Fixture) -> Challenge {
     let c = sent(f).await;
-    assert!(
-        f.store
-            .mark_verified(c.id(), c.code().unwrap(), t0(), &[], &event())
-            .await
-            .unwrap()
-            .applied()
-    );
-    c
+    let after = c.after_verify(t0());
+    assert!(transition(f, &c, &after).await);
+    after
 }
 
 async fn sent(f: &Fixture) -> Challenge {
     let c = stored(f).await;
-    assert!(
-        f.store
-            .record_send(c.id(), &plan_at(&c, t0()), &[])
-            .await
-            .unwrap()
-            .applied()
-    );
+    let after = c.after_send(&plan_at(&c, t0()));
+    assert!(transition(f, &c, &after).await);
     f.store.find(c.id()).await.unwrap().unwrap()
+}
+
+async fn context_of(f: &Fixture, c: &Challenge) -> StepUpContext {
+    f.store
+        .find_with_context(c.id())
+        .await
+        .unwrap()
+        .unwrap()
+        .1
+        .unwrap()
 }
 
 /// The value of SQLite's `PRAGMA name` on a connection of the store's writer pool.
@@ -253,17 +260,13 @@ async fn sqlite_connections_keep_a_small_page_cache() {
 async fn inserted_challenge_and_context_read_back_equal(f: Fixture) {
     let (challenge, context) = new_challenge();
     f.store
-        .insert(&challenge, &context, &[], &event())
+        .apply(&ChallengeChange::insert(challenge.clone(), context.clone()))
         .await
         .unwrap()
         .inserted();
     assert_eq!(
         f.store.find(challenge.id()).await.unwrap(),
         Some(challenge.clone())
-    );
-    assert_eq!(
-        f.store.find_context(challenge.id()).await.unwrap(),
-        Some(context.clone())
     );
     assert_eq!(
         f.store.find_with_context(challenge.id()).await.unwrap(),
@@ -311,116 +314,83 @@ async fn unknown_challenge_is_none(f: Fixture) {
     );
 }
 
-async fn record_send_applies_once_per_snapshot(f: Fixture) {
+async fn a_change_applies_once_per_version(f: Fixture) {
     let c = stored(&f).await;
     let plan = plan_at(&c, t0());
+    let after = c.after_send(&plan);
+    assert!(transition(&f, &c, &after).await);
     assert!(
-        f.store
-            .record_send(c.id(), &plan, &[])
-            .await
-            .unwrap()
-            .applied()
+        !transition(&f, &c, &after).await,
+        "a change decided on an older version must lose"
     );
-    assert!(
-        !f.store
-            .record_send(c.id(), &plan, &[])
-            .await
-            .unwrap()
-            .applied(),
-        "a stale snapshot must lose"
-    );
-    let after = f.store.find(c.id()).await.unwrap().unwrap();
-    assert_eq!(after.status(), ChallengeStatus::CodeSent);
-    assert_eq!(after.send_count(), 1);
-    assert_eq!(after.code(), Some(plan.code));
-    assert_eq!(after.last_sent_at(), Some(t0()));
+    let back = f.store.find(c.id()).await.unwrap().unwrap();
+    assert_eq!(back, after);
+    assert_eq!((back.version(), back.send_count()), (1, 1));
 }
 
-async fn undo_send_restores_the_state_before_the_send(f: Fixture) {
+async fn every_transition_reads_back_as_the_domain_left_it(f: Fixture) {
+    let policy = ChallengePolicy {
+        max_failed_attempts: 2,
+        ..ChallengePolicy::default()
+    };
     let c = stored(&f).await;
-    let plan = plan_at(&c, t0());
-    assert!(
-        f.store
-            .record_send(c.id(), &plan, &[])
-            .await
-            .unwrap()
-            .applied()
-    );
-    assert!(f.store.undo_send(&c, &plan, &[]).await.unwrap());
-    assert_eq!(f.store.find(c.id()).await.unwrap().unwrap(), c);
-    assert!(
-        !f.store.undo_send(&c, &plan, &[]).await.unwrap(),
-        "undo applies once"
-    );
-}
-
-async fn undo_send_after_a_wrong_code_changes_nothing(f: Fixture) {
-    let c = stored(&f).await;
-    let plan = plan_at(&c, t0());
-    assert!(
-        f.store
-            .record_send(c.id(), &plan, &[])
-            .await
-            .unwrap()
-            .applied()
-    );
-    assert!(
-        f.store
-            .record_failed_attempt(c.id(), 5, &[], &[])
-            .await
-            .unwrap()
-            .applied()
-    );
-    let before_undo = f.store.find(c.id()).await.unwrap().unwrap();
-    assert!(!f.store.undo_send(&c, &plan, &[]).await.unwrap());
-    assert_eq!(f.store.find(c.id()).await.unwrap().unwrap(), before_undo);
-}
-
-async fn failed_attempts_lock_the_challenge_at_the_limit(f: Fixture) {
-    let c = sent(&f).await;
-    for expected in 1..=3 {
-        assert!(
-            f.store
-                .record_failed_attempt(c.id(), 3, &[], &[])
-                .await
-                .unwrap()
-                .applied()
-        );
-        let now = f.store.find(c.id()).await.unwrap().unwrap();
-        assert_eq!(now.failed_attempts(), expected);
+    let sent = c.after_send(&plan_at(&c, t0()));
+    let undone = sent.after_undo_send(&c);
+    let resent = undone.after_send(&plan_at(&undone, t0() + TimeDelta::seconds(1)));
+    let wrong = resent.after_failed_attempt(&policy);
+    let locked = wrong.after_failed_attempt(&policy);
+    let mut before = c;
+    for after in [sent, undone, resent, wrong, locked] {
+        assert!(transition(&f, &before, &after).await, "{after:?}");
+        assert_eq!(f.store.find(after.id()).await.unwrap().unwrap(), after);
+        before = after;
     }
-    let locked = f.store.find(c.id()).await.unwrap().unwrap();
-    assert_eq!(locked.status(), ChallengeStatus::Locked);
+    assert_eq!(before.status(), ChallengeStatus::Locked);
+    assert_eq!(before.version(), 5);
+}
+
+async fn a_stale_guard_writes_nothing(f: Fixture) {
+    let c = stored(&f).await;
+    let plan = plan_at(&c, t0());
+    let sent = c.after_send(&plan);
+    assert!(transition(&f, &c, &sent).await);
+    let wrong = sent.after_failed_attempt(&ChallengePolicy::default());
+    assert!(transition(&f, &sent, &wrong).await);
+    // The undo was decided on the version the send left: a wrong code came since.
+    let undo = ChallengeChange::update(&sent, sent.after_undo_send(&c))
+        .recording(vec![event_of(AuditKind::SendFailed, Some(c.id()))]);
+    assert_eq!(f.store.apply(&undo).await.unwrap(), Change::Stale);
+    assert_eq!(f.store.find(c.id()).await.unwrap().unwrap(), wrong);
+    let events = mfa_totp_application::AuditLog::events(&f.store, c.id())
+        .await
+        .unwrap();
     assert!(
-        !f.store
-            .record_failed_attempt(c.id(), 3, &[], &[])
-            .await
-            .unwrap()
-            .applied()
-    );
-    assert_eq!(
-        f.store
-            .find(c.id())
-            .await
-            .unwrap()
-            .unwrap()
-            .failed_attempts(),
-        3
+        events.iter().all(|e| e.kind != AuditKind::SendFailed),
+        "{events:?}"
     );
 }
 
-async fn concurrent_failed_attempts_never_count_past_the_limit(f: Fixture) {
+async fn concurrent_wrong_codes_count_exactly_the_limit(f: Fixture) {
     let c = sent(&f).await;
     let id = c.id();
-    let tasks: Vec<_> = (0..20)
+    let policy = ChallengePolicy::default();
+    let tasks: Vec<_> = (0..40)
         .map(|_| {
             let store = f.store.clone();
             tokio::spawn(async move {
-                store
-                    .record_failed_attempt(id, 5, &[], &[])
-                    .await
-                    .unwrap()
-                    .applied()
+                // What `:verify` does: read, let the domain decide, write over the version
+                // read; a stale write decides again on what the winner left.
+                loop {
+                    let before = store.find(id).await.unwrap().unwrap();
+                    if before.verifiable_code(t0(), &policy).is_err() {
+                        return false;
+                    }
+                    let change =
+                        ChallengeChange::update(&before, before.after_failed_attempt(&policy));
+                    if store.apply(&change).await.unwrap().applied() {
+                        return true;
+                    }
+                }
             })
         })
         .collect();
@@ -431,127 +401,42 @@ async fn concurrent_failed_attempts_never_count_past_the_limit(f: Fixture) {
     assert_eq!(counted, 5);
     let after = f.store.find(c.id()).await.unwrap().unwrap();
     assert_eq!(
-        (after.failed_attempts(), after.status()),
-        (5, ChallengeStatus::Locked)
+        (after.failed_attempts(), after.status(), after.version()),
+        (5, ChallengeStatus::Locked, 6)
     );
 }
 
-async fn mark_verified_applies_once_and_only_for_the_code_in_play(f: Fixture) {
-    let c = sent(&f).await;
-    let code = c.code().unwrap();
-    let mut other = code;
-    other.step += 1;
-    let at = t0() + TimeDelta::seconds(10);
-    assert!(
-        !f.store
-            .mark_verified(c.id(), other, at, &[], &event())
-            .await
-            .unwrap()
-            .applied()
-    );
-    assert!(
-        f.store
-            .mark_verified(c.id(), code, at, &[], &event())
-            .await
-            .unwrap()
-            .applied()
-    );
-    assert!(
-        !f.store
-            .mark_verified(c.id(), code, at, &[], &event())
-            .await
-            .unwrap()
-            .applied()
-    );
-    let after = f.store.find(c.id()).await.unwrap().unwrap();
-    assert_eq!(
-        (after.status(), after.verified_at()),
-        (ChallengeStatus::Verified, Some(at))
-    );
-}
-
-async fn mark_expired_applies_only_past_the_ttl(f: Fixture) {
+async fn cancel_writes_challenge_and_context_together(f: Fixture) {
     let c = stored(&f).await;
-    assert!(
-        !f.store
-            .mark_expired(
-                c.id(),
-                c.expires_at() - TimeDelta::milliseconds(1),
-                &event()
-            )
-            .await
-            .unwrap()
-    );
-    assert!(
-        f.store
-            .mark_expired(c.id(), c.expires_at(), &event())
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        f.store.find(c.id()).await.unwrap().unwrap().status(),
-        ChallengeStatus::Expired
-    );
+    let context = context_of(&f, &c).await;
+    let cancelled = c.after_cancel(t0()).unwrap();
+    let change = ChallengeChange::update(&c, cancelled.clone())
+        .with_context(context.after_cancel())
+        .recording(vec![event_of(AuditKind::Cancelled, Some(c.id()))]);
+    assert_eq!(f.store.apply(&change).await.unwrap(), Change::Applied);
+    assert_eq!(f.store.apply(&change).await.unwrap(), Change::Stale);
+    let (back, back_context) = f.store.find_with_context(c.id()).await.unwrap().unwrap();
+    assert_eq!(back, cancelled);
+    assert_eq!(back_context.unwrap().state, ContextState::Cancelled);
 }
 
-async fn cancel_withdraws_challenge_and_context_together(f: Fixture) {
-    let c = stored(&f).await;
-    assert!(
-        !f.store
-            .cancel(c.id(), ChallengeStatus::CodeSent, &event())
-            .await
-            .unwrap(),
-        "stale status loses"
-    );
-    assert!(
-        f.store
-            .cancel(c.id(), ChallengeStatus::Pending, &event())
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        f.store.find(c.id()).await.unwrap().unwrap().status(),
-        ChallengeStatus::Cancelled
-    );
-    let context = f.store.find_context(c.id()).await.unwrap().unwrap();
-    assert_eq!(context.state, ContextState::Cancelled);
-}
-
-async fn cancel_after_consume_changes_nothing(f: Fixture) {
+async fn consume_writes_the_context_under_the_challenges_guard(f: Fixture) {
     let c = verified(&f).await;
-    assert!(f.store.consume(c.id(), t0(), &event()).await.unwrap());
-    assert!(
-        !f.store
-            .cancel(c.id(), ChallengeStatus::Verified, &event())
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        f.store.find(c.id()).await.unwrap().unwrap().status(),
-        ChallengeStatus::Verified,
-        "rolled back"
-    );
-}
-
-async fn consume_needs_a_verified_challenge_and_applies_once(f: Fixture) {
-    let c = sent(&f).await;
-    assert!(
-        !f.store.consume(c.id(), t0(), &event()).await.unwrap(),
-        "not verified yet"
-    );
-    assert!(
-        f.store
-            .mark_verified(c.id(), c.code().unwrap(), t0(), &[], &event())
-            .await
-            .unwrap()
-            .applied()
-    );
+    let context = context_of(&f, &c).await;
     let at = t0() + TimeDelta::seconds(1);
-    assert!(f.store.consume(c.id(), at, &event()).await.unwrap());
-    assert!(!f.store.consume(c.id(), at, &event()).await.unwrap());
-    let context = f.store.find_context(c.id()).await.unwrap().unwrap();
+    let consume =
+        ChallengeChange::update(&c, c.after_consume()).with_context(context.after_consume(at));
+    assert_eq!(f.store.apply(&consume).await.unwrap(), Change::Applied);
+    assert_eq!(f.store.apply(&consume).await.unwrap(), Change::Stale);
+    // A cancel decided before the consume loses, and changes nothing.
+    let cancel = ChallengeChange::update(&c, c.after_cancel(at).unwrap())
+        .with_context(context.after_cancel());
+    assert_eq!(f.store.apply(&cancel).await.unwrap(), Change::Stale);
+    let (back, back_context) = f.store.find_with_context(c.id()).await.unwrap().unwrap();
+    assert_eq!(back.status(), ChallengeStatus::Verified);
+    let back_context = back_context.unwrap();
     assert_eq!(
-        (context.state, context.consumed_at),
+        (back_context.state, back_context.consumed_at),
         (ContextState::Consumed, Some(at))
     );
 }
@@ -648,7 +533,7 @@ async fn timestamps_keep_milliseconds_and_drop_finer_precision(f: Fixture) {
     })
     .unwrap();
     f.store
-        .insert(&challenge, &context, &[], &event())
+        .apply(&ChallengeChange::insert(challenge.clone(), context))
         .await
         .unwrap()
         .inserted();
@@ -673,32 +558,36 @@ async fn attributes_keep_unicode_and_nesting(f: Fixture) {
         attributes.clone(),
     );
     f.store
-        .insert(&challenge, &context, &[], &event())
+        .apply(&ChallengeChange::insert(challenge.clone(), context))
         .await
         .unwrap()
         .inserted();
-    let back = f.store.find_context(challenge.id()).await.unwrap().unwrap();
+    let back = context_of(&f, &challenge).await;
     assert_eq!(back.attributes, attributes);
 }
 
 async fn racing_cancels_and_consumes_let_exactly_one_win(f: Fixture) {
     let c = verified(&f).await;
-    let id = c.id();
+    let context = context_of(&f, &c).await;
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let store = f.store.clone();
+            let (c, context) = (c.clone(), context.clone());
             tokio::spawn(async move {
-                if i % 2 == 0 {
-                    ("consume", store.consume(id, t0(), &event()).await.unwrap())
+                let (what, change) = if i % 2 == 0 {
+                    (
+                        "consume",
+                        ChallengeChange::update(&c, c.after_consume())
+                            .with_context(context.after_consume(t0())),
+                    )
                 } else {
                     (
                         "cancel",
-                        store
-                            .cancel(id, ChallengeStatus::Verified, &event())
-                            .await
-                            .unwrap(),
+                        ChallengeChange::update(&c, c.after_cancel(t0()).unwrap())
+                            .with_context(context.after_cancel()),
                     )
-                }
+                };
+                (what, store.apply(&change).await.unwrap().applied())
             })
         })
         .collect();
@@ -710,8 +599,8 @@ async fn racing_cancels_and_consumes_let_exactly_one_win(f: Fixture) {
         }
     }
     assert_eq!(winners.len(), 1, "{winners:?}");
-    let context = f.store.find_context(c.id()).await.unwrap().unwrap();
-    let challenge = f.store.find(c.id()).await.unwrap().unwrap();
+    let (challenge, context) = f.store.find_with_context(c.id()).await.unwrap().unwrap();
+    let context = context.unwrap();
     match winners[0] {
         "consume" => assert_eq!(
             (context.state, challenge.status()),

@@ -31,11 +31,9 @@ async fn challenge_aged(f: &Fixture, age: TimeDelta) -> ChallengeId {
     })
     .unwrap();
     f.store
-        .insert(
-            &challenge,
-            &context,
-            &[],
-            &event_of(AuditKind::ChallengeCreated, None),
+        .apply(
+            &ChallengeChange::insert(challenge.clone(), context)
+                .recording(vec![event_of(AuditKind::ChallengeCreated, None)]),
         )
         .await
         .unwrap()
@@ -108,13 +106,9 @@ pub async fn two_purgers_at_once_delete_what_outlived_its_retention_once(f: Fixt
             .charge(LimitKind::UserSms, LimitKey::user(&user), 1, t0() - age)
             .unwrap();
         let c = stored(&f).await;
-        assert!(
-            f.store
-                .record_send(c.id(), &plan_at(&c, t0()), &[charge])
-                .await
-                .unwrap()
-                .applied()
-        );
+        let send =
+            ChallengeChange::update(&c, c.after_send(&plan_at(&c, t0()))).charging(vec![charge]);
+        assert!(f.store.apply(&send).await.unwrap().applied());
     }
     let events_before = rows(&f, "SELECT COUNT(*) AS n FROM audit_events").await;
 
@@ -152,8 +146,13 @@ pub async fn two_purgers_at_once_delete_what_outlived_its_retention_once(f: Fixt
             f.store.last_send(*id).await.unwrap().is_none(),
             "sends go with it"
         );
-        assert!(
-            f.store.find_context(*id).await.unwrap().is_none(),
+        assert_eq!(
+            rows(
+                &f,
+                &format!("SELECT COUNT(*) AS n FROM step_up_contexts WHERE challenge_id = '{id}'")
+            )
+            .await,
+            0,
             "so does the context"
         );
     }

@@ -313,6 +313,7 @@ impl UseCaseError for ConsumeError {
                 format!("The challenge is {status}: it has no verified step-up request context."),
             ),
             Self::Store(e) => e.to_api_error(now),
+            Self::Contended => contended(),
         }
     }
 
@@ -322,13 +323,15 @@ impl UseCaseError for ConsumeError {
             .with("STEP_UP_REQUEST_CONTEXT_NOT_FOUND", Self::ContextNotFound)
             .with("NOT_VERIFIED", Self::NotVerified(ChallengeStatus::CodeSent))
             .with("NOT_OWNER", Self::NotOwner)
+            .contended(Self::Contended)
             .nested(Self::Store)
             .listed_by(|e| match e {
                 Self::ChallengeNotFound
                 | Self::NotOwner
                 | Self::ContextNotFound
                 | Self::NotVerified(_)
-                | Self::Store(_) => {}
+                | Self::Store(_)
+                | Self::Contended => {}
             })
     }
 }
