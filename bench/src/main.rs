@@ -10,8 +10,10 @@
 //! 6. the whole flow (create → initiate → verify), per connection;
 //!
 //! then tops the requests served up to `BENCH_TOTAL_REQUESTS` (1,000,000) with `GET`s and
-//! reads the peak RSS. It prints a Markdown report: req/s, p50/p99/p99.9 and peak RSS, each
-//! also as a ratio to the ceiling of the same run, beside `pgbench -N` and `-S`.
+//! reads the peak RSS. It prints a Markdown report: req/s, p50/p99/p99.9, the server's CPU
+//! time per request (from `/proc/<pid>/stat`: it moves less with the machine's noise than
+//! throughput does) and peak RSS, each also as a ratio to the ceiling of the same run,
+//! beside `pgbench -N` and `-S`.
 //!
 //! Usage: `mfa-totp-bench --server PATH [--engines sqlite,postgres] [--postgres-url URL]`.
 
@@ -172,13 +174,15 @@ impl Bench {
     {
         let budget = Budget::new(self.duration, items);
         let watch = self.server.watch_rss();
+        let cpu_before = self.server.cpu_time()?;
         let (tally, elapsed) = load::run(self.server.addr, self.connections, |i, conn| {
             send(i, conn, budget.clone())
         })
         .await?;
         let peak_rss = watch.peak();
+        let cpu = self.server.cpu_time()? - cpu_before;
         self.served += tally.requests();
-        let phase = Phase::new(name, tally, elapsed, peak_rss);
+        let phase = Phase::new(name, tally, elapsed, peak_rss, cpu);
         eprintln!("{}", phase.line());
         Ok(phase)
     }

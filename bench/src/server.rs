@@ -103,6 +103,20 @@ impl Server {
         Ok((field("VmRSS:")?, field("VmHWM:")?))
     }
 
+    /// The CPU time the process has used so far, user and system, all its threads (from
+    /// `/proc/<pid>/stat`, in clock ticks).
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let after_name = stat.rsplit_once(')').context("/proc/<pid>/stat")?.1;
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+        // SAFETY: sysconf reads a constant of the system.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Ok(Duration::from_micros(ticks * 1_000_000 / per_second))
+    }
+
     /// Samples `VmRSS` every 20 ms until the returned guard is stopped; its peak.
     pub fn watch_rss(self: &Arc<Self>) -> RssWatch {
         let stop = Arc::new(AtomicBool::new(false));
