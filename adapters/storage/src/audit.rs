@@ -20,8 +20,22 @@ pub(crate) async fn insert_events(
     db: &impl ConnectionTrait,
     events: &[AuditEvent],
 ) -> Result<(), StoreError> {
-    if events.is_empty() {
+    let Some(insert) = insert_statement(events) else {
         return Ok(());
+    };
+    insert
+        .exec_without_returning(db)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+/// One `INSERT` of `events`, if there are any.
+pub(crate) fn insert_statement(
+    events: &[AuditEvent],
+) -> Option<sea_orm::InsertMany<audit_event::ActiveModel>> {
+    if events.is_empty() {
+        return None;
     }
     let rows = events.iter().map(|e| audit_event::ActiveModel {
         id: NotSet,
@@ -40,14 +54,10 @@ pub(crate) async fn insert_events(
         repeats: Set(e.repeats.min(i32::MAX as u32) as i32),
         last_occurred_at: Set(e.last_at.map(millis)),
     });
-    audit_event::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await
-        .map_err(store_error)?;
-    Ok(())
+    Some(audit_event::Entity::insert_many(rows))
 }
 
-fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
+pub(crate) fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
     let bad = |what: String| {
         StoreError::Unexpected(anyhow::anyhow!("stored audit event {}: {what}", row.id))
     };
@@ -93,6 +103,9 @@ impl AuditLog for SqlStore {
     /// (SQLite, `BEGIN IMMEDIATE`) from the read of the newest event to the write, so that
     /// events racing each other still count on one row.
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.record(event).await;
+        }
         let Some(challenge_id) = event.challenge_id else {
             return insert_events(&self.db, std::slice::from_ref(event)).await;
         };

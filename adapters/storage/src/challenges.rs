@@ -8,7 +8,10 @@ use mfa_totp_domain::{
     Challenge, ChallengeId, ChallengeRecord, ClientId, IssuedCode, SealedSecret, StepUpContext,
     UserId,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Insert, QueryFilter, QueryTrait,
+    Set, TransactionTrait, UpdateMany,
+};
 
 use crate::entities::{challenge, step_up_context};
 use crate::errors::store_error;
@@ -53,8 +56,56 @@ pub(crate) fn context_row(c: &StepUpContext, created_at: i64) -> step_up_context
     }
 }
 
-/// Writes `change` in `db` (a transaction): charges, the challenge and its context, refunds,
-/// events. `Limited` and `Stale` leave the transaction for the caller to roll back.
+/// A new challenge's row.
+pub(crate) fn insert_challenge(c: &Challenge) -> Insert<challenge::ActiveModel> {
+    challenge::Entity::insert(challenge_row(c))
+}
+
+/// A new challenge's context.
+pub(crate) fn insert_context(
+    c: &StepUpContext,
+    created_at: i64,
+) -> Insert<step_up_context::ActiveModel> {
+    step_up_context::Entity::insert(context_row(c, created_at))
+}
+
+/// The challenge as the domain left it, over the version `guard` (it changes one row, or
+/// none when another change came first). What never changes is not written.
+pub(crate) fn update_challenge(c: &Challenge, guard: u32) -> UpdateMany<challenge::Entity> {
+    let mut row = challenge_row(c);
+    for immutable in [
+        challenge::Column::Id,
+        challenge::Column::SubjectUserId,
+        challenge::Column::SecretSealed,
+        challenge::Column::ClientId,
+        challenge::Column::CreatedAt,
+        challenge::Column::ExpiresAt,
+    ] {
+        row.not_set(immutable);
+    }
+    challenge::Entity::update_many()
+        .set(row)
+        .filter(challenge::Column::Id.eq(c.id().to_string()))
+        .filter(challenge::Column::Version.eq(guard as i32))
+}
+
+/// The context's state as the domain left it (written under its challenge's guard).
+pub(crate) fn update_context(c: &StepUpContext) -> UpdateMany<step_up_context::Entity> {
+    step_up_context::Entity::update_many()
+        .col_expr(
+            step_up_context::Column::State,
+            sea_orm::sea_query::Expr::value(c.state.as_str()),
+        )
+        .col_expr(
+            step_up_context::Column::ConsumedAt,
+            sea_orm::sea_query::Expr::value(c.consumed_at.map(millis)),
+        )
+        .filter(step_up_context::Column::ChallengeId.eq(c.challenge_id.to_string()))
+}
+
+/// Writes `change` in `db` (a transaction), statement by statement: charges, the challenge
+/// and its context, refunds, events. `Limited` and `Stale` leave the transaction for the
+/// caller to roll back.
 pub(crate) async fn write_change(
     db: &impl ConnectionTrait,
     change: &ChallengeChange,
@@ -63,59 +114,26 @@ pub(crate) async fn write_change(
         return Ok(Change::Limited(reached));
     }
     let c = &change.challenge;
-    let created_at = millis(c.created_at());
+    let run = |statement| async move { db.execute_raw(statement).await.map_err(store_error) };
+    let backend = db.get_database_backend();
     match change.guard {
         None => {
-            challenge::Entity::insert(challenge_row(c))
-                .exec_without_returning(db)
-                .await
-                .map_err(store_error)?;
+            run(QueryTrait::build(&insert_challenge(c), backend)).await?;
             if let Some(context) = &change.context {
-                step_up_context::Entity::insert(context_row(context, created_at))
-                    .exec_without_returning(db)
-                    .await
-                    .map_err(store_error)?;
+                run(QueryTrait::build(
+                    &insert_context(context, millis(c.created_at())),
+                    backend,
+                ))
+                .await?;
             }
         }
         Some(guard) => {
-            let mut row = challenge_row(c);
-            for immutable in [
-                challenge::Column::Id,
-                challenge::Column::SubjectUserId,
-                challenge::Column::SecretSealed,
-                challenge::Column::ClientId,
-                challenge::Column::CreatedAt,
-                challenge::Column::ExpiresAt,
-            ] {
-                sea_orm::ActiveModelTrait::not_set(&mut row, immutable);
-            }
-            let written = challenge::Entity::update_many()
-                .set(row)
-                .filter(challenge::Column::Id.eq(c.id().to_string()))
-                .filter(challenge::Column::Version.eq(guard as i32))
-                .exec(db)
-                .await
-                .map_err(store_error)?;
-            if written.rows_affected != 1 {
+            let written = run(QueryTrait::build(&update_challenge(c, guard), backend)).await?;
+            if written.rows_affected() != 1 {
                 return Ok(Change::Stale);
             }
             if let Some(context) = &change.context {
-                let mut row = context_row(context, created_at);
-                for immutable in [
-                    step_up_context::Column::ChallengeId,
-                    step_up_context::Column::Operation,
-                    step_up_context::Column::Attributes,
-                    step_up_context::Column::Locale,
-                    step_up_context::Column::CreatedAt,
-                ] {
-                    sea_orm::ActiveModelTrait::not_set(&mut row, immutable);
-                }
-                step_up_context::Entity::update_many()
-                    .set(row)
-                    .filter(step_up_context::Column::ChallengeId.eq(c.id().to_string()))
-                    .exec(db)
-                    .await
-                    .map_err(store_error)?;
+                run(QueryTrait::build(&update_context(context), backend)).await?;
             }
         }
     }
@@ -124,59 +142,60 @@ pub(crate) async fn write_change(
     Ok(Change::Applied)
 }
 
-impl SqlStore {
-    fn to_domain(&self, row: challenge::Model) -> Result<Challenge, StoreError> {
-        let id = ChallengeId::parse(&row.id)
-            .map_err(|_| unexpected(format!("stored id '{}' is not a UUID", row.id)))?;
-        let code = match (row.code_step, row.code_issued_at) {
-            (Some(step), Some(at)) => Some(IssuedCode {
-                step: u64::try_from(step)
-                    .map_err(|_| unexpected(format!("negative code step on {id}")))?,
-                issued_at: from_millis(at)?,
-            }),
-            _ => None,
-        };
-        let count = |value: i32, what: &str| {
-            u32::try_from(value).map_err(|_| unexpected(format!("negative {what} on {id}")))
-        };
-        let record = ChallengeRecord {
-            subject: UserId::parse(&row.subject_user_id)
-                .map_err(|e| unexpected(format!("stored subject of {id}: {e}")))?,
-            status: row
-                .status
-                .parse()
-                .map_err(|e: mfa_totp_domain::UnknownName| unexpected(e.to_string()))?,
-            client: row
-                .client_id
-                .as_deref()
-                .map(ClientId::parse)
-                .transpose()
-                .map_err(|e| unexpected(format!("stored client of {id}: {e}")))?,
-            secret: SealedSecret::new(row.secret_sealed),
-            created_at: from_millis(row.created_at)?,
-            expires_at: from_millis(row.expires_at)?,
-            code,
-            send_count: count(row.send_count, "send count")?,
-            last_sent_at: row.last_sent_at.map(from_millis).transpose()?,
-            failed_attempts: count(row.failed_attempts, "failed attempts")?,
-            verified_at: row.verified_at.map(from_millis).transpose()?,
-            sent_to: row.sent_to,
-            version: u32::try_from(row.version)
-                .map_err(|_| unexpected(format!("negative version on {id}")))?,
-            id,
-        };
-        Challenge::restore(record).map_err(|e| unexpected(format!("stored challenge {id}: {e}")))
-    }
+pub(crate) fn to_domain(row: challenge::Model) -> Result<Challenge, StoreError> {
+    let id = ChallengeId::parse(&row.id)
+        .map_err(|_| unexpected(format!("stored id '{}' is not a UUID", row.id)))?;
+    let code = match (row.code_step, row.code_issued_at) {
+        (Some(step), Some(at)) => Some(IssuedCode {
+            step: u64::try_from(step)
+                .map_err(|_| unexpected(format!("negative code step on {id}")))?,
+            issued_at: from_millis(at)?,
+        }),
+        _ => None,
+    };
+    let count = |value: i32, what: &str| {
+        u32::try_from(value).map_err(|_| unexpected(format!("negative {what} on {id}")))
+    };
+    let record = ChallengeRecord {
+        subject: UserId::parse(&row.subject_user_id)
+            .map_err(|e| unexpected(format!("stored subject of {id}: {e}")))?,
+        status: row
+            .status
+            .parse()
+            .map_err(|e: mfa_totp_domain::UnknownName| unexpected(e.to_string()))?,
+        client: row
+            .client_id
+            .as_deref()
+            .map(ClientId::parse)
+            .transpose()
+            .map_err(|e| unexpected(format!("stored client of {id}: {e}")))?,
+        secret: SealedSecret::new(row.secret_sealed),
+        created_at: from_millis(row.created_at)?,
+        expires_at: from_millis(row.expires_at)?,
+        code,
+        send_count: count(row.send_count, "send count")?,
+        last_sent_at: row.last_sent_at.map(from_millis).transpose()?,
+        failed_attempts: count(row.failed_attempts, "failed attempts")?,
+        verified_at: row.verified_at.map(from_millis).transpose()?,
+        sent_to: row.sent_to,
+        version: u32::try_from(row.version)
+            .map_err(|_| unexpected(format!("negative version on {id}")))?,
+        id,
+    };
+    Challenge::restore(record).map_err(|e| unexpected(format!("stored challenge {id}: {e}")))
 }
 
 #[async_trait]
 impl ChallengeRepository for SqlStore {
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     async fn find(&self, id: ChallengeId) -> Result<Option<Challenge>, StoreError> {
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.find(id);
+        }
         crate::first_row(challenge::Entity::find_by_id(id.to_string()), self.reads())
             .await
             .map_err(store_error)?
-            .map(|row| self.to_domain(row))
+            .map(to_domain)
             .transpose()
     }
 
@@ -185,6 +204,9 @@ impl ChallengeRepository for SqlStore {
         &self,
         id: ChallengeId,
     ) -> Result<Option<(Challenge, Option<StepUpContext>)>, StoreError> {
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.find_with_context(id);
+        }
         let Some((row, context)) = challenge::Entity::find_by_id(id.to_string())
             .find_also_related(step_up_context::Entity)
             .all(self.reads())
@@ -198,11 +220,14 @@ impl ChallengeRepository for SqlStore {
         let context = context
             .map(|row| crate::contexts::to_domain(id, row))
             .transpose()?;
-        Ok(Some((self.to_domain(row)?, context)))
+        Ok(Some((to_domain(row)?, context)))
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %change.challenge.id()))]
     async fn apply(&self, change: &ChallengeChange) -> Result<Change, StoreError> {
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.apply(change).await;
+        }
         let txn = self.db.begin().await.map_err(store_error)?;
         let outcome = write_change(&txn, change).await?;
         if outcome == Change::Applied {

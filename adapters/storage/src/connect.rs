@@ -1,6 +1,8 @@
 //! Opening the pool: pool limits from config, and SQLite in WAL mode with a busy timeout so
 //! concurrent writers wait instead of failing.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -29,22 +31,48 @@ impl Default for PoolSettings {
     }
 }
 
-/// Opens the store on `url`. On a SQLite file, writes go through one connection of their
-/// own and reads through a pool of `pool.max_connections`: SQLite lets one writer in at a
-/// time, and writers that queue for the one connection wait their turn in order, where
-/// writers on several connections would wait in SQLite's busy handler, which sleeps (up to
-/// 100 ms a time) instead of waking when the lock is free. Elsewhere one pool does both.
+/// Opens the store on `url`. On SQLite, changes go to one thread that owns the write
+/// connection, each whole, and the hot reads run on the caller's thread (see `sqlite`); a
+/// pool of `pool.max_connections` serves the other reads, and one connection of its own the
+/// other writes and the migrations. A database asked for in memory is a file in a temporary
+/// directory, which goes when the store does: every connection must see the same one.
+/// Elsewhere one pool does everything, and each change is one statement.
 pub async fn open(url: &str, pool: &PoolSettings) -> Result<SqlStore, DbErr> {
-    if !is_sqlite_file(url) {
+    if !url.starts_with("sqlite:") {
         return Ok(SqlStore::new(connect(url, pool).await?));
     }
+    let (path, scratch) = if is_sqlite_file(url) {
+        (sqlite_path(url), None)
+    } else {
+        let dir =
+            tempfile::tempdir().map_err(|e| DbErr::Custom(format!("a scratch directory: {e}")))?;
+        (dir.path().join("memory.db"), Some(Arc::new(dir)))
+    };
+    let url = format!("sqlite://{}?mode=rwc", path.display());
     let writer = PoolSettings {
         max_connections: 1,
         ..*pool
     };
-    let db = connect(url, &writer).await?;
-    let reads = connect(url, pool).await?;
-    Ok(SqlStore::with_readers(db, reads))
+    // The first connection creates the file and switches it to WAL.
+    let db = connect(&url, &writer).await?;
+    let reads = connect(&url, pool).await?;
+    let engine = crate::sqlite::Sqlite::open(&path, pool.max_connections as usize)
+        .map_err(|e| DbErr::Custom(format!("{:#}", anyhow::Error::from(e))))?;
+    Ok(SqlStore {
+        db,
+        readers: Some(reads),
+        sqlite: Some(Arc::new(engine)),
+        _scratch: scratch,
+    })
+}
+
+/// The file a `sqlite:` URL names: what comes after the scheme, before any options.
+fn sqlite_path(url: &str) -> PathBuf {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    PathBuf::from(rest.split('?').next().unwrap_or(rest))
 }
 
 /// A SQLite database that other connections can share: a file, not `:memory:`.
@@ -53,7 +81,7 @@ fn is_sqlite_file(url: &str) -> bool {
 }
 
 /// Each SQLite connection's page cache, in KiB.
-const SQLITE_PAGE_CACHE_KIB: u32 = 512;
+pub(crate) const SQLITE_PAGE_CACHE_KIB: u32 = 512;
 
 /// Connects to `url` (`sqlite://...` or `postgres://...`).
 ///
@@ -98,10 +126,7 @@ async fn connect_once(url: &str, pool: &PoolSettings) -> Result<DatabaseConnecti
                 .pragma("cache_size", format!("-{SQLITE_PAGE_CACHE_KIB}"))
         });
     let mut db = Database::connect(options).await?;
-    db.set_metric_callback(|info| {
-        metrics::histogram!(metric::QUERY_DURATION, "statement" => statement_kind(&info.statement.sql))
-            .record(info.elapsed.as_secs_f64());
-    });
+    db.set_metric_callback(|info| record_statement(&info.statement.sql, info.elapsed));
     Ok(db)
 }
 
@@ -134,6 +159,12 @@ pub mod metric {
             metrics::gauge!(POOL_CONNECTIONS, "state" => state).increment(0.0);
         }
     }
+}
+
+/// Records one statement's time, by its kind.
+pub(crate) fn record_statement(sql: &str, elapsed: Duration) {
+    metrics::histogram!(metric::QUERY_DURATION, "statement" => statement_kind(sql))
+        .record(elapsed.as_secs_f64());
 }
 
 /// What a statement does, from its first word: a fixed vocabulary, never the text.
@@ -187,6 +218,24 @@ fn pool_state(db: &DatabaseConnection) -> (u32, usize) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sqlite_url_names_its_file() {
+        for (url, path) in [
+            (
+                "sqlite:///var/lib/mfa/db.sqlite?mode=rwc",
+                "/var/lib/mfa/db.sqlite",
+            ),
+            ("sqlite://data/mfa.db", "data/mfa.db"),
+            ("sqlite:mfa.db?mode=rwc", "mfa.db"),
+        ] {
+            assert_eq!(
+                super::sqlite_path(url),
+                std::path::PathBuf::from(path),
+                "{url}"
+            );
+        }
+    }
+
     #[test]
     fn statements_are_named_by_their_first_word_only() {
         assert_eq!(

@@ -15,9 +15,12 @@ mod limits;
 pub mod migration;
 mod retention;
 mod sends;
+mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;
+
+use std::sync::Arc;
 
 use mfa_totp_application::{PoolGauges, ReadinessCheck};
 use sea_orm::DatabaseConnection;
@@ -31,30 +34,33 @@ pub use migration::{Migrator, migrate};
 /// secrets arrive sealed and are stored as they are.
 #[derive(Clone)]
 pub struct SqlStore {
-    /// Every write, and every read a write depends on, goes through this pool.
+    /// Every write, and every read a write depends on, goes through this pool, except
+    /// where [`SqlStore::sqlite`] serves them.
     db: DatabaseConnection,
     /// Reads that stand alone: another pool on a SQLite file ([`open`]).
     readers: Option<DatabaseConnection>,
+    /// On SQLite, the changes and the reads of the hot paths, without a hand-off per
+    /// statement ([`open`]).
+    sqlite: Option<Arc<sqlite::Sqlite>>,
+    /// The directory of a database that was asked for in memory, while the store lives.
+    _scratch: Option<Arc<tempfile::TempDir>>,
 }
 
 impl SqlStore {
     /// A store with one pool for everything.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db, readers: None }
+        Self {
+            db,
+            readers: None,
+            sqlite: None,
+            _scratch: None,
+        }
     }
 
     /// A store with no database: every call answers `Unavailable`. It serves what needs the
     /// store's type and never a query, such as the published spec (`mfa-totp openapi`).
     pub fn disconnected() -> Self {
         Self::new(DatabaseConnection::default())
-    }
-
-    /// A store that writes through `db` and reads through `reads`.
-    pub fn with_readers(db: DatabaseConnection, reads: DatabaseConnection) -> Self {
-        Self {
-            db,
-            readers: Some(reads),
-        }
     }
 
     /// The pool for reads that stand alone.
@@ -69,6 +75,9 @@ impl SqlStore {
 
     /// Closes the pools: connections in use finish their statement first.
     pub async fn close(&self) {
+        if let Some(sqlite) = &self.sqlite {
+            sqlite.close();
+        }
         if let Some(readers) = &self.readers {
             let _ = readers.clone().close().await;
         }

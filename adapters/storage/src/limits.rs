@@ -40,7 +40,9 @@ fn window_lapsed(charge: &LimitCharge) -> sea_orm::sea_query::SimpleExpr {
     Expr::col((rate_limit::Entity, Column::WindowStart)).lte(lapsed_at_or_before)
 }
 
-async fn charge_one(db: &impl ConnectionTrait, charge: &LimitCharge) -> Result<bool, StoreError> {
+/// The upsert that takes `charge` from its window: it changes one row when the charge fits
+/// (or starts a new window), none when it is refused.
+pub(crate) fn charge_statement(charge: &LimitCharge) -> sea_orm::Insert<rate_limit::ActiveModel> {
     let current = |column: Column| Expr::col((rate_limit::Entity, column));
     let proposed = |column: Column| Expr::col((Alias::new("excluded"), column));
     let lapsed = window_lapsed(charge);
@@ -63,8 +65,11 @@ async fn charge_one(db: &impl ConnectionTrait, charge: &LimitCharge) -> Result<b
         window_start: Set(millis(charge.now)),
         used: Set(charge.amount as i32),
     };
-    let changed = rate_limit::Entity::insert(row)
-        .on_conflict(on_conflict)
+    rate_limit::Entity::insert(row).on_conflict(on_conflict)
+}
+
+async fn charge_one(db: &impl ConnectionTrait, charge: &LimitCharge) -> Result<bool, StoreError> {
+    let changed = charge_statement(charge)
         .exec_without_returning(db)
         .await
         .map_err(store_error)?;
@@ -101,20 +106,25 @@ pub(crate) async fn refund_all(
     charges: &[LimitCharge],
 ) -> Result<(), StoreError> {
     for charge in charges.iter().filter(|c| c.amount > 0) {
-        let at = millis(charge.now);
-        rate_limit::Entity::update_many()
-            .col_expr(
-                Column::Used,
-                Expr::col(Column::Used).sub(charge.amount as i32),
-            )
-            .filter(Column::Kind.eq(charge.kind.as_str()))
-            .filter(Column::LimitKey.eq(charge.key.as_str()))
-            .filter(Column::WindowStart.lte(at))
-            .filter(Column::WindowStart.gt(at - charge.window.num_milliseconds()))
-            .filter(Column::Used.gte(charge.amount as i32))
+        refund_statement(charge)
             .exec(db)
             .await
             .map_err(store_error)?;
     }
     Ok(())
+}
+
+/// Gives back what `charge` took, from the window it was taken from.
+pub(crate) fn refund_statement(charge: &LimitCharge) -> sea_orm::UpdateMany<rate_limit::Entity> {
+    let at = millis(charge.now);
+    rate_limit::Entity::update_many()
+        .col_expr(
+            Column::Used,
+            Expr::col(Column::Used).sub(charge.amount as i32),
+        )
+        .filter(Column::Kind.eq(charge.kind.as_str()))
+        .filter(Column::LimitKey.eq(charge.key.as_str()))
+        .filter(Column::WindowStart.lte(at))
+        .filter(Column::WindowStart.gt(at - charge.window.num_milliseconds()))
+        .filter(Column::Used.gte(charge.amount as i32))
 }

@@ -13,7 +13,7 @@ use crate::entities::sms_send;
 use crate::errors::store_error;
 use crate::{SqlStore, from_millis, millis};
 
-fn to_domain(row: sms_send::Model) -> Result<SmsSend, StoreError> {
+pub(crate) fn to_domain(row: sms_send::Model) -> Result<SmsSend, StoreError> {
     let bad = |what: String| {
         StoreError::Unexpected(anyhow::anyhow!("stored SMS send {}: {what}", row.id))
     };
@@ -40,27 +40,34 @@ fn to_domain(row: sms_send::Model) -> Result<SmsSend, StoreError> {
     })
 }
 
+/// The record of one send.
+pub(crate) fn insert_statement(send: &SmsSend) -> sea_orm::Insert<sms_send::ActiveModel> {
+    sms_send::Entity::insert(sms_send::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        challenge_id: Set(send.challenge_id.to_string()),
+        outcome: Set(send.outcome.as_str().to_owned()),
+        provider: Set(send.provider.clone()),
+        message_id: Set(send.message_id.clone()),
+        chain_position: Set(send.chain_position.map(|p| p as i32)),
+        attempts: Set(send.attempts as i32),
+        latency_ms: Set(send.latency_ms as i64),
+        segments: Set(send.segments as i32),
+        delivery_status: Set(send.delivery.map(|d| d.as_str().to_owned())),
+        sent_at: Set(millis(send.sent_at)),
+        updated_at: Set(millis(send.sent_at)),
+        error_code: Set(send.error_code.clone()),
+    })
+}
+
 #[async_trait]
 impl SmsSendLog for SqlStore {
     #[tracing::instrument(skip_all, fields(challenge_id = %send.challenge_id))]
     async fn log_send(&self, send: &SmsSend, event: &AuditEvent) -> Result<(), StoreError> {
-        let row = sms_send::ActiveModel {
-            id: Set(uuid::Uuid::new_v4().to_string()),
-            challenge_id: Set(send.challenge_id.to_string()),
-            outcome: Set(send.outcome.as_str().to_owned()),
-            provider: Set(send.provider.clone()),
-            message_id: Set(send.message_id.clone()),
-            chain_position: Set(send.chain_position.map(|p| p as i32)),
-            attempts: Set(send.attempts as i32),
-            latency_ms: Set(send.latency_ms as i64),
-            segments: Set(send.segments as i32),
-            delivery_status: Set(send.delivery.map(|d| d.as_str().to_owned())),
-            sent_at: Set(millis(send.sent_at)),
-            updated_at: Set(millis(send.sent_at)),
-            error_code: Set(send.error_code.clone()),
-        };
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.log_send(send, event).await;
+        }
         let txn = self.db.begin().await.map_err(store_error)?;
-        sms_send::Entity::insert(row)
+        insert_statement(send)
             .exec_without_returning(&txn)
             .await
             .map_err(store_error)?;
@@ -70,6 +77,9 @@ impl SmsSendLog for SqlStore {
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
     async fn last_send(&self, id: ChallengeId) -> Result<Option<SmsSend>, StoreError> {
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.last_send(id);
+        }
         crate::first_row(
             sms_send::Entity::find()
                 .filter(sms_send::Column::ChallengeId.eq(id.to_string()))

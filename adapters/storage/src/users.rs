@@ -14,10 +14,13 @@ use crate::{SqlStore, millis};
 impl UserDirectoryReader for SqlStore {
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     async fn contact(&self, user_id: &UserId) -> Result<Option<Contact>, StoreError> {
-        let Some(row) = crate::first_row(user::Entity::find_by_id(user_id.as_str()), self.reads())
-            .await
-            .map_err(store_error)?
-        else {
+        let row = match &self.sqlite {
+            Some(sqlite) => sqlite.user(user_id.as_str())?,
+            None => crate::first_row(user::Entity::find_by_id(user_id.as_str()), self.reads())
+                .await
+                .map_err(store_error)?,
+        };
+        let Some(row) = row else {
             return Ok(None);
         };
         let bad = |what: &str| {
