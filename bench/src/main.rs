@@ -16,6 +16,9 @@
 //! beside `pgbench -N` and `-S`.
 //!
 //! Usage: `mfa-totp-bench --server PATH [--engines sqlite,postgres] [--postgres-url URL]`.
+//!
+//! `BENCH_PERF=<phase name prefix>` records the server with `perf record -g` during the
+//! phases whose name starts so (e.g. `:verify right`), into `target/bench/<engine>-<phase>.perf.data`.
 
 mod external;
 mod fake_twilio;
@@ -175,12 +178,16 @@ impl Bench {
         let budget = Budget::new(self.duration, items);
         let watch = self.server.watch_rss();
         let cpu_before = self.server.cpu_time()?;
+        let profile = server::Profile::start_if_asked(&self.server, name)?;
         let (tally, elapsed) = load::run(self.server.addr, self.connections, |i, conn| {
             send(i, conn, budget.clone())
         })
         .await?;
         let peak_rss = watch.peak();
         let cpu = self.server.cpu_time()? - cpu_before;
+        if let Some(profile) = profile {
+            profile.stop()?;
+        }
         self.served += tally.requests();
         let phase = Phase::new(name, tally, elapsed, peak_rss, cpu);
         eprintln!("{}", phase.line());

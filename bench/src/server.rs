@@ -19,6 +19,7 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub log: PathBuf,
+    database_url: String,
 }
 
 impl Drop for Server {
@@ -54,6 +55,7 @@ impl Server {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log,
+            database_url: database_url.to_owned(),
         };
         let port = server.wait_for_port()?;
         server.addr.set_port(port);
@@ -190,4 +192,49 @@ fn environment(database_url: &str, twilio_url: &str) -> Vec<(String, String)> {
         ));
     }
     env
+}
+
+/// `perf record -g` on the server during one phase, when `BENCH_PERF` names it.
+pub struct Profile {
+    perf: Child,
+}
+
+impl Profile {
+    pub fn start_if_asked(server: &Server, phase: &str) -> anyhow::Result<Option<Self>> {
+        let Ok(prefix) = std::env::var("BENCH_PERF") else {
+            return Ok(None);
+        };
+        if prefix.is_empty() || !phase.starts_with(&prefix) {
+            return Ok(None);
+        }
+        let engine = if server.database_url.starts_with("postgres") {
+            "postgres"
+        } else {
+            "sqlite"
+        };
+        let name: String = phase
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let out = std::env::current_dir()?.join(format!("target/bench/{engine}-{name}.perf.data"));
+        let perf = Command::new("perf")
+            .args(["record", "-F", "1999", "-g", "-o"])
+            .arg(&out)
+            .args(["-p", &server.child.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("perf record (Debian's linux-perf)")?;
+        eprintln!("perf record → {}", out.display());
+        // perf attaches before the load starts.
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(Some(Self { perf }))
+    }
+
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        // SAFETY: signals our own child, which is alive until waited for.
+        unsafe { libc::kill(self.perf.id() as i32, libc::SIGINT) };
+        self.perf.wait()?;
+        Ok(())
+    }
 }

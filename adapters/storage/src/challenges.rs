@@ -8,14 +8,11 @@ use mfa_totp_domain::{
     Challenge, ChallengeId, ChallengeRecord, ClientId, IssuedCode, SealedSecret, StepUpContext,
     UserId,
 };
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Insert, QueryFilter, QueryTrait,
-    Set, TransactionTrait, UpdateMany,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, Insert, QueryFilter, Set, UpdateMany};
 
 use crate::entities::{challenge, step_up_context};
 use crate::errors::store_error;
-use crate::{SqlStore, audit, from_millis, limits, millis};
+use crate::{SqlStore, from_millis, millis};
 
 fn unexpected(message: String) -> StoreError {
     StoreError::Unexpected(anyhow::anyhow!(message))
@@ -103,45 +100,6 @@ pub(crate) fn update_context(c: &StepUpContext) -> UpdateMany<step_up_context::E
         .filter(step_up_context::Column::ChallengeId.eq(c.challenge_id.to_string()))
 }
 
-/// Writes `change` in `db` (a transaction), statement by statement: charges, the challenge
-/// and its context, refunds, events. `Limited` and `Stale` leave the transaction for the
-/// caller to roll back.
-pub(crate) async fn write_change(
-    db: &impl ConnectionTrait,
-    change: &ChallengeChange,
-) -> Result<Change, StoreError> {
-    if let Some(reached) = limits::charge_all(db, &change.charges).await? {
-        return Ok(Change::Limited(reached));
-    }
-    let c = &change.challenge;
-    let run = |statement| async move { db.execute_raw(statement).await.map_err(store_error) };
-    let backend = db.get_database_backend();
-    match change.guard {
-        None => {
-            run(QueryTrait::build(&insert_challenge(c), backend)).await?;
-            if let Some(context) = &change.context {
-                run(QueryTrait::build(
-                    &insert_context(context, millis(c.created_at())),
-                    backend,
-                ))
-                .await?;
-            }
-        }
-        Some(guard) => {
-            let written = run(QueryTrait::build(&update_challenge(c, guard), backend)).await?;
-            if written.rows_affected() != 1 {
-                return Ok(Change::Stale);
-            }
-            if let Some(context) = &change.context {
-                run(QueryTrait::build(&update_context(context), backend)).await?;
-            }
-        }
-    }
-    limits::refund_all(db, &change.refunds).await?;
-    audit::insert_events(db, &change.events).await?;
-    Ok(Change::Applied)
-}
-
 pub(crate) fn to_domain(row: challenge::Model) -> Result<Challenge, StoreError> {
     let id = ChallengeId::parse(&row.id)
         .map_err(|_| unexpected(format!("stored id '{}' is not a UUID", row.id)))?;
@@ -225,16 +183,9 @@ impl ChallengeRepository for SqlStore {
 
     #[tracing::instrument(skip_all, fields(challenge_id = %change.challenge.id()))]
     async fn apply(&self, change: &ChallengeChange) -> Result<Change, StoreError> {
-        if let Some(sqlite) = &self.sqlite {
-            return sqlite.apply(change).await;
+        match &self.sqlite {
+            Some(sqlite) => sqlite.apply(change).await,
+            None => crate::postgres::apply(&self.db, change).await,
         }
-        let txn = self.db.begin().await.map_err(store_error)?;
-        let outcome = write_change(&txn, change).await?;
-        if outcome == Change::Applied {
-            txn.commit().await.map_err(store_error)?;
-        } else {
-            txn.rollback().await.map_err(store_error)?;
-        }
-        Ok(outcome)
     }
 }

@@ -27,6 +27,20 @@ pub(crate) fn store_error(error: DbErr) -> StoreError {
     }
 }
 
+/// The SQLSTATE (or SQLite code) and message of an error the database raised, if it was one.
+pub(crate) fn database_error(error: &DbErr) -> Option<(String, String)> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = error
+    else {
+        return None;
+    };
+    match e.as_ref() {
+        sea_orm::sqlx::Error::Database(db) => {
+            Some((db.code()?.into_owned(), db.message().to_owned()))
+        }
+        _ => None,
+    }
+}
+
 /// SQLite: `5` busy and `6` locked (after the busy timeout). PostgreSQL: class `08`
 /// (connection exception), `57P01`-`57P03` (shutdown, crash, cannot connect now), `53300`
 /// (too many connections), `3D000` (the database does not exist, e.g. while it is re-created).

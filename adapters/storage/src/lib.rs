@@ -13,6 +13,7 @@ mod entities;
 mod errors;
 mod limits;
 pub mod migration;
+mod postgres;
 mod retention;
 mod sends;
 mod sqlite;

@@ -1,39 +1,16 @@
-//! Limits across challenges on SQL. A charge is one statement: an upsert of the limit's row
-//! for its key that starts a new window when the last one has ended, and otherwise adds to
-//! the window only while fewer than `max` were used (`ON CONFLICT … DO UPDATE … WHERE`). It
-//! changes one row or none, and on PostgreSQL it holds the row's lock until the change it
-//! belongs to commits, so concurrent charges on any number of instances queue on that row.
+//! Limits across challenges on SQLite. A charge is one statement: an upsert of the limit's
+//! row for its key that starts a new window when the last one has ended, and otherwise adds
+//! to the window only while fewer than `max` were used (`ON CONFLICT … DO UPDATE … WHERE`).
+//! It changes one row or none. PostgreSQL runs the same upsert inside `mfa_totp_apply`
+//! (`postgres.rs`), where it holds the row's lock until the change commits, so concurrent
+//! charges on any number of instances queue on that row.
 
-use mfa_totp_application::StoreError;
-use mfa_totp_domain::{LimitCharge, LimitReached};
+use mfa_totp_domain::LimitCharge;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entities::rate_limit::{self, Column};
-use crate::errors::store_error;
-use crate::{from_millis, millis};
-
-/// Applies every charge and returns the refusal whose window ends last, if any refused.
-/// The caller rolls its transaction back on a refusal, so the charges that fitted are undone.
-pub(crate) async fn charge_all(
-    db: &impl ConnectionTrait,
-    charges: &[LimitCharge],
-) -> Result<Option<LimitReached>, StoreError> {
-    let mut refused: Option<LimitReached> = None;
-    for charge in charges {
-        if charge_one(db, charge).await? {
-            continue;
-        }
-        let reached = LimitReached {
-            kind: charge.kind,
-            retry_at: window_end(db, charge).await?,
-        };
-        if refused.is_none_or(|r| r.retry_at < reached.retry_at) {
-            refused = Some(reached);
-        }
-    }
-    Ok(refused)
-}
+use crate::millis;
 
 fn window_lapsed(charge: &LimitCharge) -> sea_orm::sea_query::SimpleExpr {
     let lapsed_at_or_before = millis(charge.now) - charge.window.num_milliseconds();
@@ -66,52 +43,6 @@ pub(crate) fn charge_statement(charge: &LimitCharge) -> sea_orm::Insert<rate_lim
         used: Set(charge.amount as i32),
     };
     rate_limit::Entity::insert(row).on_conflict(on_conflict)
-}
-
-async fn charge_one(db: &impl ConnectionTrait, charge: &LimitCharge) -> Result<bool, StoreError> {
-    let changed = charge_statement(charge)
-        .exec_without_returning(db)
-        .await
-        .map_err(store_error)?;
-    Ok(changed == 1)
-}
-
-/// When the window that refused `charge` ends.
-async fn window_end(
-    db: &impl ConnectionTrait,
-    charge: &LimitCharge,
-) -> Result<mfa_totp_domain::Timestamp, StoreError> {
-    let row = crate::first_row(
-        rate_limit::Entity::find_by_id((
-            charge.kind.as_str().to_owned(),
-            charge.key.as_str().to_owned(),
-        )),
-        db,
-    )
-    .await
-    .map_err(store_error)?
-    .ok_or_else(|| {
-        StoreError::Unexpected(anyhow::anyhow!(
-            "the {} window that refused a charge is gone",
-            charge.kind
-        ))
-    })?;
-    Ok(charge.window_end(from_millis(row.window_start)?))
-}
-
-/// Gives back what `charges` took, from the windows they were taken from (a window that has
-/// ended since is left alone).
-pub(crate) async fn refund_all(
-    db: &impl ConnectionTrait,
-    charges: &[LimitCharge],
-) -> Result<(), StoreError> {
-    for charge in charges.iter().filter(|c| c.amount > 0) {
-        refund_statement(charge)
-            .exec(db)
-            .await
-            .map_err(store_error)?;
-    }
-    Ok(())
 }
 
 /// Gives back what `charge` took, from the window it was taken from.

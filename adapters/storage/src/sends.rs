@@ -5,9 +5,7 @@ use async_trait::async_trait;
 use mfa_totp_application::{DeliveryReport, DeliveryUpdate, SmsSendLog, StoreError};
 use mfa_totp_domain::{AuditEvent, ChallengeId, DeliveryStatus, SmsSend, Timestamp};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::entities::sms_send;
 use crate::errors::store_error;
@@ -63,16 +61,10 @@ pub(crate) fn insert_statement(send: &SmsSend) -> sea_orm::Insert<sms_send::Acti
 impl SmsSendLog for SqlStore {
     #[tracing::instrument(skip_all, fields(challenge_id = %send.challenge_id))]
     async fn log_send(&self, send: &SmsSend, event: &AuditEvent) -> Result<(), StoreError> {
-        if let Some(sqlite) = &self.sqlite {
-            return sqlite.log_send(send, event).await;
+        match &self.sqlite {
+            Some(sqlite) => sqlite.log_send(send, event).await,
+            None => crate::postgres::log_send(&self.db, send, event).await,
         }
-        let txn = self.db.begin().await.map_err(store_error)?;
-        insert_statement(send)
-            .exec_without_returning(&txn)
-            .await
-            .map_err(store_error)?;
-        crate::audit::insert_events(&txn, std::slice::from_ref(event)).await?;
-        txn.commit().await.map_err(store_error)
     }
 
     #[tracing::instrument(skip_all, fields(challenge_id = %id))]
