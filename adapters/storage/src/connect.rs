@@ -80,6 +80,9 @@ fn is_sqlite_file(url: &str) -> bool {
     url.starts_with("sqlite:") && !url.contains(":memory:") && !url.contains("mode=memory")
 }
 
+/// How long a pooled connection may sit idle before it is pinged on checkout.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
+
 /// Each SQLite connection's page cache, in KiB.
 pub(crate) const SQLITE_PAGE_CACHE_KIB: u32 = 512;
 
@@ -114,6 +117,11 @@ async fn connect_once(url: &str, pool: &PoolSettings) -> Result<DatabaseConnecti
         .min_connections(0)
         .acquire_timeout(pool.acquire_timeout)
         .connect_timeout(pool.connect_timeout)
+        // A ping on every checkout is a round trip more for every statement (sqlx's
+        // default). Only a connection idle long enough to have been dropped by the server,
+        // a proxy or a firewall is pinged; one that fails in use is closed by the pool, and
+        // its request answers 503.
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use mfa_totp_application::{ChallengeChange, Change, StoreError};
 use mfa_totp_domain::{AuditEvent, Challenge, ChallengeId, LimitReached, SmsSend, StepUpContext};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
-use sea_orm::sea_query::Value;
 use sea_orm::{DatabaseBackend, QueryTrait};
+use sea_query_rusqlite::{RusqliteValue, RusqliteValues};
 
 use crate::entities::{audit_event, challenge, sms_send, step_up_context, user};
 use crate::{challenges, connect, from_millis, limits, millis};
@@ -280,48 +280,21 @@ fn write_change(conn: &Connection, change: &ChallengeChange) -> rusqlite::Result
 /// statement (`mfa_totp_db_query_duration_seconds`).
 fn execute(conn: &Connection, query: &impl QueryTrait) -> rusqlite::Result<usize> {
     let statement = query.build(DatabaseBackend::Sqlite);
+    let values = RusqliteValues(
+        statement
+            .values
+            .map(|v| v.0)
+            .unwrap_or_default()
+            .into_iter()
+            .map(RusqliteValue)
+            .collect(),
+    );
     let started = Instant::now();
-    let mut prepared = conn.prepare_cached(&statement.sql)?;
-    for (i, value) in statement.values.iter().flat_map(|v| v.0.iter()).enumerate() {
-        prepared.raw_bind_parameter(i + 1, Bound(value))?;
-    }
-    let changed = prepared.raw_execute()?;
+    let changed = conn
+        .prepare_cached(&statement.sql)?
+        .execute(&*values.as_params())?;
     connect::record_statement(&statement.sql, started.elapsed());
     Ok(changed)
-}
-
-/// A sea-query value, as rusqlite binds it.
-struct Bound<'a>(&'a Value);
-
-impl rusqlite::ToSql for Bound<'_> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::{ToSqlOutput, Value as V};
-        let owned = |v: Option<V>| Ok(ToSqlOutput::Owned(v.unwrap_or(V::Null)));
-        match self.0 {
-            Value::Bool(v) => owned(v.map(|b| V::Integer(i64::from(b)))),
-            Value::TinyInt(v) => owned(v.map(|n| V::Integer(n.into()))),
-            Value::SmallInt(v) => owned(v.map(|n| V::Integer(n.into()))),
-            Value::Int(v) => owned(v.map(|n| V::Integer(n.into()))),
-            Value::BigInt(v) => owned(v.map(V::Integer)),
-            Value::TinyUnsigned(v) => owned(v.map(|n| V::Integer(n.into()))),
-            Value::SmallUnsigned(v) => owned(v.map(|n| V::Integer(n.into()))),
-            Value::Unsigned(v) => owned(v.map(|n| V::Integer(n.into()))),
-            Value::BigUnsigned(v) => match v.map(i64::try_from).transpose() {
-                Ok(v) => owned(v.map(V::Integer)),
-                Err(e) => Err(rusqlite::Error::ToSqlConversionFailure(e.into())),
-            },
-            Value::Float(v) => owned(v.map(|f| V::Real(f.into()))),
-            Value::Double(v) => owned(v.map(V::Real)),
-            Value::String(Some(s)) => Ok(ToSqlOutput::Borrowed(s.as_str().into())),
-            Value::String(None) => owned(None),
-            Value::Char(v) => owned(v.map(|c| V::Text(c.to_string()))),
-            Value::Bytes(Some(b)) => Ok(ToSqlOutput::Borrowed(b.as_slice().into())),
-            Value::Bytes(None) => owned(None),
-            other => Err(rusqlite::Error::ToSqlConversionFailure(
-                format!("no SQLite binding for {other:?}").into(),
-            )),
-        }
-    }
 }
 
 const CHALLENGE_COLUMNS: &str = "c.id, c.subject_user_id, c.status, c.secret_sealed, \
