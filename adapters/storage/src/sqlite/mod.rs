@@ -428,6 +428,13 @@ impl Failure {
         }
     }
 
+    fn panicked() -> Self {
+        Self {
+            busy: false,
+            message: "the change panicked".into(),
+        }
+    }
+
     /// Busy or locked is `Unavailable` (retry later), as on the other engine; anything
     /// else `Unexpected`.
     fn into_store_error(self) -> StoreError {

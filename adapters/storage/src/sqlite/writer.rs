@@ -48,8 +48,15 @@ where
     T: Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
-        let work = self.work.take().expect("a change runs once");
-        let outcome = work(conn).map_err(|e| Failure::of(&e));
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        // A change that panics is answered as failed and rolled back; the thread, and every
+        // other change, goes on.
+        let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn))) {
+            Ok(outcome) => outcome.map_err(|e| Failure::of(&e)),
+            Err(_) => Err(Failure::panicked()),
+        };
         let keep = matches!(outcome, Ok(Outcome::Keep(_)));
         self.outcome = Some(outcome);
         keep
@@ -210,6 +217,23 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(kept, 100, "the discarded halves wrote nothing");
+    }
+
+    #[tokio::test]
+    async fn a_change_that_panics_fails_alone_and_the_writer_goes_on() {
+        let (_dir, writer) = writer();
+        let panicked = writer
+            .write(|conn| -> rusqlite::Result<Outcome<()>> {
+                conn.execute("INSERT INTO t (k) VALUES (7)", [])?;
+                panic!("a bug in a change")
+            })
+            .await;
+        assert!(matches!(panicked, Err(StoreError::Unexpected(_))));
+        let n = writer
+            .write(|conn| Ok(Outcome::Discard(count(conn)?)))
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "what the panicking change wrote was rolled back");
     }
 
     #[tokio::test]
