@@ -38,6 +38,15 @@ impl SqlStore {
         before: mfa_totp_domain::Timestamp,
         batch: u32,
     ) -> Result<u64, StoreError> {
+        if let Some(sqlite) = &self.sqlite {
+            let sql = batch_delete(DatabaseBackend::Sqlite, table, key, column, batch);
+            let statement = Statement::from_sql_and_values(
+                DatabaseBackend::Sqlite,
+                sql,
+                [millis(before).into()],
+            );
+            return sqlite.execute(statement).await;
+        }
         let backend = self.db.get_database_backend();
         let sql = batch_delete(backend, table, key, column, batch);
         let result = self

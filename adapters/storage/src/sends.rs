@@ -57,6 +57,41 @@ pub(crate) fn insert_statement(send: &SmsSend) -> sea_orm::Insert<sms_send::Acti
     })
 }
 
+/// The challenge a stored send belongs to.
+pub(crate) fn send_challenge(send_id: &str, challenge_id: &str) -> Result<ChallengeId, StoreError> {
+    ChallengeId::parse(challenge_id)
+        .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("stored SMS send {send_id}: {e}")))
+}
+
+/// The delivery report applied to the send `send_id`: its status moves only forward, from
+/// none yet or from an earlier stage, and the provider's error code is kept.
+pub(crate) fn delivery_statement(
+    send_id: &str,
+    report: &DeliveryReport,
+    at: Timestamp,
+) -> sea_orm::UpdateMany<sms_send::Entity> {
+    let earlier: Vec<&str> = report
+        .status
+        .replaces()
+        .into_iter()
+        .map(DeliveryStatus::as_str)
+        .collect();
+    let mut update = sms_send::Entity::update_many()
+        .col_expr(
+            sms_send::Column::DeliveryStatus,
+            Expr::value(report.status.as_str()),
+        )
+        .col_expr(sms_send::Column::UpdatedAt, Expr::value(millis(at)));
+    if let Some(code) = &report.error_code {
+        update = update.col_expr(sms_send::Column::ErrorCode, Expr::value(code.as_str()));
+    }
+    update.filter(sms_send::Column::Id.eq(send_id)).filter(
+        Condition::any()
+            .add(sms_send::Column::DeliveryStatus.is_null())
+            .add(sms_send::Column::DeliveryStatus.is_in(earlier)),
+    )
+}
+
 #[async_trait]
 impl SmsSendLog for SqlStore {
     #[tracing::instrument(skip_all, fields(challenge_id = %send.challenge_id))]
@@ -91,6 +126,9 @@ impl SmsSendLog for SqlStore {
         report: &DeliveryReport,
         at: Timestamp,
     ) -> Result<Option<DeliveryUpdate>, StoreError> {
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.update_delivery(report, at).await;
+        }
         let send = sms_send::Entity::find()
             .filter(sms_send::Column::Provider.eq(report.provider.as_str()))
             .filter(sms_send::Column::MessageId.eq(report.message_id.as_str()))
@@ -100,32 +138,8 @@ impl SmsSendLog for SqlStore {
         let Some(send) = send else {
             return Ok(None);
         };
-        let challenge_id = ChallengeId::parse(&send.challenge_id).map_err(|e| {
-            StoreError::Unexpected(anyhow::anyhow!("stored SMS send {}: {e}", send.id))
-        })?;
-        let earlier: Vec<&str> = report
-            .status
-            .replaces()
-            .into_iter()
-            .map(DeliveryStatus::as_str)
-            .collect();
-        let mut update = sms_send::Entity::update_many()
-            .col_expr(
-                sms_send::Column::DeliveryStatus,
-                Expr::value(report.status.as_str()),
-            )
-            .col_expr(sms_send::Column::UpdatedAt, Expr::value(millis(at)));
-        if let Some(code) = &report.error_code {
-            update = update.col_expr(sms_send::Column::ErrorCode, Expr::value(code.as_str()));
-        }
-        // Forward only: from no status yet, or from one of an earlier stage.
-        let result = update
-            .filter(sms_send::Column::Id.eq(send.id.as_str()))
-            .filter(
-                Condition::any()
-                    .add(sms_send::Column::DeliveryStatus.is_null())
-                    .add(sms_send::Column::DeliveryStatus.is_in(earlier)),
-            )
+        let challenge_id = send_challenge(&send.id, &send.challenge_id)?;
+        let result = delivery_statement(&send.id, report, at)
             .exec(&self.db)
             .await
             .map_err(store_error)?;

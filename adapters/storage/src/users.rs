@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use mfa_totp_application::{Contact, StoreError, UserDirectoryReader, UserDirectoryWriter};
 use mfa_totp_domain::{Locale, PhoneNumber, Timestamp, UserId};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TryInsertResult};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entities::user;
 use crate::errors::store_error;
@@ -49,33 +49,61 @@ impl UserDirectoryWriter for SqlStore {
         contact: &Contact,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let phone = contact.phone.as_e164();
-        let locale = contact.locale.as_ref().map(ToString::to_string);
+        if let Some(sqlite) = &self.sqlite {
+            return sqlite.put_contact(user_id, contact, now).await;
+        }
         // Insert, or learn from the conflict that the user exists and update it. Each step
         // is one statement, so two concurrent PUTs cannot both report "created".
-        let row = user::ActiveModel {
-            user_id: Set(user_id.as_str().to_owned()),
-            phone_number: Set(phone.to_owned()),
-            locale: Set(locale.clone()),
-            created_at: Set(millis(now)),
-            updated_at: Set(millis(now)),
-        };
-        let inserted = user::Entity::insert(row)
-            .on_conflict_do_nothing()
+        let inserted = insert_statement(user_id, contact, now)
             .exec_without_returning(&self.db)
             .await
             .map_err(store_error)?;
-        if matches!(inserted, TryInsertResult::Inserted(1)) {
+        if inserted == 1 {
             return Ok(true);
         }
-        user::Entity::update_many()
-            .col_expr(user::Column::PhoneNumber, Expr::value(phone))
-            .col_expr(user::Column::Locale, Expr::value(locale))
-            .col_expr(user::Column::UpdatedAt, Expr::value(millis(now)))
-            .filter(user::Column::UserId.eq(user_id.as_str()))
+        update_statement(user_id, contact, now)
             .exec(&self.db)
             .await
             .map_err(store_error)?;
         Ok(false)
     }
+}
+
+/// A new user's row; it changes nothing when the user exists.
+pub(crate) fn insert_statement(
+    user_id: &UserId,
+    contact: &Contact,
+    now: Timestamp,
+) -> sea_orm::Insert<user::ActiveModel> {
+    user::Entity::insert(user::ActiveModel {
+        user_id: Set(user_id.as_str().to_owned()),
+        phone_number: Set(contact.phone.as_e164().to_owned()),
+        locale: Set(contact.locale.as_ref().map(ToString::to_string)),
+        created_at: Set(millis(now)),
+        updated_at: Set(millis(now)),
+    })
+    .on_conflict(
+        OnConflict::column(user::Column::UserId)
+            .do_nothing()
+            .to_owned(),
+    )
+}
+
+/// An existing user's phone and locale, replaced.
+pub(crate) fn update_statement(
+    user_id: &UserId,
+    contact: &Contact,
+    now: Timestamp,
+) -> sea_orm::UpdateMany<user::Entity> {
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::PhoneNumber,
+            Expr::value(contact.phone.as_e164()),
+        )
+        .col_expr(
+            user::Column::Locale,
+            Expr::value(contact.locale.as_ref().map(ToString::to_string)),
+        )
+        .col_expr(user::Column::UpdatedAt, Expr::value(millis(now)))
+        .filter(user::Column::UserId.eq(user_id.as_str()))
 }

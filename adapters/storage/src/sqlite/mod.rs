@@ -17,8 +17,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use mfa_totp_application::{ChallengeChange, Change, StoreError};
-use mfa_totp_domain::{AuditEvent, Challenge, ChallengeId, LimitReached, SmsSend, StepUpContext};
+use mfa_totp_application::{
+    ChallengeChange, Change, Contact, DeliveryReport, DeliveryUpdate, StoreError,
+};
+use mfa_totp_domain::{
+    AuditEvent, Challenge, ChallengeId, LimitReached, SmsSend, StepUpContext, Timestamp, UserId,
+};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use sea_orm::{DatabaseBackend, QueryTrait};
 use sea_query_rusqlite::{RusqliteValue, RusqliteValues};
@@ -135,6 +139,72 @@ impl Sqlite {
                 }
                 Ok(Outcome::Keep(()))
             })
+            .await
+    }
+
+    /// Adds a user, or replaces their phone and locale; whether the user is new.
+    pub(crate) async fn put_contact(
+        &self,
+        user_id: &UserId,
+        contact: &Contact,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let insert = crate::users::insert_statement(user_id, contact, now);
+        let update = crate::users::update_statement(user_id, contact, now);
+        self.writer
+            .write(move |conn| {
+                if execute(conn, &insert)? == 1 {
+                    return Ok(Outcome::Keep(true));
+                }
+                execute(conn, &update)?;
+                Ok(Outcome::Keep(false))
+            })
+            .await
+    }
+
+    /// Applies a delivery report to the send the provider knows by its message id.
+    pub(crate) async fn update_delivery(
+        &self,
+        report: &DeliveryReport,
+        at: Timestamp,
+    ) -> Result<Option<DeliveryUpdate>, StoreError> {
+        let report = report.clone();
+        let found = self
+            .writer
+            .write(move |conn| {
+                let send = conn
+                    .prepare_cached(
+                        "SELECT id, challenge_id FROM sms_sends \
+                         WHERE provider = ?1 AND message_id = ?2",
+                    )?
+                    .query_row([&report.provider, &report.message_id], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                    })
+                    .optional()?;
+                let Some((send_id, challenge_id)) = send else {
+                    return Ok(Outcome::Discard(None));
+                };
+                let changed = execute(
+                    conn,
+                    &crate::sends::delivery_statement(&send_id, &report, at),
+                )?;
+                Ok(Outcome::Keep(Some((send_id, challenge_id, changed > 0))))
+            })
+            .await?;
+        found
+            .map(|(send_id, challenge_id, applied)| {
+                Ok(DeliveryUpdate {
+                    challenge_id: crate::sends::send_challenge(&send_id, &challenge_id)?,
+                    applied,
+                })
+            })
+            .transpose()
+    }
+
+    /// Runs one statement on the writer; the rows it changed.
+    pub(crate) async fn execute(&self, statement: sea_orm::Statement) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |conn| Ok(Outcome::Keep(run(conn, &statement)? as u64)))
             .await
     }
 
@@ -279,13 +349,16 @@ fn write_change(conn: &Connection, change: &ChallengeChange) -> rusqlite::Result
 /// Runs a statement a sea-orm builder made; the rows it changed. Timed like every other
 /// statement (`mfa_totp_db_query_duration_seconds`).
 fn execute(conn: &Connection, query: &impl QueryTrait) -> rusqlite::Result<usize> {
-    let statement = query.build(DatabaseBackend::Sqlite);
+    run(conn, &query.build(DatabaseBackend::Sqlite))
+}
+
+/// Runs a statement built for SQLite; the rows it changed.
+fn run(conn: &Connection, statement: &sea_orm::Statement) -> rusqlite::Result<usize> {
     let values = RusqliteValues(
         statement
             .values
-            .map(|v| v.0)
-            .unwrap_or_default()
-            .into_iter()
+            .iter()
+            .flat_map(|v| v.0.iter().cloned())
             .map(RusqliteValue)
             .collect(),
     );
