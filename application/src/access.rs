@@ -1,7 +1,8 @@
-//! The checks that open both `:initiate` and `:verify`: the challenge exists, the caller is
-//! its subject, and its step-up request context is still there to authorise.
+//! The checks that open a request about a challenge: it exists, the caller is its subject
+//! (`:initiate`, `:verify`) or the client that created it (`:consume`, `:cancel`), and its
+//! step-up request context is still there to authorise.
 
-use mfa_totp_domain::{Challenge, ChallengeId, StepUpContext, TotpSecret, UserId};
+use mfa_totp_domain::{Challenge, ChallengeId, ClientId, StepUpContext, TotpSecret, UserId};
 
 use crate::{StoreError, UseCases};
 
@@ -17,7 +18,42 @@ pub enum AccessError {
     Store(#[from] StoreError),
 }
 
+/// Why an operation service may not act on a challenge (`:consume`, `:cancel`).
+#[derive(Debug)]
+pub(crate) enum ClientAccess {
+    ChallengeNotFound,
+    NotOwner,
+    ContextNotFound,
+    Store(StoreError),
+}
+
+impl From<StoreError> for ClientAccess {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
 impl UseCases {
+    /// Loads the challenge and its active context for the client that created it.
+    pub(crate) async fn load_for_client(
+        &self,
+        id: ChallengeId,
+        client: &ClientId,
+    ) -> Result<(Challenge, StepUpContext), ClientAccess> {
+        let (challenge, context) = self
+            .challenges
+            .find_with_context(id)
+            .await?
+            .ok_or(ClientAccess::ChallengeNotFound)?;
+        if !challenge.is_owned_by(client) {
+            return Err(ClientAccess::NotOwner);
+        }
+        match context {
+            Some(context) if context.is_active() => Ok((challenge, context)),
+            _ => Err(ClientAccess::ContextNotFound),
+        }
+    }
+
     /// Loads the challenge and its active context for its subject. The subject is checked
     /// before anything about the challenge's state is revealed.
     pub(crate) async fn load_for_subject(

@@ -2,6 +2,7 @@
 
 use mfa_totp_domain::{Actor, AuditKind, AuditOutcome, ChallengeId, ChallengeStatus, ClientId};
 
+use crate::access::ClientAccess;
 use crate::audit::{challenge_event, log_event};
 use crate::{ChallengeChange, ChallengeView, Change, StoreError, UseCases};
 
@@ -31,17 +32,7 @@ impl UseCases {
         id: ChallengeId,
     ) -> Result<ChallengeView, CancelError> {
         for _ in 0..self.race_retries() {
-            let (challenge, context) = self
-                .challenges
-                .find_with_context(id)
-                .await?
-                .ok_or(CancelError::ChallengeNotFound)?;
-            if !challenge.is_owned_by(client) {
-                return Err(CancelError::NotOwner);
-            }
-            let context = context
-                .filter(|c| c.is_active())
-                .ok_or(CancelError::ContextNotFound)?;
+            let (challenge, context) = self.load_for_client(id, client).await?;
             let now = self.clock.now();
             let cancelled = challenge
                 .after_cancel(now)
@@ -68,6 +59,17 @@ impl UseCases {
             }
         }
         Err(CancelError::Contended)
+    }
+}
+
+impl From<ClientAccess> for CancelError {
+    fn from(refused: ClientAccess) -> Self {
+        match refused {
+            ClientAccess::ChallengeNotFound => Self::ChallengeNotFound,
+            ClientAccess::NotOwner => Self::NotOwner,
+            ClientAccess::ContextNotFound => Self::ContextNotFound,
+            ClientAccess::Store(error) => Self::Store(error),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use mfa_totp_domain::{
     Operation, Timestamp, UserId,
 };
 
+use crate::access::ClientAccess;
 use crate::audit::{challenge_event, log_event};
 use crate::{ChallengeChange, Change, StoreError, UseCases};
 
@@ -48,17 +49,7 @@ impl UseCases {
         id: ChallengeId,
     ) -> Result<Consumed, ConsumeError> {
         for _ in 0..self.race_retries() {
-            let (challenge, context) = self
-                .challenges
-                .find_with_context(id)
-                .await?
-                .ok_or(ConsumeError::ChallengeNotFound)?;
-            if !challenge.is_owned_by(client) {
-                return Err(ConsumeError::NotOwner);
-            }
-            let context = context
-                .filter(|context| context.is_active())
-                .ok_or(ConsumeError::ContextNotFound)?;
+            let (challenge, context) = self.load_for_client(id, client).await?;
             let now = self.clock.now();
             let verified_at = challenge.consumable(now, &self.policy).map_err(
                 |refused| match refused {
@@ -99,6 +90,17 @@ impl UseCases {
         Err(ConsumeError::Contended)
     }
 }
+impl From<ClientAccess> for ConsumeError {
+    fn from(refused: ClientAccess) -> Self {
+        match refused {
+            ClientAccess::ChallengeNotFound => Self::ChallengeNotFound,
+            ClientAccess::NotOwner => Self::NotOwner,
+            ClientAccess::ContextNotFound => Self::ContextNotFound,
+            ClientAccess::Store(error) => Self::Store(error),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,6 @@
 //! Opening the pool: pool limits from config, and SQLite in WAL mode with a busy timeout so
 //! concurrent writers wait instead of failing.
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -10,8 +8,6 @@ use sea_orm::{
     ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
     RuntimeErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
-
-use crate::SqlStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolSettings {
@@ -31,52 +27,8 @@ impl Default for PoolSettings {
     }
 }
 
-/// Opens the store on `url`. On SQLite, changes go to one thread that owns the write
-/// connection, each whole, and the hot reads run on the caller's thread (see `sqlite`); a
-/// pool of `pool.max_connections` serves the other reads, and one connection of its own the
-/// other writes and the migrations. A database asked for in memory is a file in a temporary
-/// directory, which goes when the store does: every connection must see the same one.
-/// Elsewhere one pool does everything, and each change is one statement.
-pub async fn open(url: &str, pool: &PoolSettings) -> Result<SqlStore, DbErr> {
-    if !url.starts_with("sqlite:") {
-        return Ok(SqlStore::new(connect(url, pool).await?));
-    }
-    let (path, scratch) = if is_sqlite_file(url) {
-        (sqlite_path(url), None)
-    } else {
-        let dir =
-            tempfile::tempdir().map_err(|e| DbErr::Custom(format!("a scratch directory: {e}")))?;
-        (dir.path().join("memory.db"), Some(Arc::new(dir)))
-    };
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let writer = PoolSettings {
-        max_connections: 1,
-        ..*pool
-    };
-    // The first connection creates the file and switches it to WAL.
-    let db = connect(&url, &writer).await?;
-    let reads = connect(&url, pool).await?;
-    let engine = crate::sqlite::Sqlite::open(&path, pool.max_connections as usize)
-        .map_err(|e| DbErr::Custom(format!("{:#}", anyhow::Error::from(e))))?;
-    Ok(SqlStore {
-        db,
-        readers: Some(reads),
-        sqlite: Some(Arc::new(engine)),
-        _scratch: scratch,
-    })
-}
-
-/// The file a `sqlite:` URL names: what comes after the scheme, before any options.
-fn sqlite_path(url: &str) -> PathBuf {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    PathBuf::from(rest.split('?').next().unwrap_or(rest))
-}
-
 /// A SQLite database that other connections can share: a file, not `:memory:`.
-fn is_sqlite_file(url: &str) -> bool {
+pub(crate) fn is_sqlite_file(url: &str) -> bool {
     url.starts_with("sqlite:") && !url.contains(":memory:") && !url.contains("mode=memory")
 }
 
@@ -237,7 +189,7 @@ mod tests {
             ("sqlite:mfa.db?mode=rwc", "mfa.db"),
         ] {
             assert_eq!(
-                super::sqlite_path(url),
+                crate::sqlite_path(url),
                 std::path::PathBuf::from(path),
                 "{url}"
             );

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use mfa_totp_application::{PoolGauges, ReadinessCheck};
 use sea_orm::DatabaseConnection;
 
-pub use connect::{PoolSettings, connect, metric, open};
+pub use connect::{PoolSettings, connect, metric};
 pub use migration::{Migrator, migrate};
 
 /// The SQL store. It implements `ChallengeRepository` (challenges with their step-up
@@ -106,6 +106,50 @@ impl ReadinessCheck for SqlStore {
     async fn is_ready(&self) -> bool {
         self.db.ping().await.is_ok()
     }
+}
+
+/// Opens the store on `url`. On SQLite, changes go to one thread that owns the write
+/// connection, each whole, and the hot reads run on the caller's thread (see `sqlite`); a
+/// pool of `pool.max_connections` serves the other reads, and one connection of its own the
+/// other writes and the migrations. A database asked for in memory is a file in a temporary
+/// directory, which goes when the store does: every connection must see the same one.
+/// Elsewhere one pool does everything, and each change is one statement.
+pub async fn open(url: &str, pool: &PoolSettings) -> Result<SqlStore, sea_orm::DbErr> {
+    if !url.starts_with("sqlite:") {
+        return Ok(SqlStore::new(connect(url, pool).await?));
+    }
+    let (path, scratch) = if connect::is_sqlite_file(url) {
+        (sqlite_path(url), None)
+    } else {
+        let dir = tempfile::tempdir()
+            .map_err(|e| sea_orm::DbErr::Custom(format!("a scratch directory: {e}")))?;
+        (dir.path().join("memory.db"), Some(Arc::new(dir)))
+    };
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let writer = PoolSettings {
+        max_connections: 1,
+        ..*pool
+    };
+    // The first connection creates the file and switches it to WAL.
+    let db = connect(&url, &writer).await?;
+    let reads = connect(&url, pool).await?;
+    let engine = crate::sqlite::Sqlite::open(&path, pool.max_connections as usize)
+        .map_err(|e| sea_orm::DbErr::Custom(format!("{:#}", anyhow::Error::from(e))))?;
+    Ok(SqlStore {
+        db,
+        readers: Some(reads),
+        sqlite: Some(Arc::new(engine)),
+        _scratch: scratch,
+    })
+}
+
+/// The file a `sqlite:` URL names: what comes after the scheme, before any options.
+fn sqlite_path(url: &str) -> std::path::PathBuf {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    std::path::PathBuf::from(rest.split('?').next().unwrap_or(rest))
 }
 
 /// The first row `select` finds, read without `LIMIT`: sea-query binds a limit as a
