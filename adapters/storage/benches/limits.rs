@@ -2,9 +2,10 @@
 //! and without their charges, in one run, printed as time per change and as a ratio (only
 //! ratios within one run compare: these machines are shared).
 //!
-//! A "create" is `insert` of a challenge with its audit event (+ `user_challenges`); a "send"
-//! is `record_send` (+ `user_sms`, `phone_sms`, `global_sms`); a "wrong code" is
-//! `record_failed_attempt` with its audit event (+ `user_wrong_codes`). Each runs
+//! A "create" is the change that inserts a challenge with its audit event (+
+//! `user_challenges`); a "send" is `after_send`'s change (+ `user_sms`, `phone_sms`,
+//! `global_sms`); a "wrong code" is `after_failed_attempt`'s with its audit event (+
+//! `user_wrong_codes`). Each runs
 //! sequentially, then from 16 tasks at once (every send's `global_sms` charge takes the same
 //! row, so this shows the queue on it). Limits are set high enough never to refuse.
 //!

@@ -12,7 +12,8 @@ use super::{Challenge, ChallengePolicy, ChallengeStatus, IssuedCode};
 use crate::{Timestamp, TotpPolicy};
 
 /// What an initiate will do: send `code`, and record one more send at `sent_at`.
-/// `expected_send_count` is the snapshot that guards the conditional update.
+/// `expected_send_count` is the number of sends before this one (the send's number in its
+/// challenge is one more).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendPlan {
     pub code: IssuedCode,
