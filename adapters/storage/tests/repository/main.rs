@@ -550,7 +550,7 @@ async fn attributes_keep_unicode_and_nesting(f: Fixture) {
     let mut attributes = serde_json::Map::new();
     attributes.insert(
         "payee".into(),
-        serde_json::json!({"name": "Zoë 👩‍💻 Ünïcode", "list": [1, 2.5, null, true], "empty": {}}),
+        serde_json::json!({"name": "Zoë 👩‍💻 Ünïcode", "list": [1, 2.5, null, true], "empty": {}, "nul": "a\u{0}b\\u0000\"'; --"}),
     );
     let context = StepUpContext::new(
         challenge.id(),
