@@ -2,7 +2,7 @@
 //! (`:initiate`, `:verify`) or the client that created it (`:consume`, `:cancel`), and its
 //! step-up request context is still there to authorise.
 
-use mfa_totp_domain::{Challenge, ChallengeId, ClientId, StepUpContext, TotpSecret, UserId};
+use mfa_totp_domain::{Challenge, ChallengeId, StepUpContext, TotpSecret, UserId};
 
 use crate::{StoreError, UseCases};
 
@@ -18,42 +18,15 @@ pub enum AccessError {
     Store(#[from] StoreError),
 }
 
-/// Why an operation service may not act on a challenge (`:consume`, `:cancel`).
-#[derive(Debug)]
-pub(crate) enum ClientAccess {
-    ChallengeNotFound,
-    NotOwner,
-    ContextNotFound,
-    Store(StoreError),
-}
-
-impl From<StoreError> for ClientAccess {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error)
-    }
+/// What a request is told when the challenge is unknown, not the caller's, or its context
+/// is gone.
+pub(crate) struct Refusals<E> {
+    pub not_found: E,
+    pub not_allowed: E,
+    pub context_gone: E,
 }
 
 impl UseCases {
-    /// Loads the challenge and its active context for the client that created it.
-    pub(crate) async fn load_for_client(
-        &self,
-        id: ChallengeId,
-        client: &ClientId,
-    ) -> Result<(Challenge, StepUpContext), ClientAccess> {
-        let (challenge, context) = self
-            .challenges
-            .find_with_context(id)
-            .await?
-            .ok_or(ClientAccess::ChallengeNotFound)?;
-        if !challenge.is_owned_by(client) {
-            return Err(ClientAccess::NotOwner);
-        }
-        match context {
-            Some(context) if context.is_active() => Ok((challenge, context)),
-            _ => Err(ClientAccess::ContextNotFound),
-        }
-    }
-
     /// Loads the challenge and its active context for its subject. The subject is checked
     /// before anything about the challenge's state is revealed.
     pub(crate) async fn load_for_subject(
@@ -61,17 +34,35 @@ impl UseCases {
         id: ChallengeId,
         caller: &UserId,
     ) -> Result<(Challenge, StepUpContext), AccessError> {
-        let (challenge, context) = self
-            .challenges
-            .find_with_context(id)
-            .await?
-            .ok_or(AccessError::ChallengeNotFound)?;
-        if challenge.subject() != caller {
-            return Err(AccessError::SubjectMismatch);
+        self.load_active(
+            id,
+            |c| c.subject() == caller,
+            Refusals {
+                not_found: AccessError::ChallengeNotFound,
+                not_allowed: AccessError::SubjectMismatch,
+                context_gone: AccessError::ContextNotFound,
+            },
+        )
+        .await
+    }
+
+    /// Loads the challenge and its active context, if `allowed` lets the caller near it:
+    /// each check answers with its own refusal from `refusals`, in the use case's own terms.
+    pub(crate) async fn load_active<E: From<StoreError>>(
+        &self,
+        id: ChallengeId,
+        allowed: impl FnOnce(&Challenge) -> bool,
+        refusals: Refusals<E>,
+    ) -> Result<(Challenge, StepUpContext), E> {
+        let Some((challenge, context)) = self.challenges.find_with_context(id).await? else {
+            return Err(refusals.not_found);
+        };
+        if !allowed(&challenge) {
+            return Err(refusals.not_allowed);
         }
         match context {
             Some(context) if context.is_active() => Ok((challenge, context)),
-            _ => Err(AccessError::ContextNotFound),
+            _ => Err(refusals.context_gone),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use mfa_totp_domain::{Actor, AuditKind, AuditOutcome, ChallengeId, ChallengeStatus, ClientId};
 
-use crate::access::ClientAccess;
+use crate::access::Refusals;
 use crate::audit::{challenge_event, log_event};
 use crate::{ChallengeChange, ChallengeView, Change, StoreError, UseCases};
 
@@ -32,7 +32,9 @@ impl UseCases {
         id: ChallengeId,
     ) -> Result<ChallengeView, CancelError> {
         for _ in 0..self.race_retries() {
-            let (challenge, context) = self.load_for_client(id, client).await?;
+            let (challenge, context) = self
+                .load_active(id, |c| c.is_owned_by(client), CancelError::REFUSALS)
+                .await?;
             let now = self.clock.now();
             let cancelled = challenge
                 .after_cancel(now)
@@ -62,15 +64,13 @@ impl UseCases {
     }
 }
 
-impl From<ClientAccess> for CancelError {
-    fn from(refused: ClientAccess) -> Self {
-        match refused {
-            ClientAccess::ChallengeNotFound => Self::ChallengeNotFound,
-            ClientAccess::NotOwner => Self::NotOwner,
-            ClientAccess::ContextNotFound => Self::ContextNotFound,
-            ClientAccess::Store(error) => Self::Store(error),
-        }
-    }
+impl CancelError {
+    /// An unknown challenge, another client's, or one whose context is gone.
+    const REFUSALS: Refusals<Self> = Refusals {
+        not_found: Self::ChallengeNotFound,
+        not_allowed: Self::NotOwner,
+        context_gone: Self::ContextNotFound,
+    };
 }
 
 #[cfg(test)]

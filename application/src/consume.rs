@@ -6,7 +6,7 @@ use mfa_totp_domain::{
     Operation, Timestamp, UserId,
 };
 
-use crate::access::ClientAccess;
+use crate::access::Refusals;
 use crate::audit::{challenge_event, log_event};
 use crate::{ChallengeChange, Change, StoreError, UseCases};
 
@@ -49,7 +49,9 @@ impl UseCases {
         id: ChallengeId,
     ) -> Result<Consumed, ConsumeError> {
         for _ in 0..self.race_retries() {
-            let (challenge, context) = self.load_for_client(id, client).await?;
+            let (challenge, context) = self
+                .load_active(id, |c| c.is_owned_by(client), ConsumeError::REFUSALS)
+                .await?;
             let now = self.clock.now();
             let verified_at = challenge.consumable(now, &self.policy).map_err(
                 |refused| match refused {
@@ -90,15 +92,13 @@ impl UseCases {
         Err(ConsumeError::Contended)
     }
 }
-impl From<ClientAccess> for ConsumeError {
-    fn from(refused: ClientAccess) -> Self {
-        match refused {
-            ClientAccess::ChallengeNotFound => Self::ChallengeNotFound,
-            ClientAccess::NotOwner => Self::NotOwner,
-            ClientAccess::ContextNotFound => Self::ContextNotFound,
-            ClientAccess::Store(error) => Self::Store(error),
-        }
-    }
+impl ConsumeError {
+    /// An unknown challenge, another client's, or one whose context is gone.
+    const REFUSALS: Refusals<Self> = Refusals {
+        not_found: Self::ChallengeNotFound,
+        not_allowed: Self::NotOwner,
+        context_gone: Self::ContextNotFound,
+    };
 }
 
 #[cfg(test)]

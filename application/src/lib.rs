@@ -56,16 +56,16 @@ pub struct UseCases {
     pub clients: ClientOperations,
 }
 
-/// A change that lost a race is decided again on fresh state this many times, beyond the
-/// changes a challenge can have at all ([`UseCases::race_retries`]).
-pub(crate) const MAX_RACE_RETRIES: usize = 8;
+/// How many times a change that lost a race is decided again under `policy`. Each loss
+/// means another change of the same challenge was applied, and a challenge takes at most
+/// one per send and per wrong code, and a few more to end: so a request that keeps losing to
+/// a crowd (80 parallel guesses) still reaches a settled state, and answers it, not a 5xx.
+pub(crate) fn race_retries(policy: &ChallengePolicy) -> usize {
+    8 + (policy.max_failed_attempts + policy.max_sends) as usize
+}
 
 impl UseCases {
-    /// How many times a change that lost a race is decided again. Each loss means another
-    /// change of the same challenge was applied, and a challenge takes at most one per send
-    /// and per wrong code, and a few more to end: so a request that keeps losing to a crowd
-    /// (80 parallel guesses) still reaches a settled state, and answers it, not a 5xx.
     pub(crate) fn race_retries(&self) -> usize {
-        MAX_RACE_RETRIES + (self.policy.max_failed_attempts + self.policy.max_sends) as usize
+        race_retries(&self.policy)
     }
 }

@@ -271,6 +271,5 @@ pub fn kind(change: &ChallengeChange) -> Kind {
 
 /// How many times a use case on the default policy decides a change again.
 pub fn race_retries() -> usize {
-    let policy = ChallengePolicy::default();
-    crate::MAX_RACE_RETRIES + (policy.max_failed_attempts + policy.max_sends) as usize
+    crate::race_retries(&ChallengePolicy::default())
 }

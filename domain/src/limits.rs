@@ -221,12 +221,41 @@ pub struct LimitReached {
     pub retry_at: Timestamp,
 }
 
+impl LimitReached {
+    /// Of the windows that refused one change, the one the caller must wait for: the one
+    /// that ends last (waiting less would only be refused again).
+    pub fn last_to_end(refused: impl IntoIterator<Item = Self>) -> Option<Self> {
+        refused.into_iter().max_by_key(|r| r.retry_at)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn now() -> Timestamp {
         chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn a_change_refused_by_several_limits_waits_for_the_window_that_ends_last() {
+        let at = |secs| now() + chrono::TimeDelta::seconds(secs);
+        let refused = [
+            LimitReached {
+                kind: LimitKind::UserSms,
+                retry_at: at(60),
+            },
+            LimitReached {
+                kind: LimitKind::PhoneSms,
+                retry_at: at(3600),
+            },
+            LimitReached {
+                kind: LimitKind::GlobalSms,
+                retry_at: at(5),
+            },
+        ];
+        assert_eq!(LimitReached::last_to_end(refused), Some(refused[1]));
+        assert_eq!(LimitReached::last_to_end([]), None);
     }
 
     #[test]

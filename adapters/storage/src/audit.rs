@@ -57,6 +57,20 @@ pub(crate) fn insert_statement(
     Some(audit_event::Entity::insert_many(rows))
 }
 
+/// `event` counted on the stored event `id`, which it repeats.
+pub(crate) fn repeat_statement(
+    id: i64,
+    event: &AuditEvent,
+) -> sea_orm::UpdateMany<audit_event::Entity> {
+    audit_event::Entity::update_many()
+        .col_expr(
+            Column::Repeats,
+            sea_orm::sea_query::ExprTrait::add(Expr::col(Column::Repeats), 1),
+        )
+        .col_expr(Column::LastOccurredAt, Expr::value(millis(event.at)))
+        .filter(Column::Id.eq(id))
+}
+
 pub(crate) fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreError> {
     let bad = |what: String| {
         StoreError::Unexpected(anyhow::anyhow!("stored audit event {}: {what}", row.id))
@@ -135,13 +149,7 @@ impl AuditLog for SqlStore {
         };
         match repeated {
             Some(id) => {
-                audit_event::Entity::update_many()
-                    .col_expr(
-                        Column::Repeats,
-                        sea_orm::sea_query::ExprTrait::add(Expr::col(Column::Repeats), 1),
-                    )
-                    .col_expr(Column::LastOccurredAt, Expr::value(millis(event.at)))
-                    .filter(Column::Id.eq(id))
+                repeat_statement(id, event)
                     .exec(&txn)
                     .await
                     .map_err(store_error)?;

@@ -19,7 +19,7 @@ fn unexpected(message: String) -> StoreError {
 }
 
 /// The challenge's row as the domain left it.
-pub(crate) fn challenge_row(c: &Challenge) -> challenge::ActiveModel {
+fn challenge_row(c: &Challenge) -> challenge::ActiveModel {
     let code = c.code();
     challenge::ActiveModel {
         id: Set(c.id().to_string()),
@@ -41,7 +41,7 @@ pub(crate) fn challenge_row(c: &Challenge) -> challenge::ActiveModel {
 }
 
 /// The context's row as the domain left it.
-pub(crate) fn context_row(c: &StepUpContext, created_at: i64) -> step_up_context::ActiveModel {
+fn context_row(c: &StepUpContext, created_at: i64) -> step_up_context::ActiveModel {
     step_up_context::ActiveModel {
         challenge_id: Set(c.challenge_id.to_string()),
         operation: Set(c.operation.as_str().to_owned()),

@@ -103,27 +103,27 @@ fn refused_windows(error: &DbErr) -> Option<Vec<(String, i64)>> {
         .collect()
 }
 
-/// The refusal whose window ends last, as the domain says when each window ends.
+/// The refusal to report, with each window's end as the domain computes it.
 fn reached(charges: &[LimitCharge], refused: &[(String, i64)]) -> Result<LimitReached, StoreError> {
-    let mut last: Option<LimitReached> = None;
-    for (kind, window_start) in refused {
-        let kind: LimitKind = kind
-            .parse()
-            .map_err(|e: mfa_totp_domain::UnknownName| StoreError::Unexpected(e.into()))?;
-        let charge = charges.iter().find(|c| c.kind == kind).ok_or_else(|| {
-            StoreError::Unexpected(anyhow::anyhow!(
-                "a refusal of {kind}, which was not charged"
-            ))
-        })?;
-        let reached = LimitReached {
-            kind,
-            retry_at: charge.window_end(from_millis(*window_start)?),
-        };
-        if last.is_none_or(|r| r.retry_at < reached.retry_at) {
-            last = Some(reached);
-        }
-    }
-    last.ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("a refusal without a window")))
+    let reached = refused
+        .iter()
+        .map(|(kind, window_start)| {
+            let kind: LimitKind = kind
+                .parse()
+                .map_err(|e: mfa_totp_domain::UnknownName| StoreError::Unexpected(e.into()))?;
+            let charge = charges.iter().find(|c| c.kind == kind).ok_or_else(|| {
+                StoreError::Unexpected(anyhow::anyhow!(
+                    "a refusal of {kind}, which was not charged"
+                ))
+            })?;
+            Ok(LimitReached {
+                kind,
+                retry_at: charge.window_end(from_millis(*window_start)?),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    LimitReached::last_to_end(reached)
+        .ok_or_else(|| StoreError::Unexpected(anyhow::anyhow!("a refusal without a window")))
 }
 
 fn challenge(c: &Challenge) -> Value {

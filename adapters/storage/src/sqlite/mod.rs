@@ -7,9 +7,8 @@
 //!   point read by key costs microseconds, less than any hand-off. In WAL mode a reader never
 //!   waits for the writer.
 //!
-//! The statements are the ones the sea-orm builders of the other modules make (so both
-//! engines write the same rows), run through [`execute`]; the reads of the hot paths are
-//! plain SQL with their columns named.
+//! The writes are the statements the sea-orm builders of the other modules make, run
+//! through [`execute`]; the reads of the hot paths are plain SQL with their columns named.
 
 mod writer;
 
@@ -123,11 +122,7 @@ impl Sqlite {
                     .flatten();
                 match repeated {
                     Some(id) => {
-                        conn.prepare_cached(
-                            "UPDATE audit_events SET repeats = repeats + 1, last_occurred_at = ?1 \
-                             WHERE id = ?2",
-                        )?
-                        .execute(rusqlite::params![millis(event.at), id])?;
+                        execute(conn, &crate::audit::repeat_statement(id, &event))?;
                     }
                     None => {
                         if let Some(insert) =
@@ -292,7 +287,7 @@ impl Sqlite {
 
 /// Writes `change` statement by statement on `conn` (inside the writer's savepoint).
 fn write_change(conn: &Connection, change: &ChallengeChange) -> rusqlite::Result<Change> {
-    let mut refused: Option<LimitReached> = None;
+    let mut refused = Vec::new();
     for charge in &change.charges {
         if execute(conn, &limits::charge_statement(charge))? == 1 {
             continue;
@@ -306,15 +301,12 @@ fn write_change(conn: &Connection, change: &ChallengeChange) -> rusqlite::Result
             })?;
         let window_start = from_millis(window_start)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-        let reached = LimitReached {
+        refused.push(LimitReached {
             kind: charge.kind,
             retry_at: charge.window_end(window_start),
-        };
-        if refused.is_none_or(|r| r.retry_at < reached.retry_at) {
-            refused = Some(reached);
-        }
+        });
     }
-    if let Some(reached) = refused {
+    if let Some(reached) = LimitReached::last_to_end(refused) {
         return Ok(Change::Limited(reached));
     }
     let c = &change.challenge;
