@@ -177,8 +177,12 @@ mod tests {
     fn writer() -> (tempfile::TempDir, Writer) {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join("w.db")).unwrap();
-        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (k INTEGER PRIMARY KEY);")
-            .unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+             CREATE TABLE t (k INTEGER PRIMARY KEY); CREATE TABLE p (k INTEGER PRIMARY KEY); \
+             CREATE TABLE c (p INTEGER REFERENCES p (k) DEFERRABLE INITIALLY DEFERRED);",
+        )
+        .unwrap();
         (dir, Writer::start(conn).unwrap())
     }
 
@@ -217,6 +221,35 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(kept, 100, "the discarded halves wrote nothing");
+    }
+
+    #[tokio::test]
+    async fn a_change_whose_commit_fails_is_answered_with_the_error_and_not_written() {
+        let (_dir, writer) = writer();
+        // The orphan passes its statement and its savepoint; the deferred key check fails
+        // the COMMIT.
+        let inserted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = inserted.clone();
+        let orphan = writer
+            .write(move |conn| {
+                conn.execute("INSERT INTO c (p) VALUES (9)", [])?;
+                seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(Outcome::Keep(()))
+            })
+            .await;
+        assert!(inserted.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(
+            matches!(orphan, Err(StoreError::Unexpected(_))),
+            "{orphan:?}"
+        );
+        let left = writer
+            .write(|conn| {
+                let n: i64 = conn.query_row("SELECT COUNT(*) FROM c", [], |r| r.get(0))?;
+                Ok(Outcome::Discard(n))
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "rolled back, and the writer goes on");
     }
 
     #[tokio::test]
