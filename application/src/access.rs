@@ -76,4 +76,23 @@ impl UseCases {
                 StoreError::Unexpected(anyhow::Error::new(e).context(format!("secret of {id}")))
             })
     }
+
+    /// The signed step-up assertion `verified` earned for `context`. It is signed before
+    /// the change that hands it out is applied, so a failure writes nothing.
+    pub(crate) fn assertion(
+        &self,
+        verified: &Challenge,
+        context: &StepUpContext,
+    ) -> Result<String, StoreError> {
+        let id = verified.id();
+        let claims = self
+            .assertions
+            .assertion_for(verified, context)
+            .ok_or_else(|| {
+                StoreError::Unexpected(anyhow::anyhow!("challenge {id} is not verified"))
+            })?;
+        self.signer.sign(&claims).map_err(|e| {
+            StoreError::Unexpected(anyhow::Error::new(e).context(format!("assertion of {id}")))
+        })
+    }
 }

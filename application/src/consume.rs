@@ -38,6 +38,9 @@ pub struct Consumed {
     pub consumed_at: Timestamp,
     /// What was authorised: [`mfa_totp_domain::StepUpContext::digest`].
     pub context_digest: String,
+    /// The step-up assertion `:verify` handed out (the same claims, signed with the active
+    /// key), for the operation service to hand on.
+    pub assertion: String,
 }
 
 impl UseCases {
@@ -69,6 +72,7 @@ impl UseCases {
                 &challenge,
                 AuditOutcome::Consumed,
             );
+            let assertion = self.assertion(&challenge, &context)?;
             let consumed = context.after_consume(now);
             let change = ChallengeChange::update(&challenge, challenge.after_consume())
                 .with_context(consumed.clone())
@@ -87,6 +91,7 @@ impl UseCases {
                 attributes: consumed.attributes,
                 verified_at,
                 consumed_at: now,
+                assertion,
             });
         }
         Err(ConsumeError::Contended)
@@ -128,6 +133,33 @@ mod tests {
             .unwrap();
         assert_eq!(out.operation.as_str(), "payments.transfer");
         assert_eq!(out.subject, user());
+        // The one assertion of the challenge: the claims `:verify` signed.
+        assert_eq!(
+            out.assertion,
+            test_assertion(&context(ContextState::Active))
+        );
+    }
+
+    #[tokio::test]
+    async fn consume_that_cannot_sign_its_assertion_consumes_nothing() {
+        let mut m = Mocks::new()
+            .with_challenge(verified())
+            .with_context(ContextState::Active);
+        m.challenges.expect_apply().times(0);
+        let mut signer = crate::ports::MockAssertionSigner::new();
+        signer
+            .expect_sign()
+            .returning(|_| Err(crate::SignError("key gone".into())));
+        m.signer = std::sync::Arc::new(signer);
+        let err = m
+            .build()
+            .consume(&who(), &client(), challenge_id())
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ConsumeError::Store(StoreError::Unexpected(_))
+        ));
     }
 
     #[tokio::test]

@@ -21,14 +21,16 @@ mod test_support;
 
 use std::sync::Arc;
 
-use mfa_totp_domain::{ChallengePolicy, Limits, MessageCatalog, PhonePolicy, TotpPolicy};
+use mfa_totp_domain::{
+    AssertionPolicy, ChallengePolicy, Limits, MessageCatalog, PhonePolicy, TotpPolicy,
+};
 
 pub use clients::ClientOperations;
 pub use ports::{
-    AuditLog, ChallengeChange, ChallengeRepository, Change, CipherError, Clock, Contact, Cutoffs,
-    DeliveryReport, DeliveryUpdate, MAX_EVENTS, OutboundSms, PoolGauges, ProviderAnswer, Purged,
-    ReadinessCheck, Retention, SecretCipher, SentSms, SmsError, SmsSendLog, SmsSender, StoreError,
-    UserDirectoryReader, UserDirectoryWriter,
+    AssertionSigner, AuditLog, ChallengeChange, ChallengeRepository, Change, CipherError, Clock,
+    Contact, Cutoffs, DeliveryReport, DeliveryUpdate, MAX_EVENTS, OutboundSms, PoolGauges,
+    ProviderAnswer, Purged, ReadinessCheck, Retention, SecretCipher, SentSms, SignError, SmsError,
+    SmsSendLog, SmsSender, StoreError, UserDirectoryReader, UserDirectoryWriter,
 };
 pub use view::ChallengeView;
 
@@ -54,6 +56,10 @@ pub struct UseCases {
     pub phones: PhonePolicy,
     /// Which operations each client may create challenges for.
     pub clients: ClientOperations,
+    /// Signs the step-up assertion that `:verify` and `:consume` hand out.
+    pub signer: Arc<dyn AssertionSigner>,
+    /// What that assertion claims besides the challenge: `iss`, `acr`, its lifetime.
+    pub assertions: AssertionPolicy,
 }
 
 /// How many times a change that lost a race is decided again under `policy`. Each loss

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use mfa_totp_domain::{
     AuditEvent, Challenge, ChallengeId, DeliveryStatus, LimitCharge, LimitReached, Locale,
-    PhoneNumber, SmsSend, StepUpContext, Timestamp, TotpSecret, UserId, redact_numbers,
+    PhoneNumber, SmsSend, StepUpAssertion, StepUpContext, Timestamp, TotpSecret, UserId,
+    redact_numbers,
 };
 
 /// A storage failure. `Unavailable` means "retry later" (the database cannot be reached);
@@ -429,6 +430,19 @@ pub trait SecretCipher: Send + Sync + 'static {
     /// Returns an opaque string that names the key it was sealed with.
     fn seal(&self, secret: &TotpSecret, aad: &[u8]) -> Result<String, CipherError>;
     fn open(&self, sealed: &str, aad: &[u8]) -> Result<TotpSecret, CipherError>;
+}
+
+/// Why a step-up assertion could not be signed (a key the configuration checks should have
+/// refused).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot sign the step-up assertion: {0}")]
+pub struct SignError(pub String);
+
+/// Signs step-up assertions with the service's active key.
+#[cfg_attr(test, mockall::automock)]
+pub trait AssertionSigner: Send + Sync + 'static {
+    /// The assertion as a compact JWS (`header.payload.signature`).
+    fn sign(&self, assertion: &StepUpAssertion) -> Result<String, SignError>;
 }
 
 #[cfg(test)]

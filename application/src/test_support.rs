@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use chrono::DateTime;
 use mfa_totp_domain::{
-    Actor, Challenge, ChallengeId, ChallengePolicy, ChallengeStatus, ClientId, ContextState,
-    Limits, Locale, MessageCatalog, MessageSettings, Operation, PhonePolicy, SealedSecret,
-    StepUpContext, TemplateKey, Timestamp, TotpPolicy, TotpSecret, UserId,
+    Actor, AssertionPolicy, Challenge, ChallengeId, ChallengePolicy, ChallengeStatus, ClientId,
+    ContextState, Limits, Locale, MessageCatalog, MessageSettings, Operation, PhonePolicy,
+    SealedSecret, StepUpAssertion, StepUpContext, TemplateKey, Timestamp, TotpPolicy, TotpSecret,
+    UserId,
 };
 
 use crate::ports::*;
@@ -59,6 +60,33 @@ impl SecretCipher for TestCipher {
             .map_err(|_| CipherError::Corrupt)?;
         TotpSecret::try_from_slice(&bytes).ok_or(CipherError::Corrupt)
     }
+}
+
+/// A stand-in for the JWS adapter: "signs" as `test-assertion:<challenge>:<aud>:<digest>:<exp>`.
+pub struct TestSigner;
+
+impl AssertionSigner for TestSigner {
+    fn sign(&self, a: &StepUpAssertion) -> Result<String, SignError> {
+        let aud = a.audience.as_ref().map_or("-", ClientId::as_str);
+        Ok(format!(
+            "test-assertion:{}:{aud}:{}:{}",
+            a.challenge_id,
+            a.context_digest,
+            a.expires_at.timestamp()
+        ))
+    }
+}
+
+/// What [`TestSigner`] signs for the test challenge, verified at [`now`], with `context`.
+pub fn test_assertion(context: &StepUpContext) -> String {
+    let expires = now() + AssertionPolicy::default().ttl;
+    format!(
+        "test-assertion:{}:{}:{}:{}",
+        challenge_id(),
+        client().as_str(),
+        context.digest(),
+        expires.timestamp()
+    )
 }
 
 /// The built-in templates, and `payments.linked` showing `amount` and `payee`.
@@ -150,6 +178,8 @@ pub struct Mocks {
     pub limits: Limits,
     pub clients: ClientOperations,
     pub now: Timestamp,
+    /// Signs step-up assertions ([`TestSigner`] unless a test puts a mock in).
+    pub signer: Arc<dyn AssertionSigner>,
     /// What `find_with_context` returns, from [`Mocks::with_challenge`] and
     /// [`Mocks::with_context`].
     challenge: Option<Challenge>,
@@ -175,6 +205,7 @@ impl Mocks {
             limits: Limits::default(),
             clients: ClientOperations::default(),
             now: now(),
+            signer: Arc::new(TestSigner),
             challenge: None,
             context: None,
         }
@@ -227,6 +258,8 @@ impl Mocks {
             limits: self.limits,
             phones: PhonePolicy::default(),
             clients: self.clients,
+            signer: self.signer,
+            assertions: AssertionPolicy::default(),
         }
     }
 }

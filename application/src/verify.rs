@@ -34,6 +34,8 @@ pub struct Verified {
     pub verified_at: Timestamp,
     /// What was authorised: [`mfa_totp_domain::StepUpContext::digest`].
     pub context_digest: String,
+    /// The signed step-up assertion ([`mfa_totp_domain::StepUpAssertion`]), compact JWS.
+    pub assertion: String,
 }
 
 impl UseCases {
@@ -84,12 +86,15 @@ impl UseCases {
             let right = self
                 .totp
                 .matches(&self.open_secret(&challenge)?, code.step, &candidate);
+            let mut assertion = None;
             let (after, charged, events) = if right {
                 let events = vec![event(
                     AuditKind::Verified,
                     AuditOutcome::Status(ChallengeStatus::Verified),
                 )];
-                (challenge.after_verify(now), charges(0), events)
+                let after = challenge.after_verify(now);
+                assertion = Some(self.assertion(&after, &context)?);
+                (after, charges(0), events)
             } else {
                 let after = challenge.after_failed_attempt(&self.policy);
                 let mut events = vec![event(AuditKind::VerifyFailed, AuditOutcome::InvalidOtp)];
@@ -114,12 +119,13 @@ impl UseCases {
                 }
                 Change::Applied => change.events.iter().for_each(log_event),
             }
-            return if right {
+            return if let Some(assertion) = assertion {
                 tracing::info!("challenge verified");
                 Ok(Verified {
                     challenge_id: id,
                     verified_at: now,
                     context_digest: context.digest(),
+                    assertion,
                 })
             } else {
                 let after = &change.challenge;

@@ -3,7 +3,9 @@
 use mfa_totp_domain::{Challenge, ChallengeStatus, ContextState, IssuedCode, TotpPolicy};
 
 use super::*;
+use crate::ports::MockAssertionSigner;
 use crate::test_support::*;
+use crate::{SignError, StoreError};
 
 fn code_sent() -> Challenge {
     challenge(ChallengeStatus::CodeSent)
@@ -57,6 +59,36 @@ async fn verify_accepts_the_code_in_play_once() {
         .await
         .unwrap();
     assert_eq!(out.verified_at, now());
+    assert_eq!(
+        out.assertion,
+        test_assertion(&context(ContextState::Active))
+    );
+}
+
+#[tokio::test]
+async fn verify_that_cannot_sign_its_assertion_writes_nothing() {
+    let mut m = ready(code_sent());
+    m.challenges.expect_apply().times(0);
+    let mut signer = MockAssertionSigner::new();
+    signer
+        .expect_sign()
+        .returning(|_| Err(SignError("key gone".into())));
+    m.signer = std::sync::Arc::new(signer);
+    let err = verify_err(m, &right_code()).await;
+    assert!(matches!(err, VerifyError::Store(StoreError::Unexpected(_))));
+}
+
+#[tokio::test]
+async fn a_wrong_code_is_signed_nothing() {
+    let mut m = ready(code_sent());
+    m.challenges
+        .expect_apply()
+        .returning(|_| Ok(Change::Applied));
+    let mut signer = MockAssertionSigner::new();
+    signer.expect_sign().times(0);
+    m.signer = std::sync::Arc::new(signer);
+    let err = verify_err(m, &wrong_code()).await;
+    assert!(matches!(err, VerifyError::InvalidOtp));
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The mfa-totp domain: identifiers, the challenge state machine, the step-up request
 //! context and the TOTP maths. Pure code: time comes in as an argument, nothing here does I/O.
 
+pub mod assertion;
 pub mod audit;
 pub mod challenge;
 pub mod context;
@@ -12,6 +13,7 @@ pub mod phone;
 pub mod sms;
 pub mod totp;
 
+pub use assertion::{AMR, AssertionPolicy, StepUpAssertion, assertion_id};
 pub use audit::{Actor, AuditEvent, AuditKind, AuditOutcome};
 pub use challenge::{
     CancelRefused, Challenge, ChallengePolicy, ChallengeRecord, ChallengeStatus, ConsumeRefused,

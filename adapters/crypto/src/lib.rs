@@ -1,8 +1,15 @@
-//! AES-256-GCM encryption of TOTP secrets at rest.
+//! The service's keys: AES-256-GCM encryption of TOTP secrets at rest (here), and the
+//! signing of step-up assertions (`assertion`).
 //!
 //! A sealed secret reads `key-id:base64(nonce || ciphertext+tag)`. New secrets are sealed
 //! with the active key; any configured key opens what it sealed, so keys can rotate: add a
 //! new key, make it active, and keep the old one until its challenges have expired.
+
+mod assertion;
+
+pub use assertion::{
+    ASSERTION_TYPE, AssertionKeyError, AssertionKeys, Claims, PublicKey, public_key_of,
+};
 
 use std::collections::HashMap;
 

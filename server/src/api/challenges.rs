@@ -185,6 +185,14 @@ pub struct ConsumedContext {
     /// execute and compare: equal means it is exactly what the user authorised.
     #[oai(validator(pattern = "^[0-9a-f]{64}$", max_length = 64))]
     pub context_digest: String,
+    /// The signed step-up assertion that `:verify` returned (the same claims, signed with
+    /// the active key): hand it on, to a ledger or an auditor, as proof of what the user
+    /// authorised. Its claims are `StepUpAssertionClaims`.
+    #[oai(validator(
+        max_length = 4096,
+        pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+    ))]
+    pub assertion: String,
 }
 
 fn example_context() -> StepUpRequestContext {
@@ -235,6 +243,7 @@ impl Example for ConsumedContext {
             verified_at: example_time(45),
             consumed_at: example_time(50),
             context_digest: crate::api::example_digest(),
+            assertion: crate::api::assertions::example_assertion(),
         }
     }
 }
@@ -331,6 +340,7 @@ impl ChallengesApi {
             verified_at: out.verified_at,
             consumed_at: out.consumed_at,
             context_digest: out.context_digest,
+            assertion: out.assertion,
         }))
     }
 

@@ -1,5 +1,6 @@
 //! The API resources, one file each, and what they share.
 
+pub mod assertions;
 pub mod audit;
 pub mod challenges;
 pub mod errors;
@@ -37,6 +38,8 @@ pub enum ApiTags {
     Health,
     /// The audit trail (read by support staff).
     Audit,
+    /// Signed step-up assertions: the public keys that verify them offline.
+    Assertions,
 }
 
 /// A challenge's state: `PENDING` → `CODE_SENT` → `VERIFIED` | `LOCKED` | `EXPIRED` | `CANCELLED`.

@@ -91,6 +91,16 @@ pub struct VerifyResponse {
     /// `consumeChallenge` return.
     #[oai(validator(pattern = "^[0-9a-f]{64}$", max_length = 64))]
     pub context_digest: String,
+    /// The signed step-up assertion: a compact JWS (`ES256` or `EdDSA`, `typ` `step-up+jwt`)
+    /// whose claims are `StepUpAssertionClaims`: who (`sub`) authorised exactly what
+    /// (`challenge_id`, `operation`, `context_digest`) for which operation service (`aud`),
+    /// how (`amr`, `acr`) and when (`auth_time`, `exp`). Hand it to the operation service;
+    /// it verifies it offline with `/.well-known/jwks.json`.
+    #[oai(validator(
+        max_length = 4096,
+        pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+    ))]
+    pub assertion: String,
 }
 
 impl Example for InitiateResponse {
@@ -122,6 +132,7 @@ impl Example for VerifyResponse {
             status: ChallengeStatusDto::Verified,
             verified_at: example_time(45),
             context_digest: crate::api::example_digest(),
+            assertion: crate::api::assertions::example_assertion(),
         }
     }
 }
@@ -185,6 +196,7 @@ impl TotpSmsApi {
             status: ChallengeStatusDto::Verified,
             verified_at: out.verified_at,
             context_digest: out.context_digest,
+            assertion: out.assertion,
         }))
     }
 }

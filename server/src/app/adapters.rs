@@ -1,20 +1,22 @@
 //! The adapters that config picks: the SMS sender (`console` alone, or the providers of
 //! `sms.provider` / `sms.chain`, each behind a retry and a circuit breaker), the cipher that
-//! seals TOTP secrets at rest, and the SQL store.
+//! seals TOTP secrets at rest, the signer of step-up assertions, and the SQL store.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use mfa_totp_application::{SecretCipher, SmsSender};
-use mfa_totp_crypto::AesGcmCipher;
+use mfa_totp_crypto::{AesGcmCipher, AssertionKeys};
 use mfa_totp_sms::{
     ChainLink, ConsoleSms, Resilience, SetupError, SmsChain, TwilioSms, VonageSms, WebhookSms,
 };
 use mfa_totp_storage::{PoolSettings, SqlStore};
 use secrecy::ExposeSecret;
 
-use crate::config::{CryptoSettings, DatabaseSettings, SmsProvider, SmsSettings};
+use crate::config::{
+    AssertionSettings, CryptoSettings, DatabaseSettings, SmsProvider, SmsSettings,
+};
 
 /// The configured sender: the console alone, or the chain of providers.
 pub fn build_sms(settings: &SmsSettings) -> anyhow::Result<Arc<dyn SmsSender>> {
@@ -69,6 +71,23 @@ pub fn build_cipher(crypto: &CryptoSettings) -> anyhow::Result<Arc<dyn SecretCip
     )
     .context("invalid configuration: crypto.keys")?;
     Ok(Arc::new(cipher))
+}
+
+/// The signer of `assertion.keys`, signing with `assertion.active_key_id`.
+pub fn build_signer(assertion: &AssertionSettings) -> anyhow::Result<Arc<AssertionKeys>> {
+    let active = assertion
+        .active_key_id
+        .as_deref()
+        .context("invalid configuration: no assertion.active_key_id / assertion.keys configured")?;
+    let keys = AssertionKeys::from_pem_keys(
+        assertion
+            .keys
+            .iter()
+            .map(|(kid, pem)| (kid.as_str(), pem.expose_secret())),
+        active,
+    )
+    .context("invalid configuration: assertion.keys")?;
+    Ok(Arc::new(keys))
 }
 
 fn pool_settings(database: &DatabaseSettings) -> PoolSettings {

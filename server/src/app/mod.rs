@@ -85,10 +85,13 @@ impl Application {
             let every = Duration::from_secs(settings.purge.interval_secs);
             (Arc::new(purger), every)
         });
+        let signer = adapters::build_signer(&settings.assertion)?;
+        let public_keys = signer.public_keys();
         let adapters = Adapters {
             sms,
             clock,
             cipher: adapters::build_cipher(&settings.crypto)?,
+            signer,
         };
         let use_cases = use_cases::wire(&store, adapters, policies);
         let verifier = Arc::new(build_verifier(&settings.auth).await?);
@@ -103,6 +106,7 @@ impl Application {
             pools: Arc::new(store.clone()),
             metrics_here: settings.server.admin_port.is_none(),
             twilio: twilio_callback(&settings.sms),
+            public_keys,
         };
         let endpoint = routes::main_endpoint(routes::api_service(use_cases, operations), verifier)?;
         let host = &settings.server.host;

@@ -5,11 +5,13 @@
 use std::sync::Arc;
 
 use mfa_totp_application::{PoolGauges, ReadinessCheck, UseCases};
+use mfa_totp_crypto::PublicKey;
 use poem::endpoint::{BoxEndpoint, make_sync};
 use poem::web::Html;
 use poem::{EndpointExt, IntoResponse, Route, get};
 use poem_openapi::OpenApiService;
 
+use crate::api::assertions::KeysApi;
 use crate::api::audit::AuditApi;
 use crate::api::challenges::ChallengesApi;
 use crate::api::health::HealthApi;
@@ -24,6 +26,7 @@ use crate::spec::Published;
 
 pub type Apis = (
     TotpSmsApi,
+    KeysApi,
     ChallengesApi,
     UsersApi,
     SmsStatusApi,
@@ -42,6 +45,8 @@ pub struct Operations {
     pub metrics_here: bool,
     /// How Twilio's delivery callbacks are checked, when Twilio is configured with one.
     pub twilio: Option<TwilioCallback>,
+    /// What `/.well-known/jwks.json` publishes: every assertion key's public half.
+    pub public_keys: Vec<PublicKey>,
 }
 
 /// Every API resource, as one OpenAPI service.
@@ -50,6 +55,7 @@ pub fn api_service(use_cases: UseCases, operations: Operations) -> OpenApiServic
         TotpSmsApi {
             use_cases: use_cases.clone(),
         },
+        KeysApi::new(&operations.public_keys),
         ChallengesApi {
             use_cases: use_cases.clone(),
         },

@@ -1,9 +1,10 @@
 //! The use cases on their adapters: the SQL store serves every storage port; the SMS
-//! sender, the clock and the cipher are given; the policies come from the configuration.
+//! sender, the clock, the cipher and the assertion signer are given; the policies come from
+//! the configuration.
 
 use std::sync::Arc;
 
-use mfa_totp_application::{Clock, SecretCipher, SmsSender, UseCases};
+use mfa_totp_application::{AssertionSigner, Clock, SecretCipher, SmsSender, UseCases};
 use mfa_totp_storage::SqlStore;
 
 use crate::config::Policies;
@@ -13,6 +14,7 @@ pub struct Adapters {
     pub sms: Arc<dyn SmsSender>,
     pub clock: Arc<dyn Clock>,
     pub cipher: Arc<dyn SecretCipher>,
+    pub signer: Arc<dyn AssertionSigner>,
 }
 
 pub fn wire(store: &SqlStore, adapters: Adapters, policies: &Policies) -> UseCases {
@@ -31,5 +33,7 @@ pub fn wire(store: &SqlStore, adapters: Adapters, policies: &Policies) -> UseCas
         limits: policies.limits,
         phones: policies.phones.clone(),
         clients: policies.clients.clone(),
+        signer: adapters.signer,
+        assertions: policies.assertion.clone(),
     }
 }

@@ -78,14 +78,17 @@ mod tests {
 
     #[test]
     fn a_good_file_has_no_problem_and_its_secrets_are_redacted() {
-        let (_dir, path) = file(
+        let pem = include_str!("../../testdata/assertion-k1.pem");
+        let (_dir, path) = file(&format!(
             "[database]\nurl = \"postgres://mfa:hunter2-password@db:5432/mfa\"\n\
              [auth]\nhs256_secret = \"a-configured-secret-of-at-least-32-bytes\"\n\
              [crypto]\nactive_key_id = \"k1\"\n\
              [crypto.keys]\nk1 = \"xY7jUEakXjXzn8pBUXZ0yyotjWIJKcLUBqfWKczI7pQ=\"\n\
+             [assertion]\nactive_key_id = \"a1\"\n\
+             [assertion.keys]\na1 = \"\"\"\n{pem}\"\"\"\n\
              [sms]\nprovider = \"twilio\"\n\
              [sms.twilio]\naccount_sid = \"AC1\"\nauth_token = \"twilio-token-value\"\nfrom = \"+15005550006\"\n",
-        );
+        ));
         let checked = check(Some(&path), Mode::Production);
         assert_eq!(checked.problems, Vec::<String>::new());
         let effective = checked.effective.unwrap();
@@ -94,6 +97,7 @@ mod tests {
             "a-configured-secret",
             "AAECAwQFBgcICQ",
             "twilio-token-value",
+            pem.lines().nth(1).unwrap(),
         ] {
             assert!(!effective.contains(secret), "{secret} in {effective}");
         }

@@ -22,18 +22,26 @@ fn flatten_templates(
     tree: &TemplateTree,
     out: &mut Vec<(String, String)>,
 ) -> anyhow::Result<()> {
-    match tree {
-        TemplateTree::Text(text) if prefix.is_empty() => anyhow::bail!(
+    if let (TemplateTree::Text(text), "") = (tree, prefix) {
+        anyhow::bail!(
             "invalid configuration: sms.templates.<locale> must hold templates by operation, e.g. default = \"{text}\""
-        ),
+        );
+    }
+    flatten_texts(prefix, tree, out);
+    Ok(())
+}
+
+/// Each text of `tree`, by its dotted name under `prefix` (`sms.templates.<locale>`,
+/// `assertion.acr_by_operation`).
+pub(super) fn flatten_texts(prefix: &str, tree: &TemplateTree, out: &mut Vec<(String, String)>) {
+    match tree {
         TemplateTree::Text(text) => out.push((prefix.to_owned(), text.clone())),
         TemplateTree::Tree(children) => {
             for (name, child) in children {
-                flatten_templates(&dotted(prefix, name), child, out)?;
+                flatten_texts(&dotted(prefix, name), child, out);
             }
         }
     }
-    Ok(())
 }
 
 /// Each operation's settings, by its dotted name.

@@ -31,7 +31,10 @@ mod tests;
 pub use check::{Checked, check};
 pub use layers::{Read, Sources};
 pub use messages::warn_about_long_templates;
-pub use mode::{DEVELOPMENT_CRYPTO_KEY, DEVELOPMENT_CRYPTO_KEY_ID, DEVELOPMENT_HS256_SECRET, Mode};
+pub use mode::{
+    DEVELOPMENT_ASSERTION_KEY, DEVELOPMENT_ASSERTION_KEY_ID, DEVELOPMENT_CRYPTO_KEY,
+    DEVELOPMENT_CRYPTO_KEY_ID, DEVELOPMENT_HS256_SECRET, Mode,
+};
 pub use policies::Policies;
 pub use schema::*;
 pub use validate::Config;

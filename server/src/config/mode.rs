@@ -13,6 +13,18 @@ pub const DEVELOPMENT_CRYPTO_KEY: &str = "ZGV2ZWxvcG1lbnQta2V5LWRvLW5vdC11c2UtIS
 /// The key id of [`DEVELOPMENT_CRYPTO_KEY`].
 pub const DEVELOPMENT_CRYPTO_KEY_ID: &str = "dev";
 
+/// The public assertion-signing key (EC P-256, PKCS#8) that `serve --dev` uses when none is
+/// configured. A production start refuses it, and any key with its public half.
+pub const DEVELOPMENT_ASSERTION_KEY: &str = "\
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgR6lOpMd/LmI+P05S
+tBDp90XM3yaoZPZKw1NqRZywrzqhRANCAAQK7XKeezWiwQCgkCsjxOSIr0tBNY32
+9idXJRoQYHaIDO/bAMXIXLYsaj+RBqm1Vfp+uwSCTm/cojiIta/fgZi0
+-----END PRIVATE KEY-----
+";
+/// The key id of [`DEVELOPMENT_ASSERTION_KEY`].
+pub const DEVELOPMENT_ASSERTION_KEY_ID: &str = "dev";
+
 /// Production (the default) refuses development keys and console SMS; development
 /// (`serve --dev`) fills them in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +35,7 @@ pub enum Mode {
 
 impl Settings {
     /// What stops a production start, one line per key: a missing or public development
-    /// token key or encryption key, and console SMS.
+    /// token key, encryption key or assertion key, and console SMS.
     pub fn production_gaps(&self) -> Vec<String> {
         let mut gaps = Vec::new();
         let auth = &self.auth;
@@ -36,6 +48,12 @@ impl Settings {
         if self.crypto.active_key_id.is_none() {
             gaps.push(
                 "crypto.active_key_id and crypto.keys: no key to seal TOTP secrets with".to_owned(),
+            );
+        }
+        if self.assertion.active_key_id.is_none() {
+            gaps.push(
+                "assertion.active_key_id and assertion.keys: no key to sign step-up assertions with"
+                    .to_owned(),
             );
         }
         gaps.extend(self.development_secrets());
@@ -63,6 +81,14 @@ impl Settings {
                 DEVELOPMENT_CRYPTO_KEY.into(),
             );
             filled.push("crypto.keys");
+        }
+        if self.assertion.active_key_id.is_none() {
+            self.assertion.active_key_id = Some(DEVELOPMENT_ASSERTION_KEY_ID.into());
+            self.assertion.keys.insert(
+                DEVELOPMENT_ASSERTION_KEY_ID.into(),
+                DEVELOPMENT_ASSERTION_KEY.into(),
+            );
+            filled.push("assertion.keys");
         }
         if self.sms.providers() == [SmsProvider::Console] {
             filled.push("sms.provider");

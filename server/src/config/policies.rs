@@ -9,8 +9,8 @@ use chrono::TimeDelta;
 use mfa_totp_application::ClientOperations;
 use mfa_totp_application::purge::RetentionPolicy;
 use mfa_totp_domain::{
-    ChallengePolicy, Limit, LimitKind, Limits, MessageCatalog, NumberType, OtpAlgorithm,
-    PhonePolicy, TotpPolicy,
+    AssertionPolicy, ChallengePolicy, Limit, LimitKind, Limits, MessageCatalog, NumberType,
+    Operation, OtpAlgorithm, PhonePolicy, TotpPolicy,
 };
 
 use super::schema::{LimitSettings, Settings};
@@ -27,6 +27,8 @@ pub struct Policies {
     pub messages: Arc<MessageCatalog>,
     /// `auth.clients`: which operations each client may create challenges for.
     pub clients: ClientOperations,
+    /// `assertion.*` besides the keys: `iss`, `acr`, the lifetime.
+    pub assertion: AssertionPolicy,
 }
 
 impl Policies {
@@ -39,25 +41,36 @@ impl Policies {
         let phones = settings.phone_policy();
         let retention = settings.retention_policy();
         let messages = super::messages::catalog(&settings.sms);
-        match (challenge, totp, limits, phones, retention, messages) {
-            (Ok(challenge), Ok(totp), Ok(limits), Ok(phones), Ok(retention), Ok(messages)) => {
-                Ok(Self {
-                    challenge,
-                    totp,
-                    limits,
-                    phones,
-                    retention,
-                    messages: Arc::new(messages),
-                    clients: settings.client_operations(),
-                })
-            }
-            (challenge, totp, limits, phones, retention, messages) => Err([
+        let assertion = settings.assertion_policy();
+        match (
+            challenge, totp, limits, phones, retention, messages, assertion,
+        ) {
+            (
+                Ok(challenge),
+                Ok(totp),
+                Ok(limits),
+                Ok(phones),
+                Ok(retention),
+                Ok(messages),
+                Ok(assertion),
+            ) => Ok(Self {
+                challenge,
+                totp,
+                limits,
+                phones,
+                retention,
+                messages: Arc::new(messages),
+                clients: settings.client_operations(),
+                assertion,
+            }),
+            (challenge, totp, limits, phones, retention, messages, assertion) => Err([
                 challenge.err(),
                 totp.err(),
                 limits.err(),
                 phones.err(),
                 retention.err(),
                 messages.err(),
+                assertion.err(),
             ]
             .into_iter()
             .flatten()
@@ -133,6 +146,55 @@ impl Settings {
             max_failed_attempts: c.max_failed_attempts,
             resend_cooldown: TimeDelta::seconds(c.resend_cooldown_secs.into()),
             max_sends: c.max_sends,
+        })
+    }
+
+    /// `assertion.*` besides the keys. `iss` and every `acr` are 1 to 256 characters with
+    /// no control characters or surrounding white space; the lifetime covers
+    /// `challenge.consume_ttl_secs`, so that `:consume` never hands on an expired assertion.
+    pub(super) fn assertion_policy(&self) -> anyhow::Result<AssertionPolicy> {
+        let a = &self.assertion;
+        let mut acr_by_operation = Vec::new();
+        for (name, tree) in &a.acr_by_operation {
+            super::messages::flatten_texts(name, tree, &mut acr_by_operation);
+        }
+        let texts = std::iter::once(("assertion.issuer".to_owned(), &a.issuer))
+            .chain(std::iter::once(("assertion.acr".to_owned(), &a.acr)))
+            .chain(
+                acr_by_operation
+                    .iter()
+                    .map(|(op, acr)| (format!("assertion.acr_by_operation.{op}"), acr)),
+            );
+        for (key, text) in texts {
+            let sane = (1..=256).contains(&text.chars().count())
+                && !text.chars().any(char::is_control)
+                && text.trim() == text;
+            if !sane {
+                anyhow::bail!(
+                    "invalid configuration: {key} must be 1 to 256 characters, without control characters or surrounding white space"
+                );
+            }
+        }
+        if let Some((op, _)) = acr_by_operation
+            .iter()
+            .find(|(op, _)| Operation::parse(op).is_err())
+        {
+            anyhow::bail!(
+                "invalid configuration: assertion.acr_by_operation.{op}: '{op}' is not an operation name"
+            );
+        }
+        let consume = self.challenge.consume_ttl_secs;
+        if !(consume..=AssertionPolicy::MAX_TTL_SECS).contains(&a.ttl_secs) || a.ttl_secs == 0 {
+            anyhow::bail!(
+                "invalid configuration: assertion.ttl_secs must be at least challenge.consume_ttl_secs ({consume}), so that :consume hands on a live assertion, and at most {}",
+                AssertionPolicy::MAX_TTL_SECS
+            );
+        }
+        Ok(AssertionPolicy {
+            issuer: a.issuer.clone(),
+            ttl: TimeDelta::seconds(a.ttl_secs.into()),
+            acr: a.acr.clone(),
+            acr_by_operation: acr_by_operation.into_iter().collect(),
         })
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use mfa_totp_domain::{ChallengePolicy, PhonePolicy};
+use mfa_totp_domain::{AssertionPolicy, ChallengePolicy, PhonePolicy};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -37,6 +37,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub challenge: ChallengeSettings,
     pub crypto: CryptoSettings,
+    pub assertion: AssertionSettings,
     /// `limits.<name>.max` and `limits.<name>.window_secs`, by the limit's name
     /// (`user_sms`, `phone_sms`, ...); a limit not named keeps its default.
     pub limits: BTreeMap<String, LimitSettings>,
@@ -441,7 +442,41 @@ pub struct CryptoSettings {
     pub keys: BTreeMap<String, SecretString>,
 }
 
-/// A template, or the next level of an operation's dotted name.
+/// `assertion.*`: the signed step-up assertion that `:verify` and `:consume` return.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssertionSettings {
+    /// `iss`.
+    pub issuer: String,
+    /// From `auth_time` to `exp`: at least `challenge.consume_ttl_secs` (so that `:consume`
+    /// hands on a live assertion), at most an hour.
+    pub ttl_secs: u32,
+    /// `acr` of an operation that `acr_by_operation` does not name.
+    pub acr: String,
+    /// `assertion.acr_by_operation.<operation>`: `acr` by exact operation name.
+    pub acr_by_operation: BTreeMap<String, TemplateTree>,
+    /// The key id that signs new assertions. Key ids are lower case.
+    pub active_key_id: Option<String>,
+    /// Key id → private key, PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`): EC P-256 (ES256)
+    /// or Ed25519 (EdDSA). Every key is published at `/.well-known/jwks.json`.
+    pub keys: BTreeMap<String, SecretString>,
+}
+
+impl Default for AssertionSettings {
+    fn default() -> Self {
+        let policy = AssertionPolicy::default();
+        Self {
+            issuer: policy.issuer,
+            ttl_secs: AssertionPolicy::DEFAULT_TTL_SECS,
+            acr: policy.acr,
+            acr_by_operation: BTreeMap::new(),
+            active_key_id: None,
+            keys: BTreeMap::new(),
+        }
+    }
+}
+
+/// A template (or an `acr`), or the next level of an operation's dotted name.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum TemplateTree {

@@ -1,6 +1,8 @@
 //! Every secret of the configuration, checked once all layers (defaults, file, environment)
 //! are merged, on the bytes it is used as: a `whsec_` webhook secret and each of
-//! `crypto.keys` on their decoded bytes, the others as they are.
+//! `crypto.keys` on their decoded bytes, the others as they are. The assertion keys are
+//! private keys, checked by parsing them (`validate`); one whose public half is the
+//! development key's is a development value.
 //!
 //! A configured secret is refused, naming its key, when it is empty or blank, has control
 //! characters (a NUL, a trailing newline) or surrounding white space, is shorter than its
@@ -13,7 +15,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secrecy::ExposeSecret;
 
-use super::mode::{DEVELOPMENT_CRYPTO_KEY, DEVELOPMENT_HS256_SECRET};
+use super::mode::{
+    DEVELOPMENT_ASSERTION_KEY, DEVELOPMENT_ASSERTION_KEY_ID, DEVELOPMENT_CRYPTO_KEY,
+    DEVELOPMENT_HS256_SECRET,
+};
 use super::schema::Settings;
 
 /// The shortest HS256 secret accepted: 256 bits, as RFC 7518 §3.2 asks.
@@ -49,17 +54,23 @@ impl Settings {
             .collect()
     }
 
-    /// Every configured secret that is a public development value, however disguised.
+    /// Every configured secret that is a public development value, however disguised. An
+    /// assertion key is one when its public half is the development key's, whatever its PEM
+    /// looks like.
     pub(super) fn development_secrets(&self) -> Vec<String> {
+        let development_key =
+            mfa_totp_crypto::public_key_of(DEVELOPMENT_ASSERTION_KEY_ID, DEVELOPMENT_ASSERTION_KEY)
+                .expect("the development assertion key parses");
+        let assertion_keys = self.assertion.keys.iter().filter(|(kid, pem)| {
+            mfa_totp_crypto::public_key_of(kid, pem.expose_secret())
+                .is_ok_and(|key| (&key.x, &key.y) == (&development_key.x, &development_key.y))
+        });
         self.secrets()
             .iter()
             .filter(|secret| secret.is_development_value())
-            .map(|secret| {
-                format!(
-                    "{}: this is a public development value (or one disguised)",
-                    secret.key
-                )
-            })
+            .map(|secret| secret.key.clone())
+            .chain(assertion_keys.map(|(kid, _)| format!("assertion.keys.{kid}")))
+            .map(|key| format!("{key}: this is a public development value (or one disguised)"))
             .collect()
     }
 

@@ -388,3 +388,137 @@ fn provider_and_jwks_urls_are_https_but_on_loopback() {
     let all = s.problems().join("\n");
     assert!(!all.contains("must be https"), "{all}");
 }
+
+const ASSERTION_KEY: &str = include_str!("../../testdata/assertion-k1.pem");
+
+fn with_assertion_key(kid: &str, pem: &str) -> Settings {
+    let mut s = Settings::default();
+    s.assertion.active_key_id = Some(kid.into());
+    s.assertion.keys.insert(kid.into(), pem.into());
+    s
+}
+
+#[test]
+fn production_needs_an_assertion_key_and_dev_fills_one_in() {
+    let gaps = Settings::default().production_gaps().join("\n");
+    assert!(gaps.contains("assertion.active_key_id"), "{gaps}");
+    let gaps = with_assertion_key("k1", ASSERTION_KEY)
+        .production_gaps()
+        .join("\n");
+    assert!(!gaps.contains("assertion"), "{gaps}");
+    let mut s = Settings::default();
+    assert!(s.fill_development_defaults().contains(&"assertion.keys"));
+    assert_eq!(s.assertion.active_key_id.as_deref(), Some("dev"));
+    let mut s = with_assertion_key("k1", ASSERTION_KEY);
+    assert!(!s.fill_development_defaults().contains(&"assertion.keys"));
+    assert_eq!(s.assertion.active_key_id.as_deref(), Some("k1"));
+}
+
+/// The development key is refused however its PEM is dressed: under another key id, with
+/// its line breaks escaped, wrapped at another width, or with blank lines around it.
+#[test]
+fn the_development_assertion_key_in_disguise_is_refused_in_production() {
+    let body: String = DEVELOPMENT_ASSERTION_KEY
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let rewrapped = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        body.as_bytes()
+            .chunks(40)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    for disguised in [
+        DEVELOPMENT_ASSERTION_KEY.to_owned(),
+        DEVELOPMENT_ASSERTION_KEY.trim().replace('\n', "\\n"),
+        rewrapped,
+        format!("\n\n{DEVELOPMENT_ASSERTION_KEY}\n\n"),
+    ] {
+        let s = with_assertion_key("prod", &disguised);
+        assert_eq!(s.problems(), Vec::<String>::new(), "{disguised:?}");
+        let gaps = s.production_gaps().join("\n");
+        assert!(
+            gaps.contains("assertion.keys.prod: this is a public development value"),
+            "{disguised:?}: {gaps}"
+        );
+    }
+}
+
+#[test]
+fn an_assertion_key_that_cannot_sign_is_named_with_why() {
+    let sec1 = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIA==\n-----END EC PRIVATE KEY-----\n";
+    for (pem, why) in [
+        ("", "is empty"),
+        ("a-secret-not-a-key", "not a PEM private key"),
+        (sec1, "openssl pkcs8 -topk8 -nocrypt"),
+        (
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            "not a valid EC P-256 key (ES256) or Ed25519 key (EdDSA)",
+        ),
+    ] {
+        let all = with_assertion_key("k1", pem).problems().join("\n");
+        assert!(
+            all.contains("assertion.keys.k1:") && all.contains(why),
+            "{pem:?}: {all}"
+        );
+    }
+    let mut s = with_assertion_key("k1", ASSERTION_KEY);
+    s.assertion.active_key_id = Some("k2".into());
+    assert!(problems(s).contains("assertion.active_key_id 'k2' is not among assertion.keys"));
+    let mut s = with_assertion_key("k1", ASSERTION_KEY);
+    s.assertion.active_key_id = None;
+    assert!(problems(s).contains("assertion.active_key_id is required"));
+}
+
+#[test]
+fn an_assertion_outlives_the_consume_window_and_no_more_than_an_hour() {
+    let ttl = |ttl_secs, consume_ttl_secs| {
+        let mut s = Settings::default();
+        s.assertion.ttl_secs = ttl_secs;
+        s.challenge.consume_ttl_secs = consume_ttl_secs;
+        s.problems().join("\n")
+    };
+    assert_eq!(ttl(300, 300), "");
+    assert_eq!(ttl(3600, 60), "");
+    for (ttl_secs, consume) in [(0, 300), (299, 300), (3601, 300), (600, 900)] {
+        let all = ttl(ttl_secs, consume);
+        assert!(all.contains("assertion.ttl_secs must be at least"), "{all}");
+    }
+}
+
+#[test]
+fn acr_comes_per_operation_from_nested_or_quoted_keys_with_a_default() {
+    let s = load_toml(
+        "[assertion]\nacr = \"urn:example:acr:default\"\n\
+         [assertion.acr_by_operation]\n\"payments.transfer\" = \"urn:example:acr:high\"\n\
+         [assertion.acr_by_operation.users]\n\"phone.change\" = \"urn:example:acr:phone\"\n",
+    )
+    .unwrap();
+    let policy = &s.policies.assertion;
+    let op = |name| mfa_totp_domain::Operation::parse(name).unwrap();
+    assert_eq!(
+        policy.acr_for(&op("payments.transfer")),
+        "urn:example:acr:high"
+    );
+    assert_eq!(
+        policy.acr_for(&op("users.phone.change")),
+        "urn:example:acr:phone"
+    );
+    assert_eq!(
+        policy.acr_for(&op("payments.refund")),
+        "urn:example:acr:default"
+    );
+    for (toml, key) in [
+        ("[assertion]\nissuer = \"\"\n", "assertion.issuer"),
+        ("[assertion]\nacr = \" padded\"\n", "assertion.acr"),
+        (
+            "[assertion.acr_by_operation]\n\"a.b\" = \"line\\nbreak\"\n",
+            "assertion.acr_by_operation.a.b",
+        ),
+    ] {
+        let all = load_toml(toml).unwrap_err().to_string();
+        assert!(all.contains(key), "{toml}: {all}");
+    }
+}

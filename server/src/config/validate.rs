@@ -66,6 +66,7 @@ impl Settings {
             [
                 self.check_server_database_and_keys(),
                 self.check_crypto_keys(),
+                self.check_assertion_keys(),
                 check_sms_keys(&self.sms),
             ]
             .into_iter()
@@ -155,6 +156,27 @@ impl Settings {
             active,
         )
         .map_err(|e| anyhow::anyhow!("invalid configuration: crypto.keys: {e}"))
+    }
+}
+
+impl Settings {
+    /// Each of `assertion.keys` is a PKCS#8 PEM private key that signs (EC P-256 or
+    /// Ed25519), under a key id; `assertion.active_key_id` names one of them.
+    fn check_assertion_keys(&self) -> anyhow::Result<()> {
+        let a = &self.assertion;
+        for (kid, pem) in &a.keys {
+            mfa_totp_crypto::public_key_of(kid, pem.expose_secret())
+                .map_err(|e| anyhow::anyhow!("invalid configuration: assertion.keys.{kid}: {e}"))?;
+        }
+        match &a.active_key_id {
+            Some(active) if !a.keys.contains_key(active) => anyhow::bail!(
+                "invalid configuration: assertion.active_key_id '{active}' is not among assertion.keys"
+            ),
+            None if !a.keys.is_empty() => anyhow::bail!(
+                "invalid configuration: assertion.active_key_id is required when assertion.keys are set"
+            ),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -31,7 +31,7 @@ pub use crate::http::request_id::EXAMPLE as EXAMPLE_REQUEST_ID;
 /// The errors of `operation_id`, or `None` for an operation this table does not know.
 pub fn errors_of(operation_id: &str) -> Option<Vec<Example>> {
     let errors = match operation_id {
-        "live" => Vec::new(),
+        "live" | "getJwks" => Vec::new(),
         "metrics" => vec![(
             "RESOURCE_UNKNOWN",
             crate::http::error::ApiError::not_found(

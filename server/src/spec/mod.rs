@@ -10,6 +10,7 @@ use poem_openapi::OpenApiService;
 use poem_openapi::types::ToJSON;
 use serde_json::{Map, Value, json};
 
+use crate::api::assertions::StepUpAssertionClaims;
 use crate::http::{custom_methods, request_id};
 pub use errors::{EXAMPLE_REQUEST_ID, errors_of};
 use mfa_totp_domain::ChallengePolicy;
@@ -35,6 +36,7 @@ pub fn publish(generated: &str) -> String {
         }
     }
     if let Some(schemas) = document.pointer_mut("/components/schemas") {
+        add_schema::<StepUpAssertionClaims>(schemas);
         give_enums_an_example(schemas);
     }
     unwrap_described_refs(&mut document);
@@ -51,6 +53,20 @@ pub fn publish(generated: &str) -> String {
     let mut text = serde_json::to_string_pretty(&document).expect("a JSON value serialises");
     text.push('\n');
     text
+}
+
+/// A schema no operation's body names, and the schemas it names, as poem-openapi
+/// generates them: the claims inside the `assertion` that `:verify` and `:consume` return.
+fn add_schema<T: poem_openapi::types::Type>(schemas: &mut Value) {
+    let mut registry = poem_openapi::registry::Registry::new();
+    T::register(&mut registry);
+    let schemas = schemas.as_object_mut().expect("schemas is an object");
+    for (name, schema) in registry.schemas {
+        schemas.insert(
+            name,
+            serde_json::to_value(schema).expect("a schema serialises"),
+        );
+    }
 }
 
 fn finish_operation(operation: &mut Value) {
@@ -97,7 +113,8 @@ fn finish_operation(operation: &mut Value) {
     }
 }
 
-/// `X-Request-Id` on every response; poem's upper-case `RETRY-AFTER` in its usual spelling.
+/// `X-Request-Id` on every response; poem's upper-case `RETRY-AFTER` and `CACHE-CONTROL` in
+/// their usual spelling.
 fn document_headers(response: &mut Value) {
     let headers = response
         .as_object_mut()
@@ -111,6 +128,11 @@ fn document_headers(response: &mut Value) {
         retry_after["schema"]["minimum"] = json!(1);
         retry_after["schema"]["maximum"] = json!(ChallengePolicy::MAX_WAIT_SECS);
         headers.insert("Retry-After".into(), retry_after);
+    }
+    if let Some(mut cache_control) = headers.remove("CACHE-CONTROL") {
+        cache_control["example"] = json!("public, max-age=300");
+        cache_control["schema"]["maxLength"] = json!(64);
+        headers.insert("Cache-Control".into(), cache_control);
     }
     headers.insert(
         "X-Request-Id".into(),

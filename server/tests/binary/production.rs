@@ -7,6 +7,7 @@ use crate::support::{BIN, start, start_with};
 
 const SECRET: &str = "a-configured-secret-of-at-least-32-bytes";
 const KEY: &str = "xY7jUEakXjXzn8pBUXZ0yyotjWIJKcLUBqfWKczI7pQ=";
+const ASSERTION_KEY: &str = include_str!("../../testdata/assertion-k1.pem");
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().unwrap();
@@ -48,6 +49,7 @@ fn serve_without_keys_is_refused_naming_each_missing_key() {
             &[
                 "auth.hs256_secret",
                 "crypto.active_key_id",
+                "assertion.active_key_id",
                 "sms.provider",
                 "serve --dev",
             ],
@@ -65,6 +67,11 @@ fn development_keys_and_console_sms_are_refused_in_production() {
             ("MFA_TOTP__AUTH__HS256_SECRET", dev_secret),
             ("MFA_TOTP__CRYPTO__ACTIVE_KEY_ID", "k1"),
             ("MFA_TOTP__CRYPTO__KEYS__K1", dev_key),
+            ("MFA_TOTP__ASSERTION__ACTIVE_KEY_ID", "k1"),
+            (
+                "MFA_TOTP__ASSERTION__KEYS__K1",
+                mfa_totp_server::config::DEVELOPMENT_ASSERTION_KEY,
+            ),
             ("MFA_TOTP__SMS__PROVIDER", "console"),
         ],
     );
@@ -73,6 +80,7 @@ fn development_keys_and_console_sms_are_refused_in_production() {
         &[
             "auth.hs256_secret: this is a public development value",
             "crypto.keys.k1: this is a public development value",
+            "assertion.keys.k1: this is a public development value",
             "sms.provider",
         ],
     );
@@ -177,6 +185,8 @@ async fn a_configured_production_start_serves_and_refuses_the_development_secret
         ("MFA_TOTP__AUTH__HS256_SECRET", SECRET),
         ("MFA_TOTP__CRYPTO__ACTIVE_KEY_ID", "k1"),
         ("MFA_TOTP__CRYPTO__KEYS__K1", KEY),
+        ("MFA_TOTP__ASSERTION__ACTIVE_KEY_ID", "a1"),
+        ("MFA_TOTP__ASSERTION__KEYS__A1", ASSERTION_KEY),
     ];
     env.extend(TWILIO);
     let server = start_with(dir.path(), &["serve"], &env);
@@ -195,7 +205,8 @@ async fn dev_mode_keeps_what_is_configured() {
     let logs = server.logs.lock().unwrap().join("\n");
     assert!(logs.contains("DEVELOPMENT MODE"), "{logs}");
     assert!(
-        logs.contains("crypto.keys, sms.provider") && !logs.contains("auth.hs256_secret,"),
+        logs.contains("crypto.keys, assertion.keys, sms.provider")
+            && !logs.contains("auth.hs256_secret,"),
         "{logs}"
     );
     mfa_totp_http::install_crypto_provider();
