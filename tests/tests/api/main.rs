@@ -3,6 +3,7 @@
 //! `TEST_LOG=1` shows the server's logs.
 
 mod abuse;
+mod assertions;
 mod audit;
 mod client_rust;
 mod concurrency;
