@@ -1,12 +1,17 @@
 """Walks the documented flow through a Python client generated from the committed spec
 (openapi-python-client): user, create, initiate, a wrong code answered with a typed
 ErrorBody, verify, status, consume. Every body below is a generated model, so a schema the
-generator dropped fails here. Run by .ci/contract/run."""
+generator dropped fails here. The step-up assertion is checked as an operation service
+would, with PyJWT and its JWKS client fetching the running service's keys. Run by
+.ci/contract/run."""
 
+import base64
 import json
 import os
 import re
 import sys
+
+import jwt
 
 import mfa_totp_client.models
 from mfa_totp_client import AuthenticatedClient
@@ -99,12 +104,58 @@ verified = verify_totp_sms.sync_detailed(challenge_id, client=user, body=VerifyR
 check(isinstance(verified.parsed, VerifyResponse), ":verify: a typed VerifyResponse")
 check(verified.parsed.status == ChallengeStatus.VERIFIED, "the right code verifies")
 
+# The operation service checks the assertion offline: PyJWT, keys from the service's JWKS.
+assertion = verified.parsed.assertion
+operation_service = "payments-service"  # the service token's subject: the audience
+jwks = jwt.PyJWKClient(f"{base}/.well-known/jwks.json")
+signing_key = jwks.get_signing_key_from_jwt(assertion)
+check(jwt.get_unverified_header(assertion)["typ"] == "step-up+jwt", "the assertion's typ is step-up+jwt")
+
+
+def checked(token: str) -> dict:
+    return jwt.decode(
+        token,
+        signing_key,
+        algorithms=["ES256", "EdDSA"],
+        audience=operation_service,
+        issuer="mfa-totp",
+        options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]},
+    )
+
+
+claims = checked(assertion)
+check(claims["sub"] == user_id and claims["amr"] == ["sms", "otp"], "PyJWT verifies the assertion: sub, amr")
+check(claims["challenge_id"] == challenge_id, "it names this challenge")
+check(claims["context_digest"] == verified.parsed.context_digest, "it names this context's digest")
+check(claims["auth_time"] == int(verified.parsed.verified_at.timestamp()), "auth_time is verifiedAt")
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+head, body, signature = assertion.split(".")
+forged_claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+forged_claims["context_digest"] = "0" * 64
+forged = ".".join([head, b64(json.dumps(forged_claims).encode()), signature])
+try:
+    checked(forged)
+    check(False, "PyJWT refuses a tampered assertion")
+except jwt.InvalidSignatureError:
+    check(True, "PyJWT refuses a tampered assertion")
+try:
+    jwt.decode(assertion, signing_key, algorithms=["ES256", "EdDSA"], audience="other-service", issuer="mfa-totp")
+    check(False, "PyJWT refuses the assertion for another audience")
+except jwt.InvalidAudienceError:
+    check(True, "PyJWT refuses the assertion for another audience")
+
 status = get_challenge.sync_detailed(challenge_id, client=service)
 check(isinstance(status.parsed, ChallengeModel) and status.parsed.status == ChallengeStatus.VERIFIED, "status: VERIFIED")
 
 consumed = consume_challenge.sync_detailed(challenge_id, client=service)
 check(isinstance(consumed.parsed, ConsumedContext), ":consume: a typed ConsumedContext")
 check(consumed.parsed.step_up_request_context.operation == "payments.transfer", "the context comes back")
+check(consumed.parsed.assertion == assertion, ":consume hands on the assertion :verify returned")
 
 again = consume_challenge.sync_detailed(challenge_id, client=service)
 check(again.status_code == 404 and isinstance(again.parsed, ErrorBody), "a second :consume: 404, a typed ErrorBody")

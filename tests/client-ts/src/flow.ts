@@ -3,6 +3,7 @@
 // `npm run generate` writes from `openapi/mfa-totp.json`: a path, parameter or field the
 // spec does not declare fails the build, and a wrong status fails the run.
 import { readFileSync } from "node:fs";
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from "jose";
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
 
@@ -81,6 +82,37 @@ const verified = await client.POST("/internal/v1/mfa/totp-sms/{challengeId}:veri
 });
 check(verified.data?.status === "VERIFIED", ":verify accepts the code");
 
+// The operation service checks the step-up assertion offline, with `jose` and the keys the
+// running service publishes.
+const assertion = verified.data!.assertion;
+const keys = createRemoteJWKSet(new URL("/.well-known/jwks.json", env("MFA_BASE_URL")));
+const expected = {
+  issuer: "mfa-totp",
+  audience: "payments-service", // the service token's subject
+  algorithms: ["ES256", "EdDSA"],
+  typ: "step-up+jwt",
+  requiredClaims: ["exp", "iat", "sub", "jti"],
+};
+const { payload } = await jwtVerify(assertion, keys, expected);
+check(payload.sub === userId, "jose verifies the assertion against the JWKS");
+check(payload.challenge_id === challengeId, "it names this challenge");
+check(payload.context_digest === verified.data!.contextDigest, "it names this context's digest");
+check(JSON.stringify(payload.amr) === JSON.stringify(["sms", "otp"]), "amr is sms, otp");
+
+const [head, body, signature] = assertion.split(".") as [string, string, string];
+const forgedClaims = { ...JSON.parse(Buffer.from(body, "base64url").toString()), sub: "mallory" };
+const forged = [head, Buffer.from(JSON.stringify(forgedClaims)).toString("base64url"), signature].join(".");
+const refusal = await jwtVerify(forged, keys, expected).then(
+  () => undefined,
+  (error: unknown) => error,
+);
+check(refusal instanceof joseErrors.JWSSignatureVerificationFailed, "jose refuses a tampered assertion");
+const otherAudience = await jwtVerify(assertion, keys, { ...expected, audience: "other-service" }).then(
+  () => undefined,
+  (error: unknown) => error,
+);
+check(otherAudience instanceof joseErrors.JWTClaimValidationFailed, "jose refuses it for another audience");
+
 const status = await client.GET("/internal/v1/mfa/challenges/{challengeId}", {
   params: { path },
   headers: service,
@@ -92,6 +124,7 @@ const consumed = await client.POST("/internal/v1/mfa/challenges/{challengeId}:co
   headers: service,
 });
 check(consumed.data?.stepUpRequestContext.operation === "payments.transfer", ":consume returns the context");
+check(consumed.data?.assertion === assertion, ":consume hands on the assertion :verify returned");
 
 const again = await client.POST("/internal/v1/mfa/challenges/{challengeId}:consume", {
   params: { path },
