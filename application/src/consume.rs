@@ -38,8 +38,8 @@ pub struct Consumed {
     pub consumed_at: Timestamp,
     /// What was authorised: [`mfa_totp_domain::StepUpContext::digest`].
     pub context_digest: String,
-    /// The step-up assertion `:verify` handed out (the same claims, signed with the active
-    /// key), for the operation service to hand on.
+    /// The step-up assertion `:verify` handed out (the same header and claims, signed again
+    /// with the active key), for the operation service to hand on.
     pub assertion: String,
 }
 

@@ -1,12 +1,16 @@
 //! The pure parts of `:initiate` and `:verify`: a TOTP code made and checked (RFC 6238,
-//! totp-rs), and a secret sealed and opened (AES-256-GCM). `cargo bench -p mfa-totp-crypto`.
+//! totp-rs), a secret sealed and opened (AES-256-GCM), and the step-up assertion a right code
+//! earns signed (ES256, EdDSA). `cargo bench -p mfa-totp-crypto`.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mfa_totp_application::SecretCipher;
-use mfa_totp_crypto::AesGcmCipher;
-use mfa_totp_domain::{OtpAlgorithm, TotpPolicy, TotpSecret};
+use mfa_totp_application::{AssertionSigner, SecretCipher};
+use mfa_totp_crypto::{AesGcmCipher, AssertionKeys};
+use mfa_totp_domain::{
+    AssertionPolicy, Challenge, ChallengeId, ChallengePolicy, ClientId, Operation, OtpAlgorithm,
+    SealedSecret, StepUpContext, TotpPolicy, TotpSecret, UserId,
+};
 
 fn totp(c: &mut Criterion) {
     let policy = TotpPolicy::new(6, 30, OtpAlgorithm::Sha1).unwrap();
@@ -41,5 +45,39 @@ fn seal(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, totp, seal);
+fn sign(c: &mut Criterion) {
+    let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let id = ChallengeId::generate();
+    let challenge = Challenge::new(
+        id,
+        UserId::parse("alice").unwrap(),
+        ClientId::parse("payments-service").unwrap(),
+        SealedSecret::new("k1:sealed".into()),
+        at,
+        &ChallengePolicy::default(),
+    )
+    .after_verify(at);
+    let context = StepUpContext::new(
+        id,
+        Operation::parse("payments.transfer").unwrap(),
+        serde_json::json!({"amount": "120.00"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let assertion = AssertionPolicy::default()
+        .assertion_for(&challenge, &context)
+        .unwrap();
+    for (name, pem) in [
+        ("ES256", include_str!("../testdata/es256-a.pem")),
+        ("EdDSA", include_str!("../testdata/ed25519.pem")),
+    ] {
+        let keys = AssertionKeys::from_pem_keys([("k1", pem)], "k1").unwrap();
+        c.bench_function(&format!("assertion: sign ({name})"), |b| {
+            b.iter(|| keys.sign(black_box(&assertion)).unwrap())
+        });
+    }
+}
+
+criterion_group!(benches, totp, seal, sign);
 criterion_main!(benches);

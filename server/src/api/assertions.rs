@@ -1,12 +1,16 @@
 //! Step-up assertions: the keys that verify them (`/.well-known/jwks.json`), and their
 //! claims as the spec documents them (`StepUpAssertionClaims`).
 
-use mfa_totp_application::AssertionSigner;
-use mfa_totp_crypto::{AssertionKeys, PublicKey};
+use mfa_totp_crypto::PublicKey;
 use mfa_totp_domain::{AssertionPolicy, ChallengeId, ClientId, Operation, StepUpAssertion, UserId};
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+
+#[cfg(test)]
+use mfa_totp_application::AssertionSigner;
+#[cfg(test)]
+use mfa_totp_crypto::AssertionKeys;
 
 use crate::api::{ApiTags, EXAMPLE_CHALLENGE_ID, example_digest, example_time};
 use crate::config::{DEVELOPMENT_ASSERTION_KEY, DEVELOPMENT_ASSERTION_KEY_ID};
@@ -209,7 +213,8 @@ pub struct StepUpAssertionClaims {
     /// When it expires: `auth_time` + `assertion.ttl_secs` (seconds since the epoch).
     #[oai(validator(minimum(value = "0"), maximum(value = "253402300799")))]
     pub exp: i64,
-    /// The assertion's id, one per challenge: `:verify` and `:consume` hand out the same.
+    /// The assertion's id, one per challenge: `:verify` and `:consume` hand out the same
+    /// claims.
     #[oai(validator(max_length = 36, pattern = "^[0-9a-f-]{36}$"))]
     pub jti: String,
     /// The challenge that was verified.
@@ -273,15 +278,42 @@ fn example_claims() -> StepUpAssertion {
     }
 }
 
-/// The spec's example assertion: [`example_claims`] signed with the development key (the
-/// same each time: ES256 signs deterministically, RFC 6979), so it verifies against the
-/// example JWKS.
-pub fn example_assertion() -> String {
-    let keys = AssertionKeys::from_pem_keys(
-        [(DEVELOPMENT_ASSERTION_KEY_ID, DEVELOPMENT_ASSERTION_KEY)],
-        DEVELOPMENT_ASSERTION_KEY_ID,
-    )
-    .expect("the development key parses");
-    keys.sign(&example_claims())
-        .expect("the development key signs")
+/// The spec's example assertion: [`example_claims`] signed with the development key, once.
+/// An ES256 signature is randomised, so the published one is kept here; a test checks that
+/// it verifies with the development key and that its header and claims are what the signer
+/// makes of the example claims today.
+pub const EXAMPLE_ASSERTION: &str = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImRldiIsInR5cCI6InN0ZXAtdXArand0In0.eyJpc3MiOiJtZmEtdG90cCIsInN1YiI6ImFsaWNlIiwiYXVkIjoicGF5bWVudHMtc2VydmljZSIsImFtciI6WyJzbXMiLCJvdHAiXSwiYWNyIjoidXJuOm1mYS10b3RwOmFjcjpzbXMtb3RwIiwiYXV0aF90aW1lIjoxNzk1MDAwMDQ1LCJpYXQiOjE3OTUwMDAwNDUsImV4cCI6MTc5NTAwMDM0NSwianRpIjoiN2Y0MzE3OGItYzc0OS04Y2I1LThhOGUtNDQ4ZDA3ZWExM2ZhIiwiY2hhbGxlbmdlX2lkIjoiMGI2ZjFjMWUtMmY0ZC00YzQzLTlhNTEtNmQxZjBmN2YyYTEwIiwib3BlcmF0aW9uIjoicGF5bWVudHMudHJhbnNmZXIiLCJjb250ZXh0X2RpZ2VzdCI6ImI2YTk5NDg1YzZhMDE2NzlkZTRhYmI4MjgxODQxNDRiOGVhZjk2NWUyM2MwZWNhN2Q3YzkwODI1OGJjOTE4ZWIifQ.YZqPioKvdEy1yykNRjfLO6Rlf5WgwxFLQX_PnlmP0udqHjFlIc9cvH7ZxPRuYuXqTcKKfTeSmg1k9ssudXgYSA";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed_part(token: &str) -> &str {
+        token.rsplit_once('.').expect("a JWS").0
+    }
+
+    #[test]
+    fn the_example_assertion_is_the_example_claims_signed_by_the_development_key() {
+        let keys = AssertionKeys::from_pem_keys(
+            [(DEVELOPMENT_ASSERTION_KEY_ID, DEVELOPMENT_ASSERTION_KEY)],
+            DEVELOPMENT_ASSERTION_KEY_ID,
+        )
+        .unwrap();
+        let fresh = keys.sign(&example_claims()).unwrap();
+        assert_eq!(
+            signed_part(EXAMPLE_ASSERTION),
+            signed_part(&fresh),
+            "{fresh}"
+        );
+        let public = &keys.public_keys()[0];
+        let key = jsonwebtoken::DecodingKey::from_jwk(&public.to_jwk()).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(public.algorithm());
+        validation.validate_exp = false;
+        validation.set_audience(&["payments-service"]);
+        let claims =
+            jsonwebtoken::decode::<mfa_totp_crypto::Claims>(EXAMPLE_ASSERTION, &key, &validation)
+                .expect("the example verifies with the development key")
+                .claims;
+        assert_eq!(claims, mfa_totp_crypto::Claims::of(&example_claims()));
+    }
 }

@@ -185,9 +185,10 @@ pub struct ConsumedContext {
     /// execute and compare: equal means it is exactly what the user authorised.
     #[oai(validator(pattern = "^[0-9a-f]{64}$", max_length = 64))]
     pub context_digest: String,
-    /// The signed step-up assertion that `:verify` returned (the same claims, signed with
-    /// the active key): hand it on, to a ledger or an auditor, as proof of what the user
-    /// authorised. Its claims are `StepUpAssertionClaims`.
+    /// The signed step-up assertion of the challenge: the header and claims `:verify`
+    /// returned, signed again with the active key (an ES256 signature is randomised). Hand
+    /// it on, to a ledger or an auditor, as proof of what the user authorised. Its claims
+    /// are `StepUpAssertionClaims`.
     #[oai(validator(
         max_length = 4096,
         pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
@@ -243,7 +244,7 @@ impl Example for ConsumedContext {
             verified_at: example_time(45),
             consumed_at: example_time(50),
             context_digest: crate::api::example_digest(),
-            assertion: crate::api::assertions::example_assertion(),
+            assertion: crate::api::assertions::EXAMPLE_ASSERTION.into(),
         }
     }
 }

@@ -132,7 +132,7 @@ impl Example for VerifyResponse {
             status: ChallengeStatusDto::Verified,
             verified_at: example_time(45),
             context_digest: crate::api::example_digest(),
-            assertion: crate::api::assertions::example_assertion(),
+            assertion: crate::api::assertions::EXAMPLE_ASSERTION.into(),
         }
     }
 }

@@ -124,7 +124,12 @@ const consumed = await client.POST("/internal/v1/mfa/challenges/{challengeId}:co
   headers: service,
 });
 check(consumed.data?.stepUpRequestContext.operation === "payments.transfer", ":consume returns the context");
-check(consumed.data?.assertion === assertion, ":consume hands on the assertion :verify returned");
+const signedPart = (token: string) => token.split(".").slice(0, 2).join(".");
+check(
+  signedPart(consumed.data!.assertion) === signedPart(assertion),
+  ":consume hands on the assertion :verify returned (same header and claims)",
+);
+check((await jwtVerify(consumed.data!.assertion, keys, expected)).payload.jti === payload.jti, "and jose verifies it");
 
 const again = await client.POST("/internal/v1/mfa/challenges/{challengeId}:consume", {
   params: { path },
