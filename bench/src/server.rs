@@ -150,6 +150,11 @@ impl RssWatch {
     }
 }
 
+/// The assertion keys of the server's tests (`BENCH_ASSERTION_KEY`: `es256`, the default, or
+/// `ed25519`).
+const ASSERTION_KEY_ES256: &str = include_str!("../../server/testdata/assertion-k1.pem");
+const ASSERTION_KEY_ED25519: &str = include_str!("../../server/testdata/assertion-k2-ed25519.pem");
+
 /// Production settings, with every limit across challenges raised out of reach but still
 /// charged (the bench sends thousands of codes a second, and each charge is a statement the
 /// shipped service runs), and 100 wrong codes per challenge (so the wrong-code phase needs
@@ -179,6 +184,19 @@ fn environment(database_url: &str, twilio_url: &str) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
+    // The assertion key `:verify` signs with; `BENCH_ASSERTION_KEY=none` leaves it out, for a
+    // binary from before step-up assertions (whose config has no `assertion` section).
+    match std::env::var("BENCH_ASSERTION_KEY").as_deref() {
+        Ok("none") => {}
+        kind => {
+            let pem = match kind {
+                Ok("ed25519") => ASSERTION_KEY_ED25519,
+                _ => ASSERTION_KEY_ES256,
+            };
+            env.push(("MFA_TOTP__ASSERTION__ACTIVE_KEY_ID".into(), "a1".into()));
+            env.push(("MFA_TOTP__ASSERTION__KEYS__A1".into(), pem.into()));
+        }
+    }
     for limit in [
         "USER_WRONG_CODES",
         "USER_CHALLENGES",

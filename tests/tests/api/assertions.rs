@@ -125,7 +125,10 @@ async fn verify_and_consume_hand_out_one_assertion_that_the_published_keys_verif
         signed_part(text(&verify["assertion"])),
         ":consume hands out the assertion :verify did"
     );
-    assert_eq!(check(consumed_assertion, &keys, &id, digest).unwrap(), claims);
+    assert_eq!(
+        check(consumed_assertion, &keys, &id, digest).unwrap(),
+        claims
+    );
 }
 
 /// Changing any claim, or the header, breaks the signature; `alg: none` and an HMAC signed
