@@ -146,11 +146,7 @@ mod tests {
             .with_challenge(verified())
             .with_context(ContextState::Active);
         m.challenges.expect_apply().times(0);
-        let mut signer = crate::ports::MockAssertionSigner::new();
-        signer
-            .expect_sign()
-            .returning(|_| Err(crate::SignError("key gone".into())));
-        m.signer = std::sync::Arc::new(signer);
+        m.signer = failing_signer();
         let err = m
             .build()
             .consume(&who(), &client(), challenge_id())

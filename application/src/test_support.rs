@@ -77,6 +77,15 @@ impl AssertionSigner for TestSigner {
     }
 }
 
+/// A signer whose key is gone: every signature fails.
+pub fn failing_signer() -> Arc<dyn AssertionSigner> {
+    let mut signer = MockAssertionSigner::new();
+    signer
+        .expect_sign()
+        .returning(|_| Err(SignError("key gone".into())));
+    Arc::new(signer)
+}
+
 /// What [`TestSigner`] signs for the test challenge, verified at [`now`], with `context`.
 pub fn test_assertion(context: &StepUpContext) -> String {
     let expires = now() + AssertionPolicy::default().ttl;

@@ -3,9 +3,9 @@
 use mfa_totp_domain::{Challenge, ChallengeStatus, ContextState, IssuedCode, TotpPolicy};
 
 use super::*;
+use crate::StoreError;
 use crate::ports::MockAssertionSigner;
 use crate::test_support::*;
-use crate::{SignError, StoreError};
 
 fn code_sent() -> Challenge {
     challenge(ChallengeStatus::CodeSent)
@@ -69,11 +69,7 @@ async fn verify_accepts_the_code_in_play_once() {
 async fn verify_that_cannot_sign_its_assertion_writes_nothing() {
     let mut m = ready(code_sent());
     m.challenges.expect_apply().times(0);
-    let mut signer = MockAssertionSigner::new();
-    signer
-        .expect_sign()
-        .returning(|_| Err(SignError("key gone".into())));
-    m.signer = std::sync::Arc::new(signer);
+    m.signer = failing_signer();
     let err = verify_err(m, &right_code()).await;
     assert!(matches!(err, VerifyError::Store(StoreError::Unexpected(_))));
 }

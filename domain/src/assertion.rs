@@ -118,16 +118,19 @@ mod tests {
         chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap()
     }
 
-    fn verified(id: ChallengeId) -> Challenge {
-        let created = Challenge::new(
+    fn created(id: ChallengeId) -> Challenge {
+        Challenge::new(
             id,
             UserId::parse("alice").unwrap(),
             ClientId::parse("payments-service").unwrap(),
             SealedSecret::new("k:sealed".into()),
             now(),
             &ChallengePolicy::default(),
-        );
-        created.after_verify(now() + TimeDelta::seconds(42))
+        )
+    }
+
+    fn verified(id: ChallengeId) -> Challenge {
+        created(id).after_verify(now() + TimeDelta::seconds(42))
     }
 
     fn context(id: ChallengeId, operation: &str) -> StepUpContext {
@@ -159,14 +162,7 @@ mod tests {
     #[test]
     fn an_unverified_challenge_earns_none() {
         let id = ChallengeId::generate();
-        let created = Challenge::new(
-            id,
-            UserId::parse("alice").unwrap(),
-            ClientId::parse("payments-service").unwrap(),
-            SealedSecret::new("k:sealed".into()),
-            now(),
-            &ChallengePolicy::default(),
-        );
+        let created = created(id);
         assert_eq!(created.status(), ChallengeStatus::Pending);
         let policy = AssertionPolicy::default();
         assert_eq!(policy.assertion_for(&created, &context(id, "x")), None);
