@@ -38,10 +38,28 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
     assert_eq!(sms.to, "+447400123123");
     let code = sms.code().expect("a code in the SMS");
 
-    assert_eq!(
-        verify(&http, &base, &alice, id, code).await["status"],
-        "VERIFIED"
-    );
+    let verified = verify(&http, &base, &alice, id, code).await;
+    assert_eq!(verified["status"], "VERIFIED");
+    // 4b. The assertion verifies with the key set the binary publishes.
+    let assertion = verified["assertion"].as_str().expect("an assertion");
+    let keys: jsonwebtoken::jwk::JwkSet = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kid = jsonwebtoken::decode_header(assertion).unwrap().kid.unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(keys.find(&kid).unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&["payments-service"]);
+    validation.set_issuer(&["mfa-totp"]);
+    let claims = jsonwebtoken::decode::<Value>(assertion, &key, &validation)
+        .expect("the assertion verifies")
+        .claims;
+    assert_eq!(claims["challenge_id"], id.as_str());
+    assert_eq!(claims["context_digest"], verified["contextDigest"]);
 
     let wrong = http
         .post(format!("{base}/internal/v1/mfa/totp-sms/{id}:verify"))
@@ -89,6 +107,8 @@ async fn readme_flow_walks_to_verified_with_no_setup() {
         "no full phone number in the logs"
     );
     assert!(!logs.contains(code), "no code in the logs");
+    let signature = assertion.rsplit_once('.').unwrap().1;
+    assert!(!logs.contains(signature), "no assertion in the logs");
     let audit: Vec<&str> = logs.lines().filter(|l| l.contains("audit event")).collect();
     for event in ["CHALLENGE_CREATED", "CODE_SENT", "VERIFIED", "CONSUMED"] {
         assert_eq!(
