@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 /// cannot take another JWT of ours for an assertion.
 pub const ASSERTION_TYPE: &str = "step-up+jwt";
 
+/// The most keys a ring holds: the JWKS publishes every one (the spec's `maxItems`).
+pub const MAX_ASSERTION_KEYS: usize = 64;
+
 /// Why a configured key cannot sign assertions.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AssertionKeyError {
@@ -46,6 +49,8 @@ pub enum AssertionKeyError {
     Unsupported(String),
     #[error("the active key id '{0}' is not among the configured keys")]
     UnknownActiveKey(String),
+    #[error("{0} keys are configured; at most {MAX_ASSERTION_KEYS} are published")]
+    TooMany(usize),
 }
 
 /// A public key as the JWKS publishes it.
@@ -98,6 +103,9 @@ impl AssertionKeys {
             .into_iter()
             .map(|(kid, pem)| parse_key(kid, pem, &random))
             .collect::<Result<Vec<_>, _>>()?;
+        if keys.len() > MAX_ASSERTION_KEYS {
+            return Err(AssertionKeyError::TooMany(keys.len()));
+        }
         let active = keys
             .iter()
             .position(|key| key.public.kid == active)

@@ -8,7 +8,8 @@
 mod assertion;
 
 pub use assertion::{
-    ASSERTION_TYPE, AssertionKeyError, AssertionKeys, Claims, PublicKey, public_key_of,
+    ASSERTION_TYPE, AssertionKeyError, AssertionKeys, Claims, MAX_ASSERTION_KEYS, PublicKey,
+    public_key_of,
 };
 
 use std::collections::HashMap;

@@ -293,6 +293,17 @@ mod tests {
     }
 
     #[test]
+    fn the_published_bound_on_keys_is_the_one_configuration_enforces() {
+        let spec: serde_json::Value =
+            serde_json::from_str(&crate::app::published_spec().unwrap()).unwrap();
+        let max = &spec["components"]["schemas"]["Jwks"]["properties"]["keys"]["maxItems"];
+        assert_eq!(
+            max.as_u64(),
+            Some(mfa_totp_crypto::MAX_ASSERTION_KEYS as u64)
+        );
+    }
+
+    #[test]
     fn the_example_assertion_is_the_example_claims_signed_by_the_development_key() {
         let keys = AssertionKeys::from_pem_keys(
             [(DEVELOPMENT_ASSERTION_KEY_ID, DEVELOPMENT_ASSERTION_KEY)],

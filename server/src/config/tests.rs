@@ -470,6 +470,13 @@ fn an_assertion_key_that_cannot_sign_is_named_with_why() {
     let mut s = with_assertion_key("k1", ASSERTION_KEY);
     s.assertion.active_key_id = None;
     assert!(problems(s).contains("assertion.active_key_id is required"));
+    let mut s = with_assertion_key("k1", ASSERTION_KEY);
+    for n in 0..64 {
+        s.assertion
+            .keys
+            .insert(format!("k{n}x"), ASSERTION_KEY.into());
+    }
+    assert!(problems(s).contains("assertion.keys: 65 keys; at most 64"));
 }
 
 #[test]

@@ -164,6 +164,13 @@ impl Settings {
     /// Ed25519), under a key id; `assertion.active_key_id` names one of them.
     fn check_assertion_keys(&self) -> anyhow::Result<()> {
         let a = &self.assertion;
+        if a.keys.len() > mfa_totp_crypto::MAX_ASSERTION_KEYS {
+            anyhow::bail!(
+                "invalid configuration: assertion.keys: {} keys; at most {} (the JWKS publishes every one)",
+                a.keys.len(),
+                mfa_totp_crypto::MAX_ASSERTION_KEYS
+            );
+        }
         for (kid, pem) in &a.keys {
             mfa_totp_crypto::public_key_of(kid, pem.expose_secret())
                 .map_err(|e| anyhow::anyhow!("invalid configuration: assertion.keys.{kid}: {e}"))?;
