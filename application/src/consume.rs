@@ -116,6 +116,14 @@ mod tests {
         challenge(ChallengeStatus::Verified)
     }
 
+    /// Runs `:consume` by the creating client on the test challenge and returns its error.
+    async fn consume_err(m: Mocks) -> ConsumeError {
+        m.build()
+            .consume(&who(), &client(), challenge_id())
+            .await
+            .expect_err("consume should fail")
+    }
+
     #[tokio::test]
     async fn consume_hands_over_the_context_of_a_verified_challenge() {
         let mut m = Mocks::new()
@@ -147,11 +155,7 @@ mod tests {
             .with_context(ContextState::Active);
         m.challenges.expect_apply().times(0);
         m.signer = failing_signer();
-        let err = m
-            .build()
-            .consume(&who(), &client(), challenge_id())
-            .await
-            .unwrap_err();
+        let err = consume_err(m).await;
         assert!(matches!(
             err,
             ConsumeError::Store(StoreError::Unexpected(_))
@@ -163,11 +167,7 @@ mod tests {
         let m = Mocks::new()
             .with_challenge(verified())
             .with_context(ContextState::Consumed);
-        let err = m
-            .build()
-            .consume(&who(), &client(), challenge_id())
-            .await
-            .unwrap_err();
+        let err = consume_err(m).await;
         assert!(matches!(err, ConsumeError::ContextNotFound));
     }
 
@@ -187,11 +187,7 @@ mod tests {
             .withf(|c| kind(c) == Kind::Consume)
             .times(1)
             .returning(|_| Ok(Change::Stale));
-        let err = m
-            .build()
-            .consume(&who(), &client(), challenge_id())
-            .await
-            .unwrap_err();
+        let err = consume_err(m).await;
         assert!(matches!(err, ConsumeError::ContextNotFound));
     }
 
@@ -200,11 +196,7 @@ mod tests {
         let m = Mocks::new()
             .with_challenge(challenge(ChallengeStatus::CodeSent))
             .with_context(ContextState::Active);
-        let err = m
-            .build()
-            .consume(&who(), &client(), challenge_id())
-            .await
-            .unwrap_err();
+        let err = consume_err(m).await;
         assert!(matches!(
             err,
             ConsumeError::NotVerified(ChallengeStatus::CodeSent)
@@ -217,11 +209,7 @@ mod tests {
         m.challenges
             .expect_find_with_context()
             .returning(|_| Ok(None));
-        let err = m
-            .build()
-            .consume(&who(), &client(), challenge_id())
-            .await
-            .unwrap_err();
+        let err = consume_err(m).await;
         assert!(matches!(err, ConsumeError::ChallengeNotFound));
     }
 
@@ -233,11 +221,7 @@ mod tests {
         m.challenges
             .expect_apply()
             .returning(|_| Err(unavailable()));
-        let err = m
-            .build()
-            .consume(&who(), &client(), challenge_id())
-            .await
-            .unwrap_err();
+        let err = consume_err(m).await;
         assert!(matches!(
             err,
             ConsumeError::Store(StoreError::Unavailable(_))

@@ -344,13 +344,20 @@ impl TestApp {
 
     /// Creates a challenge for `user` and returns its id.
     pub async fn create_challenge(&self, user: &str) -> String {
+        self.create_challenge_for(user, json!({"amount": "120.00"}))
+            .await
+    }
+
+    /// Creates a challenge for `user` to authorise a `payments.transfer` with `attributes`,
+    /// and returns its id.
+    pub async fn create_challenge_for(&self, user: &str, attributes: Value) -> String {
         let reply = self
             .post_json(
                 "/internal/v1/mfa/challenges",
                 &Self::service_token(),
                 json!({
                     "subjectUserId": user,
-                    "stepUpRequestContext": {"operation": "payments.transfer", "attributes": {"amount": "120.00"}}
+                    "stepUpRequestContext": {"operation": "payments.transfer", "attributes": attributes}
                 }),
             )
             .await;

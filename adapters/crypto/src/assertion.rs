@@ -53,16 +53,54 @@ pub enum AssertionKeyError {
     TooMany(usize),
 }
 
+/// The kinds of key offered; each names its algorithm, key type and curve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// ES256: ECDSA on P-256 with SHA-256.
+    Es256,
+    /// EdDSA on Ed25519.
+    EdDsa,
+}
+
+impl KeyKind {
+    /// The JOSE `alg`.
+    pub fn alg(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    /// The JWK `kty`.
+    pub fn kty(self) -> &'static str {
+        match self {
+            Self::Es256 => "EC",
+            Self::EdDsa => "OKP",
+        }
+    }
+
+    /// The JWK `crv`.
+    pub fn crv(self) -> &'static str {
+        match self {
+            Self::Es256 => "P-256",
+            Self::EdDsa => "Ed25519",
+        }
+    }
+
+    /// The algorithm a verifier pins for a key of this kind.
+    pub fn algorithm(self) -> Algorithm {
+        match self {
+            Self::Es256 => Algorithm::ES256,
+            Self::EdDsa => Algorithm::EdDSA,
+        }
+    }
+}
+
 /// A public key as the JWKS publishes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicKey {
     pub kid: String,
-    /// `ES256` or `EdDSA`.
-    pub alg: &'static str,
-    /// `EC` or `OKP`.
-    pub kty: &'static str,
-    /// `P-256` or `Ed25519`.
-    pub crv: &'static str,
+    pub kind: KeyKind,
     /// base64url, unpadded.
     pub x: String,
     /// base64url, unpadded; EC only.
@@ -212,19 +250,11 @@ impl SigningKey {
         let Ok(token) = self.sign(&probe, random) else {
             return false;
         };
-        let mut validation = Validation::new(self.public.algorithm());
+        let mut validation = Validation::new(self.public.kind.algorithm());
         validation.required_spec_claims.clear();
         validation.validate_exp = false;
         jsonwebtoken::decode::<Probe>(&token, &decoding, &validation).is_ok()
     }
-}
-
-/// A key id as `crypto.keys` takes them: 1 to 32 of `[A-Za-z0-9_-]`.
-fn valid_kid(kid: &str) -> bool {
-    (1..=32).contains(&kid.len())
-        && kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The PEM's label and its base64 body re-wrapped at 64 columns, whatever the wrapping,
@@ -251,7 +281,7 @@ fn normalised_pem(pem: &str) -> Option<(String, String)> {
 fn parse_key(kid: &str, pem: &str, random: &SystemRandom) -> Result<SigningKey, AssertionKeyError> {
     use p256::elliptic_curve::sec1::ToEncodedPoint;
     use p256::pkcs8::DecodePrivateKey;
-    if !valid_kid(kid) {
+    if !crate::valid_key_id(kid) {
         return Err(AssertionKeyError::BadKeyId(kid.to_owned()));
     }
     let named = |error: fn(String) -> AssertionKeyError| error(kid.to_owned());
@@ -267,11 +297,9 @@ fn parse_key(kid: &str, pem: &str, random: &SystemRandom) -> Result<SigningKey, 
         "ENCRYPTED PRIVATE KEY" => return Err(named(AssertionKeyError::Encrypted)),
         _ => return Err(named(AssertionKeyError::Unsupported)),
     }
-    let public = |alg, kty, crv, x: &[u8], y: Option<&[u8]>| PublicKey {
+    let public = |kind, x: &[u8], y: Option<&[u8]>| PublicKey {
         kid: kid.to_owned(),
-        alg,
-        kty,
-        crv,
+        kind,
         x: B64.encode(x),
         y: y.map(|y| B64.encode(y)),
     };
@@ -287,29 +315,19 @@ fn parse_key(kid: &str, pem: &str, random: &SystemRandom) -> Result<SigningKey, 
             random,
         )
         .ok()
-        .map(|pair| {
-            (
-                Signer::Es256(pair),
-                public("ES256", "EC", "P-256", x, Some(y)),
-            )
-        })
+        .map(|pair| (Signer::Es256(pair), public(KeyKind::Es256, x, Some(y))))
     } else if let Ok(secret) = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem) {
         let x = secret.verifying_key().to_bytes();
         Ed25519KeyPair::from_seed_and_public_key(&secret.to_bytes(), &x)
             .ok()
-            .map(|pair| {
-                (
-                    Signer::EdDsa(pair),
-                    public("EdDSA", "OKP", "Ed25519", &x, None),
-                )
-            })
+            .map(|pair| (Signer::EdDsa(pair), public(KeyKind::EdDsa, &x, None)))
     } else {
         None
     };
     let Some((signer, public)) = parsed else {
         return Err(named(AssertionKeyError::Unsupported));
     };
-    let header = serde_json::json!({ "alg": public.alg, "kid": kid, "typ": ASSERTION_TYPE });
+    let header = serde_json::json!({ "alg": public.kind.alg(), "kid": kid, "typ": ASSERTION_TYPE });
     let key = SigningKey {
         header: B64.encode(header.to_string()),
         signer,
@@ -323,22 +341,13 @@ fn parse_key(kid: &str, pem: &str, random: &SystemRandom) -> Result<SigningKey, 
 }
 
 impl PublicKey {
-    /// The algorithm a verifier pins for this key.
-    pub fn algorithm(&self) -> Algorithm {
-        if self.kty == "EC" {
-            Algorithm::ES256
-        } else {
-            Algorithm::EdDSA
-        }
-    }
-
     /// The key as a JWK, with `use: sig` (for verifying in tests and tools).
     pub fn to_jwk(&self) -> Jwk {
         let mut value = serde_json::json!({
             "kid": self.kid,
-            "alg": self.alg,
-            "kty": self.kty,
-            "crv": self.crv,
+            "alg": self.kind.alg(),
+            "kty": self.kind.kty(),
+            "crv": self.kind.crv(),
             "x": self.x,
             "use": "sig",
         });
@@ -390,7 +399,7 @@ mod tests {
     /// assertion is from 2027).
     fn verified(token: &str, key: &PublicKey) -> jsonwebtoken::errors::Result<Claims> {
         let decoding = DecodingKey::from_jwk(&key.to_jwk())?;
-        let mut validation = Validation::new(key.algorithm());
+        let mut validation = Validation::new(key.kind.algorithm());
         validation.validate_exp = false;
         validation.set_audience(&["payments-service"]);
         jsonwebtoken::decode::<Claims>(token, &decoding, &validation).map(|data| data.claims)
@@ -398,26 +407,18 @@ mod tests {
 
     #[test]
     fn es256_and_eddsa_keys_sign_what_their_published_halves_verify() {
-        for (pem, alg, kty) in [(ES256_A, "ES256", "EC"), (ED25519, "EdDSA", "OKP")] {
+        for (pem, kind) in [(ES256_A, KeyKind::Es256), (ED25519, KeyKind::EdDsa)] {
             let keys = AssertionKeys::from_pem_keys([("k1", pem)], "k1").unwrap();
             let public = &keys.public_keys()[0];
-            assert_eq!((public.alg, public.kty), (alg, kty));
-            let token = keys.sign(&assertion()).unwrap();
+            assert_eq!(public.kind, kind);
+            let a = assertion();
+            let token = keys.sign(&a).unwrap();
             let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!(header.alg, kind.algorithm());
             assert_eq!(header.kid.as_deref(), Some("k1"));
             assert_eq!(header.typ.as_deref(), Some(ASSERTION_TYPE));
-            let claims = verified(&token, public).unwrap();
-            assert_eq!(claims, Claims::of(&assertion_with_id(&claims)));
+            assert_eq!(verified(&token, public).unwrap(), Claims::of(&a));
         }
-    }
-
-    /// [`assertion`] again, with the challenge id `claims` name (each call makes a new one).
-    fn assertion_with_id(claims: &Claims) -> StepUpAssertion {
-        let id = ChallengeId::parse(&claims.challenge_id).unwrap();
-        let mut a = assertion();
-        a.challenge_id = id;
-        a.id = mfa_totp_domain::assertion_id(id);
-        a
     }
 
     /// Signed twice, an assertion has the same header and claims; an EdDSA signature is

@@ -8,8 +8,8 @@
 mod assertion;
 
 pub use assertion::{
-    ASSERTION_TYPE, AssertionKeyError, AssertionKeys, Claims, MAX_ASSERTION_KEYS, PublicKey,
-    public_key_of,
+    ASSERTION_TYPE, AssertionKeyError, AssertionKeys, Claims, KeyKind, MAX_ASSERTION_KEYS,
+    PublicKey, public_key_of,
 };
 
 use std::collections::HashMap;
@@ -81,13 +81,17 @@ pub fn check_base64_keys<'a>(
     }
 }
 
-/// A key's 32 bytes, once its id and its base64 are checked.
-fn decode_key(id: &str, encoded: &str) -> Result<Vec<u8>, KeyRingError> {
-    let id_ok = (1..=32).contains(&id.len())
+/// A key id, of a sealing or a signing key: 1 to 32 of `[A-Za-z0-9_-]`.
+fn valid_key_id(id: &str) -> bool {
+    (1..=32).contains(&id.len())
         && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !id_ok {
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A key's 32 bytes, once its id and its base64 are checked.
+fn decode_key(id: &str, encoded: &str) -> Result<Vec<u8>, KeyRingError> {
+    if !valid_key_id(id) {
         return Err(KeyRingError::BadKeyId(id.to_owned()));
     }
     STANDARD

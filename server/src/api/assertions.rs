@@ -1,16 +1,11 @@
 //! Step-up assertions: the keys that verify them (`/.well-known/jwks.json`), and their
 //! claims as the spec documents them (`StepUpAssertionClaims`).
 
-use mfa_totp_crypto::PublicKey;
+use mfa_totp_crypto::{KeyKind, PublicKey};
 use mfa_totp_domain::{AssertionPolicy, ChallengeId, ClientId, Operation, StepUpAssertion, UserId};
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
-
-#[cfg(test)]
-use mfa_totp_application::AssertionSigner;
-#[cfg(test)]
-use mfa_totp_crypto::AssertionKeys;
 
 use crate::api::{ApiTags, EXAMPLE_CHALLENGE_ID, example_digest, example_time};
 use crate::config::{DEVELOPMENT_ASSERTION_KEY, DEVELOPMENT_ASSERTION_KEY_ID};
@@ -101,20 +96,15 @@ pub enum KeyCurve {
 
 impl From<&PublicKey> for Jwk {
     fn from(key: &PublicKey) -> Self {
-        let ec = key.kty == "EC";
+        let (kty, alg, crv) = match key.kind {
+            KeyKind::Es256 => (KeyType::Ec, KeyAlgorithm::Es256, KeyCurve::P256),
+            KeyKind::EdDsa => (KeyType::Okp, KeyAlgorithm::EdDsa, KeyCurve::Ed25519),
+        };
         Self {
             kid: key.kid.clone(),
-            kty: if ec { KeyType::Ec } else { KeyType::Okp },
-            alg: if ec {
-                KeyAlgorithm::Es256
-            } else {
-                KeyAlgorithm::EdDsa
-            },
-            crv: if ec {
-                KeyCurve::P256
-            } else {
-                KeyCurve::Ed25519
-            },
+            kty,
+            alg,
+            crv,
             use_: "sig".into(),
             x: key.x.clone(),
             y: key.y.clone(),
@@ -286,6 +276,9 @@ pub const EXAMPLE_ASSERTION: &str = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImRldiIsInR5cCI
 
 #[cfg(test)]
 mod tests {
+    use mfa_totp_application::AssertionSigner;
+    use mfa_totp_crypto::AssertionKeys;
+
     use super::*;
 
     fn signed_part(token: &str) -> &str {
@@ -318,7 +311,7 @@ mod tests {
         );
         let public = &keys.public_keys()[0];
         let key = jsonwebtoken::DecodingKey::from_jwk(&public.to_jwk()).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(public.algorithm());
+        let mut validation = jsonwebtoken::Validation::new(public.kind.algorithm());
         validation.validate_exp = false;
         validation.set_audience(&["payments-service"]);
         let claims =

@@ -63,18 +63,7 @@ async fn jwks(app: &TestApp) -> (Reply, JwkSet) {
 /// A challenge of `alice` for `attributes`, verified: its id and the `:verify` answer.
 async fn verified(app: &TestApp, attributes: Value) -> (String, Value) {
     assert_eq!(app.put_user(USER, PHONE).await.status / 100, 2);
-    let created = app
-        .post_json(
-            "/internal/v1/mfa/challenges",
-            &TestApp::service_token(),
-            json!({
-                "subjectUserId": USER,
-                "stepUpRequestContext": {"operation": "payments.transfer", "attributes": attributes},
-            }),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["challengeId"].as_str().unwrap().to_owned();
+    let id = app.create_challenge_for(USER, attributes).await;
     assert_eq!(app.initiate(&id, USER).await.status, 200);
     let code = app.inbox.last_code_for(PHONE).unwrap();
     let reply = app.verify(&id, USER, &code).await;
