@@ -159,8 +159,10 @@ fn count(event: &AuditEvent) {
             }
         }
         // Final states are counted above. Sends are counted with their provider and latency
-        // in `count_send`; delivery reports are not a metric of their own.
+        // in `count_send`; delivery reports are not a metric of their own; events given up
+        // are counted by the dispatcher with their type.
         AuditKind::Locked
+        | AuditKind::EventUndelivered
         | AuditKind::Expired
         | AuditKind::Cancelled
         | AuditKind::CodeSent

@@ -49,7 +49,7 @@ impl UseCases {
             let change = ChallengeChange::update(&challenge, cancelled)
                 .with_context(context.after_cancel())
                 .recording(vec![event]);
-            if self.challenges.apply(&change).await? == Change::Applied {
+            if self.apply(&change).await? == Change::Applied {
                 change.events.iter().for_each(log_event);
                 tracing::info!(was = %challenge.status(), "challenge cancelled");
                 return Ok(ChallengeView {

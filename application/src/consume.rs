@@ -77,7 +77,7 @@ impl UseCases {
             let change = ChallengeChange::update(&challenge, challenge.after_consume())
                 .with_context(consumed.clone())
                 .recording(vec![event]);
-            if self.challenges.apply(&change).await? != Change::Applied {
+            if self.apply(&change).await? != Change::Applied {
                 // Consumed or cancelled meanwhile: decide again on what that left.
                 continue;
             }

@@ -121,7 +121,7 @@ impl UseCases {
         let change = ChallengeChange::insert(challenge.clone(), context.clone())
             .charging(charges)
             .recording(vec![created]);
-        match self.challenges.apply(&change).await? {
+        match self.apply(&change).await? {
             Change::Applied => change.events.iter().for_each(log_event),
             Change::Limited(reached) => {
                 // The challenge was never stored: the refusal names no challenge.

@@ -44,6 +44,8 @@ impl UseCases {
             )
             .with_message(Some(report.provider), Some(report.message_id))
             .with_error_code(report.error_code);
+            let subscriber = self.subscriptions.subscriber(&challenge, &event);
+            let event = event.notifying(subscriber);
             self.audit.record(&event).await?;
             log_event(&event);
         }

@@ -102,7 +102,7 @@ impl UseCases {
             let charges = self.limits.sms_charges(challenge.subject(), &phone, now);
             let sent_state = challenge.after_send(&plan);
             let record = ChallengeChange::update(&challenge, sent_state.clone()).charging(charges);
-            match self.challenges.apply(&record).await? {
+            match self.apply(&record).await? {
                 Change::Applied => {}
                 Change::Stale => continue,
                 Change::Limited(reached) => {
@@ -158,7 +158,7 @@ impl UseCases {
                         sent_state.after_undo_send(&challenge),
                     )
                     .refunding(record.charges);
-                    if self.challenges.apply(&undo).await? != Change::Applied {
+                    if self.apply(&undo).await? != Change::Applied {
                         tracing::warn!("the recorded send changed before it could be undone");
                     }
                     return Err(InitiateError::Sms(error));
@@ -204,7 +204,7 @@ impl UseCases {
         );
         let change =
             ChallengeChange::update(challenge, challenge.after_expiry()).recording(vec![event]);
-        if self.challenges.apply(&change).await? == Change::Applied {
+        if self.apply(&change).await? == Change::Applied {
             change.events.iter().for_each(log_event);
         }
         Ok(())

@@ -8,6 +8,7 @@ mod clients;
 pub mod consume;
 pub mod create_challenge;
 pub mod delivery;
+pub mod events;
 pub mod get_challenge;
 pub mod initiate;
 pub mod ports;
@@ -27,10 +28,11 @@ use mfa_totp_domain::{
 
 pub use clients::ClientOperations;
 pub use ports::{
-    AssertionSigner, AuditLog, ChallengeChange, ChallengeRepository, Change, CipherError, Clock,
-    Contact, Cutoffs, DeliveryReport, DeliveryUpdate, MAX_EVENTS, OutboundSms, PoolGauges,
-    ProviderAnswer, Purged, ReadinessCheck, Retention, SecretCipher, SentSms, SignError, SmsError,
-    SmsSendLog, SmsSender, StoreError, UserDirectoryReader, UserDirectoryWriter,
+    AssertionSigner, AuditLog, ChallengeChange, ChallengeRepository, Change, CipherError,
+    ClaimedEvent, Clock, Contact, Cutoffs, DeliveryReport, DeliveryUpdate, EventError, EventOutbox,
+    EventSender, MAX_EVENTS, OutboundSms, PoolGauges, ProviderAnswer, Purged, ReadinessCheck,
+    Retention, SecretCipher, SentSms, SignError, SmsError, SmsSendLog, SmsSender, StoreError,
+    UserDirectoryReader, UserDirectoryWriter,
 };
 pub use view::ChallengeView;
 
@@ -60,6 +62,8 @@ pub struct UseCases {
     pub signer: Arc<dyn AssertionSigner>,
     /// What that assertion claims besides the challenge: `iss`, `acr`, its lifetime.
     pub assertions: AssertionPolicy,
+    /// Which operation services receive which events of the challenges they created.
+    pub subscriptions: events::Subscriptions,
 }
 
 /// How many times a change that lost a race is decided again under `policy`. Each loss

@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use mfa_totp_domain::{
-    AuditEvent, Challenge, ChallengeId, DeliveryStatus, LimitCharge, LimitReached, Locale,
-    PhoneNumber, SmsSend, StepUpAssertion, StepUpContext, Timestamp, TotpSecret, UserId,
-    redact_numbers,
+    AuditEvent, Challenge, ChallengeEvent, ChallengeId, ClientId, DeliveryStatus, LimitCharge,
+    LimitReached, Locale, PhoneNumber, SmsSend, StepUpAssertion, StepUpContext, Timestamp,
+    TotpSecret, UserId, redact_numbers,
 };
 
 /// A storage failure. `Unavailable` means "retry later" (the database cannot be reached);
@@ -111,6 +111,10 @@ pub trait ChallengeRepository: Send + Sync + 'static {
     /// version → `Stale`), its context, the refunds and the events. A change that is not
     /// applied writes nothing.
     async fn apply(&self, change: &ChallengeChange) -> Result<Change, StoreError>;
+
+    /// At most `batch` challenges still stored as live (`PENDING`, `CODE_SENT`) whose TTL
+    /// ended before `now`, soonest expired first: those the expiry sweep marks `EXPIRED`.
+    async fn find_overdue(&self, now: Timestamp, batch: u32) -> Result<Vec<Challenge>, StoreError>;
 }
 
 /// The most events one read returns: a challenge has a few dozen at most (repeated refusals
@@ -129,6 +133,64 @@ pub trait AuditLog: Send + Sync + 'static {
 
     /// The challenge's newest [`MAX_EVENTS`] events, oldest first.
     async fn events(&self, id: ChallengeId) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// One event of the outbox, claimed for delivery: its audit row, the event, and which
+/// attempt this is (from 1). The attempt number fences the claim: a retry or give-up is
+/// written only by the claim that still holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedEvent {
+    pub row: i64,
+    pub event: AuditEvent,
+    pub attempt: u32,
+}
+
+/// The outbox: audit events with a subscriber, delivered from the trail. Any number of
+/// instances claim from it at once; each event goes to one of them at a time.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait EventOutbox: Send + Sync + 'static {
+    /// Claims at most `batch` events due at `now`, oldest first, leased until `lease_until`
+    /// (when another instance may claim them again: after a crash). Only the oldest
+    /// undelivered event of a challenge is ever due, so a challenge's events go out in order.
+    async fn claim(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        batch: u32,
+    ) -> Result<Vec<ClaimedEvent>, StoreError>;
+
+    /// The event reached its subscriber.
+    async fn delivered(&self, row: i64) -> Result<(), StoreError>;
+
+    /// The attempt failed; the event is due again at `due`.
+    async fn retry_at(&self, row: i64, attempt: u32, due: Timestamp) -> Result<(), StoreError>;
+
+    /// The event is given up, and `record` (its `EVENT_UNDELIVERED`) written in the same
+    /// transaction.
+    async fn give_up(&self, row: i64, attempt: u32, record: &AuditEvent) -> Result<(), StoreError>;
+}
+
+/// Why an event did not reach its subscriber: a short code for the trail and the metrics
+/// (`HTTP 500`, `timeout`, `connect`, `unsubscribed`) and a detail for the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct EventError {
+    pub code: String,
+    pub detail: String,
+    /// Nothing to retry: the subscriber is no longer configured.
+    pub permanent: bool,
+}
+
+/// Pushes an event to the operation service that subscribed to it.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait EventSender: Send + Sync + 'static {
+    async fn deliver(
+        &self,
+        subscriber: &ClientId,
+        event: &ChallengeEvent,
+    ) -> Result<(), EventError>;
 }
 
 /// The read side of the user directory: where a user's phone number comes from.

@@ -269,6 +269,7 @@ impl Mocks {
             clients: self.clients,
             signer: self.signer,
             assertions: AssertionPolicy::default(),
+            subscriptions: Default::default(),
         }
     }
 }

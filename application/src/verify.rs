@@ -109,7 +109,7 @@ impl UseCases {
             let change = ChallengeChange::update(&challenge, after)
                 .charging(charged)
                 .recording(events);
-            match self.challenges.apply(&change).await? {
+            match self.apply(&change).await? {
                 Change::Stale => continue,
                 Change::Limited(reached) => {
                     let hit = event(AuditKind::LimitHit, AuditOutcome::TooManyRequests)

@@ -6,7 +6,8 @@ use std::fmt;
 
 use crate::names::stored_names;
 use crate::{
-    ChallengeId, ChallengeStatus, DeliveryStatus, LimitKind, SendOutcome, Timestamp, UserId,
+    ChallengeId, ChallengeStatus, ClientId, DeliveryStatus, LimitKind, SendOutcome, Timestamp,
+    UserId,
 };
 
 /// What happened.
@@ -23,6 +24,8 @@ pub enum AuditKind {
     Consumed,
     LimitHit,
     DeliveryReported,
+    /// An event pushed to the challenge's creator was given up after its last attempt.
+    EventUndelivered,
 }
 
 stored_names!(AuditKind {
@@ -37,6 +40,7 @@ stored_names!(AuditKind {
     Consumed = "CONSUMED",
     LimitHit = "LIMIT_HIT",
     DeliveryReported = "DELIVERY_REPORTED",
+    EventUndelivered = "EVENT_UNDELIVERED",
 });
 
 /// The result of an event in one word.
@@ -54,6 +58,8 @@ pub enum AuditOutcome {
     Consumed,
     /// A limit refused the request.
     TooManyRequests,
+    /// Delivery of an event stopped after its last attempt.
+    GaveUp,
 }
 
 impl AuditOutcome {
@@ -65,6 +71,7 @@ impl AuditOutcome {
             Self::InvalidOtp => "INVALID_OTP",
             Self::Consumed => "CONSUMED",
             Self::TooManyRequests => "TOO_MANY_REQUESTS",
+            Self::GaveUp => "GAVE_UP",
         }
     }
 }
@@ -73,7 +80,12 @@ impl std::str::FromStr for AuditOutcome {
     type Err = crate::UnknownName;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let fixed = [Self::InvalidOtp, Self::Consumed, Self::TooManyRequests];
+        let fixed = [
+            Self::InvalidOtp,
+            Self::Consumed,
+            Self::TooManyRequests,
+            Self::GaveUp,
+        ];
         ChallengeStatus::ALL
             .into_iter()
             .map(Self::Status)
@@ -119,6 +131,10 @@ pub struct AuditEvent {
     pub repeats: u32,
     /// When the last of those repeats happened (`None` while there is one).
     pub last_at: Option<Timestamp>,
+    /// The operation service this event is pushed to (the challenge's creator, when it
+    /// subscribes to the event's [`EventType`](crate::EventType)): the event is then also an
+    /// entry of the outbox, written with the change it reports.
+    pub subscriber: Option<ClientId>,
 }
 
 impl AuditEvent {
@@ -145,7 +161,13 @@ impl AuditEvent {
             error_code: None,
             repeats: 1,
             last_at: None,
+            subscriber: None,
         }
+    }
+
+    pub fn notifying(mut self, subscriber: Option<ClientId>) -> Self {
+        self.subscriber = subscriber;
+        self
     }
 
     pub fn with_phone(mut self, masked: impl Into<String>) -> Self {
@@ -266,6 +288,7 @@ mod tests {
                 AuditOutcome::InvalidOtp,
                 AuditOutcome::Consumed,
                 AuditOutcome::TooManyRequests,
+                AuditOutcome::GaveUp,
             ])
             .collect();
         for outcome in &all {

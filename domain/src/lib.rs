@@ -5,6 +5,7 @@ pub mod assertion;
 pub mod audit;
 pub mod challenge;
 pub mod context;
+pub mod events;
 pub mod ids;
 pub mod limits;
 pub mod message;
@@ -20,6 +21,7 @@ pub use challenge::{
     InvalidChallenge, IssuedCode, SendPlan, SendRefused, VerifyRefused,
 };
 pub use context::{ContextState, Operation, StepUpContext};
+pub use events::{ChallengeEvent, EventType, event_id};
 pub use ids::{ChallengeId, ClientId, InvalidId, TEXT_PATTERN, UserId, parse_text};
 pub use limits::{Limit, LimitCharge, LimitKey, LimitKind, LimitReached, Limits};
 pub use message::{

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dev;
 pub mod http;
 pub mod spec;
 pub mod telemetry;

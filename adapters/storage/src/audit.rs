@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use mfa_totp_application::{AuditLog, StoreError};
-use mfa_totp_domain::{AuditEvent, AuditOutcome, ChallengeId, LimitKind, UnknownName, UserId};
+use mfa_totp_domain::{
+    AuditEvent, AuditOutcome, ChallengeId, ClientId, LimitKind, UnknownName, UserId,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, NotSet, QueryFilter, QueryOrder,
@@ -15,6 +17,11 @@ use crate::entities::audit_event::{self, Column};
 use crate::entities::challenge;
 use crate::errors::store_error;
 use crate::{SqlStore, from_millis, millis};
+
+/// The delivery states of an outbox entry.
+pub(crate) const PENDING: &str = "PENDING";
+pub(crate) const DELIVERED: &str = "DELIVERED";
+pub(crate) const GAVE_UP: &str = "GAVE_UP";
 
 pub(crate) async fn insert_events(
     db: &impl ConnectionTrait,
@@ -53,6 +60,10 @@ pub(crate) fn insert_statement(
         error_code: Set(e.error_code.clone()),
         repeats: Set(e.repeats.min(i32::MAX as u32) as i32),
         last_occurred_at: Set(e.last_at.map(millis)),
+        subscriber: Set(e.subscriber.as_ref().map(|s| s.to_string())),
+        delivery_state: Set(e.subscriber.as_ref().map(|_| PENDING.to_owned())),
+        delivery_attempts: Set(0),
+        delivery_due_at: Set(e.subscriber.as_ref().map(|_| millis(e.at))),
     });
     Some(audit_event::Entity::insert_many(rows))
 }
@@ -106,6 +117,12 @@ pub(crate) fn to_domain(row: audit_event::Model) -> Result<AuditEvent, StoreErro
         error_code: row.error_code,
         repeats: row.repeats.max(1) as u32,
         last_at: row.last_occurred_at.map(from_millis).transpose()?,
+        subscriber: row
+            .subscriber
+            .as_deref()
+            .map(ClientId::parse)
+            .transpose()
+            .map_err(|e| bad(e.to_string()))?,
     })
 }
 

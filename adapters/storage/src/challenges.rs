@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use mfa_totp_application::{ChallengeChange, ChallengeRepository, Change, StoreError};
 use mfa_totp_domain::{
-    Challenge, ChallengeId, ChallengeRecord, ClientId, IssuedCode, SealedSecret, StepUpContext,
-    UserId,
+    Challenge, ChallengeId, ChallengeRecord, ChallengeStatus, ClientId, IssuedCode, SealedSecret,
+    StepUpContext, Timestamp, UserId,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, Insert, QueryFilter, Set, UpdateMany};
 
@@ -187,5 +187,22 @@ impl ChallengeRepository for SqlStore {
             Some(sqlite) => sqlite.apply(change).await,
             None => crate::postgres::apply(&self.db, change).await,
         }
+    }
+
+    /// Read on the writing pool: a sweep must see the changes just written.
+    async fn find_overdue(&self, now: Timestamp, batch: u32) -> Result<Vec<Challenge>, StoreError> {
+        use sea_orm::{QueryOrder, QuerySelect};
+        let live = [ChallengeStatus::Pending, ChallengeStatus::CodeSent].map(|s| s.as_str());
+        challenge::Entity::find()
+            .filter(challenge::Column::Status.is_in(live))
+            .filter(challenge::Column::ExpiresAt.lte(millis(now)))
+            .order_by_asc(challenge::Column::ExpiresAt)
+            .limit(u64::from(batch))
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(to_domain)
+            .collect()
     }
 }

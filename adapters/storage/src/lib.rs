@@ -13,6 +13,7 @@ mod entities;
 mod errors;
 mod limits;
 pub mod migration;
+mod outbox;
 mod postgres;
 mod retention;
 mod sends;

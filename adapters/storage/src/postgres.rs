@@ -185,5 +185,6 @@ fn event(e: &AuditEvent) -> Value {
         "error_code": e.error_code,
         "repeats": e.repeats.min(i32::MAX as u32),
         "last_occurred_at": e.last_at.map(millis),
+        "subscriber": e.subscriber.as_ref().map(|s| s.to_string()),
     })
 }

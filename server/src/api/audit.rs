@@ -41,6 +41,10 @@ pub enum AuditEventType {
     /// The provider reported on the message's delivery (`outcome`: the status reported;
     /// `errorCode`: the provider's, e.g. Twilio's `30008`).
     DeliveryReported,
+    /// An event pushed to the operation service that created the challenge was given up
+    /// after `events.max_attempts` (`outcome` `GAVE_UP`; `messageId`: the event's
+    /// `webhook-id`; `errorCode`: the last attempt's failure, e.g. `HTTP 500`, `timeout`).
+    EventUndelivered,
 }
 
 /// The result in one word.
@@ -70,6 +74,8 @@ pub enum AuditOutcome {
     Cancelled,
     Consumed,
     TooManyRequests,
+    /// An event's delivery stopped after its last attempt.
+    GaveUp,
 }
 
 /// A limit across challenges, by its configuration name.
@@ -110,7 +116,8 @@ pub struct AuditEventDto {
     /// The SMS provider that carried the message, for `CODE_SENT`.
     #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
     pub provider: Option<String>,
-    /// The provider's id of the message, for `CODE_SENT` and `DELIVERY_REPORTED`.
+    /// The provider's id of the message, for `CODE_SENT` and `DELIVERY_REPORTED`; the
+    /// event's `webhook-id`, for `EVENT_UNDELIVERED`.
     #[oai(skip_serializing_if_is_none, validator(max_length = 128))]
     pub message_id: Option<String>,
     /// The provider's error code, for `SEND_FAILED` and `DELIVERY_REPORTED` (Twilio's
@@ -189,6 +196,7 @@ impl From<DomainOutcome> for AuditOutcome {
             DomainOutcome::InvalidOtp => Self::InvalidOtp,
             DomainOutcome::Consumed => Self::Consumed,
             DomainOutcome::TooManyRequests => Self::TooManyRequests,
+            DomainOutcome::GaveUp => Self::GaveUp,
         }
     }
 }
@@ -208,6 +216,7 @@ impl From<AuditEvent> for AuditEventDto {
                 AuditKind::Consumed => AuditEventType::Consumed,
                 AuditKind::LimitHit => AuditEventType::LimitHit,
                 AuditKind::DeliveryReported => AuditEventType::DeliveryReported,
+                AuditKind::EventUndelivered => AuditEventType::EventUndelivered,
             },
             occurred_at: event.at,
             request_id: Text::new(event.request_id),

@@ -5,11 +5,13 @@
 //! - `use_cases`: the use cases on those adapters;
 //! - `routes`: what the main and admin listeners serve;
 //! - `purge`, `signals`: the background purge, and when to stop;
+//! - `events`: the background delivery of events (and the expiry sweep behind them);
 //! - `spec`: the published spec, without a database;
 //! - `clock`: the real clock.
 
 pub mod adapters;
 pub mod clock;
+mod events;
 mod purge;
 mod routes;
 mod signals;
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use mfa_totp_application::events::Dispatcher;
 use mfa_totp_application::purge::Purger;
 use mfa_totp_application::{Clock, ReadinessCheck, SmsSender};
 use mfa_totp_storage::{SqlStore, migrate};
@@ -28,7 +31,8 @@ use tokio::net::TcpListener;
 
 use crate::api::sms_status::TwilioCallback;
 use crate::auth::build_verifier;
-use crate::config::{Config, SmsSettings, warn_about_long_templates};
+use crate::config::{Config, Mode, SmsProvider, SmsSettings, warn_about_long_templates};
+use crate::dev::inbox::Inbox;
 use crate::http::serve::{ConnectionLimits, serve};
 pub use clock::SystemClock;
 pub use spec::published_spec;
@@ -52,6 +56,8 @@ pub struct Application {
     grace: Duration,
     /// The background purge and how often it runs (`None`: never).
     purge: Option<(Arc<Purger>, Duration)>,
+    /// The event dispatcher and how often it looks for work (`None`: no subscribers).
+    events: Option<(Arc<Dispatcher>, Duration)>,
 }
 
 impl Application {
@@ -75,6 +81,17 @@ impl Application {
             Some(sms) => sms,
             None => adapters::build_sms(&settings.sms)?,
         };
+        // `serve --dev` only: the inbox of what the console provider sent and the events.
+        let inbox = (config.mode == Mode::Development).then(Inbox::default);
+        let console_only = settings
+            .sms
+            .providers()
+            .iter()
+            .all(|p| *p == SmsProvider::Console);
+        let sms = match &inbox {
+            Some(inbox) if console_only => inbox.recording_sms(sms),
+            _ => sms,
+        };
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let purge = (settings.purge.interval_secs > 0).then(|| {
             let purger = Purger {
@@ -94,6 +111,13 @@ impl Application {
             signer,
         };
         let use_cases = use_cases::wire(&store, adapters, policies);
+        let events = events::dispatcher(
+            &settings.events,
+            policies,
+            &use_cases,
+            &store,
+            inbox.as_ref(),
+        )?;
         let verifier = Arc::new(build_verifier(&settings.auth).await?);
         // The database, and the identity provider's keys when they come from a JWKS: see
         // `HealthApi::ready` for why SMS providers are not in it.
@@ -108,7 +132,11 @@ impl Application {
             twilio: twilio_callback(&settings.sms),
             public_keys,
         };
-        let endpoint = routes::main_endpoint(routes::api_service(use_cases, operations), verifier)?;
+        let endpoint = routes::main_endpoint(
+            routes::api_service(use_cases, operations),
+            verifier,
+            inbox.as_ref(),
+        )?;
         let host = &settings.server.host;
         let listener = bind(host, settings.server.port, "server.port").await?;
         let port = listener.local_addr()?.port();
@@ -128,6 +156,7 @@ impl Application {
             store,
             grace: Duration::from_secs(settings.server.shutdown_grace_secs),
             purge,
+            events,
         })
     }
 
@@ -152,6 +181,7 @@ impl Application {
             .purge
             .clone()
             .map(|(purger, every)| tokio::spawn(purge::purge_every(purger, every)));
+        let delivering = self.spawn_events();
         let stop = tokio::sync::watch::channel(false);
         let admin = self.admin.map(|(listener, endpoint)| {
             let mut stopped = stop.1.clone();
@@ -183,6 +213,9 @@ impl Application {
         if let Some(purging) = purging {
             purging.abort();
         }
+        if let Some(delivering) = delivering {
+            delivering.abort();
+        }
         self.store.close().await;
         if cut_off > 0 {
             tracing::error!(
@@ -197,8 +230,17 @@ impl Application {
         Ok(())
     }
 
-    /// Serves until the task is dropped (tests). The background purge does not run.
+    /// The background delivery of events, when there are subscribers.
+    fn spawn_events(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.events
+            .clone()
+            .map(|(dispatcher, every)| tokio::spawn(events::deliver_every(dispatcher, every)))
+    }
+
+    /// Serves until the task is dropped (tests). The background purge does not run; events
+    /// are delivered.
     pub async fn run(self) -> std::io::Result<usize> {
+        let _delivering = self.spawn_events().map(AbortOnDrop);
         if let Some((listener, endpoint)) = self.admin {
             tokio::spawn(serve(
                 listener,
@@ -216,6 +258,15 @@ impl Application {
             Duration::ZERO,
         )
         .await
+    }
+}
+
+/// Stops a background task when the server it runs beside is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -20,6 +20,7 @@ use crate::api::sms_status::{SmsStatusApi, TwilioCallback};
 use crate::api::totp_sms::TotpSmsApi;
 use crate::api::users::UsersApi;
 use crate::auth::TokenVerifier;
+use crate::dev::inbox::Inbox;
 use crate::http::middleware::Contract;
 use crate::http::routes_table::RoutesTable;
 use crate::spec::Published;
@@ -89,20 +90,27 @@ pub fn api_service(use_cases: UseCases, operations: Operations) -> OpenApiServic
 pub fn main_endpoint(
     service: OpenApiService<Apis, ()>,
     verifier: Arc<TokenVerifier>,
+    inbox: Option<&Inbox>,
 ) -> anyhow::Result<BoxEndpoint<'static>> {
     let published = Published::of(&service);
     let document: serde_json::Value = serde_json::from_str(&published.json)?;
-    let routes = Arc::new(RoutesTable::from_spec(
-        &document,
-        &[
-            ("/openapi.json", &["GET", "HEAD"]),
-            ("/docs", &["GET", "HEAD"]),
-        ],
-    ));
+    let mut extra: Vec<(&str, &[&str])> = vec![
+        ("/openapi.json", &["GET", "HEAD"]),
+        ("/docs", &["GET", "HEAD"]),
+    ];
+    if inbox.is_some() {
+        extra.push(("/dev/inbox", &["GET", "HEAD"]));
+        extra.push(("/dev/inbox/messages", &["GET", "HEAD"]));
+    }
+    let routes = Arc::new(RoutesTable::from_spec(&document, &extra));
     crate::telemetry::register_operations(routes.documented_statuses());
     let spec_json = published.json;
     let docs_html = published.swagger_ui_html;
-    Ok(Route::new()
+    let mut route = Route::new();
+    if let Some(inbox) = inbox {
+        route = route.nest("/dev/inbox", inbox.routes());
+    }
+    Ok(route
         .at(
             "/openapi.json",
             get(make_sync(move |_| {

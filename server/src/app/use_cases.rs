@@ -35,5 +35,6 @@ pub fn wire(store: &SqlStore, adapters: Adapters, policies: &Policies) -> UseCas
         clients: policies.clients.clone(),
         signer: adapters.signer,
         assertions: policies.assertion.clone(),
+        subscriptions: policies.subscriptions.clone(),
     }
 }

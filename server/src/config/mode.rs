@@ -116,6 +116,7 @@ impl Config {
             }
             Mode::Development => {
                 let filled = self.settings.fill_development_defaults();
+                self.mode = Mode::Development;
                 Ok((self, filled))
             }
         }

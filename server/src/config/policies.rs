@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use mfa_totp_application::ClientOperations;
+use mfa_totp_application::events::{DeliveryPolicy, Subscriptions};
 use mfa_totp_application::purge::RetentionPolicy;
 use mfa_totp_domain::{
-    AssertionPolicy, ChallengePolicy, Limit, LimitKind, Limits, MessageCatalog, NumberType,
-    Operation, OtpAlgorithm, PhonePolicy, TotpPolicy,
+    AssertionPolicy, ChallengePolicy, ClientId, EventType, Limit, LimitKind, Limits,
+    MessageCatalog, NumberType, Operation, OtpAlgorithm, PhonePolicy, TotpPolicy,
 };
 
 use super::schema::{LimitSettings, Settings};
@@ -29,6 +30,10 @@ pub struct Policies {
     pub clients: ClientOperations,
     /// `assertion.*` besides the keys: `iss`, `acr`, the lifetime.
     pub assertion: AssertionPolicy,
+    /// `events.subscribers.<sub>.events`: who receives which events.
+    pub subscriptions: Subscriptions,
+    /// `events.*`: attempts, backoff, lease.
+    pub delivery: DeliveryPolicy,
 }
 
 impl Policies {
@@ -42,8 +47,9 @@ impl Policies {
         let retention = settings.retention_policy();
         let messages = super::messages::catalog(&settings.sms);
         let assertion = settings.assertion_policy();
+        let events = settings.events_policy();
         match (
-            challenge, totp, limits, phones, retention, messages, assertion,
+            challenge, totp, limits, phones, retention, messages, assertion, events,
         ) {
             (
                 Ok(challenge),
@@ -53,6 +59,7 @@ impl Policies {
                 Ok(retention),
                 Ok(messages),
                 Ok(assertion),
+                Ok((subscriptions, delivery)),
             ) => Ok(Self {
                 challenge,
                 totp,
@@ -62,8 +69,10 @@ impl Policies {
                 messages: Arc::new(messages),
                 clients: settings.client_operations(),
                 assertion,
+                subscriptions,
+                delivery,
             }),
-            (challenge, totp, limits, phones, retention, messages, assertion) => Err([
+            (challenge, totp, limits, phones, retention, messages, assertion, events) => Err([
                 challenge.err(),
                 totp.err(),
                 limits.err(),
@@ -71,6 +80,7 @@ impl Policies {
                 retention.err(),
                 messages.err(),
                 assertion.err(),
+                events.err(),
             ]
             .into_iter()
             .flatten()
@@ -152,6 +162,73 @@ impl Settings {
     /// `assertion.*` besides the keys. `iss` and every `acr` are 1 to 256 characters with
     /// no control characters or surrounding white space; the lifetime covers
     /// `challenge.consume_ttl_secs`, so that `:consume` never hands on an expired assertion.
+    pub(super) fn events_policy(&self) -> anyhow::Result<(Subscriptions, DeliveryPolicy)> {
+        let e = &self.events;
+        let bounded = [
+            ("events.max_attempts", u64::from(e.max_attempts), 1, 100),
+            ("events.backoff_base_ms", e.backoff_base_ms, 1, 3_600_000),
+            ("events.backoff_max_ms", e.backoff_max_ms, 1, 86_400_000),
+            ("events.timeout_ms", e.timeout_ms, 100, 60_000),
+            ("events.poll_interval_ms", e.poll_interval_ms, 10, 60_000),
+        ];
+        for (key, value, min, max) in bounded {
+            if !(min..=max).contains(&value) {
+                anyhow::bail!("invalid configuration: {key} must be {min} to {max}");
+            }
+        }
+        if e.backoff_max_ms < e.backoff_base_ms {
+            anyhow::bail!(
+                "invalid configuration: events.backoff_max_ms must be at least events.backoff_base_ms"
+            );
+        }
+        let mut by_client = std::collections::HashMap::new();
+        for (sub, subscriber) in &e.subscribers {
+            let key = format!("events.subscribers.{sub}");
+            let client = ClientId::parse(sub)
+                .map_err(|e| anyhow::anyhow!("invalid configuration: {key}: '{sub}' {e}"))?;
+            for (field, missing) in [
+                ("url", subscriber.url.is_none()),
+                ("secret", subscriber.secret.is_none()),
+            ] {
+                if missing {
+                    anyhow::bail!("invalid configuration: {key}.{field} is required");
+                }
+            }
+            if let Some(secret) = &subscriber.secret
+                && mfa_totp_events::signer(secret).is_none()
+            {
+                anyhow::bail!(
+                    "invalid configuration: {key}.secret must be whsec_ then base64 (Standard Webhooks); generate one with `echo whsec_$(openssl rand -base64 32)`"
+                );
+            }
+            let types = match subscriber.events.is_empty() {
+                true => EventType::ALL.into_iter().collect(),
+                false => subscriber
+                    .events
+                    .iter()
+                    .map(|name| {
+                        name.trim().parse::<EventType>().map_err(|_| {
+                            anyhow::anyhow!(
+                                "invalid configuration: {key}.events: '{name}' is not one of {}",
+                                EventType::ALL.map(EventType::as_str).join(", ")
+                            )
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            };
+            by_client.insert(client, types);
+        }
+        let millis = std::time::Duration::from_millis;
+        let delivery = DeliveryPolicy {
+            max_attempts: e.max_attempts,
+            backoff_base: millis(e.backoff_base_ms),
+            backoff_max: millis(e.backoff_max_ms),
+            lease: millis(e.timeout_ms) * 2,
+            ..DeliveryPolicy::default()
+        };
+        Ok((Subscriptions::new(by_client), delivery))
+    }
+
     pub(super) fn assertion_policy(&self) -> anyhow::Result<AssertionPolicy> {
         let a = &self.assertion;
         let mut acr_by_operation = Vec::new();

@@ -43,6 +43,51 @@ pub struct Settings {
     pub limits: BTreeMap<String, LimitSettings>,
     pub purge: PurgeSettings,
     pub telemetry: TelemetrySettings,
+    pub events: EventsSettings,
+}
+
+/// `events.*`: events pushed to the operation services that created the challenges.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsSettings {
+    /// `events.subscribers.<sub>`, by the `sub` of the operation service's tokens.
+    pub subscribers: BTreeMap<String, SubscriberSettings>,
+    /// Attempts before an event is given up (audited as `EVENT_UNDELIVERED`).
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles after each, up to
+    /// `backoff_max_ms`, and each wait is drawn between half of it and all of it.
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// Each attempt's limit, connect included. A claim holds an event for twice this.
+    pub timeout_ms: u64,
+    /// How often each instance looks for events due (and for challenges to expire).
+    pub poll_interval_ms: u64,
+}
+
+impl Default for EventsSettings {
+    fn default() -> Self {
+        let policy = mfa_totp_application::events::DeliveryPolicy::default();
+        Self {
+            subscribers: BTreeMap::new(),
+            max_attempts: policy.max_attempts,
+            backoff_base_ms: policy.backoff_base.as_millis() as u64,
+            backoff_max_ms: policy.backoff_max.as_millis() as u64,
+            timeout_ms: 10_000,
+            poll_interval_ms: 500,
+        }
+    }
+}
+
+/// One operation service's subscription.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubscriberSettings {
+    /// Where its events are `POST`ed: `https`, or plain `http` on loopback.
+    pub url: Option<String>,
+    /// `whsec_` and the base64 of 24 to 64 random bytes (Standard Webhooks).
+    pub secret: Option<SecretString>,
+    /// The event types it receives; empty: all of them.
+    pub events: Vec<String>,
 }
 
 /// Where spans go.

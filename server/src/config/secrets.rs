@@ -103,18 +103,21 @@ impl Settings {
             MIN_PROVIDER_SECRET_BYTES,
         );
         if let Some(value) = &self.sms.webhook.secret {
-            let text = value.expose_secret().to_owned();
-            let (bytes, min_bytes) = match text.strip_prefix("whsec_") {
-                // Undecodable: the webhook's own check names it.
-                Some(encoded) => (STANDARD.decode(encoded).ok(), MIN_WEBHOOK_KEY_BYTES),
-                None => (Some(text.as_bytes().to_vec()), MIN_HS256_SECRET_BYTES),
-            };
-            secrets.push(Secret {
-                key: "sms.webhook.secret".into(),
-                text,
-                bytes,
-                min_bytes,
-            });
+            secrets.push(webhook_secret("sms.webhook.secret".into(), value));
+        }
+        for (sub, subscriber) in &self.events.subscribers {
+            if let Some(value) = &subscriber.secret {
+                let key = format!("events.subscribers.{sub}.secret");
+                let secret = webhook_secret(key, value);
+                // Only `whsec_` secrets sign events; the adapter names any other.
+                secrets.push(match secret.text.starts_with("whsec_") {
+                    true => secret,
+                    false => Secret {
+                        bytes: None,
+                        ..secret
+                    },
+                });
+            }
         }
         for (id, value) in &self.crypto.keys {
             let text = value.expose_secret().to_owned();
@@ -127,6 +130,22 @@ impl Settings {
             });
         }
         secrets
+    }
+}
+
+/// A Standard Webhooks secret: a `whsec_` secret is used as the bytes of its base64.
+fn webhook_secret(key: String, value: &secrecy::SecretString) -> Secret {
+    let text = value.expose_secret().to_owned();
+    let (bytes, min_bytes) = match text.strip_prefix("whsec_") {
+        // Undecodable: the webhook's own check names it.
+        Some(encoded) => (STANDARD.decode(encoded).ok(), MIN_WEBHOOK_KEY_BYTES),
+        None => (Some(text.as_bytes().to_vec()), MIN_HS256_SECRET_BYTES),
+    };
+    Secret {
+        key,
+        text,
+        bytes,
+        min_bytes,
     }
 }
 

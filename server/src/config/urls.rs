@@ -41,6 +41,15 @@ impl Settings {
                 problems.push(format!("invalid configuration: {key}: {problem}"));
             }
         }
+        for (sub, subscriber) in &self.events.subscribers {
+            if let Some(url) = &subscriber.url
+                && let Err(problem) = check_https_url(url)
+            {
+                problems.push(format!(
+                    "invalid configuration: events.subscribers.{sub}.url: {problem}"
+                ));
+            }
+        }
         let plain = [
             (
                 "sms.twilio.status_callback",

@@ -18,6 +18,8 @@ const MAX_HEADER_BYTES: usize = 1 << 20;
 pub struct Config {
     pub settings: Settings,
     pub policies: Policies,
+    /// Production unless `serve --dev` ([`Config::for_mode`]).
+    pub mode: super::mode::Mode,
 }
 
 impl Config {
@@ -34,7 +36,11 @@ impl Config {
     /// Validates `settings`: every problem is named at once.
     pub fn new(settings: Settings) -> anyhow::Result<Self> {
         let policies = settings.validated()?;
-        Ok(Self { settings, policies })
+        Ok(Self {
+            settings,
+            policies,
+            mode: super::mode::Mode::Production,
+        })
     }
 }
 

@@ -22,6 +22,14 @@ pub struct Model {
     pub repeats: i32,
     /// When the last of them happened, when more than one.
     pub last_occurred_at: Option<i64>,
+    /// The client the event is pushed to: an entry of the outbox.
+    pub subscriber: Option<String>,
+    /// `PENDING`, `DELIVERED`, `GAVE_UP`; `None` for an event nobody receives.
+    pub delivery_state: Option<String>,
+    /// Attempts so far (each claim counts one).
+    pub delivery_attempts: i32,
+    /// When it may be claimed next.
+    pub delivery_due_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

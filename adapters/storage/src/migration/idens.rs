@@ -89,4 +89,8 @@ pub(super) enum AuditEvents {
     ErrorCode,
     Repeats,
     LastOccurredAt,
+    Subscriber,
+    DeliveryState,
+    DeliveryAttempts,
+    DeliveryDueAt,
 }

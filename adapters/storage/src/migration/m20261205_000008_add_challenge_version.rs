@@ -19,7 +19,7 @@ use super::idens::*;
 /// each other in a circle.
 pub(super) struct AddChallengeVersion;
 
-const APPLY: &str = r#"
+pub(super) const APPLY: &str = r#"
 CREATE OR REPLACE FUNCTION mfa_totp_apply(change jsonb) RETURNS text
 LANGUAGE plpgsql AS $fn$
 DECLARE

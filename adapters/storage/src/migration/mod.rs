@@ -14,6 +14,7 @@ mod m20261201_000005_create_limits_and_audit;
 mod m20261201_000006_add_purge_indexes;
 mod m20261205_000007_add_error_codes_and_repeats;
 mod m20261205_000008_add_challenge_version;
+mod m20261206_000009_add_event_outbox;
 
 use m20261130_000001_create_tables::CreateTables;
 use m20261130_000002_create_sms_sends::CreateSmsSends;
@@ -23,6 +24,7 @@ use m20261201_000005_create_limits_and_audit::CreateLimitsAndAudit;
 use m20261201_000006_add_purge_indexes::AddPurgeIndexes;
 use m20261205_000007_add_error_codes_and_repeats::AddErrorCodesAndRepeats;
 use m20261205_000008_add_challenge_version::AddChallengeVersion;
+use m20261206_000009_add_event_outbox::AddEventOutbox;
 
 /// The PostgreSQL advisory lock that serialises migrations ("mfa-totp" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6d66_612d_746f_7470;
@@ -56,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(AddPurgeIndexes),
             Box::new(AddErrorCodesAndRepeats),
             Box::new(AddChallengeVersion),
+            Box::new(AddEventOutbox),
         ]
     }
 }

@@ -370,7 +370,7 @@ const CONTEXT_COLUMNS: &str = "x.challenge_id, x.operation, x.attributes, x.stat
     x.created_at, x.consumed_at";
 const AUDIT_COLUMNS: &str = "id, challenge_id, kind, occurred_at, request_id, subject_user_id, \
     actor, masked_phone, outcome, limit_kind, provider, message_id, error_code, repeats, \
-    last_occurred_at";
+    last_occurred_at, subscriber, delivery_state, delivery_attempts, delivery_due_at";
 
 fn challenge_row(row: &Row) -> rusqlite::Result<challenge::Model> {
     Ok(challenge::Model {
@@ -425,6 +425,10 @@ fn audit_row(row: &Row) -> rusqlite::Result<audit_event::Model> {
         error_code: row.get(12)?,
         repeats: row.get(13)?,
         last_occurred_at: row.get(14)?,
+        subscriber: row.get(15)?,
+        delivery_state: row.get(16)?,
+        delivery_attempts: row.get(17)?,
+        delivery_due_at: row.get(18)?,
     })
 }
 

@@ -19,6 +19,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sea_orm_migration::MigratorTrait;
 
 mod limits;
+mod outbox;
 mod purge;
 mod transitions;
 
@@ -30,6 +31,11 @@ use limits::{
     concurrent_charges_never_pass_the_limit,
     events_are_written_with_their_change_and_read_oldest_first,
     repeated_refusals_are_counted_on_one_event, undo_send_refunds_its_charges,
+};
+use outbox::{
+    concurrent_claimers_take_each_event_once,
+    events_are_claimed_in_order_per_challenge_and_settled_by_their_claim,
+    the_sweep_finds_live_challenges_past_their_ttl,
 };
 use purge::two_purgers_at_once_delete_what_outlived_its_retention_once;
 use transitions::concurrent_deciders_apply_one_change_per_version;
@@ -114,6 +120,9 @@ on_both_engines!(
     repeated_refusals_are_counted_on_one_event,
     a_change_that_does_not_apply_writes_no_event,
     two_purgers_at_once_delete_what_outlived_its_retention_once,
+    events_are_claimed_in_order_per_challenge_and_settled_by_their_claim,
+    concurrent_claimers_take_each_event_once,
+    the_sweep_finds_live_challenges_past_their_ttl,
 );
 
 /// What the tests expect of a change that must apply.

@@ -1,0 +1,278 @@
+//! Events pushed to operation services. Which audited change is an event is the domain's
+//! rule ([`EventType::of`]); who receives it is the challenge's creator, when it subscribes.
+//! The event is marked with its subscriber before the change is applied, so that storage
+//! writes it with the change, in one transaction: the audit trail is the outbox. The
+//! [`Dispatcher`] then delivers it, at least once, in order per challenge, with exponential
+//! backoff and jitter, and gives it up after [`DeliveryPolicy::max_attempts`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mfa_totp_domain::{
+    Actor, AuditEvent, AuditKind, AuditOutcome, Challenge, ChallengeEvent, ClientId, EventType,
+    event_id,
+};
+
+use crate::audit::log_event;
+use crate::{
+    ChallengeChange, Change, ClaimedEvent, EventError, EventOutbox, EventSender, StoreError,
+    UseCases,
+};
+
+/// Which events each operation service receives, by the `sub` of its tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subscriptions {
+    by_client: HashMap<ClientId, BTreeSet<EventType>>,
+}
+
+impl Subscriptions {
+    pub fn new(by_client: HashMap<ClientId, BTreeSet<EventType>>) -> Self {
+        Self { by_client }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_client.values().all(BTreeSet::is_empty)
+    }
+
+    /// Who `event` of `challenge` is pushed to: its creator, if it subscribes to the event's
+    /// type. Never another client.
+    pub fn subscriber(&self, challenge: &Challenge, event: &AuditEvent) -> Option<ClientId> {
+        let kind = EventType::of(event)?;
+        let creator = challenge.client()?;
+        self.by_client
+            .get(creator)
+            .is_some_and(|types| types.contains(&kind))
+            .then(|| creator.clone())
+    }
+
+    /// `events` of `challenge`, each marked with its subscriber.
+    pub fn mark(&self, challenge: &Challenge, events: &[AuditEvent]) -> Vec<AuditEvent> {
+        events
+            .iter()
+            .map(|e| e.clone().notifying(self.subscriber(challenge, e)))
+            .collect()
+    }
+}
+
+/// The metric of deliveries, by `type` and `outcome` (`delivered`, `failed` for an attempt
+/// that will be retried, `gave_up`).
+pub const EVENT_DELIVERIES: &str = "mfa_totp_event_deliveries_total";
+
+/// Registers [`EVENT_DELIVERIES`] at 0 for every type and outcome.
+pub fn describe_and_register() {
+    metrics::describe_counter!(
+        EVENT_DELIVERIES,
+        "Attempts to push an event to an operation service, by type and outcome (delivered, failed: retried later, gave_up: stopped after events.max_attempts)."
+    );
+    for kind in EventType::ALL {
+        for outcome in ["delivered", "failed", "gave_up"] {
+            metrics::counter!(EVENT_DELIVERIES, "type" => kind.as_str(), "outcome" => outcome)
+                .increment(0);
+        }
+    }
+}
+
+impl UseCases {
+    /// Applies `change`, its events marked with their subscribers first.
+    pub(crate) async fn apply(&self, change: &ChallengeChange) -> Result<Change, StoreError> {
+        let marked;
+        let change = match change.events.iter().any(|e| {
+            self.subscriptions
+                .subscriber(&change.challenge, e)
+                .is_some()
+        }) {
+            true => {
+                marked = ChallengeChange {
+                    events: self.subscriptions.mark(&change.challenge, &change.events),
+                    ..change.clone()
+                };
+                &marked
+            }
+            false => change,
+        };
+        self.challenges.apply(change).await
+    }
+
+    /// Marks at most `batch` live challenges past their TTL `EXPIRED`, each audited (and
+    /// pushed as `challenge.expired`) like an expiry a request finds. Returns how many.
+    pub async fn expire_overdue(&self, batch: u32) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let overdue = self.challenges.find_overdue(now, batch).await?;
+        let who = Actor::new(format!("expiry-{}", now.timestamp_millis()), SYSTEM_ACTOR);
+        for challenge in &overdue {
+            self.expire(&who, challenge, now).await?;
+        }
+        Ok(overdue.len())
+    }
+}
+
+/// The actor of what the service does on its own: expiring challenges, giving events up.
+pub const SYSTEM_ACTOR: &str = "mfa-totp";
+
+/// How events are delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryPolicy {
+    /// Attempts before an event is given up.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles after each, up to `backoff_max`,
+    /// and each wait is drawn between half of it and all of it (jitter).
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How long a claim holds an event: longer than one attempt can take, so that only a
+    /// crashed instance's events are claimed again.
+    pub lease: Duration,
+    /// Events claimed at once (each of another challenge), delivered concurrently.
+    pub batch: u32,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 15,
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(3600),
+            lease: Duration::from_secs(30),
+            batch: 32,
+        }
+    }
+}
+
+impl DeliveryPolicy {
+    /// The wait after failed attempt `attempt` (from 1), before jitter.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let doubled = self.backoff_base.saturating_mul(
+            1u32.checked_shl(attempt.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        );
+        doubled.min(self.backoff_max)
+    }
+
+    /// [`Self::backoff`] with jitter: `fraction` (in `[0, 1)`) of its second half added to
+    /// its first half.
+    pub fn jittered(&self, attempt: u32, fraction: f64) -> Duration {
+        let wait = self.backoff(attempt);
+        wait / 2 + (wait / 2).mul_f64(fraction.clamp(0.0, 1.0))
+    }
+}
+
+/// A random fraction in `[0, 1)` for jitter.
+fn random_fraction() -> f64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64,
+        Err(_) => 0.5,
+    }
+}
+
+/// Delivers the outbox: each round claims the due events and pushes them concurrently.
+pub struct Dispatcher {
+    pub use_cases: UseCases,
+    pub outbox: Arc<dyn EventOutbox>,
+    pub sender: Arc<dyn EventSender>,
+    pub policy: DeliveryPolicy,
+}
+
+impl Dispatcher {
+    /// One round: claims what is due and delivers it. Returns how many events it claimed (a
+    /// full batch means more may be due at once).
+    pub async fn deliver_due(&self) -> Result<usize, StoreError> {
+        let now = self.use_cases.clock.now();
+        let lease_until = now + self.policy.lease;
+        let claimed = self
+            .outbox
+            .claim(now, lease_until, self.policy.batch)
+            .await?;
+        let count = claimed.len();
+        let results = futures_util::future::join_all(
+            claimed.into_iter().map(|claimed| self.deliver(claimed)),
+        )
+        .await;
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        Ok(count)
+    }
+
+    async fn deliver(&self, claimed: ClaimedEvent) -> Result<(), StoreError> {
+        let ClaimedEvent {
+            row,
+            event: audited,
+            attempt,
+        } = claimed;
+        let Some(kind) = EventType::of(&audited) else {
+            return self.outbox.delivered(row).await;
+        };
+        let (Some(challenge_id), Some(subscriber)) =
+            (audited.challenge_id, audited.subscriber.clone())
+        else {
+            return self.outbox.delivered(row).await;
+        };
+        let id = event_id(challenge_id, row);
+        let result = match self
+            .use_cases
+            .challenges
+            .find_with_context(challenge_id)
+            .await?
+        {
+            Some((_, Some(context))) => {
+                let event = ChallengeEvent {
+                    id: id.clone(),
+                    event_type: kind,
+                    at: audited.at,
+                    challenge_id,
+                    subject: audited.subject.clone(),
+                    operation: context.operation.as_str().to_owned(),
+                    context_digest: context.digest(),
+                    delivery: match audited.outcome {
+                        AuditOutcome::Delivery(status) => {
+                            Some((status, audited.error_code.clone()))
+                        }
+                        _ => None,
+                    },
+                };
+                self.sender.deliver(&subscriber, &event).await
+            }
+            _ => Err(EventError {
+                code: "purged".into(),
+                detail: "the challenge or its context is no longer stored".into(),
+                permanent: true,
+            }),
+        };
+        let count = |outcome: &'static str| {
+            metrics::counter!(EVENT_DELIVERIES, "type" => kind.as_str(), "outcome" => outcome)
+                .increment(1);
+        };
+        let error = match result {
+            Ok(()) => {
+                self.outbox.delivered(row).await?;
+                count("delivered");
+                tracing::info!(event_id = %id, event_type = kind.as_str(), subscriber = %subscriber, challenge_id = %challenge_id, attempt, "event delivered");
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        if error.permanent || attempt >= self.policy.max_attempts {
+            let now = self.use_cases.clock.now();
+            let record = AuditEvent::new(
+                AuditKind::EventUndelivered,
+                now,
+                &Actor::new(id.clone(), SYSTEM_ACTOR),
+                Some(challenge_id),
+                &audited.subject,
+                AuditOutcome::GaveUp,
+            )
+            .with_message(None, Some(id.clone()))
+            .with_error_code(Some(error.code.clone()));
+            self.outbox.give_up(row, attempt, &record).await?;
+            count("gave_up");
+            log_event(&record);
+            tracing::warn!(event_id = %id, event_type = kind.as_str(), subscriber = %subscriber, challenge_id = %challenge_id, attempt, error = %error, "event given up");
+            return Ok(());
+        }
+        let wait = self.policy.jittered(attempt, random_fraction());
+        let due = self.use_cases.clock.now() + wait;
+        self.outbox.retry_at(row, attempt, due).await?;
+        count("failed");
+        tracing::info!(event_id = %id, event_type = kind.as_str(), subscriber = %subscriber, attempt, retry_in_ms = wait.as_millis() as u64, error = %error, "event delivery failed; will retry");
+        Ok(())
+    }
+}
