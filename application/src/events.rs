@@ -276,3 +276,211 @@ impl Dispatcher {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use mfa_totp_domain::{ChallengeStatus, ContextState};
+
+    use super::*;
+    use crate::ports::{MockEventOutbox, MockEventSender};
+    use crate::test_support::*;
+
+    fn subscribed(types: &[EventType]) -> Subscriptions {
+        Subscriptions::new(HashMap::from([(client(), types.iter().copied().collect())]))
+    }
+
+    fn audited(kind: AuditKind, outcome: AuditOutcome) -> AuditEvent {
+        AuditEvent::new(kind, now(), &who(), Some(challenge_id()), &user(), outcome)
+    }
+
+    fn verified_event() -> AuditEvent {
+        audited(
+            AuditKind::Verified,
+            AuditOutcome::Status(ChallengeStatus::Verified),
+        )
+    }
+
+    #[test]
+    fn only_the_creator_receives_and_only_what_it_subscribed_to() {
+        let challenge = challenge(ChallengeStatus::Verified);
+        let verified = verified_event();
+        let subscriptions = subscribed(&[EventType::ChallengeVerified]);
+        assert_eq!(
+            subscriptions.subscriber(&challenge, &verified),
+            Some(client())
+        );
+        let locked = audited(
+            AuditKind::Locked,
+            AuditOutcome::Status(ChallengeStatus::Locked),
+        );
+        assert_eq!(subscriptions.subscriber(&challenge, &locked), None);
+        let sent = audited(
+            AuditKind::CodeSent,
+            AuditOutcome::Status(ChallengeStatus::CodeSent),
+        );
+        assert_eq!(
+            subscribed(&EventType::ALL).subscriber(&challenge, &sent),
+            None
+        );
+        let others = Subscriptions::new(HashMap::from([(
+            ClientId::parse("someone-else").unwrap(),
+            EventType::ALL.into_iter().collect(),
+        )]));
+        assert_eq!(others.subscriber(&challenge, &verified), None);
+        assert!(Subscriptions::default().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_change_is_applied_with_its_events_marked_for_the_subscriber() {
+        let mut mocks = Mocks::new();
+        mocks.subscriptions = subscribed(&[EventType::ChallengeCancelled]);
+        mocks
+            .challenges
+            .expect_apply()
+            .withf(|change| {
+                change.events.len() == 1 && change.events[0].subscriber == Some(client())
+            })
+            .times(1)
+            .returning(|_| Ok(Change::Applied));
+        let use_cases = mocks.build();
+        let before = challenge(ChallengeStatus::Pending);
+        let after = before.after_cancel(now()).unwrap();
+        let event = audited(
+            AuditKind::Cancelled,
+            AuditOutcome::Status(ChallengeStatus::Cancelled),
+        );
+        let change = ChallengeChange::update(&before, after).recording(vec![event]);
+        assert_eq!(use_cases.apply(&change).await.unwrap(), Change::Applied);
+    }
+
+    fn claimed(attempt: u32) -> ClaimedEvent {
+        ClaimedEvent {
+            row: 41,
+            event: verified_event().notifying(Some(client())),
+            attempt,
+        }
+    }
+
+    fn dispatcher(
+        outbox: MockEventOutbox,
+        answer: Result<(), EventError>,
+        seen: Arc<Mutex<Vec<ChallengeEvent>>>,
+    ) -> Dispatcher {
+        let mut sender = MockEventSender::new();
+        sender.expect_deliver().returning(move |_, event| {
+            seen.lock().unwrap().push(event.clone());
+            answer.clone()
+        });
+        Dispatcher {
+            use_cases: Mocks::new()
+                .with_challenge(challenge(ChallengeStatus::Verified))
+                .with_context(ContextState::Active)
+                .build(),
+            outbox: Arc::new(outbox),
+            sender: Arc::new(sender),
+            policy: DeliveryPolicy {
+                max_attempts: 3,
+                ..DeliveryPolicy::default()
+            },
+        }
+    }
+
+    fn claiming(attempt: u32) -> MockEventOutbox {
+        let mut outbox = MockEventOutbox::new();
+        outbox
+            .expect_claim()
+            .withf(|at, until, _| *at == now() && *until == now() + chrono::TimeDelta::seconds(30))
+            .times(1)
+            .returning(move |_, _, _| Ok(vec![claimed(attempt)]));
+        outbox
+    }
+
+    fn refused() -> EventError {
+        EventError {
+            code: "HTTP 500".into(),
+            detail: "the subscriber answered 500".into(),
+            permanent: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delivered_event_names_its_challenge_context_and_stable_id() {
+        let mut outbox = claiming(1);
+        outbox
+            .expect_delivered()
+            .withf(|row| *row == 41)
+            .times(1)
+            .returning(|_| Ok(()));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let dispatcher = dispatcher(outbox, Ok(()), seen.clone());
+        assert_eq!(dispatcher.deliver_due().await.unwrap(), 1);
+        let event = seen.lock().unwrap()[0].clone();
+        assert_eq!(event.id, event_id(challenge_id(), 41));
+        assert_eq!(event.event_type, EventType::ChallengeVerified);
+        assert_eq!(
+            (event.challenge_id, &event.subject),
+            (challenge_id(), &user())
+        );
+        assert_eq!(event.operation, "payments.transfer");
+        assert_eq!(event.context_digest, context(ContextState::Active).digest());
+        assert_eq!(event.at, now());
+    }
+
+    #[tokio::test]
+    async fn a_failed_attempt_is_retried_after_a_jittered_backoff() {
+        let mut outbox = claiming(2);
+        // Attempt 2 failed: 10 s doubled from 5 s, drawn between 5 and 10 s.
+        outbox
+            .expect_retry_at()
+            .withf(|row, attempt, due| {
+                let wait = *due - now();
+                *row == 41
+                    && *attempt == 2
+                    && wait >= chrono::TimeDelta::seconds(5)
+                    && wait <= chrono::TimeDelta::seconds(10)
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let dispatcher = dispatcher(outbox, Err(refused()), Default::default());
+        dispatcher.deliver_due().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_last_failed_attempt_gives_the_event_up_in_the_trail() {
+        let mut outbox = claiming(3);
+        outbox
+            .expect_give_up()
+            .withf(|row, attempt, record| {
+                *row == 41
+                    && *attempt == 3
+                    && record.kind == AuditKind::EventUndelivered
+                    && record.outcome == AuditOutcome::GaveUp
+                    && record.error_code.as_deref() == Some("HTTP 500")
+                    && record.message_id == Some(event_id(challenge_id(), 41))
+                    && record.actor == SYSTEM_ACTOR
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let dispatcher = dispatcher(outbox, Err(refused()), Default::default());
+        dispatcher.deliver_due().await.unwrap();
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_jitter_stays_within_half_of_it() {
+        let policy = DeliveryPolicy {
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(60),
+            ..DeliveryPolicy::default()
+        };
+        let waits: Vec<u64> = (1..=6).map(|n| policy.backoff(n).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 60, 60]);
+        assert_eq!(policy.backoff(200), Duration::from_secs(60));
+        assert_eq!(policy.jittered(3, 0.0), Duration::from_secs(10));
+        assert_eq!(policy.jittered(3, 1.0), Duration::from_secs(20));
+        let fractions: Vec<f64> = (0..50).map(|_| random_fraction()).collect();
+        assert!(fractions.iter().all(|f| (0.0..1.0).contains(f)));
+        assert!(fractions.windows(2).any(|w| w[0] != w[1]), "jitter varies");
+    }
+}

@@ -186,6 +186,8 @@ pub struct Mocks {
     pub audit: MockAuditLog,
     pub limits: Limits,
     pub clients: ClientOperations,
+    /// Who receives which events (none unless a test subscribes someone).
+    pub subscriptions: crate::events::Subscriptions,
     pub now: Timestamp,
     /// Signs step-up assertions ([`TestSigner`] unless a test puts a mock in).
     pub signer: Arc<dyn AssertionSigner>,
@@ -213,6 +215,7 @@ impl Mocks {
             audit: MockAuditLog::new(),
             limits: Limits::default(),
             clients: ClientOperations::default(),
+            subscriptions: Default::default(),
             now: now(),
             signer: Arc::new(TestSigner),
             challenge: None,
@@ -269,7 +272,7 @@ impl Mocks {
             clients: self.clients,
             signer: self.signer,
             assertions: AssertionPolicy::default(),
-            subscriptions: Default::default(),
+            subscriptions: self.subscriptions,
         }
     }
 }

@@ -91,6 +91,8 @@ pub struct Setup {
     pub sms: Option<Arc<dyn SmsSender>>,
     /// Use the SMS providers `settings` configure instead of the console inbox.
     pub real_sms: bool,
+    /// Serve as `serve --dev` does (the development inbox).
+    pub development: bool,
 }
 
 impl Setup {
@@ -111,6 +113,7 @@ impl Setup {
             clock: None,
             sms: None,
             real_sms: false,
+            development: false,
         }
     }
 }
@@ -217,7 +220,10 @@ impl TestApp {
                 inbox.clone(),
             )))) as Arc<dyn SmsSender>),
         };
-        let config = Config::new(setup.settings).expect("the test's settings are valid");
+        let mut config = Config::new(setup.settings).expect("the test's settings are valid");
+        if setup.development {
+            config.mode = mfa_totp_server::config::Mode::Development;
+        }
         let app = Application::build(
             &config,
             Overrides {

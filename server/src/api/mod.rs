@@ -4,6 +4,7 @@ pub mod assertions;
 pub mod audit;
 pub mod challenges;
 pub mod errors;
+pub mod events;
 pub mod examples;
 pub mod health;
 pub mod metrics;

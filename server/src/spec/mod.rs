@@ -11,6 +11,7 @@ use poem_openapi::types::ToJSON;
 use serde_json::{Map, Value, json};
 
 use crate::api::assertions::StepUpAssertionClaims;
+use crate::api::events::WebhookEvent;
 use crate::http::{custom_methods, request_id};
 pub use errors::{EXAMPLE_REQUEST_ID, errors_of};
 use mfa_totp_domain::ChallengePolicy;
@@ -37,6 +38,7 @@ pub fn publish(generated: &str) -> String {
     }
     if let Some(schemas) = document.pointer_mut("/components/schemas") {
         add_schema::<StepUpAssertionClaims>(schemas);
+        add_schema::<WebhookEvent>(schemas);
         give_enums_an_example(schemas);
     }
     unwrap_described_refs(&mut document);

@@ -9,6 +9,7 @@ mod client_rust;
 mod concurrency;
 mod database_outage;
 mod errors;
+mod events;
 mod fakes;
 mod flow;
 mod messages;
