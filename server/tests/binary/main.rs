@@ -2,6 +2,7 @@
 //! fleet of two processes on one PostgreSQL database. One test binary, so CI links it once.
 
 mod drain;
+mod events;
 mod fleet;
 mod memory;
 mod metrics;
