@@ -354,8 +354,17 @@ async fn report_signed_over(
 }
 
 async fn app_with_callback(twilio: &MockServer, test: &str) -> TestApp {
+    app_with_callback_and(twilio, test, |_| {}).await
+}
+
+async fn app_with_callback_and(
+    twilio: &MockServer,
+    test: &str,
+    configure: impl FnOnce(&mut mfa_totp_server::config::Settings),
+) -> TestApp {
     let database = TestDatabase::from_env(test).await;
     let mut setup = Setup::new(&database);
+    configure(&mut setup.settings);
     setup.settings.sms.chain = vec![SmsProvider::Twilio];
     setup.settings.sms.twilio = TwilioConfig {
         status_callback: Some(CALLBACK.into()),
@@ -394,6 +403,54 @@ async fn a_signed_twilio_status_callback_sets_the_delivery_status_and_a_bad_one_
         204
     );
     assert_eq!(last_sms(&app, &id).await["deliveryStatus"], "DELIVERED");
+}
+
+#[tokio::test]
+async fn an_undelivered_report_is_pushed_to_the_creator_as_sms_undelivered() {
+    let twilio = twilio_accepting().await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&receiver)
+        .await;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let app = app_with_callback_and(&twilio, "sms_undelivered", |s| {
+        s.events.poll_interval_ms = 20;
+        s.events.subscribers.insert(
+            "operation-service".into(),
+            mfa_totp_server::config::SubscriberSettings {
+                url: Some(receiver.uri()),
+                secret: Some(secret.into()),
+                events: vec!["sms.undelivered".into()],
+            },
+        );
+    })
+    .await;
+    assert_eq!(app.put_user("alice", PHONE).await.status, 201);
+    let id = app.create_challenge("alice").await;
+    assert_eq!(app.initiate(&id, "alice").await.status, 200);
+    let token = Some("twilio-token-7f3a9c2e41b8");
+    assert_eq!(report(&app, "SM1", "sent", token).await.status, 204);
+    let undelivered =
+        report_signed_over(&app, "SM1", "undelivered", &[("ErrorCode", "30008")], token, CALLBACK)
+            .await;
+    assert_eq!(undelivered.status, 204);
+    let mut requests = Vec::new();
+    for _ in 0..250 {
+        requests = receiver.received_requests().await.unwrap();
+        if !requests.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let requests = receiver.received_requests().await.unwrap_or(requests);
+    assert_eq!(requests.len(), 1, "one event: `sent` is no event");
+    let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(body["type"], "sms.undelivered");
+    assert_eq!(body["data"]["challengeId"], id.as_str());
+    assert_eq!(body["data"]["deliveryStatus"], "UNDELIVERED");
+    assert_eq!(body["data"]["errorCode"], "30008");
 }
 
 /// A status only moves forward: a late or replayed `queued` or `sent` after `delivered`
