@@ -50,7 +50,12 @@ fn redacted(settings: &Settings) -> String {
         sms.webhook.url.as_ref(),
         settings.telemetry.otlp_endpoint.as_ref(),
     ];
-    for url in urls.into_iter().flatten() {
+    let subscribers = settings.events.subscribers.values();
+    for url in urls
+        .into_iter()
+        .flatten()
+        .chain(subscribers.filter_map(|s| s.url.as_ref()))
+    {
         text = text.replace(
             &format!("{url:?}"),
             &format!("{:?}", mfa_totp_http::redacted(url)),

@@ -529,3 +529,107 @@ fn acr_comes_per_operation_from_nested_or_quoted_keys_with_a_default() {
         assert!(all.contains(key), "{toml}: {all}");
     }
 }
+
+/// `events.subscribers.<sub>`: every hostile or strange value is named by its key, and a
+/// good one becomes a subscription and a delivery policy.
+#[test]
+fn event_subscribers_are_checked_key_by_key() {
+    let good = "[events]\nmax_attempts = 4\ntimeout_ms = 1500\n\
+                [events.subscribers.payments-service]\nurl = \"https://payments.example/hooks\"\n\
+                secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n\
+                events = [\"challenge.verified\", \" sms.undelivered\"]\n";
+    let config = load_toml(good).unwrap();
+    assert_eq!(config.policies.delivery.max_attempts, 4);
+    assert_eq!(
+        config.policies.delivery.lease,
+        std::time::Duration::from_secs(3)
+    );
+    assert!(!config.policies.subscriptions.is_empty());
+    let key = "events.subscribers.payments-service";
+    let bad = [
+        (
+            "url = \"https://payments.example/hooks\"",
+            "url = \"http://payments.example/hooks\"",
+            format!("{key}.url"),
+        ),
+        (
+            "url = \"https://payments.example/hooks\"",
+            "url = \"ftp://payments.example\"",
+            format!("{key}.url"),
+        ),
+        (
+            "url = \"https://payments.example/hooks\"\n",
+            "",
+            format!("{key}.url is required"),
+        ),
+        (
+            "secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n",
+            "",
+            format!("{key}.secret is required"),
+        ),
+        (
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "",
+            format!("{key}.secret: is empty"),
+        ),
+        (
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            format!("{key}.secret must be whsec_"),
+        ),
+        (
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_not base64!",
+            format!("{key}.secret must be whsec_"),
+        ),
+        (
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_c2hvcnQ=",
+            "at least 24 bytes".into(),
+        ),
+        (
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "low entropy".into(),
+        ),
+        (
+            "\"challenge.verified\"",
+            "\"challenge.created\"",
+            format!("{key}.events: 'challenge.created' is not one of"),
+        ),
+        (
+            "max_attempts = 4",
+            "max_attempts = 0",
+            "events.max_attempts must be 1 to 100".into(),
+        ),
+        (
+            "timeout_ms = 1500",
+            "timeout_ms = 5",
+            "events.timeout_ms must be 100 to 60000".into(),
+        ),
+        (
+            "payments-service]",
+            "bad id!]",
+            "events.subscribers.bad id!".into(),
+        ),
+    ];
+    for (from, to, expected) in bad {
+        let text = good.replacen(from, to, 1);
+        let error = format!("{:#}", load_toml(&text).expect_err(&text));
+        assert!(error.contains(&expected), "{to:?}: {error}");
+    }
+    // A URL with credentials is shown redacted by `config check`.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mfa-totp.toml");
+    let with_credentials = good.replace(
+        "payments.example/hooks",
+        "payments.example/hooks?token=s3cr3t-q",
+    );
+    std::fs::write(&path, with_credentials).unwrap();
+    let checked = super::check(Some(&path), super::Mode::Development);
+    let shown = checked.effective.unwrap();
+    assert!(
+        !shown.contains("s3cr3t-q") && !shown.contains("whsec_MfKQ"),
+        "{shown}"
+    );
+}

@@ -431,9 +431,15 @@ async fn an_undelivered_report_is_pushed_to_the_creator_as_sms_undelivered() {
     assert_eq!(app.initiate(&id, "alice").await.status, 200);
     let token = Some("twilio-token-7f3a9c2e41b8");
     assert_eq!(report(&app, "SM1", "sent", token).await.status, 204);
-    let undelivered =
-        report_signed_over(&app, "SM1", "undelivered", &[("ErrorCode", "30008")], token, CALLBACK)
-            .await;
+    let undelivered = report_signed_over(
+        &app,
+        "SM1",
+        "undelivered",
+        &[("ErrorCode", "30008")],
+        token,
+        CALLBACK,
+    )
+    .await;
     assert_eq!(undelivered.status, 204);
     let mut requests = Vec::new();
     for _ in 0..250 {
