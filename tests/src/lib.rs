@@ -221,9 +221,7 @@ impl TestApp {
             )))) as Arc<dyn SmsSender>),
         };
         let mut config = Config::new(setup.settings).expect("the test's settings are valid");
-        if setup.development {
-            config.mode = mfa_totp_server::config::Mode::Development;
-        }
+        config.development = setup.development;
         let app = Application::build(
             &config,
             Overrides {

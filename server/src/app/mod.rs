@@ -31,7 +31,7 @@ use tokio::net::TcpListener;
 
 use crate::api::sms_status::TwilioCallback;
 use crate::auth::build_verifier;
-use crate::config::{Config, Mode, SmsProvider, SmsSettings, warn_about_long_templates};
+use crate::config::{Config, SmsProvider, SmsSettings, warn_about_long_templates};
 use crate::dev::inbox::Inbox;
 use crate::http::serve::{ConnectionLimits, serve};
 pub use clock::SystemClock;
@@ -82,7 +82,7 @@ impl Application {
             None => adapters::build_sms(&settings.sms)?,
         };
         // `serve --dev` only: the inbox of what the console provider sent and the events.
-        let inbox = (config.mode == Mode::Development).then(Inbox::default);
+        let inbox = config.development.then(Inbox::default);
         let console_only = settings
             .sms
             .providers()

@@ -116,7 +116,7 @@ impl Config {
             }
             Mode::Development => {
                 let filled = self.settings.fill_development_defaults();
-                self.mode = Mode::Development;
+                self.development = true;
                 Ok((self, filled))
             }
         }

@@ -18,8 +18,8 @@ const MAX_HEADER_BYTES: usize = 1 << 20;
 pub struct Config {
     pub settings: Settings,
     pub policies: Policies,
-    /// Production unless `serve --dev` ([`Config::for_mode`]).
-    pub mode: super::mode::Mode,
+    /// `serve --dev` (`Config::for_mode`): what only development serves (the inbox) is on.
+    pub development: bool,
 }
 
 impl Config {
@@ -39,7 +39,7 @@ impl Config {
         Ok(Self {
             settings,
             policies,
-            mode: super::mode::Mode::Production,
+            development: false,
         })
     }
 }
