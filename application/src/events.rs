@@ -122,7 +122,7 @@ pub struct DeliveryPolicy {
     /// How long a claim holds an event: longer than one attempt can take, so that only a
     /// crashed instance's events are claimed again.
     pub lease: Duration,
-    /// Events claimed at once (each of another challenge), delivered concurrently.
+    /// The most events one instance delivers at once (each of another challenge).
     pub batch: u32,
 }
 
@@ -174,25 +174,19 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// One round: claims what is due and delivers it. Returns how many events it claimed (a
-    /// full batch means more may be due at once).
-    pub async fn deliver_due(&self) -> Result<usize, StoreError> {
+    /// Claims at most `room` due events (at most one per challenge), each leased for
+    /// [`DeliveryPolicy::lease`], for [`Self::deliver`] to take one by one. The caller
+    /// delivers them concurrently and claims again as deliveries finish, so that a
+    /// subscriber that hangs holds up only its own events.
+    pub async fn claim_due(&self, room: u32) -> Result<Vec<ClaimedEvent>, StoreError> {
         let now = self.use_cases.clock.now();
         let lease_until = now + self.policy.lease;
-        let claimed = self
-            .outbox
-            .claim(now, lease_until, self.policy.batch)
-            .await?;
-        let count = claimed.len();
-        let results = futures_util::future::join_all(
-            claimed.into_iter().map(|claimed| self.deliver(claimed)),
-        )
-        .await;
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
-        Ok(count)
+        self.outbox.claim(now, lease_until, room).await
     }
 
-    async fn deliver(&self, claimed: ClaimedEvent) -> Result<(), StoreError> {
+    /// Pushes one claimed event and settles it: delivered, due again after a jittered
+    /// backoff, or given up (audited) after its last attempt.
+    pub async fn deliver(&self, claimed: ClaimedEvent) -> Result<(), StoreError> {
         let ClaimedEvent {
             row,
             event: audited,
@@ -387,11 +381,20 @@ mod tests {
         }
     }
 
+    /// Claims (room for 32) and delivers each, as the server's loop does.
+    async fn deliver_due(dispatcher: &Dispatcher) {
+        for claimed in dispatcher.claim_due(32).await.unwrap() {
+            dispatcher.deliver(claimed).await.unwrap();
+        }
+    }
+
     fn claiming(attempt: u32) -> MockEventOutbox {
         let mut outbox = MockEventOutbox::new();
         outbox
             .expect_claim()
-            .withf(|at, until, _| *at == now() && *until == now() + chrono::TimeDelta::seconds(30))
+            .withf(|at, until, room| {
+                *at == now() && *until == now() + chrono::TimeDelta::seconds(30) && *room == 32
+            })
             .times(1)
             .returning(move |_, _, _| Ok(vec![claimed(attempt)]));
         outbox
@@ -415,7 +418,7 @@ mod tests {
             .returning(|_| Ok(()));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let dispatcher = dispatcher(outbox, Ok(()), seen.clone());
-        assert_eq!(dispatcher.deliver_due().await.unwrap(), 1);
+        deliver_due(&dispatcher).await;
         let event = seen.lock().unwrap()[0].clone();
         assert_eq!(event.id, event_id(challenge_id(), 41));
         assert_eq!(event.event_type, EventType::ChallengeVerified);
@@ -444,7 +447,7 @@ mod tests {
             .times(1)
             .returning(|_, _, _| Ok(()));
         let dispatcher = dispatcher(outbox, Err(refused()), Default::default());
-        dispatcher.deliver_due().await.unwrap();
+        deliver_due(&dispatcher).await;
     }
 
     #[tokio::test]
@@ -464,7 +467,7 @@ mod tests {
             .times(1)
             .returning(|_, _, _| Ok(()));
         let dispatcher = dispatcher(outbox, Err(refused()), Default::default());
-        dispatcher.deliver_due().await.unwrap();
+        deliver_due(&dispatcher).await;
     }
 
     #[test]

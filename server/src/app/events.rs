@@ -1,7 +1,7 @@
 //! The background delivery of events each instance runs when `events.subscribers` names
 //! any: every `events.poll_interval_ms` it marks overdue challenges `EXPIRED` (so that
-//! `challenge.expired` is pushed without anyone asking), then claims and delivers the events
-//! due. A full batch is followed at once by the next.
+//! `challenge.expired` is pushed without anyone asking), then claims the events due into
+//! free delivery slots, each delivered in a task of its own.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use mfa_totp_application::events::Dispatcher;
 use mfa_totp_domain::ClientId;
 use mfa_totp_events::{SubscriberConfig, WebhookEvents};
 use mfa_totp_storage::SqlStore;
+use tokio::sync::Semaphore;
 
 use crate::config::{EventsSettings, Policies};
 use crate::dev::inbox::Inbox;
@@ -64,20 +65,41 @@ pub fn dispatcher(
     )))
 }
 
-/// Sweeps and delivers every `every`, for as long as the task runs. A failed round is
-/// logged and tried again at the next tick.
+/// Sweeps and delivers, for as long as the task runs: claims as many due events as there
+/// are free delivery slots (`DeliveryPolicy::batch`), delivers each in a task of its own,
+/// and claims again once slots free up; with nothing more to claim, waits `every`. A
+/// subscriber that hangs holds only the slots of its own events. A failed round is logged
+/// and tried again at the next tick.
 pub async fn deliver_every(dispatcher: Arc<Dispatcher>, every: Duration) {
+    let slots = Arc::new(Semaphore::new(dispatcher.policy.batch as usize));
     loop {
         if let Err(error) = dispatcher.use_cases.expire_overdue(SWEEP_BATCH).await {
             tracing::warn!(error = %error, "expiry sweep failed; trying again at the next interval");
         }
-        match dispatcher.deliver_due().await {
-            Ok(claimed) if claimed as u32 >= dispatcher.policy.batch => continue,
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(error = %error, "event delivery round failed; trying again at the next interval");
+        let room = slots.available_permits() as u32;
+        let mut more = false;
+        if room > 0 {
+            match dispatcher.claim_due(room).await {
+                Ok(claimed) => {
+                    more = claimed.len() as u32 == room;
+                    for event in claimed {
+                        let slot = slots.clone().acquire_owned().await.expect("never closed");
+                        let dispatcher = dispatcher.clone();
+                        tokio::spawn(async move {
+                            if let Err(error) = dispatcher.deliver(event).await {
+                                tracing::warn!(error = %error, "recording an event's delivery failed; its claim runs out and it is sent again");
+                            }
+                            drop(slot);
+                        });
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "claiming events failed; trying again at the next interval");
+                }
             }
         }
-        tokio::time::sleep(every).await;
+        if !more {
+            tokio::time::sleep(every).await;
+        }
     }
 }

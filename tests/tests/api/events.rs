@@ -346,3 +346,63 @@ async fn the_development_inbox_shows_codes_newest_first_and_production_has_no_in
         reply.assert_error(404, "RESOURCE_UNKNOWN");
     }
 }
+
+#[tokio::test]
+async fn a_subscriber_that_hangs_does_not_hold_up_another_ones_events() {
+    let hanging = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204).set_delay(Duration::from_secs(30)))
+        .mount(&hanging)
+        .await;
+    let fast = accepting().await;
+    let app = spawn(
+        |s| {
+            subscribe(s, "slow-service", &hanging.uri(), OTHER_SECRET, &[]);
+            subscribe(s, CREATOR, &fast.uri(), SECRET, &[]);
+            s.events.timeout_ms = 60_000;
+        },
+        None,
+    )
+    .await;
+    let slow = TestApp::token(
+        "slow-service",
+        &[
+            mfa_totp_server::auth::SCOPE_CHALLENGES_WRITE,
+            mfa_totp_server::auth::SCOPE_CHALLENGES_READ,
+        ],
+    );
+    let create = |token: String| {
+        let app = &app;
+        async move {
+            let reply = app
+                .post_json(
+                    "/internal/v1/mfa/challenges",
+                    &token,
+                    serde_json::json!({
+                        "subjectUserId": "hana",
+                        "stepUpRequestContext": {"operation": "payments.transfer", "attributes": {}}
+                    }),
+                )
+                .await;
+            let id = reply.body["challengeId"].as_str().unwrap().to_owned();
+            app.post(&format!("/internal/v1/mfa/challenges/{id}:cancel"), &token)
+                .await;
+            id
+        }
+    };
+    create(slow).await;
+    for _ in 0..250 {
+        if !hanging.received_requests().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        hanging.received_requests().await.unwrap().len(),
+        1,
+        "the slow one is held"
+    );
+    let id = create(TestApp::service_token()).await;
+    let events = received(&fast, SECRET, 1).await;
+    assert_eq!(events[0].1["data"]["challengeId"], id.as_str());
+}
