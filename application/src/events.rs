@@ -76,22 +76,14 @@ pub fn describe_and_register() {
 impl UseCases {
     /// Applies `change`, its events marked with their subscribers first.
     pub(crate) async fn apply(&self, change: &ChallengeChange) -> Result<Change, StoreError> {
-        let marked;
-        let change = match change.events.iter().any(|e| {
-            self.subscriptions
-                .subscriber(&change.challenge, e)
-                .is_some()
-        }) {
-            true => {
-                marked = ChallengeChange {
-                    events: self.subscriptions.mark(&change.challenge, &change.events),
-                    ..change.clone()
-                };
-                &marked
-            }
-            false => change,
+        if self.subscriptions.is_empty() {
+            return self.challenges.apply(change).await;
+        }
+        let marked = ChallengeChange {
+            events: self.subscriptions.mark(&change.challenge, &change.events),
+            ..change.clone()
         };
-        self.challenges.apply(change).await
+        self.challenges.apply(&marked).await
     }
 
     /// Marks at most `batch` live challenges past their TTL `EXPIRED`, each audited (and
@@ -165,7 +157,8 @@ fn random_fraction() -> f64 {
     }
 }
 
-/// Delivers the outbox: each round claims the due events and pushes them concurrently.
+/// Delivers the outbox: claims due events ([`Self::claim_due`]) and pushes each
+/// ([`Self::deliver`]).
 pub struct Dispatcher {
     pub use_cases: UseCases,
     pub outbox: Arc<dyn EventOutbox>,
