@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use chrono::TimeDelta;
-use sha2::{Digest, Sha256};
 
 use crate::{Challenge, ChallengeId, ClientId, Operation, StepUpContext, Timestamp, UserId};
 
@@ -103,10 +102,7 @@ pub struct StepUpAssertion {
 /// SHA-256(`mfa-totp step-up assertion:` + the challenge id). Unique as the challenge id
 /// is, and the same each time the one assertion is signed.
 pub fn assertion_id(challenge: ChallengeId) -> uuid::Uuid {
-    let digest = Sha256::digest(format!("mfa-totp step-up assertion:{challenge}"));
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Uuid::new_v8(bytes)
+    crate::ids::derived_uuid(&format!("mfa-totp step-up assertion:{challenge}"))
 }
 
 #[cfg(test)]

@@ -2,8 +2,6 @@
 //! told about, and under which id. An event is an audit event with a subscriber: it is
 //! recorded by the change it reports, in the same transaction, and delivered from the trail.
 
-use sha2::{Digest, Sha256};
-
 use crate::names::stored_names;
 use crate::{AuditEvent, AuditKind, AuditOutcome, ChallengeId, DeliveryStatus, Timestamp, UserId};
 
@@ -70,17 +68,7 @@ pub struct ChallengeEvent {
 /// both, so that every attempt, by any instance, after any restart, names it alike, and two
 /// databases never give two events one id.
 pub fn event_id(challenge: ChallengeId, row: i64) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"mfa-totp event\0")
-        .chain_update(challenge.to_string().as_bytes())
-        .chain_update(b"\0")
-        .chain_update(row.to_be_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes)
-        .into_uuid()
-        .to_string()
+    crate::ids::derived_uuid(&format!("mfa-totp event:{challenge}:{row}")).to_string()
 }
 
 #[cfg(test)]

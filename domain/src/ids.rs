@@ -3,6 +3,17 @@
 
 use std::fmt;
 
+/// The UUID (version 8) named by `name`: the first 16 bytes of its SHA-256. The same name
+/// gives the same id on every instance and after every restart, so an id derived from what
+/// is stored (a challenge's assertion, an event's delivery) needs no column of its own.
+pub fn derived_uuid(name: &str) -> uuid::Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::new_v8(bytes)
+}
+
 /// Why an identifier was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidId {
