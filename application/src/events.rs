@@ -111,9 +111,8 @@ pub struct DeliveryPolicy {
     /// and each wait is drawn between half of it and all of it (jitter).
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// How long a claim holds an event: longer than one attempt can take, so that only a
-    /// crashed instance's events are claimed again.
-    pub lease: Duration,
+    /// The longest one attempt takes (connect included).
+    pub attempt_timeout: Duration,
     /// The most events one instance delivers at once (each of another challenge).
     pub batch: u32,
 }
@@ -124,13 +123,19 @@ impl Default for DeliveryPolicy {
             max_attempts: 15,
             backoff_base: Duration::from_secs(5),
             backoff_max: Duration::from_secs(3600),
-            lease: Duration::from_secs(30),
+            attempt_timeout: Duration::from_secs(10),
             batch: 32,
         }
     }
 }
 
 impl DeliveryPolicy {
+    /// How long a claim holds an event: twice what an attempt can take, so that only a
+    /// crashed instance's events are claimed again.
+    pub fn lease(&self) -> Duration {
+        self.attempt_timeout * 2
+    }
+
     /// The wait after failed attempt `attempt` (from 1), before jitter.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let doubled = self.backoff_base.saturating_mul(
@@ -173,7 +178,7 @@ impl Dispatcher {
     /// subscriber that hangs holds up only its own events.
     pub async fn claim_due(&self, room: u32) -> Result<Vec<ClaimedEvent>, StoreError> {
         let now = self.use_cases.clock.now();
-        let lease_until = now + self.policy.lease;
+        let lease_until = now + self.policy.lease();
         self.outbox.claim(now, lease_until, room).await
     }
 
@@ -386,7 +391,7 @@ mod tests {
         outbox
             .expect_claim()
             .withf(|at, until, room| {
-                *at == now() && *until == now() + chrono::TimeDelta::seconds(30) && *room == 32
+                *at == now() && *until == now() + chrono::TimeDelta::seconds(20) && *room == 32
             })
             .times(1)
             .returning(move |_, _, _| Ok(vec![claimed(attempt)]));
@@ -461,6 +466,58 @@ mod tests {
             .returning(|_, _, _| Ok(()));
         let dispatcher = dispatcher(outbox, Err(refused()), Default::default());
         deliver_due(&dispatcher).await;
+    }
+
+    #[tokio::test]
+    async fn an_unsubscribed_or_purged_event_is_given_up_at_its_first_attempt() {
+        let gives_up = |code: &'static str| {
+            let mut outbox = claiming(1);
+            outbox
+                .expect_give_up()
+                .withf(move |_, attempt, record| {
+                    *attempt == 1 && record.error_code.as_deref() == Some(code)
+                })
+                .times(1)
+                .returning(|_, _, _| Ok(()));
+            outbox
+        };
+        let unsubscribed = EventError {
+            code: "unsubscribed".into(),
+            detail: "events.subscribers.x is not configured".into(),
+            permanent: true,
+        };
+        let dispatcher = dispatcher(
+            gives_up("unsubscribed"),
+            Err(unsubscribed),
+            Default::default(),
+        );
+        deliver_due(&dispatcher).await;
+
+        let mut mocks = Mocks::new();
+        mocks
+            .challenges
+            .expect_find_with_context()
+            .returning(|_| Ok(None));
+        let mut sender = MockEventSender::new();
+        sender.expect_deliver().never();
+        let purged = Dispatcher {
+            use_cases: mocks.build(),
+            outbox: Arc::new(gives_up("purged")),
+            sender: Arc::new(sender),
+            policy: DeliveryPolicy::default(),
+        };
+        deliver_due(&purged).await;
+    }
+
+    #[test]
+    fn with_the_defaults_an_event_is_given_up_after_2_7_to_5_4_hours_of_waits() {
+        let policy = DeliveryPolicy::default();
+        let retries = 1..policy.max_attempts;
+        let longest: Duration = retries.clone().map(|n| policy.backoff(n)).sum();
+        let shortest: Duration = retries.map(|n| policy.jittered(n, 0.0)).sum();
+        assert_eq!(longest, Duration::from_secs(19_515));
+        assert_eq!(shortest, Duration::from_millis(9_757_500));
+        assert_eq!(policy.lease(), Duration::from_secs(20));
     }
 
     #[test]

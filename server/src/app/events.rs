@@ -45,7 +45,7 @@ pub fn dispatcher(
             Ok((client, config))
         })
         .collect::<anyhow::Result<_>>()?;
-    let sender = WebhookEvents::new(subscribers, Duration::from_millis(settings.timeout_ms))
+    let sender = WebhookEvents::new(subscribers, policies.delivery.attempt_timeout)
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let sender: Arc<dyn mfa_totp_application::EventSender> = Arc::new(sender);
     let sender = match inbox {

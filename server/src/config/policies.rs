@@ -223,7 +223,7 @@ impl Settings {
             max_attempts: e.max_attempts,
             backoff_base: millis(e.backoff_base_ms),
             backoff_max: millis(e.backoff_max_ms),
-            lease: millis(e.timeout_ms) * 2,
+            attempt_timeout: millis(e.timeout_ms),
             ..DeliveryPolicy::default()
         };
         Ok((Subscriptions::new(by_client), delivery))

@@ -72,7 +72,7 @@ impl Default for EventsSettings {
             max_attempts: policy.max_attempts,
             backoff_base_ms: policy.backoff_base.as_millis() as u64,
             backoff_max_ms: policy.backoff_max.as_millis() as u64,
-            timeout_ms: 10_000,
+            timeout_ms: policy.attempt_timeout.as_millis() as u64,
             poll_interval_ms: 500,
         }
     }

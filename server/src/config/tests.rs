@@ -541,7 +541,7 @@ fn event_subscribers_are_checked_key_by_key() {
     let config = load_toml(good).unwrap();
     assert_eq!(config.policies.delivery.max_attempts, 4);
     assert_eq!(
-        config.policies.delivery.lease,
+        config.policies.delivery.lease(),
         std::time::Duration::from_secs(3)
     );
     assert!(!config.policies.subscriptions.is_empty());
