@@ -377,6 +377,18 @@ impl TestApp {
         .await
     }
 
+    /// `:cancel` of the challenge `id`, by the service whose token is `token`.
+    pub async fn cancel(&self, id: &str, token: &str) -> Reply {
+        self.post(&format!("/internal/v1/mfa/challenges/{id}:cancel"), token)
+            .await
+    }
+
+    /// `:consume` of the challenge `id`, by the service whose token is `token`.
+    pub async fn consume(&self, id: &str, token: &str) -> Reply {
+        self.post(&format!("/internal/v1/mfa/challenges/{id}:consume"), token)
+            .await
+    }
+
     pub async fn verify(&self, id: &str, user: &str, otp: &str) -> Reply {
         self.post_json(
             &format!("/internal/v1/mfa/totp-sms/{id}:verify"),
@@ -397,6 +409,18 @@ impl TestApp {
             self.inbox.last_code_for(PHONE).expect("an SMS with a code"),
         )
     }
+}
+
+/// The requests `server` has received, once there are at least `count` (within 5 s).
+pub async fn requests_to(server: &wiremock::MockServer, count: usize) -> Vec<wiremock::Request> {
+    for _ in 0..250 {
+        let requests = server.received_requests().await.unwrap_or_default();
+        if requests.len() >= count {
+            return requests;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("fewer than {count} requests arrived");
 }
 
 /// The variable that shows the servers' logs: `TEST_LOG=1 cargo test -p mfa-totp-tests`.

@@ -258,12 +258,7 @@ async fn a_flood_of_refusals_is_one_event_and_hides_no_later_change() {
             assert_eq!(task.await.unwrap(), 429);
         }
     }
-    let cancelled = app
-        .post(
-            &format!("/internal/v1/mfa/challenges/{id}:cancel"),
-            &TestApp::service_token(),
-        )
-        .await;
+    let cancelled = app.cancel(&id, &TestApp::service_token()).await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.body);
     let trail = events(&app, &id).await;
     assert_eq!(

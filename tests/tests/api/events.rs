@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mfa_totp_server::config::{Settings, SubscriberSettings};
 use mfa_totp_storage::testing::TestDatabase;
-use mfa_totp_tests::{ManualClock, PHONE, Setup, TestApp, other_code};
+use mfa_totp_tests::{ManualClock, PHONE, Setup, TestApp, other_code, requests_to};
 use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -61,14 +61,8 @@ fn verified(request: &wiremock::Request, secret: &str) -> (String, Value) {
 
 /// The events `receiver` got so far (each verified), once there are at least `count`.
 async fn received(receiver: &MockServer, secret: &str, count: usize) -> Vec<(String, Value)> {
-    for _ in 0..250 {
-        let requests = receiver.received_requests().await.unwrap();
-        if requests.len() >= count {
-            return requests.iter().map(|r| verified(r, secret)).collect();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("fewer than {count} events arrived");
+    let requests = requests_to(receiver, count).await;
+    requests.iter().map(|r| verified(r, secret)).collect()
 }
 
 async fn accepting() -> MockServer {
@@ -100,20 +94,10 @@ async fn events_reach_their_creator_only_signed_and_in_order() {
     .await;
     let (id, code) = app.challenge_with_code("alice").await;
     assert_eq!(app.verify(&id, "alice", &code).await.status, 200);
-    let consumed = app
-        .post(
-            &format!("/internal/v1/mfa/challenges/{id}:consume"),
-            &TestApp::service_token(),
-        )
-        .await;
+    let consumed = app.consume(&id, &TestApp::service_token()).await;
     assert_eq!(consumed.status, 200, "{}", consumed.body);
     let cancelled = app.create_challenge("alice").await;
-    let reply = app
-        .post(
-            &format!("/internal/v1/mfa/challenges/{cancelled}:cancel"),
-            &TestApp::service_token(),
-        )
-        .await;
+    let reply = app.cancel(&cancelled, &TestApp::service_token()).await;
     assert_eq!(reply.status / 100, 2, "{}", reply.body);
 
     let events = received(&creator, SECRET, 3).await;
@@ -219,11 +203,7 @@ async fn a_refused_event_is_retried_with_its_id_and_given_up_after_the_limit() {
         .await;
     let app = spawn(|s| subscribe(s, CREATOR, &flaky.uri(), SECRET, &[]), None).await;
     let id = app.create_challenge("erin").await;
-    app.post(
-        &format!("/internal/v1/mfa/challenges/{id}:cancel"),
-        &TestApp::service_token(),
-    )
-    .await;
+    app.cancel(&id, &TestApp::service_token()).await;
     let attempts = received(&flaky, SECRET, 2).await;
     assert_eq!(
         attempts[0].0, attempts[1].0,
@@ -247,11 +227,7 @@ async fn a_refused_event_is_retried_with_its_id_and_given_up_after_the_limit() {
     .await;
     let gave_up_before = gave_up(&app).await;
     let id = app.create_challenge("frank").await;
-    app.post(
-        &format!("/internal/v1/mfa/challenges/{id}:cancel"),
-        &TestApp::service_token(),
-    )
-    .await;
+    app.cancel(&id, &TestApp::service_token()).await;
     let mut trail = Value::Null;
     for _ in 0..250 {
         trail = app
@@ -385,20 +361,13 @@ async fn a_subscriber_that_hangs_does_not_hold_up_another_ones_events() {
                 )
                 .await;
             let id = reply.body["challengeId"].as_str().unwrap().to_owned();
-            app.post(&format!("/internal/v1/mfa/challenges/{id}:cancel"), &token)
-                .await;
+            app.cancel(&id, &token).await;
             id
         }
     };
     create(slow).await;
-    for _ in 0..250 {
-        if !hanging.received_requests().await.unwrap().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     assert_eq!(
-        hanging.received_requests().await.unwrap().len(),
+        requests_to(&hanging, 1).await.len(),
         1,
         "the slow one is held"
     );

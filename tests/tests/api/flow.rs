@@ -46,12 +46,7 @@ async fn full_flow_reaches_verified_and_hands_the_context_over_once() {
     assert_eq!(status.body["status"], "VERIFIED");
     assert_eq!(status.body["operation"], "payments.transfer");
 
-    let consumed = app
-        .post(
-            &format!("/internal/v1/mfa/challenges/{id}:consume"),
-            &service,
-        )
-        .await;
+    let consumed = app.consume(&id, &service).await;
     assert_eq!(consumed.status, 200, "{}", consumed.body);
     assert_eq!(consumed.body["subjectUserId"], "alice");
     assert_eq!(
@@ -59,12 +54,7 @@ async fn full_flow_reaches_verified_and_hands_the_context_over_once() {
         "bob"
     );
 
-    let again = app
-        .post(
-            &format!("/internal/v1/mfa/challenges/{id}:consume"),
-            &service,
-        )
-        .await;
+    let again = app.consume(&id, &service).await;
     again.assert_error(404, "STEP_UP_REQUEST_CONTEXT_NOT_FOUND");
 }
 
@@ -113,23 +103,15 @@ async fn cancel_withdraws_the_challenge_and_its_context() {
     let app = TestApp::spawn().await;
     let (id, code) = app.challenge_with_code("alice").await;
     let service = TestApp::service_token();
-    let cancelled = app
-        .post(
-            &format!("/internal/v1/mfa/challenges/{id}:cancel"),
-            &service,
-        )
-        .await;
+    let cancelled = app.cancel(&id, &service).await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.body);
     assert_eq!(cancelled.body["status"], "CANCELLED");
     app.verify(&id, "alice", &code)
         .await
         .assert_error(404, "STEP_UP_REQUEST_CONTEXT_NOT_FOUND");
-    app.post(
-        &format!("/internal/v1/mfa/challenges/{id}:consume"),
-        &service,
-    )
-    .await
-    .assert_error(404, "STEP_UP_REQUEST_CONTEXT_NOT_FOUND");
+    app.consume(&id, &service)
+        .await
+        .assert_error(404, "STEP_UP_REQUEST_CONTEXT_NOT_FOUND");
 }
 
 #[tokio::test]

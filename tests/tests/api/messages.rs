@@ -197,12 +197,7 @@ async fn the_context_digest_is_the_same_on_create_verify_and_consume() {
     // second challenge for another payment.
     put_alice(&app, "de").await;
     assert_eq!(create(&app, payment(), None).await.status, 201);
-    let consumed = app
-        .post(
-            &format!("/internal/v1/mfa/challenges/{id}:consume"),
-            &TestApp::service_token(),
-        )
-        .await;
+    let consumed = app.consume(&id, &TestApp::service_token()).await;
     assert_eq!(consumed.body["contextDigest"], digest.as_str());
     assert_eq!(
         consumed.body["stepUpRequestContext"]["attributes"]["payee"],
@@ -285,12 +280,7 @@ async fn a_context_digest_covers_exactly_what_consume_returns() {
         assert_eq!(app.initiate(&id, "alice").await.status, 200);
         let code = app.inbox.last_code_for(PHONE).unwrap();
         assert_eq!(app.verify(&id, "alice", &code).await.status, 200);
-        let consumed = app
-            .post(
-                &format!("/internal/v1/mfa/challenges/{id}:consume"),
-                &TestApp::service_token(),
-            )
-            .await;
+        let consumed = app.consume(&id, &TestApp::service_token()).await;
         let returned = &consumed.body["stepUpRequestContext"];
         let canonical = serde_json_canonicalizer::to_vec(&json!({
             "operation": returned["operation"],

@@ -136,12 +136,7 @@ async fn reads_consumes_and_cancels_work_after_the_sealing_key_is_retired() {
         after.post(&consume_path(&consumed), &service).await.status,
         200
     );
-    let cancel = after
-        .post(
-            &format!("/internal/v1/mfa/challenges/{cancelled}:cancel"),
-            &service,
-        )
-        .await;
+    let cancel = after.cancel(&cancelled, &service).await;
     assert_eq!(cancel.status, 200, "{}", cancel.body);
     assert_eq!(cancel.body["status"], "CANCELLED");
 }

@@ -4,7 +4,7 @@
 
 use mfa_totp_server::config::{LimitSettings, SmsProvider};
 use mfa_totp_sms::{TwilioConfig, VonageConfig};
-use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase};
+use mfa_totp_tests::{PHONE, Setup, TestApp, TestDatabase, requests_to};
 use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -441,16 +441,9 @@ async fn an_undelivered_report_is_pushed_to_the_creator_as_sms_undelivered() {
     )
     .await;
     assert_eq!(undelivered.status, 204);
-    let mut requests = Vec::new();
-    for _ in 0..250 {
-        requests = receiver.received_requests().await.unwrap();
-        if !requests.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    requests_to(&receiver, 1).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let requests = receiver.received_requests().await.unwrap_or(requests);
+    let requests = receiver.received_requests().await.unwrap();
     assert_eq!(requests.len(), 1, "one event: `sent` is no event");
     let body: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(body["type"], "sms.undelivered");

@@ -4,6 +4,7 @@
 
 use sea_orm::{ConnectionTrait, DatabaseBackend};
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
 
 use super::idens::AuditEvents;
 use super::m20261205_000008_add_challenge_version::APPLY;
@@ -62,27 +63,13 @@ impl MigrationName for AddEventOutbox {
 #[async_trait::async_trait]
 impl MigrationTrait for AddEventOutbox {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let columns = [
-            ColumnDef::new(AuditEvents::Subscriber)
-                .string_len(128)
-                .null()
-                .to_owned(),
-            ColumnDef::new(AuditEvents::DeliveryState)
-                .string_len(16)
-                .null()
-                .to_owned(),
-            ColumnDef::new(AuditEvents::DeliveryAttempts)
-                .integer()
-                .not_null()
-                .default(0)
-                .to_owned(),
-            ColumnDef::new(AuditEvents::DeliveryDueAt)
-                .big_integer()
-                .null()
-                .to_owned(),
-        ];
-        // SQLite alters one column per statement.
-        for mut column in columns {
+        // SQLite adds one column per ALTER TABLE.
+        for mut column in [
+            string_len_null(AuditEvents::Subscriber, 128),
+            string_len_null(AuditEvents::DeliveryState, 16),
+            integer(AuditEvents::DeliveryAttempts).default(0).to_owned(),
+            big_integer_null(AuditEvents::DeliveryDueAt),
+        ] {
             manager
                 .alter_table(
                     Table::alter()
