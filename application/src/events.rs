@@ -190,12 +190,13 @@ impl Dispatcher {
             event: audited,
             attempt,
         } = claimed;
-        let Some(kind) = EventType::of(&audited) else {
-            return self.outbox.delivered(row).await;
-        };
-        let (Some(challenge_id), Some(subscriber)) =
-            (audited.challenge_id, audited.subscriber.clone())
-        else {
+        // Only an event of a type this version pushes is ever marked; an entry that is not
+        // one (written by a version that pushed more) has nothing to push.
+        let (Some(kind), Some(challenge_id), Some(subscriber)) = (
+            EventType::of(&audited),
+            audited.challenge_id,
+            audited.subscriber.clone(),
+        ) else {
             return self.outbox.delivered(row).await;
         };
         let id = event_id(challenge_id, row);
