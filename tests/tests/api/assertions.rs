@@ -72,7 +72,7 @@ async fn verified(app: &TestApp, attributes: Value) -> (String, Value) {
 }
 
 async fn consume(app: &TestApp, id: &str) -> Reply {
-    app.consume(&id, &TestApp::service_token()).await
+    app.consume(id, &TestApp::service_token()).await
 }
 
 fn text(value: &Value) -> &str {
